@@ -1,0 +1,21 @@
+/*
+ * fg_limits.h: every limit on a user-controllable resource, in one place.
+ * A value read from a user, a file, an LLM or a server that would cross one
+ * of these is rejected with FG_ELIMIT and a message naming the limit.
+ */
+#ifndef FG_LIMITS_H
+#define FG_LIMITS_H
+
+#define FG_MAX_PATIENTS 100000000LL    /* -n per run */
+#define FG_MAX_JOBS 256                /* worker threads */
+#define FG_MAX_HISTORY_BYTES (64u << 20) /* one history document */
+#define FG_MAX_HISTORY_EVENTS 200000   /* entries in any one history list */
+#define FG_MAX_STRING_BYTES 65536      /* one string field of a history */
+#define FG_MAX_NOTE_BYTES 65536        /* one clinical note */
+#define FG_MAX_JSON_DEPTH 64           /* nesting of any JSON we parse */
+#define FG_MAX_MODULE_BYTES (4u << 20) /* one condition module file */
+#define FG_MAX_MODULES 256             /* condition modules loaded */
+#define FG_MAX_TABLE_ROWS 1000000      /* rows of one data table */
+#define FG_MAX_YEARS_OF_HISTORY 120
+
+#endif

@@ -1,0 +1,142 @@
+/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer, buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "fhir/fg_arena.h"
+#include "fhir/fg_buf.h"
+#include "fhir/fg_ids.h"
+#include "fhir/fg_jw.h"
+#include "fhir/fg_rng.h"
+#include "fhir/fg_time.h"
+
+static void test_dates_round_trip(void **state)
+{
+    (void)state;
+    char buf[21];
+    fg_time t = fg_time_make(1955, 2, 28, 13, 5, 9);
+    fg_format_datetime(t, buf);
+    assert_string_equal(buf, "1955-02-28T13:05:09Z");
+    fg_time back;
+    assert_int_equal(fg_parse_datetime(buf, &back), 0);
+    assert_true(back == t);
+    fg_format_date(fg_time_make(2000, 2, 29, 0, 0, 0), buf);
+    assert_string_equal(buf, "2000-02-29");
+    assert_int_equal(fg_parse_datetime("2020-01-01T10:00:00+02:00", &back), 0);
+    assert_true(back == fg_time_make(2020, 1, 1, 8, 0, 0));
+}
+
+static void test_dates_rejected(void **state)
+{
+    (void)state;
+    fg_time t;
+    const char *bad[] = {"2021-02-29", "2020-13-01", "2020-1-01", "20200101", "2020-01-01T25:00:00Z",
+                         "2020-01-01T10:00:00", "", "2020-01-01T10:00:00Zjunk", "abcd-ef-gh"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(fg_parse_datetime(bad[i], &t), -1);
+}
+
+static void test_age(void **state)
+{
+    (void)state;
+    fg_time birth = fg_time_make(1980, 6, 15, 0, 0, 0);
+    assert_int_equal(fg_age_at(birth, fg_time_make(2020, 6, 14, 23, 0, 0)), 39);
+    assert_int_equal(fg_age_at(birth, fg_time_make(2020, 6, 15, 0, 0, 0)), 40);
+    assert_true(fg_add_years(fg_time_make(2020, 2, 29, 0, 0, 0), 1) ==
+                fg_time_make(2021, 2, 28, 0, 0, 0));
+}
+
+static void test_rng_deterministic(void **state)
+{
+    (void)state;
+    fg_rng a, b;
+    fg_rng_patient(&a, 42, 7);
+    fg_rng_patient(&b, 42, 7);
+    for (int i = 0; i < 100; i++)
+        assert_true(fg_rng_u64(&a) == fg_rng_u64(&b));
+    fg_rng_patient(&b, 42, 8);
+    assert_true(fg_rng_u64(&a) != fg_rng_u64(&b));
+    char u1[37], u2[37];
+    fg_rng_patient(&a, 1, 1);
+    fg_rng_uuid(&a, u1);
+    assert_int_equal(strlen(u1), 36);
+    assert_int_equal(u1[14], '4');
+    fg_rng_uuid(&a, u2);
+    assert_string_not_equal(u1, u2);
+    double sum = 0;
+    for (int i = 0; i < 10000; i++)
+        sum += fg_rng_normal(&a, 10, 2);
+    assert_true(sum / 10000 > 9.9 && sum / 10000 < 10.1);
+}
+
+static void test_ids(void **state)
+{
+    (void)state;
+    assert_true(fg_npi_valid("1234567893")); /* the NPI standard's worked example */
+    assert_false(fg_npi_valid("1234567890"));
+    char npi[11], ssn[12];
+    for (uint64_t v = 0; v < 1000; v++) {
+        fg_npi_format(v * 7919, npi);
+        assert_true(fg_npi_valid(npi));
+        fg_ssn_format(v * 104729, ssn);
+        assert_memory_equal(ssn, "999-", 4);
+        assert_int_equal(strlen(ssn), 11);
+    }
+}
+
+static void test_json_writer(void **state)
+{
+    (void)state;
+    fg_buf b;
+    fg_buf_init(&b);
+    fg_jw w;
+    fg_jw_init(&w, &b);
+    fg_jw_obj(&w);
+    fg_jw_kv_str(&w, "a", "x\"y\n");
+    fg_jw_kv_arr(&w, "l");
+    fg_jw_int(&w, -3);
+    fg_jw_dec(&w, 1.25, 1);
+    fg_jw_dec(&w, -0.04, 1);
+    fg_jw_obj(&w);
+    fg_jw_obj_end(&w);
+    fg_jw_arr_end(&w);
+    fg_jw_kv_bool(&w, "t", 1);
+    fg_jw_key(&w, "d");
+    fg_jw_base64(&w, "hello", 5);
+    fg_jw_obj_end(&w);
+    assert_false(b.failed);
+    assert_string_equal(b.data, "{\"a\":\"x\\\"y\\n\",\"l\":[-3,1.3,0.0,{}],\"t\":true,\"d\":\"aGVsbG8=\"}");
+    fg_buf_free(&b);
+}
+
+static void test_arena(void **state)
+{
+    (void)state;
+    fg_arena a;
+    fg_arena_init(&a);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 10000; i++) {
+            char *s = fg_arena_printf(&a, "item-%d", i);
+            assert_non_null(s);
+        }
+        char *big = fg_arena_alloc(&a, 1 << 20);
+        assert_non_null(big);
+        memset(big, 1, 1 << 20);
+        fg_arena_reset(&a);
+    }
+    fg_arena_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dates_round_trip), cmocka_unit_test(test_dates_rejected),
+        cmocka_unit_test(test_age),              cmocka_unit_test(test_rng_deterministic),
+        cmocka_unit_test(test_ids),              cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_arena),
+    };
+    return cmocka_run_group_tests_name("fhir", tests, NULL, NULL);
+}
