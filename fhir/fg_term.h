@@ -2,8 +2,10 @@
  * fg_term.h: terminology tables, the ground truth for every clinical code
  * fhirgen writes.
  *
- * A table is a TSV file (system_uri, code, display, source) listing the codes
- * fhirgen may emit, each taken from a named published source. The mapper
+ * A table is a folder of TSV files (data/terminology/*.tsv, read in name
+ * order), each with the header `system_uri code display unit source` and one
+ * code a row, listing the codes fhirgen may emit, each taken from the named
+ * published source. `unit` is the UCUM unit of a LOINC quantity or empty. The mapper
  * grounds every term of a history against it: a code must exist in its
  * system; a term without a code is looked up by its display (case-insensitive,
  * also against the synonyms column when present). Nothing ungrounded is ever
@@ -25,9 +27,10 @@ typedef struct fg_code_entry {
     const char *unit; /* UCUM unit for LOINC quantities, or NULL */
 } fg_code_entry;
 
-/* Load a terminology table from a TSV file. On success *out is a new table
- * (free with fg_terminology_free). */
-int fg_terminology_load(const char *path, fg_terminology **out, fg_error *err);
+/* Load every *.tsv file of the folder `dir` (or one TSV file). On success
+ * *out is a new table (free with fg_terminology_free). A malformed row is
+ * FG_EINVALID naming the file and line. */
+int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err);
 
 /* Accepts NULL. */
 void fg_terminology_free(fg_terminology *t);
