@@ -2,7 +2,7 @@
  * fg_term.h: terminology tables, the ground truth for every clinical code
  * fhirgen writes.
  *
- * A table is a folder of TSV files (data/terminology/*.tsv, read in name
+ * A table is a folder of TSV files (the .tsv files of data/terminology, read in name
  * order), each with the header `system_uri code display unit source` and one
  * code a row, listing the codes fhirgen may emit, each taken from the named
  * published source. `unit` is the UCUM unit of a LOINC quantity or empty. The mapper
