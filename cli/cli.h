@@ -1,0 +1,44 @@
+/*
+ * cli.h: what the subcommands of the fhirgen program share. Only cli/ talks
+ * to the terminal: the library reports through return codes, fg_error and
+ * callbacks.
+ */
+#ifndef FG_CLI_H
+#define FG_CLI_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fhir/fg_error.h"
+
+/* Exit codes of every subcommand. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,      /* the run failed: bad data, I/O, a check found errors */
+    EXIT_USAGE = 2,       /* the command line cannot work */
+    EXIT_INTERRUPTED = 130,
+};
+
+extern volatile sig_atomic_t cli_cancel;
+
+/* Install SIGINT/SIGTERM handlers that raise cli_cancel. */
+void cli_catch_signals(void);
+
+/* "fhirgen <cmd>: <where>: <text>" on stderr. */
+void cli_report(const char *cmd, const fg_error *err);
+
+/* "fhirgen <cmd>: <message>" on stderr, plus a hint to run --help. Returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict number parsing: the whole string, in range. 0 on success. */
+int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+int cli_parse_int(const char *s, int min, int max, int *out);
+
+/* Number of online processors (at least 1). */
+int cli_cpu_count(void);
+
+int cmd_generate(int argc, char **argv);
+int cmd_map(int argc, char **argv);
+
+#endif

@@ -1,0 +1,391 @@
+/* fhirgen generate: a cohort from the built-in engine to files. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fhir/fg_data.h"
+#include "fhir/fg_limits.h"
+#include "fhir/fg_term.h"
+#include "generators/fg_engine.h"
+#include "generators/fg_mapper.h"
+#include "generators/fg_pipeline.h"
+
+#define CMD "generate"
+#define MAX_CONDITIONS 32
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: fhirgen generate [options]\n"
+        "\n"
+        "Make synthetic patients with the built-in statistical engine: demographics\n"
+        "from census tables, wellness visits, vitals, immunizations, chronic conditions\n"
+        "with their labs and medications, acute episodes, notes, and death from life\n"
+        "tables. Offline; no key or network needed.\n"
+        "\n"
+        "Cohort:\n"
+        "  -n, --count N              patients to make (default 10)\n"
+        "  -s, --seed S               random seed (default: a fresh one, printed in the\n"
+        "                             summary so the run can be repeated)\n"
+        "      --age MIN-MAX          ages (years, at the end date) to draw from, e.g. 40-80\n"
+        "      --sex female|male      one sex only\n"
+        "      --state XX             patients living in one US state (USPS code)\n"
+        "      --condition NAME       keep only patients who have NAME (repeatable: all of\n"
+        "                             them); the rest of their history is undisturbed.\n"
+        "                             --list-conditions shows the names\n"
+        "      --years-of-history Y   detailed record for the last Y years (default 10);\n"
+        "                             older problems and medications still listed\n"
+        "      --end-date YYYY-MM-DD  the cohort's \"today\" (default: SOURCE_DATE_EPOCH\n"
+        "                             if set, else today)\n"
+        "      --shard K/N            make only the K-th of N slices of the cohort; the\n"
+        "                             union of all N slices is the unsharded cohort,\n"
+        "                             ids included\n"
+        "\n"
+        "Output:\n"
+        "  -o, --out DIR              output folder (default ./out)\n"
+        "  -f, --format FMT           bundle: one FHIR transaction Bundle per patient in\n"
+        "                                     DIR/bundles/ (default)\n"
+        "                             ndjson: bulk-data NDJSON, one file per resource\n"
+        "                                     type in DIR/ndjson/\n"
+        "                             history: patient history documents in\n"
+        "                                     DIR/histories/ (edit them and 'fhirgen map')\n"
+        "      --mrn-system URI       identifier system of medical record numbers\n"
+        "      --random-ids           resource ids from the system random source instead\n"
+        "                             of the seed (output is then not reproducible)\n"
+        "      --summary-json FILE    also write the summary as JSON\n"
+        "\n"
+        "Running:\n"
+        "  -j, --jobs J               worker threads (default: the number of cores);\n"
+        "                             output is identical whatever J is\n"
+        "  -q, --quiet                no progress line and no summary\n"
+        "      --list-conditions      print the condition names and exit\n"
+        "  -h, --help                 this help\n"
+        "\n"
+        "Examples:\n"
+        "  fhirgen generate -n 100 --seed 42\n"
+        "  fhirgen generate -n 5000 --age 60-90 --condition heart_failure -f ndjson\n"
+        "  fhirgen generate -n 1000000 --seed 7 --shard 3/10 -o /data/cohort\n"
+        "\n"
+        "Exit status: 0 success, 1 the run failed (nothing half-written is left),\n"
+        "2 a bad command line, 130 interrupted.\n");
+}
+
+enum {
+    OPT_AGE = 256,
+    OPT_SEX,
+    OPT_STATE,
+    OPT_CONDITION,
+    OPT_YEARS,
+    OPT_END,
+    OPT_SHARD,
+    OPT_MRN,
+    OPT_RANDOM_IDS,
+    OPT_SUMMARY_JSON,
+    OPT_LIST,
+};
+
+static const struct option options[] = {
+    {"count", required_argument, NULL, 'n'},
+    {"seed", required_argument, NULL, 's'},
+    {"out", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, 'f'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"age", required_argument, NULL, OPT_AGE},
+    {"sex", required_argument, NULL, OPT_SEX},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"condition", required_argument, NULL, OPT_CONDITION},
+    {"years-of-history", required_argument, NULL, OPT_YEARS},
+    {"end-date", required_argument, NULL, OPT_END},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"mrn-system", required_argument, NULL, OPT_MRN},
+    {"random-ids", no_argument, NULL, OPT_RANDOM_IDS},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"list-conditions", no_argument, NULL, OPT_LIST},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct progress_state {
+    int tty;
+    uint64_t offset;
+} progress_state;
+
+static void on_progress(void *ud, const fg_progress *p)
+{
+    progress_state *ps = ud;
+    if (!ps->tty)
+        return;
+    double rate = p->seconds > 0 ? (double)p->done / p->seconds : 0;
+    double eta = rate > 0 ? (double)(p->total - p->done) / rate : 0;
+    fprintf(stderr, "\r  %llu/%llu patients  %.0f patients/s  %.0f resources/s  ETA %.0fs   ",
+            (unsigned long long)p->done, (unsigned long long)p->total, rate,
+            p->seconds > 0 ? (double)p->resources / p->seconds : 0, eta);
+    fflush(stderr);
+}
+
+static int parse_range(const char *s, int *lo, int *hi)
+{
+    char a[16], b[16];
+    const char *dash = strchr(s, '-');
+    if (!dash || dash == s || (size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+        return -1;
+    memcpy(a, s, (size_t)(dash - s));
+    a[dash - s] = 0;
+    strcpy(b, dash + 1);
+    if (cli_parse_int(a, 0, 1000, lo) || cli_parse_int(b, 0, 1000, hi))
+        return -1;
+    return 0;
+}
+
+static int write_summary_json(const char *path, const fg_run_summary *s, uint64_t seed,
+                              const char *format, const char *out, int shard_k, int shard_n,
+                              fg_error *err)
+{
+    json_t *root = json_object();
+    json_t *types = json_object();
+    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
+    json_object_set_new(root, "format", json_string(format));
+    json_object_set_new(root, "out", json_string(out));
+    if (shard_n > 0) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%d/%d", shard_k, shard_n);
+        json_object_set_new(root, "shard", json_string(buf));
+    }
+    json_object_set_new(root, "patients", json_integer((json_int_t)s->patients));
+    json_object_set_new(root, "deceased", json_integer((json_int_t)s->deceased));
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        if (s->resources[t])
+            json_object_set_new(types, fg_rtype_name((fg_rtype)t),
+                                json_integer((json_int_t)s->resources[t]));
+    json_object_set_new(root, "resources", types);
+    json_object_set_new(root, "resources_total", json_integer((json_int_t)s->resources_total));
+    json_object_set_new(root, "files", json_integer((json_int_t)s->files));
+    json_object_set_new(root, "bytes", json_integer((json_int_t)s->bytes));
+    json_object_set_new(root, "seconds", json_real(s->seconds));
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int rc = FG_OK;
+    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        rc = fg_error_set(err, FG_EIO, path, "cannot write the summary");
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void print_summary(const fg_run_summary *s, uint64_t seed, const char *format,
+                          const char *out)
+{
+    printf("fhirgen generate: %llu patients (%llu deceased), %llu resources, %.1f MB in %.2f s"
+           " (%.0f patients/s, %.0f resources/s)\n",
+           (unsigned long long)s->patients, (unsigned long long)s->deceased,
+           (unsigned long long)s->resources_total, (double)s->bytes / 1e6, s->seconds,
+           s->seconds > 0 ? (double)s->patients / s->seconds : 0,
+           s->seconds > 0 ? (double)s->resources_total / s->seconds : 0);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        if (s->resources[t])
+            printf("  %-20s %10zu\n", fg_rtype_name((fg_rtype)t), s->resources[t]);
+    printf("  seed %llu, format %s, written to %s\n", (unsigned long long)seed, format, out);
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    fg_cohort_spec spec;
+    fg_cohort_spec_default(&spec);
+    uint64_t count = 10;
+    int have_seed = 0, quiet = 0, list = 0;
+    int jobs = cli_cpu_count();
+    const char *out = "./out";
+    const char *summary_json = NULL;
+    fg_format format = FG_FORMAT_BUNDLE;
+    const char *conditions[MAX_CONDITIONS];
+    size_t n_conditions = 0;
+    int shard_k = 0, shard_n = 0;
+    int rc = EXIT_FAILED;
+    fg_engine *engine = NULL;
+    fg_terminology *terms = NULL;
+    fg_mapper *mapper = NULL;
+    fg_error err;
+    fg_error_clear(&err);
+
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:s:o:f:j:qh", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (cli_parse_u64(optarg, 1, FG_MAX_PATIENTS, &count))
+                return cli_usage_error(CMD, "--count: '%s' is not a number from 1 to %lld",
+                                       optarg, (long long)FG_MAX_PATIENTS);
+            break;
+        case 's':
+            if (cli_parse_u64(optarg, 0, UINT64_MAX, &spec.seed))
+                return cli_usage_error(CMD, "--seed: '%s' is not a non-negative integer", optarg);
+            have_seed = 1;
+            break;
+        case 'o': out = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "bundle") == 0)
+                format = FG_FORMAT_BUNDLE;
+            else if (strcmp(optarg, "ndjson") == 0)
+                format = FG_FORMAT_NDJSON;
+            else if (strcmp(optarg, "history") == 0)
+                format = FG_FORMAT_HISTORY;
+            else
+                return cli_usage_error(CMD, "--format: '%s' is not one of bundle, ndjson, history",
+                                       optarg);
+            break;
+        case 'j':
+            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &jobs))
+                return cli_usage_error(CMD, "--jobs: '%s' is not a number from 1 to %d", optarg,
+                                       FG_MAX_JOBS);
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case OPT_AGE:
+            if (parse_range(optarg, &spec.age_min, &spec.age_max) || spec.age_min > spec.age_max ||
+                spec.age_max > 110)
+                return cli_usage_error(CMD,
+                                       "--age: '%s' is not a range MIN-MAX of ages from 0 to 110",
+                                       optarg);
+            break;
+        case OPT_SEX:
+            if (strcmp(optarg, "female") == 0)
+                spec.sex = FG_SEX_FEMALE;
+            else if (strcmp(optarg, "male") == 0)
+                spec.sex = FG_SEX_MALE;
+            else
+                return cli_usage_error(CMD, "--sex: '%s' is not female or male", optarg);
+            break;
+        case OPT_STATE: spec.state = optarg; break;
+        case OPT_CONDITION:
+            if (n_conditions == MAX_CONDITIONS)
+                return cli_usage_error(CMD, "--condition: at most %d conditions", MAX_CONDITIONS);
+            conditions[n_conditions++] = optarg;
+            break;
+        case OPT_YEARS:
+            if (cli_parse_int(optarg, 1, FG_MAX_YEARS_OF_HISTORY, &spec.years_of_history))
+                return cli_usage_error(CMD, "--years-of-history: '%s' is not a number from 1 to %d",
+                                       optarg, FG_MAX_YEARS_OF_HISTORY);
+            break;
+        case OPT_END: {
+            fg_time t;
+            if (fg_parse_date(optarg, &t))
+                return cli_usage_error(CMD, "--end-date: '%s' is not a date YYYY-MM-DD", optarg);
+            spec.end = t;
+            break;
+        }
+        case OPT_SHARD: {
+            char *slash = strchr(optarg, '/');
+            if (!slash)
+                return cli_usage_error(CMD, "--shard: '%s' is not K/N", optarg);
+            *slash = 0;
+            if (cli_parse_int(slash + 1, 1, 1000000, &shard_n) ||
+                cli_parse_int(optarg, 1, 1000000, &shard_k) || shard_k > shard_n) {
+                *slash = '/';
+                return cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", optarg);
+            }
+            *slash = '/';
+            break;
+        }
+        case OPT_MRN: spec.mrn_system = optarg; break;
+        case OPT_RANDOM_IDS: spec.random_ids = 1; break;
+        case OPT_SUMMARY_JSON: summary_json = optarg; break;
+        case OPT_LIST: list = 1; break;
+        default:
+            fprintf(stderr, "Run 'fhirgen generate --help' for the options.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!have_seed) {
+        uint64_t s = 0;
+        if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+            s = (uint64_t)time(NULL);
+        spec.seed = s >> 1; /* fits in a JSON integer */
+    }
+    spec.conditions = conditions;
+    spec.n_conditions = n_conditions;
+
+    const char *datadir = fg_data_dir();
+    if (fg_engine_new(datadir, &spec, &engine, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        rc = (err.code == FG_ENOTFOUND && !list) || err.code == FG_EUSAGE ? EXIT_USAGE
+                                                                         : EXIT_FAILED;
+        goto cleanup;
+    }
+    if (list) {
+        for (size_t i = 0; i < fg_engine_condition_count(engine); i++)
+            printf("%s\n", fg_engine_condition_name(engine, i));
+        rc = EXIT_OK;
+        goto cleanup;
+    }
+    char tdir[4096];
+    if (format != FG_FORMAT_HISTORY) {
+        if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
+            fg_terminology_load(tdir, &terms, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            goto cleanup;
+        }
+        fg_map_options mo = {spec.mrn_system};
+        if (fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            goto cleanup;
+        }
+    }
+
+    fg_pipeline_options po;
+    memset(&po, 0, sizeof(po));
+    po.format = format;
+    po.out_dir = out;
+    po.jobs = jobs;
+    po.first = 0;
+    po.count = count;
+    if (shard_n > 0) {
+        po.first = count * (uint64_t)(shard_k - 1) / (uint64_t)shard_n;
+        po.count = count * (uint64_t)shard_k / (uint64_t)shard_n - po.first;
+        po.shard_k = shard_k;
+        po.shard_n = shard_n;
+    }
+    progress_state ps = {!quiet && isatty(STDERR_FILENO), 0};
+    po.progress = on_progress;
+    po.progress_ud = &ps;
+    cli_catch_signals();
+    po.cancel = &cli_cancel;
+
+    fg_run_summary sum;
+    int prc = fg_pipeline_run(engine, mapper, &po, &sum, &err);
+    if (ps.tty)
+        fprintf(stderr, "\r\033[K");
+    if (prc == FG_ECANCELED) {
+        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; unfinished files removed\n",
+                (unsigned long long)sum.patients);
+        rc = EXIT_INTERRUPTED;
+        goto cleanup;
+    }
+    if (prc != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
+    if (!quiet)
+        print_summary(&sum, spec.seed, fg_format_name(format), out);
+    if (summary_json &&
+        write_summary_json(summary_json, &sum, spec.seed, fg_format_name(format), out, shard_k,
+                           shard_n, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
+    rc = EXIT_OK;
+cleanup:
+    fg_mapper_free(mapper);
+    fg_terminology_free(terms);
+    fg_engine_free(engine);
+    return rc;
+}

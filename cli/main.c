@@ -1,0 +1,52 @@
+/* fhirgen: synthetic patient records as FHIR R4. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fhir/fg_data.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "fhirgen %s: synthetic patient records as FHIR R4 (US Core 6.1.0)\n"
+            "\n"
+            "Usage: fhirgen <command> [options]\n"
+            "\n"
+            "Commands:\n"
+            "  generate   make a cohort of synthetic patients (bundles, NDJSON or histories)\n"
+            "  map        turn patient history documents into FHIR transaction Bundles\n"
+            "\n"
+            "Run 'fhirgen <command> --help' for a command's options.\n"
+            "\n"
+            "Every record is synthetic and marked so (meta.security HTEST); identifiers\n"
+            "cannot collide with real ones (SSNs in the never-issued 999 area).\n"
+            "\n"
+            "Environment:\n"
+            "  FHIRGEN_DATA_DIR    data folder to use instead of the installed one\n"
+            "                      (now: %s)\n"
+            "  SOURCE_DATE_EPOCH   the cohort's \"today\" when --end-date is not given\n",
+            FG_VERSION, fg_data_dir());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("fhirgen %s\n", FG_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "generate") == 0)
+        return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "map") == 0)
+        return cmd_map(argc - 1, argv + 1);
+    fprintf(stderr, "fhirgen: unknown command '%s'\nRun 'fhirgen --help' for the commands.\n", cmd);
+    return EXIT_USAGE;
+}

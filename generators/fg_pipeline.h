@@ -1,0 +1,79 @@
+/*
+ * fg_pipeline.h: a cohort from generator to files.
+ *
+ * The pipeline runs the engine and the mapper on a pool of worker threads,
+ * one patient at a time per worker, and writes the result as it goes, so
+ * memory stays flat whatever the cohort size. Patients are taken in batches
+ * of consecutive indices; NDJSON output is written in index order, so the
+ * files are the same bytes whatever the number of threads.
+ *
+ * Output layout under out_dir:
+ *   bundles/patient-<index>.json      one transaction Bundle per patient
+ *   ndjson/<Type>.ndjson              bulk-data style, one file per type
+ *                                     (<Type>.shard-<k>-of-<n>.ndjson when sharded)
+ *   histories/patient-<index>.json    history documents
+ * Every file is written under a temporary name and renamed when complete;
+ * a failed or interrupted run removes its temporary files.
+ */
+#ifndef FG_PIPELINE_H
+#define FG_PIPELINE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../fhir/fg_error.h"
+#include "fg_engine.h"
+#include "fg_mapper.h"
+
+typedef enum fg_format {
+    FG_FORMAT_BUNDLE = 0,
+    FG_FORMAT_NDJSON = 1,
+    FG_FORMAT_HISTORY = 2,
+} fg_format;
+
+typedef struct fg_progress {
+    uint64_t done;      /* patients finished */
+    uint64_t total;     /* patients asked for in this run */
+    uint64_t resources; /* FHIR resources written so far */
+    double seconds;     /* since the start */
+} fg_progress;
+
+typedef struct fg_pipeline_options {
+    fg_format format;
+    const char *out_dir;
+    int jobs;        /* worker threads, >= 1 */
+    uint64_t first;  /* index of the first patient of this run */
+    uint64_t count;  /* patients in this run */
+    int shard_k;     /* 1-based shard number, 0 when not sharded */
+    int shard_n;
+    /* Called from the calling thread about four times a second; may be NULL. */
+    void (*progress)(void *ud, const fg_progress *p);
+    void *progress_ud;
+    /* Set to non-zero (e.g. from a signal handler) to stop early; may be NULL. */
+    volatile sig_atomic_t *cancel;
+} fg_pipeline_options;
+
+typedef struct fg_run_summary {
+    uint64_t patients;
+    uint64_t deceased;
+    size_t resources[FG_RT_COUNT];
+    uint64_t resources_total;
+    uint64_t bytes;
+    uint64_t files;
+    double seconds;
+} fg_run_summary;
+
+/* Generate patients [first, first+count) with e, map them with m (unused
+ * for FG_FORMAT_HISTORY) and write them under o->out_dir. Both e and m are
+ * shared read-only by the workers. summary (optional) is filled on success
+ * and on failure with what was done. Returns FG_OK, FG_ECANCELED when
+ * o->cancel was raised, or the first error any worker met (err says which
+ * patient and why). */
+int fg_pipeline_run(const fg_engine *e, const fg_mapper *m, const fg_pipeline_options *o,
+                    fg_run_summary *summary, fg_error *err);
+
+/* The file names of the layout above, for callers and tests. */
+const char *fg_format_name(fg_format f);
+
+#endif
