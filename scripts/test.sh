@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite:
+#   1. install the build and test dependencies (apt, and npm for the
+#      independent conformance checker) and build ./build;
+#   2. run the unit and integration suites there;
+#   3. rebuild with AddressSanitizer and UndefinedBehaviorSanitizer in
+#      ./build-sanitize and run the unit suite again.
+# Ends with the line "N passed, N failed" (meson tests, both builds).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test: installing nodejs and npm"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ -f tests/conformance/package-lock.json ] && [ ! -d tests/conformance/node_modules ]; then
+  (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "test: npm ci failed; the conformance test will report it"
+fi
+
+status=0
+meson test -C build --print-errorlogs --num-processes 2 || status=1
+
+if [ ! -d build-sanitize ]; then
+  meson setup build-sanitize -Dbuildtype=debug -Db_sanitize=address,undefined \
+    -Db_lundef=false >/dev/null
+fi
+ninja -C build-sanitize >/dev/null || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  meson test -C build-sanitize --suite unit --print-errorlogs --num-processes 2 \
+  --timeout-multiplier 4 || status=1
+
+python3 - build/meson-logs/testlog.json build-sanitize/meson-logs/testlog.json <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        failed += 1
+        continue
+    for line in lines:
+        r = json.loads(line).get("result")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status
