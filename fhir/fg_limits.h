@@ -18,4 +18,13 @@
 #define FG_MAX_TABLE_ROWS 1000000      /* rows of one data table */
 #define FG_MAX_YEARS_OF_HISTORY 120
 
+#define FG_MAX_BUNDLE_BYTES (512u << 20)    /* one Bundle or JSON file a validator reads */
+#define FG_MAX_NDJSON_LINE_BYTES (64u << 20) /* one NDJSON line */
+#define FG_MAX_REFCHECK_ISSUES_KEPT 10000    /* issues a referential check keeps in memory */
+
+#define FG_MAX_CANDIDATE_ATTEMPTS 5000   /* patients drawn to find one meeting --condition */
+#define FG_MAX_DATA_FILE_BYTES (16u << 20) /* one engine data table */
+#define FG_MAX_AGE 110                   /* oldest age the engine generates */
+#define FG_SSN_SPACE 989901              /* 99 groups x 9999 serials of the 999 area */
+
 #endif
