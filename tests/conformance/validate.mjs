@@ -252,40 +252,42 @@ function checkBinding(binding, typeCode, value, path, out) {
   }
 }
 
-function choiceElement(elements, prefix, prop) {
+// Per element map: (prefix, JSON property) -> [key, element, type code],
+// and the set of keys that have nested keys; built once per map.
+const elementIndexes = new WeakMap();
+
+function elementIndex(elements) {
+  let idx = elementIndexes.get(elements);
+  if (idx) return idx;
+  idx = { byProp: new Map(), nested: new Set() };
   for (const [key, elem] of Object.entries(elements)) {
-    if (!key.endsWith('[x]')) continue;
-    const base = key.slice(0, -3);
-    const full = prefix ? prefix + '.' : '';
-    if (!key.startsWith(full) || key.slice(full.length).includes('.')) continue;
-    const local = base.slice(full.length);
-    for (const t of elem.type ?? []) {
-      if (local + t.code[0].toUpperCase() + t.code.slice(1) === prop) return [key, elem, t.code];
+    const dot = key.lastIndexOf('.');
+    const prefix = dot < 0 ? '' : key.slice(0, dot);
+    const local = key.slice(dot + 1);
+    if (prefix) idx.nested.add(prefix);
+    if (local.endsWith('[x]')) {
+      for (const t of elem.type ?? []) {
+        const prop = local.slice(0, -3) + t.code[0].toUpperCase() + t.code.slice(1);
+        idx.byProp.set(prefix + '\0' + prop, [key, elem, t.code]);
+      }
+    } else {
+      idx.byProp.set(prefix + '\0' + local, [key, elem, elem.type?.[0]?.code]);
     }
   }
-  return null;
-}
-
-function hasNested(elements, key) {
-  const p = key + '.';
-  for (const k in elements) if (k.startsWith(p)) return true;
-  return false;
+  elementIndexes.set(elements, idx);
+  return idx;
 }
 
 // Walk obj with the element map `elements` at `prefix` (dotted keys as in
 // Medplum's parsed schemas), checking required bindings.
 function walkBindings(schema, elements, prefix, obj, path, out, depth) {
   if (depth > 64 || !obj || typeof obj !== 'object') return;
+  const idx = elementIndex(elements);
   for (const prop of Object.keys(obj)) {
     if (prop === 'resourceType' || prop === 'contained' || prop.startsWith('_')) continue;
-    let key = prefix ? prefix + '.' + prop : prop;
-    let elem = elements[key];
-    let typeCode = elem?.type?.[0]?.code;
-    if (!elem) {
-      const choice = choiceElement(elements, prefix, prop);
-      if (!choice) continue;
-      [key, elem, typeCode] = choice;
-    }
+    const found = idx.byProp.get(prefix + '\0' + prop);
+    if (!found) continue;
+    const [key, elem, typeCode] = found;
     const values = Array.isArray(obj[prop]) ? obj[prop] : [obj[prop]];
     values.forEach((v, i) => {
       const p = `${path}.${prop}` + (Array.isArray(obj[prop]) ? `[${i}]` : '');
@@ -297,7 +299,7 @@ function walkBindings(schema, elements, prefix, obj, path, out, depth) {
     values.forEach((v, i) => {
       if (!v || typeof v !== 'object' || v.resourceType) return;
       const p = `${path}.${prop}` + (Array.isArray(obj[prop]) ? `[${i}]` : '');
-      if (hasNested(elements, key)) {
+      if (idx.nested.has(key)) {
         walkBindings(schema, elements, key, v, p, out, depth + 1);
         return;
       }
@@ -508,6 +510,6 @@ for (const [what, row] of [...notChecked.entries()].sort()) {
 const secs = (ms) => (ms / 1000).toFixed(1);
 console.log(
   `validate: ${files.length} files, ${resources} resources: ${errors} errors, ${warnings} warnings ` +
-    `(definitions ${secs(tLoad - t0)} s, validation ${secs(Date.now() - tLoad)} s)`
+    `(definitions ${secs(tLoad - t0)} s, validation ${secs(Date.now() - tLoad)} s, CPU ${secs(process.cpuUsage().user / 1000)} s)`
 );
 process.exit(errors ? 1 : 0);

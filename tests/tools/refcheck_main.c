@@ -38,7 +38,8 @@ static void print_issue(void *ud, const fg_refcheck_issue *is)
     p->printed++;
     const char *sev = is->severity == FG_REFCHECK_ERROR ? "error" : "warning";
     if (is->line)
-        printf("%s: %s:%ld: %s: %s\n", sev, is->file, is->line, is->path, is->message);
+        printf("%s: %s:%ld: %s: %s\n", sev, is->file, is->line, is->path[0] ? is->path : "(line)",
+               is->message);
     else
         printf("%s: %s: %s: %s\n", sev, is->file, is->path[0] ? is->path : "(document)",
                is->message);
