@@ -668,7 +668,8 @@ int eng_episodes_load(fg_engine *e, fg_error *err)
     fg_arena_init(&x->arena);
     if ((rc = ld_file(e, x, "episodes/acute.json", ld_acute, err)) ||
         (rc = ld_file(e, x, "episodes/allergies.json", ld_allergies, err)) ||
-        (rc = ld_file(e, x, "episodes/pregnancy.json", ld_pregnancy_file, err))) {
+        (rc = ld_file(e, x, "episodes/pregnancy.json", ld_pregnancy_file, err)) ||
+        (rc = ep_notes_load(e, &x->notes, err))) {
         eng_episodes_free(x);
         return rc;
     }
@@ -680,6 +681,7 @@ void eng_episodes_free(struct eng_episodes *x)
 {
     if (!x)
         return;
+    ep_notes_free(x->notes);
     fg_arena_free(&x->arena);
     free(x);
 }

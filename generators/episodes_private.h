@@ -134,8 +134,17 @@ typedef struct ep_pregnancy {
     size_t n_postpartum_procs;
 } ep_pregnancy;
 
+struct ep_notes; /* note templates: engine_notes.c */
+
+/* Load data/notes/notes.json and compile its templates; *out is new (free
+ * with ep_notes_free). Errors name the file and the template. */
+int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err);
+/* Accepts NULL. */
+void ep_notes_free(struct ep_notes *n);
+
 struct eng_episodes {
     fg_arena arena;
+    struct ep_notes *notes;
     ep_setting urgent, emergency, followup;
     ep_episode *episodes;
     size_t n_episodes;
