@@ -1,0 +1,916 @@
+/*
+ * mapper.c: the mapper's driver and its common parts (ids, references,
+ * grounding), and the Patient and shared resources.
+ *
+ * See mapper_private.h for how a call runs and docs/fhir-output.md for what
+ * each resource looks like and why.
+ */
+#include "fg_mapper.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "../fhir/fg_data.h"
+#include "mapper_private.h"
+
+#define MP_NPI_SYSTEM "http://hl7.org/fhir/sid/us-npi"
+#define MP_URI_SYSTEM "urn:ietf:rfc:3986"
+#define MP_OBS_CODES_FILE "profiles/us-core-observation-codes.tsv"
+
+static const char *const rtype_names[FG_RT_COUNT] = {
+    "Patient",           "Organization", "Practitioner", "Location",         "Encounter",
+    "Condition",         "Observation",  "DiagnosticReport", "MedicationRequest",
+    "Immunization",      "Procedure",    "AllergyIntolerance", "CarePlan",
+    "DocumentReference",
+};
+
+const char *fg_rtype_name(fg_rtype t)
+{
+    return (unsigned)t < FG_RT_COUNT ? rtype_names[t] : "Unknown";
+}
+
+/* ---- the mapper ---- */
+
+void fg_mapper_free(fg_mapper *m)
+{
+    if (!m)
+        return;
+    free(m->mrn_system);
+    fg_profile_codes_free(m->obs_codes);
+    for (int i = 0; i < FG_PROF_COUNT; i++)
+        free(m->meta[i]);
+    free(m);
+}
+
+int fg_mapper_new(const fg_terminology *terms, const fg_map_options *opt, fg_mapper **out,
+                  fg_error *err)
+{
+    fg_mapper *m = NULL;
+    char path[4096];
+    int rc = FG_OK;
+    if (!terms || !out)
+        return fg_error_set(err, FG_EUSAGE, "mapper", "a terminology table is required");
+    m = calloc(1, sizeof(*m));
+    if (!m)
+        return fg_error_set(err, FG_ENOMEM, "mapper", "out of memory");
+    m->terms = terms;
+    m->mrn_system = strdup(opt && opt->mrn_system ? opt->mrn_system
+                                                  : "urn:fhirgen:mrn");
+    if (!m->mrn_system) {
+        rc = fg_error_set(err, FG_ENOMEM, "mapper", "out of memory");
+        goto cleanup;
+    }
+    if (!fg_data_path(MP_OBS_CODES_FILE, path, sizeof(path))) {
+        rc = fg_error_set(err, FG_ELIMIT, MP_OBS_CODES_FILE, "data folder path too long");
+        goto cleanup;
+    }
+    rc = fg_profile_codes_load(path, &m->obs_codes, err);
+    if (rc != FG_OK)
+        goto cleanup;
+    for (int p = 0; p < FG_PROF_COUNT; p++) {
+        const char *url = fg_profile_url((fg_profile)p);
+        size_t n = strlen(url) + sizeof(MP_HTEST_JSON) + 48;
+        m->meta[p] = malloc(n);
+        if (!m->meta[p]) {
+            rc = fg_error_set(err, FG_ENOMEM, "mapper", "out of memory");
+            goto cleanup;
+        }
+        int k = snprintf(m->meta[p], n, "{\"profile\":[\"%s\"],\"security\":%s}", url,
+                         MP_HTEST_JSON);
+        m->meta_len[p] = (size_t)k;
+    }
+    *out = m;
+    m = NULL;
+cleanup:
+    fg_mapper_free(m);
+    return rc;
+}
+
+/* ---- ids ---- */
+
+static int is_uuid(const char *s, int *upper)
+{
+    *upper = 0;
+    for (int i = 0; i < MP_ID_LEN; i++) {
+        char ch = s[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (ch != '-')
+                return 0;
+        } else if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) {
+            continue;
+        } else if (ch >= 'A' && ch <= 'F') {
+            *upper = 1;
+        } else {
+            return 0;
+        }
+    }
+    return s[MP_ID_LEN] == 0;
+}
+
+static void uuid_from_digest(const unsigned char d[32], char out[MP_ID_SIZE])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    memcpy(b, d, 16);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x50); /* version 5 layout (name-based, SHA) */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    size_t n = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[n++] = '-';
+        out[n++] = hex[b[i] >> 4];
+        out[n++] = hex[b[i] & 15];
+    }
+    out[n] = 0;
+}
+
+/* SHA-256 of the NUL-joined parts. */
+static void digest(const char *const *parts, size_t n, unsigned char out[32])
+{
+    EVP_MD_CTX *x = EVP_MD_CTX_new();
+    unsigned len = 0;
+    if (!x) {
+        memset(out, 0, 32);
+        return;
+    }
+    EVP_DigestInit_ex(x, EVP_sha256(), NULL);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        EVP_DigestUpdate(x, p, strlen(p) + 1);
+    }
+    EVP_DigestFinal_ex(x, out, &len);
+    EVP_MD_CTX_free(x);
+}
+
+static void patient_identity(mp_ctx *c)
+{
+    if (c->have_ident)
+        return;
+    const fg_patient *p = &c->h->patient;
+    char birth[11] = "";
+    if (p->birth_date != FG_TIME_NONE)
+        fg_format_date(p->birth_date, birth);
+    const char *parts[] = {"fhirgen-patient", p->id, p->mrn, p->ssn, p->family, p->given,
+                           birth};
+    digest(parts, sizeof(parts) / sizeof(*parts), c->ident);
+    c->have_ident = 1;
+}
+
+/* What makes a shared resource itself across patients: its NPI, or the
+ * name and address of a location. */
+static void shared_key(mp_ctx *c, fg_rtype t, const char *local, const char **k1,
+                       const char **k2)
+{
+    const fg_history *h = c->h;
+    size_t hint = 0;
+    *k1 = *k2 = NULL;
+    if (t == FG_RT_ORGANIZATION) {
+        const fg_organization *o = mp_find(h->organizations.v, h->organizations.n,
+                                           sizeof(*o), local, &hint);
+        if (o)
+            *k1 = o->npi ? o->npi : o->name;
+    } else if (t == FG_RT_PRACTITIONER) {
+        const fg_practitioner *p = mp_find(h->practitioners.v, h->practitioners.n,
+                                           sizeof(*p), local, &hint);
+        if (p)
+            *k1 = p->npi ? p->npi : p->family;
+    } else {
+        const fg_location *l = mp_find(h->locations.v, h->locations.n, sizeof(*l), local,
+                                       &hint);
+        if (l) {
+            *k1 = l->name;
+            *k2 = l->address.city;
+        }
+    }
+}
+
+const char *mp_id(mp_ctx *c, fg_rtype t, const char *local, char buf[MP_ID_SIZE])
+{
+    int upper = 0;
+    if (!local)
+        local = "";
+    if (is_uuid(local, &upper)) {
+        if (!upper)
+            return local;
+        for (int i = 0; i <= MP_ID_LEN; i++)
+            buf[i] = (local[i] >= 'A' && local[i] <= 'F') ? (char)(local[i] + 32) : local[i];
+        return buf;
+    }
+    unsigned char d[32];
+    if (t == FG_RT_ORGANIZATION || t == FG_RT_PRACTITIONER || t == FG_RT_LOCATION) {
+        const char *k1, *k2;
+        shared_key(c, t, local, &k1, &k2);
+        const char *parts[] = {"fhirgen-shared", rtype_names[t], local, k1, k2};
+        digest(parts, 5, d);
+    } else {
+        patient_identity(c);
+        char ident[65];
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 32; i++) {
+            ident[2 * i] = hex[c->ident[i] >> 4];
+            ident[2 * i + 1] = hex[c->ident[i] & 15];
+        }
+        ident[64] = 0;
+        const char *parts[] = {ident, rtype_names[t], local};
+        digest(parts, 3, d);
+    }
+    uuid_from_digest(d, buf);
+    return buf;
+}
+
+/* ---- resources and references ---- */
+
+/* Append a quoted string made of a prefix and an id (neither needs
+ * escaping: prefixes are literals, ids are UUIDs). */
+static void put_joined(mp_ctx *c, const char *prefix, size_t pn, const char *mid, size_t mn,
+                       const char *id)
+{
+    char s[160];
+    size_t n = 0;
+    s[n++] = '"';
+    memcpy(s + n, prefix, pn);
+    n += pn;
+    memcpy(s + n, mid, mn);
+    n += mn;
+    memcpy(s + n, id, MP_ID_LEN);
+    n += MP_ID_LEN;
+    s[n++] = '"';
+    fg_jw_raw(&c->w, s, n);
+}
+
+static void put_ref_string(mp_ctx *c, fg_rtype t, const char *id)
+{
+    if (c->ndjson)
+        put_joined(c, rtype_names[t], strlen(rtype_names[t]), "/", 1, id);
+    else
+        put_joined(c, "urn:uuid:", 9, "", 0, id);
+}
+
+void mp_raw_member(mp_ctx *c, const char *key, const char *json, size_t n)
+{
+    fg_jw_key(&c->w, key);
+    fg_jw_raw(&c->w, json, n);
+}
+
+void mp_begin(mp_ctx *c, fg_rtype t, const char *id, fg_profile p)
+{
+    fg_jw *w = &c->w;
+    if (c->ndjson) {
+        fg_jw_init(w, c->outs[t]);
+    } else {
+        fg_jw_obj(w);
+        fg_jw_key(w, "fullUrl");
+        put_joined(c, "urn:uuid:", 9, "", 0, id);
+        fg_jw_key(w, "resource");
+    }
+    fg_jw_obj(w);
+    fg_jw_kv_str(w, "resourceType", rtype_names[t]);
+    fg_jw_key(w, "id");
+    put_joined(c, "", 0, "", 0, id);
+    fg_jw_key(w, "meta");
+    fg_jw_raw(w, c->m->meta[p], c->m->meta_len[p]);
+}
+
+void mp_end(mp_ctx *c, fg_rtype t, const char *id, const char *if_system, const char *if_value)
+{
+    fg_jw *w = &c->w;
+    fg_jw_obj_end(w);
+    c->counts[t]++;
+    if (c->ndjson) {
+        fg_buf_putc(w->out, '\n');
+        return;
+    }
+    fg_jw_kv_obj(w, "request");
+    if (if_system) {
+        MP_RAW(c, "method", "\"POST\"");
+        fg_jw_kv_str(w, "url", rtype_names[t]);
+        fg_jw_key(w, "ifNoneExist");
+        fg_buf *b = w->out;
+        fg_jw_raw(w, "\"identifier=", 12);
+        fg_json_escape(b, if_system, strlen(if_system));
+        fg_buf_putc(b, '|');
+        fg_json_escape(b, if_value, strlen(if_value));
+        fg_buf_putc(b, '"');
+    } else {
+        MP_RAW(c, "method", "\"PUT\"");
+        fg_jw_key(w, "url");
+        put_joined(c, rtype_names[t], strlen(rtype_names[t]), "/", 1, id);
+    }
+    fg_jw_obj_end(w);
+    fg_jw_obj_end(w);
+}
+
+void mp_ref(mp_ctx *c, const char *key, fg_rtype t, const char *local)
+{
+    char buf[MP_ID_SIZE];
+    const char *id = mp_id(c, t, local, buf);
+    if (key)
+        fg_jw_key(&c->w, key);
+    fg_jw_obj(&c->w);
+    fg_jw_key(&c->w, "reference");
+    put_ref_string(c, t, id);
+    fg_jw_obj_end(&c->w);
+}
+
+void mp_ref_patient(mp_ctx *c, const char *key)
+{
+    if (key)
+        fg_jw_key(&c->w, key);
+    fg_jw_obj(&c->w);
+    fg_jw_key(&c->w, "reference");
+    put_ref_string(c, FG_RT_PATIENT, c->pid);
+    fg_jw_obj_end(&c->w);
+}
+
+/* ---- grounding and lookups ---- */
+
+int mp_fail(mp_ctx *c, int code, const char *list, size_t i, const char *field, const char *fmt,
+            ...)
+{
+    char where[FG_ERROR_WHERE_MAX];
+    char text[FG_ERROR_TEXT_MAX];
+    if (i == (size_t)-1)
+        snprintf(where, sizeof(where), "%s%s%s", list, field ? "." : "", field ? field : "");
+    else
+        snprintf(where, sizeof(where), "%s[%zu]%s%s", list, i, field ? "." : "",
+                 field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    return fg_error_set(c->err, code, where, "%s", text);
+}
+
+static const char *system_name(const char *uri)
+{
+    if (strcmp(uri, FG_SYS_SNOMED) == 0)
+        return "SNOMED CT";
+    if (strcmp(uri, FG_SYS_LOINC) == 0)
+        return "LOINC";
+    if (strcmp(uri, FG_SYS_RXNORM) == 0)
+        return "RxNorm";
+    if (strcmp(uri, FG_SYS_CVX) == 0)
+        return "CVX";
+    return uri;
+}
+
+int mp_ground(mp_ctx *c, const fg_term *t, const char *default_system, const char *list,
+              size_t i, const char *field, const fg_code_entry **out)
+{
+    const char *sys = t->system ? t->system : default_system;
+    const fg_code_entry *e = NULL;
+    if (t->code) {
+        e = fg_terminology_find(c->m->terms, sys, t->code);
+        if (!e)
+            return mp_fail(c, FG_EINVALID, list, i, field,
+                           "code \"%s\"%s%s%s is not a known %s concept (not in the "
+                           "terminology tables)",
+                           t->code, t->display ? " (\"" : "", t->display ? t->display : "",
+                           t->display ? "\")" : "", system_name(sys));
+    } else if (t->display) {
+        e = fg_terminology_lookup_display(c->m->terms, sys, t->display);
+        if (!e)
+            return mp_fail(c, FG_EINVALID, list, i, field, "\"%s\" is not a known %s concept",
+                           t->display, system_name(sys));
+    } else {
+        return mp_fail(c, FG_EINVALID, list, i, field, "a term needs a code or a display");
+    }
+    *out = e;
+    return FG_OK;
+}
+
+const void *mp_find(const void *base, size_t n, size_t stride, const char *id, size_t *hint)
+{
+    if (!id || !n)
+        return NULL;
+    size_t start = *hint < n ? *hint : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = start + k;
+        if (i >= n)
+            i -= n;
+        const char *item = (const char *)base + i * stride;
+        const char *s = *(const char *const *)item;
+        if (s && s[0] == id[0] && strcmp(s, id) == 0) {
+            *hint = i;
+            return item;
+        }
+    }
+    return NULL;
+}
+
+const fg_encounter *mp_encounter(mp_ctx *c, const char *id, const char *list, size_t i, int *rc)
+{
+    *rc = FG_OK;
+    if (!id)
+        return NULL;
+    const fg_encounter *e = mp_find(c->h->encounters.v, c->h->encounters.n, sizeof(*e), id,
+                                    &c->hint_enc);
+    if (!e)
+        *rc = mp_fail(c, FG_EINVALID, list, i, "encounter", "no encounter with id \"%s\"", id);
+    return e;
+}
+
+/* ---- small shapes ---- */
+
+void mp_coding(mp_ctx *c, const fg_code_entry *e)
+{
+    fg_jw *w = &c->w;
+    fg_jw_obj(w);
+    fg_jw_kv_str(w, "system", e->system);
+    fg_jw_kv_str(w, "code", e->code);
+    if (e->display && *e->display)
+        fg_jw_kv_str(w, "display", e->display);
+    fg_jw_obj_end(w);
+}
+
+void mp_cc(mp_ctx *c, const char *key, const fg_code_entry *e)
+{
+    fg_jw *w = &c->w;
+    if (key)
+        fg_jw_key(w, key);
+    fg_jw_obj(w);
+    fg_jw_kv_arr(w, "coding");
+    mp_coding(c, e);
+    fg_jw_arr_end(w);
+    if (e->display && *e->display)
+        fg_jw_kv_str(w, "text", e->display);
+    fg_jw_obj_end(w);
+}
+
+void mp_datetime(mp_ctx *c, const char *key, fg_time t)
+{
+    if (t == FG_TIME_NONE)
+        return;
+    char s[24];
+    s[0] = '"';
+    size_t n = fg_format_datetime(t, s + 1) + 1;
+    s[n++] = '"';
+    fg_jw_key(&c->w, key);
+    fg_jw_raw(&c->w, s, n);
+}
+
+void mp_period(mp_ctx *c, const char *key, fg_time start, fg_time end)
+{
+    if (start == FG_TIME_NONE && end == FG_TIME_NONE)
+        return;
+    fg_jw_kv_obj(&c->w, key);
+    mp_datetime(c, "start", start);
+    mp_datetime(c, "end", end);
+    fg_jw_obj_end(&c->w);
+}
+
+static int nonempty(const char *s)
+{
+    return s && *s;
+}
+
+static void put_address(mp_ctx *c, const fg_address *a)
+{
+    fg_jw *w = &c->w;
+    if (!nonempty(a->line) && !nonempty(a->city) && !nonempty(a->state) &&
+        !nonempty(a->postal_code))
+        return;
+    fg_jw_kv_arr(w, "address");
+    fg_jw_obj(w);
+    if (nonempty(a->line)) {
+        fg_jw_kv_arr(w, "line");
+        fg_jw_str(w, a->line);
+        fg_jw_arr_end(w);
+    }
+    if (nonempty(a->city))
+        fg_jw_kv_str(w, "city", a->city);
+    if (nonempty(a->state))
+        fg_jw_kv_str(w, "state", a->state);
+    if (nonempty(a->postal_code))
+        fg_jw_kv_str(w, "postalCode", a->postal_code);
+    MP_RAW(c, "country", "\"US\"");
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+}
+
+static void put_phone(mp_ctx *c, const char *phone, int home)
+{
+    if (!nonempty(phone))
+        return;
+    fg_jw *w = &c->w;
+    fg_jw_kv_arr(w, "telecom");
+    fg_jw_obj(w);
+    MP_RAW(c, "system", "\"phone\"");
+    fg_jw_kv_str(w, "value", phone);
+    if (home)
+        MP_RAW(c, "use", "\"home\"");
+    else
+        MP_RAW(c, "use", "\"work\"");
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+}
+
+/* ---- Patient ---- */
+
+/* Displays of v3-MaritalStatus (hl7.fhir.r4.core#4.0.1 CodeSystem-v3-MaritalStatus). */
+static const char *marital_display(const char *code)
+{
+    static const char *const tab[][2] = {
+        {"A", "Annulled"},          {"D", "Divorced"}, {"I", "Interlocutory"},
+        {"L", "Legally Separated"}, {"M", "Married"},  {"P", "Polygamous"},
+        {"S", "Never Married"},     {"T", "Domestic partner"}, {"U", "unmarried"},
+        {"W", "Widowed"},
+    };
+    for (size_t i = 0; i < sizeof(tab) / sizeof(*tab); i++)
+        if (strcmp(tab[i][0], code) == 0)
+            return tab[i][1];
+    return NULL;
+}
+
+static void put_omb_extension(mp_ctx *c, fg_profile p, const char *code, const char *display)
+{
+    fg_jw *w = &c->w;
+    fg_jw_obj(w);
+    fg_jw_kv_str(w, "url", fg_profile_url(p));
+    fg_jw_kv_arr(w, "extension");
+    fg_jw_obj(w);
+    MP_RAW(c, "url", "\"ombCategory\"");
+    fg_jw_kv_obj(w, "valueCoding");
+    MP_RAW(c, "system", "\"urn:oid:2.16.840.1.113883.6.238\"");
+    fg_jw_kv_str(w, "code", code);
+    if (nonempty(display))
+        fg_jw_kv_str(w, "display", display);
+    fg_jw_obj_end(w);
+    fg_jw_obj_end(w);
+    fg_jw_obj(w);
+    MP_RAW(c, "url", "\"text\"");
+    fg_jw_kv_str(w, "valueString", nonempty(display) ? display : code);
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+    fg_jw_obj_end(w);
+}
+
+int mp_write_patient(mp_ctx *c)
+{
+    const fg_patient *p = &c->h->patient;
+    fg_jw *w = &c->w;
+    if (!nonempty(p->family) && !nonempty(p->given))
+        return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "family",
+                       "a patient needs a name (US Core requires Patient.name)");
+    if (!nonempty(p->mrn) && !nonempty(p->ssn))
+        return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "mrn",
+                       "a patient needs an MRN or an SSN (US Core requires an identifier)");
+    if (nonempty(p->ssn) && strncmp(p->ssn, "999", 3) != 0)
+        return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "ssn",
+                       "synthetic SSNs must be in the never-issued 999 area, not \"%s\"",
+                       p->ssn);
+    mp_begin(c, FG_RT_PATIENT, c->pid, FG_PROF_PATIENT);
+
+    fg_jw_kv_arr(w, "extension");
+    if (nonempty(p->race))
+        put_omb_extension(c, FG_PROF_EXT_RACE, p->race, p->race_display);
+    if (nonempty(p->ethnicity))
+        put_omb_extension(c, FG_PROF_EXT_ETHNICITY, p->ethnicity, p->ethnicity_display);
+    fg_jw_obj(w);
+    fg_jw_kv_str(w, "url", fg_profile_url(FG_PROF_EXT_BIRTHSEX));
+    fg_jw_kv_str(w, "valueCode", p->sex == FG_SEX_MALE ? "M" : "F");
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+
+    fg_jw_kv_arr(w, "identifier");
+    if (nonempty(p->mrn)) {
+        fg_jw_obj(w);
+        MP_RAW(c, "type", "{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/"
+                          "v2-0203\",\"code\":\"MR\",\"display\":\"Medical record number\"}],"
+                          "\"text\":\"Medical record number\"}");
+        fg_jw_kv_str(w, "system", c->m->mrn_system);
+        fg_jw_kv_str(w, "value", p->mrn);
+        fg_jw_obj_end(w);
+    }
+    if (nonempty(p->ssn)) {
+        fg_jw_obj(w);
+        MP_RAW(c, "type", "{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/"
+                          "v2-0203\",\"code\":\"SS\",\"display\":\"Social Security number\"}],"
+                          "\"text\":\"Social Security number\"}");
+        MP_RAW(c, "system", "\"http://hl7.org/fhir/sid/us-ssn\"");
+        fg_jw_kv_str(w, "value", p->ssn);
+        fg_jw_obj_end(w);
+    }
+    fg_jw_arr_end(w);
+
+    fg_jw_kv_arr(w, "name");
+    fg_jw_obj(w);
+    MP_RAW(c, "use", "\"official\"");
+    if (nonempty(p->family))
+        fg_jw_kv_str(w, "family", p->family);
+    if (nonempty(p->given)) {
+        fg_jw_kv_arr(w, "given");
+        fg_jw_str(w, p->given);
+        if (nonempty(p->middle))
+            fg_jw_str(w, p->middle);
+        fg_jw_arr_end(w);
+    }
+    if (nonempty(p->prefix)) {
+        fg_jw_kv_arr(w, "prefix");
+        fg_jw_str(w, p->prefix);
+        fg_jw_arr_end(w);
+    }
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+
+    put_phone(c, p->phone, 1);
+    if (p->sex == FG_SEX_MALE)
+        MP_RAW(c, "gender", "\"male\"");
+    else
+        MP_RAW(c, "gender", "\"female\"");
+    if (p->birth_date != FG_TIME_NONE) {
+        char d[11];
+        fg_format_date(p->birth_date, d);
+        fg_jw_kv_str(w, "birthDate", d);
+    }
+    mp_datetime(c, "deceasedDateTime", p->death);
+    put_address(c, &p->address);
+    if (nonempty(p->marital_status)) {
+        const char *disp = marital_display(p->marital_status);
+        fg_jw_kv_obj(w, "maritalStatus");
+        fg_jw_kv_arr(w, "coding");
+        fg_jw_obj(w);
+        MP_RAW(c, "system", "\"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus\"");
+        fg_jw_kv_str(w, "code", p->marital_status);
+        fg_jw_kv_str(w, "display", disp);
+        fg_jw_obj_end(w);
+        fg_jw_arr_end(w);
+        fg_jw_kv_str(w, "text", disp);
+        fg_jw_obj_end(w);
+    }
+    if (nonempty(p->language)) {
+        fg_jw_kv_arr(w, "communication");
+        fg_jw_obj(w);
+        fg_jw_kv_obj(w, "language");
+        fg_jw_kv_arr(w, "coding");
+        fg_jw_obj(w);
+        MP_RAW(c, "system", "\"urn:ietf:bcp:47\"");
+        fg_jw_kv_str(w, "code", p->language);
+        fg_jw_obj_end(w);
+        fg_jw_arr_end(w);
+        fg_jw_obj_end(w);
+        fg_jw_obj_end(w);
+        fg_jw_arr_end(w);
+    }
+    mp_end(c, FG_RT_PATIENT, c->pid, NULL, NULL);
+    return FG_OK;
+}
+
+/* ---- Organization, Practitioner, Location ---- */
+
+static void put_identifier(mp_ctx *c, const char *system, const char *value)
+{
+    fg_jw *w = &c->w;
+    fg_jw_kv_arr(w, "identifier");
+    fg_jw_obj(w);
+    fg_jw_kv_str(w, "system", system);
+    fg_jw_kv_str(w, "value", value);
+    fg_jw_obj_end(w);
+    fg_jw_arr_end(w);
+}
+
+static int write_organizations(mp_ctx *c)
+{
+    fg_jw *w = &c->w;
+    for (size_t i = 0; i < c->h->organizations.n; i++) {
+        const fg_organization *o = &c->h->organizations.v[i];
+        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        if (!o->id)
+            return mp_fail(c, FG_EINVALID, "organizations", i, "id", "missing");
+        if (!nonempty(o->name))
+            return mp_fail(c, FG_EINVALID, "organizations", i, "name",
+                           "US Core requires Organization.name");
+        const char *id = mp_id(c, FG_RT_ORGANIZATION, o->id, buf);
+        const char *sys = MP_NPI_SYSTEM, *val = o->npi;
+        if (!nonempty(o->npi)) {
+            snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
+            sys = MP_URI_SYSTEM;
+            val = urn;
+        }
+        mp_begin(c, FG_RT_ORGANIZATION, id, FG_PROF_ORGANIZATION);
+        put_identifier(c, sys, val);
+        fg_jw_kv_bool(w, "active", 1);
+        fg_jw_kv_str(w, "name", o->name);
+        put_phone(c, o->phone, 0);
+        put_address(c, &o->address);
+        mp_end(c, FG_RT_ORGANIZATION, id, sys, val);
+    }
+    return FG_OK;
+}
+
+static int write_practitioners(mp_ctx *c)
+{
+    fg_jw *w = &c->w;
+    for (size_t i = 0; i < c->h->practitioners.n; i++) {
+        const fg_practitioner *p = &c->h->practitioners.v[i];
+        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        if (!p->id)
+            return mp_fail(c, FG_EINVALID, "practitioners", i, "id", "missing");
+        if (!nonempty(p->family))
+            return mp_fail(c, FG_EINVALID, "practitioners", i, "family",
+                           "US Core requires Practitioner.name.family");
+        const char *id = mp_id(c, FG_RT_PRACTITIONER, p->id, buf);
+        const char *sys = MP_NPI_SYSTEM, *val = p->npi;
+        if (!nonempty(p->npi)) {
+            snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
+            sys = MP_URI_SYSTEM;
+            val = urn;
+        }
+        mp_begin(c, FG_RT_PRACTITIONER, id, FG_PROF_PRACTITIONER);
+        put_identifier(c, sys, val);
+        fg_jw_kv_bool(w, "active", 1);
+        fg_jw_kv_arr(w, "name");
+        fg_jw_obj(w);
+        fg_jw_kv_str(w, "family", p->family);
+        if (nonempty(p->given)) {
+            fg_jw_kv_arr(w, "given");
+            fg_jw_str(w, p->given);
+            fg_jw_arr_end(w);
+        }
+        if (nonempty(p->prefix)) {
+            fg_jw_kv_arr(w, "prefix");
+            fg_jw_str(w, p->prefix);
+            fg_jw_arr_end(w);
+        }
+        fg_jw_obj_end(w);
+        fg_jw_arr_end(w);
+        if (p->sex == FG_SEX_MALE)
+            MP_RAW(c, "gender", "\"male\"");
+        else
+            MP_RAW(c, "gender", "\"female\"");
+        mp_end(c, FG_RT_PRACTITIONER, id, sys, val);
+    }
+    return FG_OK;
+}
+
+static int write_locations(mp_ctx *c)
+{
+    fg_jw *w = &c->w;
+    size_t hint = 0;
+    for (size_t i = 0; i < c->h->locations.n; i++) {
+        const fg_location *l = &c->h->locations.v[i];
+        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        if (!l->id)
+            return mp_fail(c, FG_EINVALID, "locations", i, "id", "missing");
+        if (!nonempty(l->name))
+            return mp_fail(c, FG_EINVALID, "locations", i, "name",
+                           "US Core requires Location.name");
+        if (l->organization && !mp_find(c->h->organizations.v, c->h->organizations.n,
+                                        sizeof(fg_organization), l->organization, &hint))
+            return mp_fail(c, FG_EINVALID, "locations", i, "organization",
+                           "no organization with id \"%s\"", l->organization);
+        const char *id = mp_id(c, FG_RT_LOCATION, l->id, buf);
+        snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
+        mp_begin(c, FG_RT_LOCATION, id, FG_PROF_LOCATION);
+        put_identifier(c, MP_URI_SYSTEM, urn);
+        MP_RAW(c, "status", "\"active\"");
+        fg_jw_kv_str(w, "name", l->name);
+        put_phone(c, l->phone, 0);
+        if (nonempty(l->address.line) || nonempty(l->address.city)) {
+            /* Location.address is a single Address, not a list */
+            fg_jw_kv_obj(w, "address");
+            if (nonempty(l->address.line)) {
+                fg_jw_kv_arr(w, "line");
+                fg_jw_str(w, l->address.line);
+                fg_jw_arr_end(w);
+            }
+            if (nonempty(l->address.city))
+                fg_jw_kv_str(w, "city", l->address.city);
+            if (nonempty(l->address.state))
+                fg_jw_kv_str(w, "state", l->address.state);
+            if (nonempty(l->address.postal_code))
+                fg_jw_kv_str(w, "postalCode", l->address.postal_code);
+            MP_RAW(c, "country", "\"US\"");
+            fg_jw_obj_end(w);
+        }
+        if (l->organization)
+            mp_ref(c, "managingOrganization", FG_RT_ORGANIZATION, l->organization);
+        mp_end(c, FG_RT_LOCATION, id, MP_URI_SYSTEM, urn);
+    }
+    return FG_OK;
+}
+
+int mp_write_shared(mp_ctx *c)
+{
+    int rc = write_organizations(c);
+    if (rc == FG_OK)
+        rc = write_practitioners(c);
+    if (rc == FG_OK)
+        rc = write_locations(c);
+    return rc;
+}
+
+/* ---- the driver ---- */
+
+static int map_all(mp_ctx *c)
+{
+    static int (*const passes[])(mp_ctx *) = {
+        mp_write_patient,      mp_write_shared,      mp_write_encounters,
+        mp_write_conditions,   mp_write_observations, mp_write_reports,
+        mp_write_medications,  mp_write_immunizations, mp_write_procedures,
+        mp_write_allergies,    mp_write_careplans,   mp_write_notes,
+    };
+    for (size_t i = 0; i < sizeof(passes) / sizeof(*passes); i++) {
+        int rc = passes[i](c);
+        if (rc != FG_OK)
+            return rc;
+    }
+    return FG_OK;
+}
+
+static int ctx_init(mp_ctx *c, const fg_mapper *m, const fg_history *h, fg_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->m = m;
+    c->h = h;
+    c->err = err;
+    if (!h->patient.id)
+        return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "id", "missing");
+    const char *pid = mp_id(c, FG_RT_PATIENT, h->patient.id, c->pid);
+    if (pid != c->pid)
+        memcpy(c->pid, pid, MP_ID_LEN + 1);
+    return FG_OK;
+}
+
+static void add_stats(const mp_ctx *c, fg_map_stats *stats)
+{
+    if (!stats)
+        return;
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        stats->resources[t] += c->counts[t];
+}
+
+static void restore(fg_buf *b, size_t len)
+{
+    if (!b)
+        return;
+    b->len = len;
+    b->failed = 0;
+    if (b->data)
+        b->data[len] = 0;
+}
+
+int fg_map_bundle(const fg_mapper *m, const fg_history *h, fg_buf *out, fg_map_stats *stats,
+                  fg_error *err)
+{
+    mp_ctx c;
+    if (!m || !h || !out)
+        return fg_error_set(err, FG_EUSAGE, "mapper", "mapper, history and buffer are required");
+    size_t at = out->len;
+    int rc = ctx_init(&c, m, h, err);
+    if (rc != FG_OK)
+        return rc;
+    fg_jw_init(&c.w, out);
+    fg_jw_obj(&c.w);
+    MP_RAW(&c, "resourceType", "\"Bundle\"");
+    MP_RAW(&c, "meta", "{\"security\":" MP_HTEST_JSON "}");
+    MP_RAW(&c, "type", "\"transaction\"");
+    fg_jw_kv_arr(&c.w, "entry");
+    rc = map_all(&c);
+    fg_jw_arr_end(&c.w);
+    fg_jw_obj_end(&c.w);
+    if (rc == FG_OK && out->failed)
+        rc = fg_error_set(err, FG_ENOMEM, "mapper", "out of memory writing the bundle");
+    if (rc != FG_OK) {
+        restore(out, at);
+        return rc;
+    }
+    add_stats(&c, stats);
+    return FG_OK;
+}
+
+int fg_map_ndjson(const fg_mapper *m, const fg_history *h, fg_buf *out[FG_RT_COUNT],
+                  fg_map_stats *stats, fg_error *err)
+{
+    mp_ctx c;
+    size_t at[FG_RT_COUNT];
+    if (!m || !h || !out)
+        return fg_error_set(err, FG_EUSAGE, "mapper", "mapper, history and buffers are required");
+    for (int t = 0; t < FG_RT_COUNT; t++) {
+        if (!out[t])
+            return fg_error_set(err, FG_EUSAGE, "mapper", "no output buffer for %s",
+                                rtype_names[t]);
+        at[t] = out[t]->len;
+    }
+    int rc = ctx_init(&c, m, h, err);
+    if (rc != FG_OK)
+        return rc;
+    c.ndjson = 1;
+    c.outs = out;
+    rc = map_all(&c);
+    for (int t = 0; rc == FG_OK && t < FG_RT_COUNT; t++)
+        if (out[t]->failed)
+            rc = fg_error_set(err, FG_ENOMEM, "mapper", "out of memory writing %s",
+                              rtype_names[t]);
+    if (rc != FG_OK) {
+        for (int t = 0; t < FG_RT_COUNT; t++)
+            restore(out[t], at[t]);
+        return rc;
+    }
+    add_stats(&c, stats);
+    return FG_OK;
+}
