@@ -64,6 +64,7 @@ static int teardown(void **state)
 
 static char *slurp(const char *path, size_t *n)
 {
+    *n = 0;
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return NULL;
@@ -113,7 +114,7 @@ static void test_ndjson_same_bytes_any_jobs(void **state)
         char a[600], b[600];
         snprintf(a, sizeof(a), "%s/j1/ndjson/%s.ndjson", f->root, types[i]);
         snprintf(b, sizeof(b), "%s/j2/ndjson/%s.ndjson", f->root, types[i]);
-        size_t na, nb;
+        size_t na = 0, nb = 0;
         char *da = slurp(a, &na), *db = slurp(b, &nb);
         assert_non_null(da);
         assert_non_null(db);
@@ -147,7 +148,7 @@ static void test_shards_union(void **state)
                          FG_OK);
         char p[600];
         snprintf(p, sizeof(p), "%s/%s/ndjson/Patient.shard-%d-of-3.ndjson", f->root, name, k);
-        size_t n;
+        size_t n = 0;
         char *part = slurp(p, &n);
         assert_non_null(part);
         assert_true(off + n <= total);
