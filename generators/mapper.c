@@ -8,6 +8,7 @@
 #include "fg_mapper.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,110 @@ void fg_mapper_free(fg_mapper *m)
     fg_profile_codes_free(m->obs_codes);
     for (int i = 0; i < FG_PROF_COUNT; i++)
         free(m->meta[i]);
+    if (m->entries)
+        for (size_t i = 0; i < m->n_entries; i++)
+            free(m->entries[i].cc);
+    free(m->entries);
+    free(m->slots);
     free(m);
+}
+
+static size_t key_hash(const char *system, const char *code)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* The entry for system|code, first loaded first, as fg_terminology_find
+ * answers, through the mapper's hash when it has one. */
+static const fg_code_entry *find_code(const fg_mapper *m, const char *system, const char *code)
+{
+    if (!m->slots)
+        return fg_terminology_find(m->terms, system, code);
+    size_t mask = m->n_slots - 1;
+    for (size_t i = key_hash(system, code) & mask;; i = (i + 1) & mask) {
+        size_t s = m->slots[i];
+        if (!s)
+            return NULL;
+        const fg_code_entry *e = &m->base[s - 1];
+        if (e->code[0] == code[0] && strcmp(e->code, code) == 0 && strcmp(e->system, system) == 0)
+            return e;
+    }
+}
+
+/* Precompute each entry's CodeableConcept JSON and index the codes. A table
+ * whose entries are not one array keeps the plain lookups. */
+static int build_cache(fg_mapper *m)
+{
+    size_t n = fg_terminology_count(m->terms);
+    if (!n)
+        return FG_OK;
+    m->base = fg_terminology_at(m->terms, 0);
+    for (size_t i = 0; i < n; i++)
+        if (fg_terminology_at(m->terms, i) != m->base + i)
+            return FG_OK;
+    m->n_entries = n;
+    m->n_slots = 16;
+    while (m->n_slots < 2 * n)
+        m->n_slots *= 2;
+    m->slots = calloc(m->n_slots, sizeof(*m->slots));
+    m->entries = calloc(n, sizeof(*m->entries));
+    if (!m->slots || !m->entries)
+        return FG_ENOMEM;
+    fg_buf b;
+    fg_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        const fg_code_entry *e = &m->base[i];
+        size_t mask = m->n_slots - 1, k = key_hash(e->system, e->code) & mask;
+        for (;; k = (k + 1) & mask) {
+            size_t s = m->slots[k];
+            if (!s) {
+                m->slots[k] = i + 1;
+                break;
+            }
+            const fg_code_entry *o = &m->base[s - 1];
+            if (strcmp(o->code, e->code) == 0 && strcmp(o->system, e->system) == 0)
+                break; /* the first row loaded wins */
+        }
+        fg_jw w;
+        fg_buf_clear(&b);
+        fg_jw_init(&w, &b);
+        fg_jw_obj(&w);
+        fg_jw_kv_arr(&w, "coding");
+        size_t off = b.len;
+        fg_jw_obj(&w);
+        fg_jw_kv_str(&w, "system", e->system);
+        fg_jw_kv_str(&w, "code", e->code);
+        if (e->display && *e->display)
+            fg_jw_kv_str(&w, "display", e->display);
+        fg_jw_obj_end(&w);
+        size_t end = b.len;
+        fg_jw_arr_end(&w);
+        if (e->display && *e->display)
+            fg_jw_kv_str(&w, "text", e->display);
+        fg_jw_obj_end(&w);
+        if (b.failed || !(m->entries[i].cc = malloc(b.len + 1))) {
+            fg_buf_free(&b);
+            return FG_ENOMEM;
+        }
+        memcpy(m->entries[i].cc, b.data, b.len + 1);
+        m->entries[i].cc_len = b.len;
+        m->entries[i].coding_off = off;
+        m->entries[i].coding_len = end - off;
+    }
+    fg_buf_free(&b);
+    for (size_t r = 0; r < fg_profile_codes_count(m->obs_codes); r++) {
+        const fg_profile_code *row = fg_profile_codes_at(m->obs_codes, r);
+        const fg_code_entry *e = find_code(m, row->system, row->code);
+        if (e && !m->entries[e - m->base].row)
+            m->entries[e - m->base].row = row;
+    }
+    return FG_OK;
 }
 
 int fg_mapper_new(const fg_terminology *terms, const fg_map_options *opt, fg_mapper **out,
@@ -83,6 +187,10 @@ int fg_mapper_new(const fg_terminology *terms, const fg_map_options *opt, fg_map
                          MP_HTEST_JSON);
         m->meta_len[p] = (size_t)k;
     }
+    if (build_cache(m) != FG_OK) {
+        rc = fg_error_set(err, FG_ENOMEM, "mapper", "out of memory");
+        goto cleanup;
+    }
     *out = m;
     m = NULL;
 cleanup:
@@ -92,23 +200,32 @@ cleanup:
 
 /* ---- ids ---- */
 
+/* 1 for 0-9 a-f, 2 for A-F. */
+static const unsigned char hexclass[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2,
+};
+
 static int is_uuid(const char *s, int *upper)
 {
+    const unsigned char *u = (const unsigned char *)s;
     *upper = 0;
-    for (int i = 0; i < MP_ID_LEN; i++) {
-        char ch = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (ch != '-')
-                return 0;
-        } else if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')) {
-            continue;
-        } else if (ch >= 'A' && ch <= 'F') {
-            *upper = 1;
-        } else {
-            return 0;
+    if (strnlen(s, MP_ID_LEN + 1) == MP_ID_LEN && u[8] == '-' && u[13] == '-' && u[18] == '-' &&
+        u[23] == '-') {
+        unsigned acc = 1;
+        unsigned any = 0;
+        for (int i = 0; i < MP_ID_LEN; i++) {
+            if (i == 8 || i == 13 || i == 18 || i == 23)
+                continue;
+            unsigned k = hexclass[u[i]];
+            acc &= k != 0;
+            any |= k;
         }
+        *upper = (any & 2) != 0;
+        return (int)acc;
     }
-    return s[MP_ID_LEN] == 0;
+    return 0;
 }
 
 static void uuid_from_digest(const unsigned char d[32], char out[MP_ID_SIZE])
@@ -364,7 +481,7 @@ int mp_ground(mp_ctx *c, const fg_term *t, const char *default_system, const cha
     const char *sys = t->system ? t->system : default_system;
     const fg_code_entry *e = NULL;
     if (t->code) {
-        e = fg_terminology_find(c->m->terms, sys, t->code);
+        e = find_code(c->m, sys, t->code);
         if (!e)
             return mp_fail(c, FG_EINVALID, list, i, field,
                            "code \"%s\"%s%s%s is not a known %s concept (not in the "
@@ -418,6 +535,11 @@ const fg_encounter *mp_encounter(mp_ctx *c, const char *id, const char *list, si
 
 void mp_coding(mp_ctx *c, const fg_code_entry *e)
 {
+    const mp_entry *x = mp_cached(c->m, e);
+    if (x) {
+        fg_jw_raw(&c->w, x->cc + x->coding_off, x->coding_len);
+        return;
+    }
     fg_jw *w = &c->w;
     fg_jw_obj(w);
     fg_jw_kv_str(w, "system", e->system);
@@ -432,6 +554,11 @@ void mp_cc(mp_ctx *c, const char *key, const fg_code_entry *e)
     fg_jw *w = &c->w;
     if (key)
         fg_jw_key(w, key);
+    const mp_entry *x = mp_cached(c->m, e);
+    if (x) {
+        fg_jw_raw(w, x->cc, x->cc_len);
+        return;
+    }
     fg_jw_obj(w);
     fg_jw_kv_arr(w, "coding");
     mp_coding(c, e);

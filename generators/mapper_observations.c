@@ -67,8 +67,10 @@ static fg_profile choose_profile(mp_ctx *c, const fg_observation *o, const fg_co
                                  const char **also)
 {
     const obs_category *cat = &categories[o->category];
-    const fg_profile_code *row =
-        fg_profile_codes_find(c->m->obs_codes, cat->code, code->system, code->code);
+    const mp_entry *x = mp_cached(c->m, code);
+    const fg_profile_code *row = x ? x->row : NULL;
+    if (!x || (row && strcmp(row->category, cat->code) != 0))
+        row = fg_profile_codes_find(c->m->obs_codes, cat->code, code->system, code->code);
     *also = NULL;
     if (!row)
         return cat->fallback;

@@ -32,8 +32,23 @@
     "[{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ActReason\",\"code\":\"HTEST\","   \
     "\"display\":\"test health data\"}]"
 
+/* What the mapper precomputes for each terminology entry: its
+ * CodeableConcept as JSON ({"coding":[<coding>],"text":...}), where the
+ * Coding sits inside it, and the first Observation profile row of its code. */
+typedef struct mp_entry {
+    char *cc;
+    size_t cc_len;
+    size_t coding_off, coding_len;
+    const fg_profile_code *row;
+} mp_entry;
+
 struct fg_mapper {
     const fg_terminology *terms;
+    const fg_code_entry *base; /* entry 0 of terms; entries are contiguous */
+    size_t n_entries;
+    mp_entry *entries;   /* NULL when the table is not contiguous */
+    size_t *slots;       /* open-addressing hash of (system, code): entry + 1, 0 empty */
+    size_t n_slots;      /* a power of two */
     char *mrn_system;
     fg_profile_codes *obs_codes;
     char *meta[FG_PROF_COUNT]; /* {"profile":["<url>"],"security":[HTEST]} */
@@ -55,6 +70,14 @@ typedef struct mp_ctx {
 } mp_ctx;
 
 /* ---- mapper.c ---- */
+
+/* The precomputed form of a grounded entry, or NULL. */
+static inline const mp_entry *mp_cached(const fg_mapper *m, const fg_code_entry *e)
+{
+    if (!m->entries || e < m->base || e >= m->base + m->n_entries)
+        return NULL;
+    return &m->entries[e - m->base];
+}
 
 /* The FHIR id of history id `local` of a resource of type t: local itself
  * when it is a lower-case UUID, else a UUID derived from it (and from the
