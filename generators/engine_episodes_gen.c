@@ -572,6 +572,8 @@ static int gen_pregnancies(ep_state *s)
         int age = fg_age_at(s->birth, t);
         double rate = band_value(pg->rates, pg->n_rates, age, FG_SEX_FEMALE);
         fg_time band_end = fg_add_years(s->birth, age + 1);
+        if (band_end <= t) /* a Feb 29 birthday: the year ends a day later */
+            band_end = t + FG_DAY;
         if (rate <= 0) {
             t = band_end;
             continue;

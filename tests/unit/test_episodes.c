@@ -1,0 +1,362 @@
+/*
+ * test_episodes.c: acute episodes, allergies, pregnancies and clinical notes
+ * of the built-in engine.
+ *
+ * The codes the checks look for are read from the data files
+ * (the files of data/episodes, data/notes/notes.json, data/terminology), never
+ * written here: the test names an episode ("otitis_media") and finds its
+ * diagnosis in acute.json.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "fhir/fg_data.h"
+#include "fhir/fg_term.h"
+#include "generators/fg_engine.h"
+#include "generators/fg_history.h"
+
+#define COHORT 3000
+#define NOTE_SCAN_PATIENTS 150
+#define END_DAY fg_time_make(2025, 6, 1, 0, 0, 0)
+
+static fg_engine *make_engine(uint64_t seed)
+{
+    fg_cohort_spec spec;
+    fg_error err;
+    fg_engine *e = NULL;
+    fg_cohort_spec_default(&spec);
+    spec.seed = seed;
+    spec.end = END_DAY;
+    int rc = fg_engine_new(fg_data_dir(), &spec, &e, &err);
+    if (rc != FG_OK)
+        fail_msg("fg_engine_new: %s: %s", err.where, err.text);
+    return e;
+}
+
+static json_t *load_json(const char *rel)
+{
+    char path[4096];
+    json_error_t jerr;
+    snprintf(path, sizeof(path), "%s/%s", fg_data_dir(), rel);
+    json_t *j = json_load_file(path, 0, &jerr);
+    if (!j)
+        fail_msg("%s: %s", rel, jerr.text);
+    return j;
+}
+
+/* The diagnosis code of the named episode of acute.json (borrowed from j). */
+static const char *episode_code(json_t *acute, const char *name)
+{
+    size_t i;
+    json_t *ep;
+    json_array_foreach(json_object_get(acute, "episodes"), i, ep) {
+        if (strcmp(json_string_value(json_object_get(ep, "name")), name) == 0)
+            return json_string_value(json_object_get(json_object_get(ep, "diagnosis"), "code"));
+    }
+    fail_msg("no episode %s in acute.json", name);
+    return NULL;
+}
+
+/* The text of a notes.json template before its first '{' (a sentence's
+ * fixed opening), into out. */
+static void template_prefix(json_t *notes, const char *key, char *out, size_t size)
+{
+    const char *t = json_string_value(json_object_get(json_object_get(notes, "templates"), key));
+    assert_non_null(t);
+    const char *brace = strchr(t, '{');
+    size_t n = brace ? (size_t)(brace - t) : strlen(t);
+    assert_true(n > 0 && n < size);
+    memcpy(out, t, n);
+    out[n] = 0;
+}
+
+static int has_med_display(const fg_history *h, const char *s, size_t len)
+{
+    for (size_t i = 0; i < h->medications.n; i++) {
+        const char *d = h->medications.v[i].term.display;
+        if (d && strlen(d) <= len && strncmp(d, s, strlen(d)) == 0 &&
+            (strlen(d) == len || s[strlen(d)] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every item of the list sentence starting with `prefix` names a medication
+ * of the history (items are separated by "; "; a prescription may carry its
+ * instructions in parentheses after the name). */
+static void check_med_line(const fg_history *h, const char *text, const char *prefix)
+{
+    const char *line = text;
+    while (line && *line) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        if (strncmp(line, prefix, strlen(prefix)) == 0) {
+            const char *p = line + strlen(prefix), *end = line + len - 1; /* drop '.' */
+            while (p < end) {
+                const char *semi = p;
+                int depth = 0;
+                while (semi < end && !(depth == 0 && semi[0] == ';' && semi[1] == ' ')) {
+                    depth += *semi == '(' ? 1 : *semi == ')' ? -1 : 0;
+                    semi++;
+                }
+                const char *paren = memchr(p, '(', (size_t)(semi - p));
+                size_t name_len = (size_t)((paren ? paren - 1 : semi) - p);
+                if (!has_med_display(h, p, (size_t)(semi - p)) &&
+                    !has_med_display(h, p, name_len))
+                    fail_msg("note names a medication the record lacks: %.*s", (int)(semi - p), p);
+                p = semi + 2;
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+}
+
+static void test_rates_and_rules(void **state)
+{
+    (void)state;
+    json_t *acute = load_json("episodes/acute.json"), *preg = load_json("episodes/pregnancy.json");
+    const char *otitis = episode_code(acute, "otitis_media");
+    const char *cystitis = episode_code(acute, "cystitis");
+    const char *strep = episode_code(acute, "strep_pharyngitis");
+    const char *pregnancy =
+        json_string_value(json_object_get(json_object_get(preg, "condition"), "code"));
+    fg_engine *e = make_engine(11);
+    fg_history h;
+    fg_error err;
+    long otitis_n = 0, otitis_child = 0, uti_n = 0, uti_f = 0, strep_n = 0, preg_n = 0;
+    long with_allergy = 0, encounters = 0, notes = 0;
+    fg_history_init(&h);
+    for (uint64_t i = 0; i < COHORT; i++) {
+        assert_int_equal(fg_engine_generate(e, i, &h, &err), FG_OK);
+        const fg_patient *p = &h.patient;
+        fg_time stop = p->death != FG_TIME_NONE ? p->death : END_DAY;
+        encounters += (long)h.encounters.n;
+        notes += (long)h.notes.n;
+        with_allergy += h.allergies.n > 0;
+        for (size_t k = 0; k < h.conditions.n; k++) {
+            const fg_condition *c = &h.conditions.v[k];
+            int age = fg_age_at(p->birth_date, c->recorded);
+            assert_true(c->onset >= p->birth_date);
+            if (strcmp(c->term.code, otitis) == 0) {
+                otitis_n++;
+                otitis_child += age < 12;
+            } else if (strcmp(c->term.code, cystitis) == 0) {
+                uti_n++;
+                uti_f += p->sex == FG_SEX_FEMALE;
+            } else if (strcmp(c->term.code, strep) == 0) {
+                strep_n++;
+            } else if (strcmp(c->term.code, pregnancy) == 0) {
+                preg_n++;
+                assert_int_equal(p->sex, FG_SEX_FEMALE);
+                int onset_age = fg_age_at(p->birth_date, c->onset);
+                assert_true(onset_age >= 15 && onset_age <= 45);
+            }
+        }
+        for (size_t k = 0; k < h.encounters.n; k++) {
+            assert_true(h.encounters.v[k].start >= p->birth_date);
+            assert_true(h.encounters.v[k].end <= stop);
+        }
+        for (size_t k = 0; k < h.allergies.n; k++)
+            assert_non_null(fg_history_encounter(&h, h.allergies.v[k].encounter));
+        for (size_t k = 0; k < h.medications.n; k++)
+            assert_true(h.medications.v[k].start >= p->birth_date &&
+                        h.medications.v[k].start <= stop);
+    }
+    print_message("%d patients: otitis media %ld (%ld under 12), cystitis %ld (%ld women), "
+                  "strep %ld, pregnancies %ld, with an allergy %ld\n",
+                  COHORT, otitis_n, otitis_child, uti_n, uti_f, strep_n, preg_n, with_allergy);
+    assert_true(otitis_n > 20 && otitis_child * 10 >= otitis_n * 7);
+    assert_true(uti_n > 50 && uti_f * 10 >= uti_n * 8);
+    assert_true(strep_n > 20);
+    assert_true(preg_n > 30);
+    /* Food, drug and environmental allergies together: a fifth to a half. */
+    assert_true(with_allergy * 5 >= COHORT && with_allergy * 2 <= COHORT);
+    assert_int_equal(notes, encounters);
+    fg_history_free(&h);
+    fg_engine_free(e);
+    json_decref(acute);
+    json_decref(preg);
+}
+
+static void test_notes_say_what_the_record_says(void **state)
+{
+    (void)state;
+    json_t *nj = load_json("notes/notes.json");
+    char meds[128], prescribed[128], smoking[128], path[4096];
+    template_prefix(nj, "medications", meds, sizeof(meds));
+    template_prefix(nj, "prescribed", prescribed, sizeof(prescribed));
+    template_prefix(nj, "smoking", smoking, sizeof(smoking));
+    int adult = (int)json_integer_value(json_object_get(nj, "adult_age"));
+    fg_terminology *terms = NULL;
+    fg_error err;
+    snprintf(path, sizeof(path), "%s/terminology", fg_data_dir());
+    assert_int_equal(fg_terminology_load(path, &terms, &err), FG_OK);
+    fg_engine *e = make_engine(5);
+    fg_history h;
+    long smoking_adult = 0;
+    fg_history_init(&h);
+    for (uint64_t i = 0; i < COHORT / 2; i++) {
+        assert_int_equal(fg_engine_generate(e, i, &h, &err), FG_OK);
+        assert_int_equal(h.notes.n, h.encounters.n);
+        for (size_t k = 0; k < h.notes.n; k++) {
+            const fg_note *n = &h.notes.v[k];
+            const fg_encounter *enc = fg_history_encounter(&h, n->encounter);
+            assert_non_null(enc);
+            assert_non_null(n->text);
+            assert_non_null(fg_terminology_find(terms, n->type.system, n->type.code));
+            check_med_line(&h, n->text, meds);
+            check_med_line(&h, n->text, prescribed);
+            int has_smoking = strstr(n->text, smoking) != NULL;
+            if (fg_age_at(h.patient.birth_date, enc->start) < adult)
+                assert_false(has_smoking);
+            smoking_adult += has_smoking;
+            /* Every drug name of the terminology that the note mentions is a
+             * medication or a drug allergy of this record (a sample of
+             * patients: it is slow). */
+            if (i < NOTE_SCAN_PATIENTS)
+                for (size_t t = 0; t < fg_terminology_count(terms); t++) {
+                    const fg_code_entry *c = fg_terminology_at(terms, t);
+                    if (strcmp(c->system, FG_SYS_RXNORM) || !c->display ||
+                        strlen(c->display) < 6 || !strstr(n->text, c->display))
+                        continue;
+                    int found = 0;
+                    for (size_t m = 0; m < h.medications.n && !found; m++)
+                        found = h.medications.v[m].term.display &&
+                                strstr(h.medications.v[m].term.display, c->display) != NULL;
+                    for (size_t a = 0; a < h.allergies.n && !found; a++)
+                        found = h.allergies.v[a].term.display &&
+                                strcmp(h.allergies.v[a].term.display, c->display) == 0;
+                    if (!found)
+                        fail_msg("patient %llu: note mentions %s, not in the record",
+                                 (unsigned long long)i, c->display);
+                }
+        }
+    }
+    assert_true(smoking_adult > 0);
+    fg_history_free(&h);
+    fg_engine_free(e);
+    fg_terminology_free(terms);
+    json_decref(nj);
+}
+
+static void test_notes_deterministic(void **state)
+{
+    (void)state;
+    fg_engine *e = make_engine(3);
+    fg_history a, b;
+    fg_error err;
+    fg_history_init(&a);
+    fg_history_init(&b);
+    for (uint64_t i = 0; i < 50; i++) {
+        assert_int_equal(fg_engine_generate(e, i, &a, &err), FG_OK);
+        assert_int_equal(fg_engine_generate(e, i + 500, &b, &err), FG_OK);
+        assert_int_equal(fg_engine_generate(e, i, &b, &err), FG_OK);
+        assert_int_equal(a.notes.n, b.notes.n);
+        for (size_t k = 0; k < a.notes.n; k++)
+            assert_string_equal(a.notes.v[k].text, b.notes.v[k].text);
+    }
+    fg_history_free(&a);
+    fg_history_free(&b);
+    fg_engine_free(e);
+}
+
+/* A data folder like the real one (links to its entries) whose
+ * episodes/acute.json is `acute`; made in the build folder. */
+static char *bad_data_dir(const char *acute)
+{
+    static char dir[4096];
+    char src[4096], dst[8192];
+    snprintf(dir, sizeof(dir), "%s/fg-episodes-XXXXXX", FG_BUILD_ROOT);
+    assert_non_null(mkdtemp(dir));
+    DIR *d = opendir(fg_data_dir());
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "episodes") == 0)
+            continue;
+        snprintf(src, sizeof(src), "%s/%s", fg_data_dir(), de->d_name);
+        snprintf(dst, sizeof(dst), "%s/%s", dir, de->d_name);
+        assert_int_equal(symlink(src, dst), 0);
+    }
+    closedir(d);
+    snprintf(dst, sizeof(dst), "%s/episodes", dir);
+    assert_int_equal(mkdir(dst, 0700), 0);
+    static const char *const files[] = {"allergies.json", "pregnancy.json"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(src, sizeof(src), "%s/episodes/%s", fg_data_dir(), files[i]);
+        snprintf(dst, sizeof(dst), "%s/episodes/%s", dir, files[i]);
+        assert_int_equal(symlink(src, dst), 0);
+    }
+    snprintf(dst, sizeof(dst), "%s/episodes/acute.json", dir);
+    FILE *f = fopen(dst, "w");
+    assert_non_null(f);
+    fputs(acute, f);
+    fclose(f);
+    return dir;
+}
+
+static void remove_dir(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    /* A shape error names the file and the path inside it. */
+    json_t *acute = load_json("episodes/acute.json");
+    json_t *ep = json_array_get(json_object_get(acute, "episodes"), 2);
+    json_object_set_new(ep, "lasts_days", json_string("a week"));
+    char *text = json_dumps(acute, 0);
+    char *dir = bad_data_dir(text);
+    fg_cohort_spec spec;
+    fg_engine *e = NULL;
+    fg_error err;
+    fg_cohort_spec_default(&spec);
+    assert_int_equal(fg_engine_new(dir, &spec, &e, &err), FG_EINVALID);
+    assert_null(e);
+    assert_non_null(strstr(err.where, "episodes/acute.json"));
+    assert_non_null(strstr(err.where, "episodes[2].lasts_days"));
+    remove_dir(dir);
+    free(text);
+
+    /* A code the terminology tables do not list is refused. */
+    json_object_set_new(ep, "lasts_days", json_pack("[i,i]", 5, 10));
+    json_object_set_new(json_object_get(ep, "diagnosis"), "code", json_string("1"));
+    text = json_dumps(acute, 0);
+    dir = bad_data_dir(text);
+    assert_int_equal(fg_engine_new(dir, &spec, &e, &err), FG_ENOTFOUND);
+    assert_non_null(strstr(err.where, "episodes[2].diagnosis"));
+    remove_dir(dir);
+    free(text);
+
+    dir = bad_data_dir("{\"settings\": ");
+    assert_int_equal(fg_engine_new(dir, &spec, &e, &err), FG_EINVALID);
+    assert_non_null(strstr(err.where, "episodes/acute.json"));
+    remove_dir(dir);
+    json_decref(acute);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_notes_deterministic),
+        cmocka_unit_test(test_rates_and_rules),
+        cmocka_unit_test(test_notes_say_what_the_record_says),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
