@@ -23,6 +23,58 @@
 #define BATCH 16
 #define PATH_MAX_LEN 4096
 
+/* Ids of the shared resources (Organization, Practitioner, Location) already
+ * written to NDJSON: every patient's bundle carries the clinics it visited,
+ * but a bulk-data file lists each once. An open-addressing set of 64-bit
+ * hashes of "Type/id". */
+typedef struct seen_set {
+    uint64_t *v;
+    size_t cap, n;
+} seen_set;
+
+static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
+/* 1 when h was added, 0 when it was there, -1 when out of memory. */
+static int seen_add(seen_set *s, uint64_t h)
+{
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *v = calloc(cap, sizeof(*v));
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->v[i])
+                continue;
+            size_t j = s->v[i] & (cap - 1);
+            while (v[j])
+                j = (j + 1) & (cap - 1);
+            v[j] = s->v[i];
+        }
+        free(s->v);
+        s->v = v;
+        s->cap = cap;
+    }
+    size_t j = h & (s->cap - 1);
+    while (s->v[j]) {
+        if (s->v[j] == h)
+            return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->v[j] = h;
+    s->n++;
+    return 1;
+}
+
+static int is_shared_type(int t)
+{
+    return t == FG_RT_ORGANIZATION || t == FG_RT_PRACTITIONER || t == FG_RT_LOCATION;
+}
+
 typedef struct slot {
     uint64_t expected; /* the batch this slot may hold next */
     int ready;
@@ -242,6 +294,9 @@ static void *worker(void *arg)
 
 typedef struct ndjson_files {
     FILE *f[FG_RT_COUNT];
+    seen_set seen;
+    uint64_t skipped[FG_RT_COUNT]; /* duplicate shared resources not written */
+    uint64_t skipped_bytes;
     char tmp[FG_RT_COUNT][PATH_MAX_LEN];
     char final[FG_RT_COUNT][PATH_MAX_LEN];
 } ndjson_files;
@@ -270,7 +325,34 @@ static int ndjson_append(run *r, ndjson_files *nf, slot *s, fg_error *err)
                 return fg_error_set(err, FG_EIO, nf->tmp[t], "cannot create file: %s",
                                     strerror(errno));
         }
-        if (fwrite(b->data, 1, b->len, nf->f[t]) != b->len)
+        if (is_shared_type(t)) {
+            /* Keep the first line of each id; lines start {"resourceType":"X","id":"..." */
+            char *p = b->data, *end = b->data + b->len, *w = b->data;
+            while (p < end) {
+                char *nl = memchr(p, '\n', (size_t)(end - p));
+                char *line_end = nl ? nl + 1 : end;
+                const char *id = memmem(p, (size_t)(line_end - p), "\"id\":\"", 6);
+                const char *id_end = id ? memchr(id + 6, '"', (size_t)(line_end - id - 6)) : NULL;
+                int keep = 1;
+                if (id && id_end) {
+                    int added = seen_add(&nf->seen, hash_bytes(id + 6, (size_t)(id_end - id - 6),
+                                                               1469598103934665603ULL + (uint64_t)t));
+                    if (added < 0)
+                        return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
+                    keep = added;
+                }
+                if (keep) {
+                    memmove(w, p, (size_t)(line_end - p));
+                    w += line_end - p;
+                } else {
+                    nf->skipped[t]++;
+                    nf->skipped_bytes += (uint64_t)(line_end - p);
+                }
+                p = line_end;
+            }
+            b->len = (size_t)(w - b->data);
+        }
+        if (b->len && fwrite(b->data, 1, b->len, nf->f[t]) != b->len)
             return fg_error_set(err, FG_EIO, nf->final[t], "write failed: %s", strerror(errno));
         fg_buf_clear(b);
     }
@@ -280,6 +362,8 @@ static int ndjson_append(run *r, ndjson_files *nf, slot *s, fg_error *err)
 static int ndjson_finish(ndjson_files *nf, int ok, uint64_t *files, fg_error *err)
 {
     int rc = FG_OK;
+    free(nf->seen.v);
+    nf->seen.v = NULL;
     for (int t = 0; t < FG_RT_COUNT; t++) {
         if (!nf->f[t])
             continue;
@@ -415,7 +499,14 @@ int fg_pipeline_run(const fg_engine *e, const fg_mapper *m, const fg_pipeline_op
         if (o->format == FG_FORMAT_NDJSON) {
             fg_error werr;
             fg_error_clear(&werr);
-            if (ndjson_append(&r, &nf, s, &werr) != FG_OK) {
+            uint64_t skipped_bytes = nf.skipped_bytes;
+            uint64_t skipped[FG_RT_COUNT];
+            memcpy(skipped, nf.skipped, sizeof(skipped));
+            int arc = ndjson_append(&r, &nf, s, &werr);
+            s->bytes -= nf.skipped_bytes - skipped_bytes;
+            for (int t = 0; t < FG_RT_COUNT; t++)
+                s->stats.resources[t] -= nf.skipped[t] - skipped[t];
+            if (arc != FG_OK) {
                 fail(&r, &werr);
                 break;
             }
