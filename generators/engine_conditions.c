@@ -20,6 +20,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../fhir/fg_arena.h"
@@ -29,6 +30,58 @@
 #define MONTH_SECONDS ((fg_time)(30.436875 * FG_DAY))
 #define YEAR_SECONDS ((fg_time)(365.2425 * FG_DAY))
 #define COND_MAX_VISITS 2000 /* follow-up visits looked at per condition */
+
+/* The life table's q(x) (data/tables/life_table.tsv: age, qx_male,
+ * qx_female, ...). Without it, sampling makes no survival correction. */
+static void load_life_table(const fg_engine *e, struct eng_modules *m)
+{
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/tables/life_table.tsv", e->datadir ? e->datadir : fg_data_dir());
+    if (fg_read_file(path, 1u << 20, &text, &len, NULL) != FG_OK)
+        return;
+    int col_m = -1, col_f = -1, rows = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        char *f[8];
+        int n = 0;
+        for (char *p = line; n < 8; n++) {
+            f[n] = p;
+            char *tab = strchr(p, '\t');
+            if (!tab) {
+                n++;
+                break;
+            }
+            *tab = 0;
+            p = tab + 1;
+        }
+        if (col_m < 0) {
+            for (int i = 0; i < n; i++) {
+                if (strcmp(f[i], "qx_male") == 0)
+                    col_m = i;
+                if (strcmp(f[i], "qx_female") == 0)
+                    col_f = i;
+            }
+            if (col_m < 0 || col_f < 0)
+                break;
+            continue;
+        }
+        int age = atoi(f[0]);
+        if (age < 0 || age > 120 || col_m >= n || col_f >= n)
+            continue;
+        m->qx[FG_SEX_MALE][age] = atof(f[col_m]);
+        m->qx[FG_SEX_FEMALE][age] = atof(f[col_f]);
+        rows++;
+    }
+    free(text);
+    if (rows < 90)
+        return;
+    for (int s = 0; s < 2; s++)
+        for (int a = 100; a <= 120; a++)
+            m->qx[s][a] = 0.4; /* the open interval: about a 2.5-year expectancy */
+    m->have_qx = 1;
+}
 
 int eng_modules_load(fg_engine *e, fg_error *err)
 {
@@ -41,6 +94,7 @@ int eng_modules_load(fg_engine *e, fg_error *err)
     if (rc != FG_OK)
         return rc;
     e->modules = m;
+    load_life_table(e, m);
     return FG_OK;
 }
 
@@ -220,6 +274,38 @@ static const eng_cond *find_cond(const eng_gen *g, const eng_module *m)
     return NULL;
 }
 
+/* How much more likely to die someone with module mi is through the
+ * conditions it makes more likely (its complications and the modules that
+ * list it as a risk factor), compared with someone without it. */
+static double downstream_rr(const struct eng_modules *ms, size_t mi, int age, int sex)
+{
+    double pm = mod_band_p(&ms->mods[mi], age, sex), ratio = 1;
+    for (size_t x = mi + 1; x < ms->n; x++) {
+        const eng_module *mx = &ms->mods[x];
+        if (mx->mortality_rr <= 1)
+            continue;
+        for (size_t k = 0; k < mx->n_edges; k++) {
+            if (mx->edges[k].from != mi)
+                continue;
+            double px = mod_band_p(mx, age, sex), e = mx->edges[k].rr;
+            double without = px / (1 + pm * (e - 1)), with = without * e;
+            if (with > 0.98)
+                with = 0.98;
+            ratio *= (1 + with * (mx->mortality_rr - 1)) / (1 + without * (mx->mortality_rr - 1));
+        }
+    }
+    return ratio;
+}
+
+/* The mean relative hazard, at this age, of the modules drawn after mi. */
+static double future_rr(const struct eng_modules *ms, size_t mi, int age, int sex)
+{
+    double f = 1;
+    for (size_t x = mi + 1; x < ms->n; x++)
+        f *= 1 + mod_band_p(&ms->mods[x], age, sex) * (ms->mods[x].mortality_rr - 1);
+    return f;
+}
+
 int eng_conditions_sample(eng_gen *g, fg_error *err)
 {
     (void)err;
@@ -229,6 +315,13 @@ int eng_conditions_sample(eng_gen *g, fg_error *err)
     int age = fg_age_at(pt->birth_date, g->end);
     int sex = pt->sex;
     g->n_conds = 0;
+    /* log of the survival over the detailed window at general-population
+     * risk: eng_death applies the conditions' relative hazards to it */
+    double log_s0 = 0, rr_now = 1;
+    int years = g->e->spec.years_of_history > 0 ? g->e->spec.years_of_history : 10;
+    for (int a = age - years; ms && ms->have_qx && a < age; a++)
+        if (a >= 0 && a <= 120)
+            log_s0 += log(1.0 - ms->qx[sex][a]);
     for (size_t i = 0; ms && i < ms->n && g->n_conds < ENG_MAX_CONDS; i++) {
         const eng_module *m = &ms->mods[i];
         double p = mod_band_p(m, age, sex);
@@ -252,6 +345,13 @@ int eng_conditions_sample(eng_gen *g, fg_error *err)
         p = p * factor / norm;
         if (p > 0.98)
             p = 0.98;
+        double rr_m = m->mortality_rr * downstream_rr(ms, i, age, sex);
+        if (rr_m > 1 && log_s0 < 0) {
+            /* Bayes: P(has | alive at end) = p needs a larger draw */
+            double base = log_s0 * rr_now * future_rr(ms, i, age, sex);
+            double s_without = exp(base), s_with = exp(base * rr_m);
+            p = p * s_without / (p * s_without + (1 - p) * s_with);
+        }
         int lo = m->min_age;
         fg_time onset;
         fg_time resolved = FG_TIME_NONE;
@@ -293,6 +393,8 @@ int eng_conditions_sample(eng_gen *g, fg_error *err)
         c->severity = fg_rng_uniform(&cr);
         c->adherent = fg_rng_chance(&cr, m->adherence);
         c->condition_id = NULL;
+        if (resolved == FG_TIME_NONE)
+            rr_now *= m->mortality_rr;
     }
     for (size_t i = 0; i < g->e->spec.n_conditions; i++) {
         int found = 0;
