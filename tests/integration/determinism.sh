@@ -32,7 +32,10 @@ for fmt in bundle ndjson; do
         diff -r "$WORK/j1-$fmt/bundles" "$WORK/merged-$fmt/bundles" >"$WORK/diff.log" 2>&1 ||
             { head -n 20 "$WORK/diff.log"; fail "the three shards do not make the unsharded cohort (bundles)"; }
     else
-        mkdir -p "$WORK/merged-$fmt/ndjson"
+        # Patient data concatenates in order; the shared resources
+        # (Organization, Practitioner, Location) are listed once per file, so
+        # a clinic two shards both use appears in both: compare those as sets.
+        mkdir -p "$WORK/merged-$fmt/ndjson" "$WORK/sorted-$fmt"
         for f in "$WORK/j1-$fmt/ndjson/"*.ndjson; do
             t=$(basename "$f" .ndjson)
             for k in 1 2 3; do
@@ -40,6 +43,13 @@ for fmt in bundle ndjson; do
                 [ -e "$s" ] || s="$WORK/s$k-$fmt/ndjson/$t.ndjson"
                 [ -e "$s" ] && cat "$s"
             done >"$WORK/merged-$fmt/ndjson/$t.ndjson"
+            case $t in
+            Organization | Practitioner | Location)
+                sort -u "$WORK/merged-$fmt/ndjson/$t.ndjson" -o "$WORK/merged-$fmt/ndjson/$t.ndjson"
+                sort "$f" -o "$WORK/sorted-$fmt/$t.ndjson"
+                cp "$WORK/sorted-$fmt/$t.ndjson" "$f"
+                ;;
+            esac
         done
         for k in 1 2 3; do
             for s in "$WORK/s$k-$fmt/ndjson/"*.ndjson; do
