@@ -27,6 +27,7 @@ struct eng_modules;  /* condition modules: engine_conditions.c */
 struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c */
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
+struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
 
 struct fg_engine {
     fg_cohort_spec spec; /* strings owned by the engine */
@@ -36,6 +37,7 @@ struct fg_engine {
     struct eng_demo *demo;
     struct eng_modules *modules;
     struct eng_episodes *episodes;
+    struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -77,6 +79,12 @@ typedef struct eng_gen {
     int smoking;          /* 0 never, 1 former, 2 current (adults) */
     double adult_height;  /* cm */
     double bmi_base;      /* adult BMI before condition effects */
+    /* added by the core: */
+    fg_rng id_rng;        /* the patient's id stream (eng_new_id) */
+    int clinic;           /* index of the primary care clinic in the state directory */
+    double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
+    double child_bmi_factor; /* child BMI relative to the reference curve */
+    int team_added[2];    /* primary care / hospital team already in the history */
 } eng_gen;
 
 /* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
@@ -99,10 +107,45 @@ int eng_vocab_term(const fg_engine *e, const char *key, fg_term *out, const char
                    fg_error *err);
 
 int eng_vocab_load(fg_engine *e, fg_error *err);
+
+/* A TSV data file read whole (engine_vocab.c). Lines starting with '#' are
+ * comments; the first other line is the header. Cells point into `text` and
+ * live as long as the table (histories may borrow them). */
+typedef struct eng_tsv {
+    char *text;
+    char **cells;   /* rows * cols, row-major */
+    char **header;  /* cols */
+    size_t rows, cols;
+    char path[256]; /* relative to the data folder, for messages */
+} eng_tsv;
+
+/* Read <datadir>/<rel>; every row must have the header's number of cells.
+ * FG_ENOTFOUND, FG_EINVALID (file and line named), FG_ENOMEM. */
+int eng_tsv_load(const char *datadir, const char *rel, eng_tsv *t, fg_error *err);
+void eng_tsv_free(eng_tsv *t);
+/* Column index by header name, or FG_EINVALID naming the file and column. */
+int eng_tsv_col(const eng_tsv *t, const char *name, size_t *col, fg_error *err);
+static inline const char *eng_tsv_at(const eng_tsv *t, size_t row, size_t col)
+{
+    return t->cells[row * t->cols + col];
+}
 void eng_vocab_free(struct eng_vocab *v);
 int eng_demo_load(fg_engine *e, fg_error *err);
 void eng_demo_free(struct eng_demo *d);
 int eng_demographics(eng_gen *g, fg_error *err);
+/* Add the patient's primary care team (hospital = 0) or state hospital team
+ * (hospital = 1) to the history's organizations, practitioners and
+ * locations, once; eng_add_encounter calls it. FG_OK or FG_ENOMEM. */
+int eng_demo_add_team(eng_gen *g, int hospital, fg_error *err);
+int eng_lifetime_load(fg_engine *e, fg_error *err);
+/* Draw the patient's own constants (adult height, BMI base, smoking, blood
+ * pressure offset); runs after demographics, before condition sampling, so
+ * condition modules can read them. */
+void eng_lifetime_traits(eng_gen *g);
+void eng_lifetime_free(struct eng_life *l);
+/* The number in the `value` column of the row whose `key` is key, in a
+ * key/value table; FG_EINVALID naming the file when absent or not a number. */
+int eng_tsv_param(const eng_tsv *t, const char *key, double *out, fg_error *err);
 int eng_death(eng_gen *g, fg_error *err);
 int eng_lifetime(eng_gen *g, fg_error *err);
 
