@@ -1,5 +1,5 @@
 /*
- * mapper_private.h: what the three files of the mapper share.
+ * mapper_private.h: what the four files of the mapper share.
  *
  * One call of fg_map_bundle or fg_map_ndjson runs with an mp_ctx on the
  * stack: the history, where the output goes, and small caches (the
@@ -8,8 +8,10 @@
  * that does not resolve stops the pass, and the caller restores every
  * buffer to its length at entry, so a failed patient leaves no bytes.
  *
- * mapper.c       the driver, ids, references, grounding; Patient and the
- *                shared resources (Organization, Practitioner, Location)
+ * mapper.c               the driver, ids, references, grounding, small
+ *                        shapes
+ * mapper_patient.c       Patient and the shared resources (Organization,
+ *                        Practitioner, Location)
  * mapper_clinical.c      Encounter, Condition, MedicationRequest,
  *                        Immunization, Procedure, AllergyIntolerance,
  *                        CarePlan, DocumentReference
@@ -131,6 +133,8 @@ void mp_raw_member(mp_ctx *c, const char *key, const char *json, size_t n);
 #define MP_RAW(c, key, lit) mp_raw_member((c), (key), "" lit, sizeof(lit) - 1)
 /* An already-serialised literal as one value (e.g. inside an array). */
 #define MP_RAWV(c, lit) fg_jw_raw(&(c)->w, "" lit, sizeof(lit) - 1)
+
+/* ---- mapper_patient.c ---- */
 
 int mp_write_patient(mp_ctx *c);
 int mp_write_shared(mp_ctx *c);
