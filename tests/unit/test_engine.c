@@ -101,7 +101,18 @@ static void test_ids_differ(void **state)
     for (size_t i = 0; i < a.encounters.n; i++)
         for (size_t k = 0; k < b.encounters.n; k++)
             assert_string_not_equal(a.encounters.v[i].id, b.encounters.v[k].id);
-    /* the clinic directory comes from the seed: same state and city, same ids */
+    fg_engine_free(e);
+
+    /* random ids: the same patient index gets new ids every time */
+    fg_cohort_spec spec;
+    fg_cohort_spec_default(&spec);
+    spec.end = END_DAY;
+    spec.random_ids = 1;
+    assert_int_equal(fg_engine_new(fg_data_dir(), &spec, &e, &err), FG_OK);
+    assert_int_equal(fg_engine_generate(e, 1, &a, &err), FG_OK);
+    assert_int_equal(fg_engine_generate(e, 1, &b, &err), FG_OK);
+    assert_string_not_equal(a.patient.id, b.patient.id);
+    assert_string_equal(a.patient.mrn, b.patient.mrn);
     fg_history_free(&a);
     fg_history_free(&b);
     fg_engine_free(e);
