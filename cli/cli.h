@@ -40,5 +40,6 @@ int cli_cpu_count(void);
 
 int cmd_generate(int argc, char **argv);
 int cmd_map(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 
 #endif

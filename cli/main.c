@@ -15,6 +15,7 @@ static void usage(FILE *f)
             "Commands:\n"
             "  generate   make a cohort of synthetic patients (bundles, NDJSON or histories)\n"
             "  map        turn patient history documents into FHIR transaction Bundles\n"
+            "  push       load transaction Bundles into a FHIR R4 server over TLS\n"
             "\n"
             "Run 'fhirgen <command> --help' for a command's options.\n"
             "\n"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_generate(argc - 1, argv + 1);
     if (strcmp(cmd, "map") == 0)
         return cmd_map(argc - 1, argv + 1);
+    if (strcmp(cmd, "push") == 0)
+        return cmd_push(argc - 1, argv + 1);
     fprintf(stderr, "fhirgen: unknown command '%s'\nRun 'fhirgen --help' for the commands.\n", cmd);
     return EXIT_USAGE;
 }

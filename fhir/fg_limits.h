@@ -27,4 +27,14 @@
 #define FG_MAX_AGE 110                   /* oldest age the engine generates */
 #define FG_SSN_SPACE 989901              /* 99 groups x 9999 serials of the 999 area */
 
+#define FG_MAX_PUSH_BUNDLE_BYTES (256u << 20)  /* one bundle fhirgen push sends */
+#define FG_MAX_PUSH_RESPONSE_BYTES (64u << 20) /* one answer of a FHIR server */
+#define FG_MAX_PUSH_CONCURRENCY 256            /* bundles in flight (--concurrency) */
+#define FG_MAX_PUSH_ATTEMPTS 8                 /* tries of one bundle, the first included */
+#define FG_PUSH_BACKOFF_BASE_MS 500            /* wait before the first retry (before jitter) */
+#define FG_PUSH_BACKOFF_CAP_MS 30000           /* longest backoff between two tries */
+#define FG_MAX_RETRY_AFTER_S 300               /* longest Retry-After honoured */
+#define FG_MAX_TOKEN_BYTES 16384               /* one access token or token file */
+#define FG_MAX_JOURNAL_LINES 100000000         /* bundles one push journal holds */
+
 #endif

@@ -1,12 +1,11 @@
 /*
  * term.c: the terminology table.
  *
- * Every .tsv file of the folder is read whole into one buffer that the
- * table keeps; fields are cut in place (tabs and newlines become NULs), so
- * an entry's strings point into those buffers and loading costs one
- * allocation per file plus the entry arrays. Two sorted index arrays serve
- * the lookups: one by (system, code), one by (system, display ignoring
- * case). A display index row may come from the optional `synonyms` column
+ * Every .tsv file of the folder is read with fg_tsv_load and the table
+ * keeps those fg_tsv tables, so an entry's strings are their cells and
+ * loading costs one table per file plus the entry arrays. Two sorted index
+ * arrays serve the lookups: one by (system, code), one by (system, display
+ * ignoring case). A display index row may come from the optional `synonyms` column
  * (alternatives separated by '|'), so it names its entry by number.
  *
  * Codes may appear in more than one file (two parts of the engine can both
@@ -22,10 +21,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "fg_data.h"
-#include "fg_limits.h"
+#include "fg_arena.h"
+#include "fg_tsv.h"
 
-#define TERM_MAX_FILE_BYTES (64u << 20)
 #define TERM_MAX_FILES 256
 
 typedef struct term_disp {
@@ -35,8 +33,9 @@ typedef struct term_disp {
 } term_disp;
 
 struct fg_terminology {
-    char **bufs;
-    size_t n_bufs;
+    fg_tsv **tables; /* one a file; the entries' strings point into them */
+    size_t n_tables;
+    fg_arena synonyms; /* copies of the synonyms column's alternatives */
     fg_code_entry *entries; /* in load order */
     size_t n, cap;
     size_t *by_code; /* entry numbers sorted by system, code, load order */
@@ -48,9 +47,10 @@ void fg_terminology_free(fg_terminology *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n_bufs; i++)
-        free(t->bufs[i]);
-    free(t->bufs);
+    for (size_t i = 0; i < t->n_tables; i++)
+        fg_tsv_free(t->tables[i]);
+    free(t->tables);
+    fg_arena_free(&t->synonyms);
     free(t->entries);
     free(t->by_code);
     free(t->disp);
@@ -82,126 +82,54 @@ static int add_disp(fg_terminology *t, const char *system, const char *text, siz
     return 0;
 }
 
-/* Split line into at most max tab-separated fields, in place. */
-static size_t split_tabs(char *line, char **fields, size_t max)
+/* The synonyms cell of one row: each '|'-separated alternative, copied
+ * into the table's arena, indexed as a display of entry. */
+static int add_synonyms(fg_terminology *t, const char *sys, const char *cell, size_t entry)
 {
-    size_t n = 0;
-    char *p = line;
-    while (n < max) {
-        fields[n++] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab)
-            break;
-        *tab = 0;
-        p = tab + 1;
+    while (*cell) {
+        size_t n = strcspn(cell, "|");
+        char *s = fg_arena_strndup(&t->synonyms, cell, n);
+        if (!s || add_disp(t, sys, s, entry))
+            return -1;
+        cell += n + (cell[n] == '|');
     }
-    return n;
+    return 0;
 }
-
-enum { COL_SYSTEM, COL_CODE, COL_DISPLAY, COL_UNIT, COL_SYNONYMS, COL_N };
-#define TERM_MAX_COLS 32
 
 static int load_file(fg_terminology *t, const char *path, fg_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = fg_read_file(path, TERM_MAX_FILE_BYTES, &buf, &len, err);
+    fg_tsv *tab = NULL;
+    size_t cs, cc, cd, cu, cy;
+    int rc = fg_tsv_load(path, &tab, err);
     if (rc != FG_OK)
         return rc;
-    char **nb = realloc(t->bufs, (t->n_bufs + 1) * sizeof(char *));
-    if (!nb) {
-        free(buf);
+    fg_tsv **nt = realloc(t->tables, (t->n_tables + 1) * sizeof(*nt));
+    if (!nt) {
+        fg_tsv_free(tab);
         return fg_error_set(err, FG_ENOMEM, path, "out of memory");
     }
-    t->bufs = nb;
-    t->bufs[t->n_bufs++] = buf;
-
-    int col[COL_N] = {-1, -1, -1, -1, -1};
-    size_t ncols = 0;
-    int line_no = 0;
-    size_t rows = 0;
-    char *p = buf;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        char *next = nl ? nl + 1 : p + strlen(p);
-        if (nl)
-            *nl = 0;
-        size_t ll = strlen(p);
-        if (ll && p[ll - 1] == '\r')
-            p[ll - 1] = 0;
-        line_no++;
-        char *f[TERM_MAX_COLS];
-        if (line_no == 1) {
-            ncols = split_tabs(p, f, TERM_MAX_COLS);
-            for (size_t i = 0; i < ncols; i++) {
-                if (strcmp(f[i], "system_uri") == 0)
-                    col[COL_SYSTEM] = (int)i;
-                else if (strcmp(f[i], "code") == 0)
-                    col[COL_CODE] = (int)i;
-                else if (strcmp(f[i], "display") == 0)
-                    col[COL_DISPLAY] = (int)i;
-                else if (strcmp(f[i], "unit") == 0)
-                    col[COL_UNIT] = (int)i;
-                else if (strcmp(f[i], "synonyms") == 0)
-                    col[COL_SYNONYMS] = (int)i;
-            }
-            if (col[COL_SYSTEM] < 0 || col[COL_CODE] < 0 || col[COL_DISPLAY] < 0) {
-                rc = fg_error_set(err, FG_EINVALID, path,
-                                  "line 1: the header must name the columns system_uri, code, "
-                                  "display (and unit, source)");
-                if (err)
-                    err->line = 1;
-                return rc;
-            }
-            p = next;
-            continue;
-        }
-        if (*p == 0 || *p == '#') { /* blank lines and comments */
-            p = next;
-            continue;
-        }
-        size_t nf = split_tabs(p, f, TERM_MAX_COLS);
-        if (nf != ncols) {
-            rc = fg_error_set(err, FG_EINVALID, path, "line %d: %zu fields where the header has %zu",
-                              line_no, nf, ncols);
-            if (err)
-                err->line = line_no;
-            return rc;
-        }
-        const char *sys = f[col[COL_SYSTEM]], *code = f[col[COL_CODE]];
-        if (!*sys || !*code) {
-            rc = fg_error_set(err, FG_EINVALID, path, "line %d: empty system_uri or code",
-                              line_no);
-            if (err)
-                err->line = line_no;
-            return rc;
-        }
-        if (++rows > FG_MAX_TABLE_ROWS)
-            return fg_error_set(err, FG_ELIMIT, path, "more than FG_MAX_TABLE_ROWS (%d) rows",
-                                FG_MAX_TABLE_ROWS);
-        if (grow((void **)&t->entries, &t->cap, t->n + 1, sizeof(*t->entries)))
+    t->tables = nt;
+    t->tables[t->n_tables++] = tab;
+    if ((rc = fg_tsv_col(tab, "system_uri", &cs, err)) ||
+        (rc = fg_tsv_col(tab, "code", &cc, err)) || (rc = fg_tsv_col(tab, "display", &cd, err)))
+        return rc;
+    int has_unit = fg_tsv_col(tab, "unit", &cu, NULL) == FG_OK;
+    int has_synonyms = fg_tsv_col(tab, "synonyms", &cy, NULL) == FG_OK;
+    size_t rows = fg_tsv_rows(tab);
+    if (grow((void **)&t->entries, &t->cap, t->n + rows, sizeof(*t->entries)))
+        return fg_error_set(err, FG_ENOMEM, path, "out of memory");
+    for (size_t r = 0; r < rows; r++) {
+        const char *sys = fg_tsv_cell(tab, r, cs), *code = fg_tsv_cell(tab, r, cc);
+        const char *display = fg_tsv_cell(tab, r, cd);
+        const char *unit = has_unit ? fg_tsv_cell(tab, r, cu) : NULL;
+        if (!*sys || !*code)
+            return fg_tsv_row_error(tab, r, err, FG_EINVALID, "empty system_uri or code");
+        t->entries[t->n] = (fg_code_entry){sys, code, display, unit && *unit ? unit : NULL};
+        if (add_disp(t, sys, display, t->n) ||
+            (has_synonyms && add_synonyms(t, sys, fg_tsv_cell(tab, r, cy), t->n)))
             return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-        const char *unit = col[COL_UNIT] >= 0 ? f[col[COL_UNIT]] : NULL;
-        t->entries[t->n] = (fg_code_entry){sys, code, f[col[COL_DISPLAY]],
-                                           unit && *unit ? unit : NULL};
-        if (add_disp(t, sys, f[col[COL_DISPLAY]], t->n))
-            return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-        if (col[COL_SYNONYMS] >= 0) {
-            char *s = f[col[COL_SYNONYMS]];
-            while (s && *s) {
-                char *bar = strchr(s, '|');
-                if (bar)
-                    *bar = 0;
-                if (add_disp(t, sys, s, t->n))
-                    return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-                s = bar ? bar + 1 : NULL;
-            }
-        }
         t->n++;
-        p = next;
     }
-    if (line_no == 0)
-        return fg_error_set(err, FG_EINVALID, path, "empty file: a header row is required");
     return FG_OK;
 }
 

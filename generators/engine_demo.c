@@ -70,7 +70,7 @@ typedef struct name_seg {
 } name_seg;
 
 struct eng_demo {
-    eng_tsv age_sex, life, race, given_t, surnames, states, cities, streets, params;
+    fg_tsv *age_sex, *life, *race, *given_t, *surnames, *states, *cities, *streets, *params;
     fg_arena pool; /* directory strings */
     double age_cum[2 * N_AGES];
     double qx[2][N_AGES];
@@ -102,10 +102,10 @@ void eng_demo_free(struct eng_demo *d)
 {
     if (!d)
         return;
-    eng_tsv *t[] = {&d->age_sex, &d->life, &d->race, &d->given_t, &d->surnames,
-                    &d->states, &d->cities, &d->streets, &d->params};
+    fg_tsv *t[] = {d->age_sex, d->life,   d->race,    d->given_t, d->surnames,
+                   d->states,  d->cities, d->streets, d->params};
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        eng_tsv_free(t[i]);
+        fg_tsv_free(t[i]);
     fg_arena_free(&d->pool);
     free(d->race_cum);
     free(d->eth_code);
@@ -123,17 +123,6 @@ void eng_demo_free(struct eng_demo *d)
     free(d);
 }
 
-static int num(const eng_tsv *t, size_t row, size_t col, double *out, fg_error *err)
-{
-    const char *s = eng_tsv_at(t, row, col);
-    char *end;
-    *out = strtod(s, &end);
-    if (end == s || *end)
-        return fg_error_set(err, FG_EINVALID, t->path, "row %zu, column %s: '%s' is not a number",
-                            row + 1, t->header[col], s);
-    return FG_OK;
-}
-
 static int sex_of(const char *s)
 {
     return strcmp(s, "male") == 0 ? FG_SEX_MALE : FG_SEX_FEMALE;
@@ -143,20 +132,21 @@ static int sex_of(const char *s)
 
 static int load_life(struct eng_demo *d, fg_error *err)
 {
-    const eng_tsv *t = &d->life;
+    const fg_tsv *t = d->life;
     size_t cq[2], ce[2];
     double e100[2] = {2, 2};
     int rc;
-    if ((rc = eng_tsv_col(t, "qx_female", &cq[0], err)) || (rc = eng_tsv_col(t, "qx_male", &cq[1], err)) ||
-        (rc = eng_tsv_col(t, "ex_female", &ce[0], err)) || (rc = eng_tsv_col(t, "ex_male", &ce[1], err)))
+    if ((rc = fg_tsv_col(t, "qx_female", &cq[0], err)) || (rc = fg_tsv_col(t, "qx_male", &cq[1], err)) ||
+        (rc = fg_tsv_col(t, "ex_female", &ce[0], err)) || (rc = fg_tsv_col(t, "ex_male", &ce[1], err)))
         return rc;
-    if (t->rows != 101)
-        return fg_error_set(err, FG_EINVALID, t->path, "expected ages 0..100, found %zu rows", t->rows);
-    for (size_t r = 0; r < t->rows; r++)
+    if (fg_tsv_rows(t) != 101)
+        return fg_error_set(err, FG_EINVALID, fg_tsv_path(t), "expected ages 0..100, found %zu rows",
+                            fg_tsv_rows(t));
+    for (size_t r = 0; r < fg_tsv_rows(t); r++)
         for (int s = 0; s < 2; s++) {
-            if ((rc = num(t, r, cq[s], &d->qx[s][r], err)))
+            if ((rc = fg_tsv_double(t, r, cq[s], &d->qx[s][r], err)))
                 return rc;
-            if (r == 100 && (rc = num(t, r, ce[s], &e100[s], err)))
+            if (r == 100 && (rc = fg_tsv_double(t, r, ce[s], &e100[s], err)))
                 return rc;
         }
     /* the open interval 100+: a yearly hazard from its life expectancy */
@@ -168,28 +158,28 @@ static int load_life(struct eng_demo *d, fg_error *err)
 
 static int load_pyramid(struct eng_demo *d, const fg_cohort_spec *spec, fg_error *err)
 {
-    const eng_tsv *t = &d->age_sex, *lt = &d->life;
+    const fg_tsv *t = d->age_sex, *lt = d->life;
     size_t c0, c1, cs, cp, cl[2];
     double w[2][N_AGES] = {{0}}, lx[2][N_AGES];
     int rc;
-    if ((rc = eng_tsv_col(t, "age_min", &c0, err)) || (rc = eng_tsv_col(t, "age_max", &c1, err)) ||
-        (rc = eng_tsv_col(t, "sex", &cs, err)) || (rc = eng_tsv_col(t, "pct_of_total", &cp, err)) ||
-        (rc = eng_tsv_col(lt, "lx_female", &cl[0], err)) || (rc = eng_tsv_col(lt, "lx_male", &cl[1], err)))
+    if ((rc = fg_tsv_col(t, "age_min", &c0, err)) || (rc = fg_tsv_col(t, "age_max", &c1, err)) ||
+        (rc = fg_tsv_col(t, "sex", &cs, err)) || (rc = fg_tsv_col(t, "pct_of_total", &cp, err)) ||
+        (rc = fg_tsv_col(lt, "lx_female", &cl[0], err)) || (rc = fg_tsv_col(lt, "lx_male", &cl[1], err)))
         return rc;
     for (int s = 0; s < 2; s++) {
         for (int a = 0; a <= 100; a++)
-            if ((rc = num(lt, (size_t)a, cl[s], &lx[s][a], err)))
+            if ((rc = fg_tsv_double(lt, (size_t)a, cl[s], &lx[s][a], err)))
                 return rc;
         for (int a = 101; a < N_AGES; a++)
             lx[s][a] = lx[s][a - 1] * (1.0 - d->qx[s][a - 1]);
     }
-    for (size_t r = 0; r < t->rows; r++) {
+    for (size_t r = 0; r < fg_tsv_rows(t); r++) {
         double lo, hi, pct;
-        int s = sex_of(eng_tsv_at(t, r, cs));
-        if ((rc = num(t, r, c0, &lo, err)) || (rc = num(t, r, cp, &pct, err)))
+        int s = sex_of(fg_tsv_cell(t, r, cs));
+        if ((rc = fg_tsv_double(t, r, c0, &lo, err)) || (rc = fg_tsv_double(t, r, cp, &pct, err)))
             return rc;
-        if (*eng_tsv_at(t, r, c1)) {
-            if ((rc = num(t, r, c1, &hi, err)))
+        if (*fg_tsv_cell(t, r, c1)) {
+            if ((rc = fg_tsv_double(t, r, c1, &hi, err)))
                 return rc;
             for (int a = (int)lo; a <= (int)hi && a < N_AGES; a++)
                 w[s][a] += pct / (hi - lo + 1);
@@ -216,15 +206,15 @@ static int load_pyramid(struct eng_demo *d, const fg_cohort_spec *spec, fg_error
 
 static int load_race(struct eng_demo *d, fg_error *err)
 {
-    const eng_tsv *t = &d->race;
+    const fg_tsv *t = d->race;
     size_t ce, ced, cr, crd, cp, ck;
     int rc;
-    if ((rc = eng_tsv_col(t, "ethnicity_code", &ce, err)) ||
-        (rc = eng_tsv_col(t, "ethnicity_display", &ced, err)) ||
-        (rc = eng_tsv_col(t, "race_code", &cr, err)) || (rc = eng_tsv_col(t, "race_display", &crd, err)) ||
-        (rc = eng_tsv_col(t, "population", &cp, err)) || (rc = eng_tsv_col(t, "kind", &ck, err)))
+    if ((rc = fg_tsv_col(t, "ethnicity_code", &ce, err)) ||
+        (rc = fg_tsv_col(t, "ethnicity_display", &ced, err)) ||
+        (rc = fg_tsv_col(t, "race_code", &cr, err)) || (rc = fg_tsv_col(t, "race_display", &crd, err)) ||
+        (rc = fg_tsv_col(t, "population", &cp, err)) || (rc = fg_tsv_col(t, "kind", &ck, err)))
         return rc;
-    size_t n = t->rows;
+    size_t n = fg_tsv_rows(t);
     d->race_cum = calloc(n + 1, sizeof(double));
     d->eth_code = calloc(n + 1, sizeof(char *));
     d->eth_disp = calloc(n + 1, sizeof(char *));
@@ -232,23 +222,23 @@ static int load_race(struct eng_demo *d, fg_error *err)
     d->race_disp = calloc(n + 1, sizeof(char *));
     d->race_group = calloc(n + 1, sizeof(int));
     if (!d->race_cum || !d->eth_code || !d->eth_disp || !d->race_code || !d->race_disp || !d->race_group)
-        return fg_error_set(err, FG_ENOMEM, t->path, "out of memory");
+        return fg_error_set(err, FG_ENOMEM, fg_tsv_path(t), "out of memory");
     double acc = 0;
     for (size_t r = 0; r < n; r++) {
         double p;
-        if ((rc = num(t, r, cp, &p, err)))
+        if ((rc = fg_tsv_double(t, r, cp, &p, err)))
             return rc;
         acc += p;
         d->race_cum[r] = acc;
-        d->eth_code[r] = eng_tsv_at(t, r, ce);
-        d->eth_disp[r] = eng_tsv_at(t, r, ced);
-        d->race_code[r] = eng_tsv_at(t, r, cr);
-        d->race_disp[r] = eng_tsv_at(t, r, crd);
+        d->eth_code[r] = fg_tsv_cell(t, r, ce);
+        d->eth_disp[r] = fg_tsv_cell(t, r, ced);
+        d->race_code[r] = fg_tsv_cell(t, r, cr);
+        d->race_disp[r] = fg_tsv_cell(t, r, crd);
         const char *rc_ = d->race_code[r];
         int g = 4;
         if (strcmp(d->eth_code[r], "2135-2") == 0)
             g = 5;
-        else if (strcmp(eng_tsv_at(t, r, ck), "two_or_more") == 0)
+        else if (strcmp(fg_tsv_cell(t, r, ck), "two_or_more") == 0)
             g = 4;
         else if (strcmp(rc_, "2106-3") == 0)
             g = 0;
@@ -261,33 +251,35 @@ static int load_race(struct eng_demo *d, fg_error *err)
         d->race_group[r] = g;
     }
     if (acc <= 0)
-        return fg_error_set(err, FG_EINVALID, t->path, "no population");
+        return fg_error_set(err, FG_EINVALID, fg_tsv_path(t), "no population");
     return FG_OK;
 }
 
 static int load_names(struct eng_demo *d, fg_error *err)
 {
-    const eng_tsv *t = &d->given_t;
+    const fg_tsv *t = d->given_t;
     size_t cf, ct, cs, cn, cc;
     int rc;
-    if ((rc = eng_tsv_col(t, "year_from", &cf, err)) || (rc = eng_tsv_col(t, "year_to", &ct, err)) ||
-        (rc = eng_tsv_col(t, "sex", &cs, err)) || (rc = eng_tsv_col(t, "name", &cn, err)) ||
-        (rc = eng_tsv_col(t, "count", &cc, err)))
+    if ((rc = fg_tsv_col(t, "year_from", &cf, err)) || (rc = fg_tsv_col(t, "year_to", &ct, err)) ||
+        (rc = fg_tsv_col(t, "sex", &cs, err)) || (rc = fg_tsv_col(t, "name", &cn, err)) ||
+        (rc = fg_tsv_col(t, "count", &cc, err)))
         return rc;
-    d->given = calloc(t->rows + 1, sizeof(char *));
-    d->given_cum = calloc(t->rows + 1, sizeof(double));
+    d->given = calloc(fg_tsv_rows(t) + 1, sizeof(char *));
+    d->given_cum = calloc(fg_tsv_rows(t) + 1, sizeof(double));
     if (!d->given || !d->given_cum)
-        return fg_error_set(err, FG_ENOMEM, t->path, "out of memory");
+        return fg_error_set(err, FG_ENOMEM, fg_tsv_path(t), "out of memory");
     double acc = 0;
-    for (size_t r = 0; r < t->rows; r++) {
+    for (size_t r = 0; r < fg_tsv_rows(t); r++) {
         double yf, yt, c;
-        int s = sex_of(eng_tsv_at(t, r, cs));
-        if ((rc = num(t, r, cf, &yf, err)) || (rc = num(t, r, ct, &yt, err)) || (rc = num(t, r, cc, &c, err)))
+        int s = sex_of(fg_tsv_cell(t, r, cs));
+        if ((rc = fg_tsv_double(t, r, cf, &yf, err)) || (rc = fg_tsv_double(t, r, ct, &yt, err)) ||
+            (rc = fg_tsv_double(t, r, cc, &c, err)))
             return rc;
         name_seg *sg = d->n_seg ? &d->seg[d->n_seg - 1] : NULL;
         if (!sg || sg->year_from != (int)yf || sg->sex != s) {
             if (d->n_seg == MAX_NAME_SEGMENTS)
-                return fg_error_set(err, FG_ELIMIT, t->path, "more than %d period/sex groups", MAX_NAME_SEGMENTS);
+                return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d period/sex groups",
+                                    MAX_NAME_SEGMENTS);
             sg = &d->seg[d->n_seg++];
             sg->year_from = (int)yf;
             sg->year_to = (int)yt;
@@ -297,37 +289,37 @@ static int load_names(struct eng_demo *d, fg_error *err)
             acc = 0;
         }
         acc += c;
-        d->given[r] = eng_tsv_at(t, r, cn);
+        d->given[r] = fg_tsv_cell(t, r, cn);
         d->given_cum[r] = acc;
         sg->n++;
     }
     if (d->n_seg == 0)
-        return fg_error_set(err, FG_EINVALID, t->path, "no names");
+        return fg_error_set(err, FG_EINVALID, fg_tsv_path(t), "no names");
 
-    const eng_tsv *u = &d->surnames;
+    const fg_tsv *u = d->surnames;
     static const char *gcol[N_SURNAME_GROUPS] = {"pct_white", "pct_black", "pct_api",
                                                  "pct_aian", "pct_2prace", "pct_hispanic"};
     size_t cname, ccount, cg[N_SURNAME_GROUPS];
-    if ((rc = eng_tsv_col(u, "surname", &cname, err)) || (rc = eng_tsv_col(u, "count", &ccount, err)))
+    if ((rc = fg_tsv_col(u, "surname", &cname, err)) || (rc = fg_tsv_col(u, "count", &ccount, err)))
         return rc;
     for (int g = 0; g < N_SURNAME_GROUPS; g++)
-        if ((rc = eng_tsv_col(u, gcol[g], &cg[g], err)))
+        if ((rc = fg_tsv_col(u, gcol[g], &cg[g], err)))
             return rc;
-    d->n_sur = u->rows;
+    d->n_sur = fg_tsv_rows(u);
     d->surname = calloc(d->n_sur + 1, sizeof(char *));
     if (!d->surname)
-        return fg_error_set(err, FG_ENOMEM, u->path, "out of memory");
+        return fg_error_set(err, FG_ENOMEM, fg_tsv_path(u), "out of memory");
     for (int g = 0; g <= N_SURNAME_GROUPS; g++)
         if (!(d->sur_cum[g] = calloc(d->n_sur + 1, sizeof(double))))
-            return fg_error_set(err, FG_ENOMEM, u->path, "out of memory");
+            return fg_error_set(err, FG_ENOMEM, fg_tsv_path(u), "out of memory");
     double gacc[N_SURNAME_GROUPS + 1] = {0};
     for (size_t r = 0; r < d->n_sur; r++) {
         double count, pct;
-        if ((rc = num(u, r, ccount, &count, err)))
+        if ((rc = fg_tsv_double(u, r, ccount, &count, err)))
             return rc;
-        d->surname[r] = eng_tsv_at(u, r, cname);
+        d->surname[r] = fg_tsv_cell(u, r, cname);
         for (int g = 0; g < N_SURNAME_GROUPS; g++) {
-            if ((rc = num(u, r, cg[g], &pct, err)))
+            if ((rc = fg_tsv_double(u, r, cg[g], &pct, err)))
                 return rc;
             gacc[g] += count * pct / 100.0;
             d->sur_cum[g][r] = gacc[g];
@@ -335,7 +327,7 @@ static int load_names(struct eng_demo *d, fg_error *err)
         gacc[N_SURNAME_GROUPS] += count;
         d->sur_cum[N_SURNAME_GROUPS][r] = gacc[N_SURNAME_GROUPS];
     }
-    return d->n_sur ? FG_OK : fg_error_set(err, FG_EINVALID, u->path, "no surnames");
+    return d->n_sur ? FG_OK : fg_error_set(err, FG_EINVALID, fg_tsv_path(u), "no surnames");
 }
 
 static const char *pool_str(struct eng_demo *d, const char *a, const char *b, const char *c)
@@ -382,9 +374,9 @@ static int make_site(struct eng_demo *d, site *st, fg_rng *r, uint64_t *npi_k, u
     o->npi = pool_str(d, npi, NULL, NULL);
     size_t ns = d->n_streets ? (size_t)fg_rng_range(r, 0, (int64_t)d->n_streets - 1) : 0;
     snprintf(buf, sizeof(buf), "%d ", (int)fg_rng_range(r, 10, 2999));
-    o->address.line = d->n_streets ? pool_str(d, buf, eng_tsv_at(&d->streets, ns, 0), " ") : NULL;
+    o->address.line = d->n_streets ? pool_str(d, buf, fg_tsv_cell(d->streets, ns, 0), " ") : NULL;
     if (o->address.line)
-        o->address.line = pool_str(d, o->address.line, eng_tsv_at(&d->streets, ns, 1), NULL);
+        o->address.line = pool_str(d, o->address.line, fg_tsv_cell(d->streets, ns, 1), NULL);
     o->address.city = city;
     o->address.state = usps;
     o->address.postal_code = zip;
@@ -416,53 +408,53 @@ static int make_site(struct eng_demo *d, site *st, fg_rng *r, uint64_t *npi_k, u
 
 static int load_places(struct eng_demo *d, const fg_cohort_spec *spec, fg_error *err)
 {
-    const eng_tsv *t = &d->states, *c = &d->cities;
+    const fg_tsv *t = d->states, *c = d->cities;
     size_t cu, cp, ccu, ccity, czip;
     double clinic_pr = 3, hosp_pr = 4;
     int rc;
-    if ((rc = eng_tsv_col(t, "usps", &cu, err)) || (rc = eng_tsv_col(t, "population", &cp, err)) ||
-        (rc = eng_tsv_col(c, "usps", &ccu, err)) || (rc = eng_tsv_col(c, "city", &ccity, err)) ||
-        (rc = eng_tsv_col(c, "zip", &czip, err)) ||
-        (rc = eng_tsv_param(&d->params, "clinics_practitioners", &clinic_pr, err)) ||
-        (rc = eng_tsv_param(&d->params, "hospital_practitioners", &hosp_pr, err)))
+    if ((rc = fg_tsv_col(t, "usps", &cu, err)) || (rc = fg_tsv_col(t, "population", &cp, err)) ||
+        (rc = fg_tsv_col(c, "usps", &ccu, err)) || (rc = fg_tsv_col(c, "city", &ccity, err)) ||
+        (rc = fg_tsv_col(c, "zip", &czip, err)) ||
+        (rc = eng_param(d->params, "clinics_practitioners", &clinic_pr, err)) ||
+        (rc = eng_param(d->params, "hospital_practitioners", &hosp_pr, err)))
         return rc;
-    if (t->rows > MAX_STATES)
-        return fg_error_set(err, FG_ELIMIT, t->path, "more than %d states", MAX_STATES);
-    d->city = calloc(c->rows + 1, sizeof(char *));
-    d->zip = calloc(c->rows + 1, sizeof(char *));
+    if (fg_tsv_rows(t) > MAX_STATES)
+        return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d states", MAX_STATES);
+    d->city = calloc(fg_tsv_rows(c) + 1, sizeof(char *));
+    d->zip = calloc(fg_tsv_rows(c) + 1, sizeof(char *));
     if (!d->city || !d->zip)
-        return fg_error_set(err, FG_ENOMEM, c->path, "out of memory");
-    for (size_t i = 0; i < c->rows; i++) {
-        d->city[i] = eng_tsv_at(c, i, ccity);
-        d->zip[i] = eng_tsv_at(c, i, czip);
+        return fg_error_set(err, FG_ENOMEM, fg_tsv_path(c), "out of memory");
+    for (size_t i = 0; i < fg_tsv_rows(c); i++) {
+        d->city[i] = fg_tsv_cell(c, i, ccity);
+        d->zip[i] = fg_tsv_cell(c, i, czip);
     }
     fg_rng r;
     fg_rng_seed(&r, fg_mix64(spec->seed ^ 0x6469726563746f72ULL)); /* the directory's own stream */
     uint64_t npi_base = fg_rng_u64(&r) % 200000000ULL, npi_k = 0;
     double acc = 0;
     int found = spec->state == NULL;
-    d->n_states = t->rows;
-    for (size_t s = 0; s < t->rows; s++) {
+    d->n_states = fg_tsv_rows(t);
+    for (size_t s = 0; s < fg_tsv_rows(t); s++) {
         state_dir *sd = &d->dir[s];
         double pop;
-        if ((rc = num(t, s, cp, &pop, err)))
+        if ((rc = fg_tsv_double(t, s, cp, &pop, err)))
             return rc;
-        sd->usps = eng_tsv_at(t, s, cu);
+        sd->usps = fg_tsv_cell(t, s, cu);
         if (!spec->state || strcmp(spec->state, sd->usps) == 0) {
             acc += pop;
             found = 1;
         }
         d->state_cum[s] = acc;
-        sd->city0 = c->rows;
-        for (size_t i = 0; i < c->rows; i++)
-            if (strcmp(eng_tsv_at(c, i, ccu), sd->usps) == 0) {
+        sd->city0 = fg_tsv_rows(c);
+        for (size_t i = 0; i < fg_tsv_rows(c); i++)
+            if (strcmp(fg_tsv_cell(c, i, ccu), sd->usps) == 0) {
                 if (sd->n_cities == 0)
                     sd->city0 = i;
                 if (sd->n_cities < MAX_CITIES)
                     sd->n_cities++;
             }
         if (sd->n_cities == 0)
-            return fg_error_set(err, FG_EINVALID, c->path, "no city for state %s", sd->usps);
+            return fg_error_set(err, FG_EINVALID, fg_tsv_path(c), "no city for state %s", sd->usps);
         fg_rng sr = fg_rng_fork(&r, sd->usps);
         for (size_t k = 0; k < sd->n_cities; k++) {
             const char *city = d->city[sd->city0 + k];
@@ -489,7 +481,7 @@ static int load_places(struct eng_demo *d, const fg_cohort_spec *spec, fg_error 
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", s ? " " : "", d->dir[s].usps);
         return fg_error_set(err, FG_ENOTFOUND, "state", "unknown state '%s'; known: %s", spec->state, list);
     }
-    d->n_streets = d->streets.rows;
+    d->n_streets = fg_tsv_rows(d->streets);
     return FG_OK;
 }
 
@@ -501,7 +493,7 @@ int eng_demo_load(fg_engine *e, fg_error *err)
         return fg_error_set(err, FG_ENOMEM, "tables", "out of memory");
     fg_arena_init(&d->pool);
     struct {
-        eng_tsv *t;
+        fg_tsv **t;
         const char *rel;
     } files[] = {
         {&d->age_sex, "tables/age_sex.tsv"},     {&d->life, "tables/life_table.tsv"},
@@ -511,22 +503,22 @@ int eng_demo_load(fg_engine *e, fg_error *err)
         {&d->params, "tables/engine_params.tsv"},
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        if ((rc = eng_tsv_load(e->datadir, files[i].rel, files[i].t, err)))
+        if ((rc = eng_table_load(e, files[i].rel, files[i].t, err)))
             goto cleanup;
-    d->n_streets = d->streets.rows;
-    if ((rc = eng_tsv_param(&d->params, "spanish_pct_hispanic", &d->spanish, err)) ||
-        (rc = eng_tsv_param(&d->params, "middle_name_pct", &d->middle, err)))
+    d->n_streets = fg_tsv_rows(d->streets);
+    if ((rc = eng_param(d->params, "spanish_pct_hispanic", &d->spanish, err)) ||
+        (rc = eng_param(d->params, "middle_name_pct", &d->middle, err)))
         goto cleanup;
     for (int b = 0; b < 5; b++) {
         char key[64];
         snprintf(key, sizeof(key), "married_pct_%s", marital_band_key[b]);
-        if ((rc = eng_tsv_param(&d->params, key, &d->married[b], err)))
+        if ((rc = eng_param(d->params, key, &d->married[b], err)))
             goto cleanup;
         snprintf(key, sizeof(key), "divorced_pct_%s", marital_band_key[b]);
-        if ((rc = eng_tsv_param(&d->params, key, &d->divorced[b], err)))
+        if ((rc = eng_param(d->params, key, &d->divorced[b], err)))
             goto cleanup;
         snprintf(key, sizeof(key), "widowed_pct_%s", marital_band_key[b]);
-        if ((rc = eng_tsv_param(&d->params, key, &d->widowed[b], err)))
+        if ((rc = eng_param(d->params, key, &d->widowed[b], err)))
             goto cleanup;
     }
     if ((rc = load_life(d, err)) || (rc = load_pyramid(d, &e->spec, err)) || (rc = load_race(d, err)) ||
@@ -612,7 +604,7 @@ int eng_demographics(eng_gen *g, fg_error *err)
     g->window_start = ws > pt->birth_date ? ws : pt->birth_date;
     g->stop = g->end;
 
-    size_t rr = fg_rng_pick_cumulative(&r, d->race_cum, d->race.rows);
+    size_t rr = fg_rng_pick_cumulative(&r, d->race_cum, fg_tsv_rows(d->race));
     pt->race = d->race_code[rr];
     pt->race_display = d->race_disp[rr];
     pt->ethnicity = d->eth_code[rr];
@@ -662,9 +654,9 @@ int eng_demographics(eng_gen *g, fg_error *err)
     char *p = digits(buf, (uint64_t)fg_rng_range(&r, 1, 9999), 1);
     *p++ = ' ';
     *p = 0;
-    pt->address.line = cat(&h->arena, buf, eng_tsv_at(&d->streets, ns, 0), NULL);
+    pt->address.line = cat(&h->arena, buf, fg_tsv_cell(d->streets, ns, 0), NULL);
     if (pt->address.line)
-        pt->address.line = cat(&h->arena, pt->address.line, " ", eng_tsv_at(&d->streets, ns, 1));
+        pt->address.line = cat(&h->arena, pt->address.line, " ", fg_tsv_cell(d->streets, ns, 1));
     memcpy(buf, "555-555-01", 10);
     digits(buf + 10, (uint64_t)fg_rng_range(&r, 0, 99), 2);
     pt->phone = cat(&h->arena, buf, NULL, NULL);

@@ -45,7 +45,7 @@ typedef struct dose {
 } dose;
 
 struct eng_life {
-    eng_tsv growth, vitals, imms, params;
+    fg_tsv *growth, *vitals, *imms, *params;
     size_t n_growth;
     double g_age[MAX_GROWTH_ROWS], g_hfrac[2][MAX_GROWTH_ROWS], g_bmi[2][MAX_GROWTH_ROWS],
         g_head[2][MAX_GROWTH_ROWS];
@@ -67,10 +67,10 @@ void eng_lifetime_free(struct eng_life *l)
 {
     if (!l)
         return;
-    eng_tsv_free(&l->growth);
-    eng_tsv_free(&l->vitals);
-    eng_tsv_free(&l->imms);
-    eng_tsv_free(&l->params);
+    fg_tsv_free(l->growth);
+    fg_tsv_free(l->vitals);
+    fg_tsv_free(l->imms);
+    fg_tsv_free(l->params);
     free(l);
 }
 
@@ -95,57 +95,55 @@ static int load_growth(struct eng_life *l, fg_error *err)
     size_t c[7];
     int rc;
     for (int i = 0; i < 7; i++)
-        if ((rc = eng_tsv_col(&l->growth, cols[i], &c[i], err)))
+        if ((rc = fg_tsv_col(l->growth, cols[i], &c[i], err)))
             return rc;
-    if (l->growth.rows < 2 || l->growth.rows > MAX_GROWTH_ROWS)
-        return fg_error_set(err, FG_EINVALID, l->growth.path, "needs 2..%d rows", MAX_GROWTH_ROWS);
-    l->n_growth = l->growth.rows;
+    if (fg_tsv_rows(l->growth) < 2 || fg_tsv_rows(l->growth) > MAX_GROWTH_ROWS)
+        return fg_error_set(err, FG_EINVALID, fg_tsv_path(l->growth), "needs 2..%d rows",
+                            MAX_GROWTH_ROWS);
+    l->n_growth = fg_tsv_rows(l->growth);
     for (size_t r = 0; r < l->n_growth; r++) {
         double *dst[7] = {&l->g_age[r], &l->g_hfrac[0][r], &l->g_hfrac[1][r], &l->g_bmi[0][r],
                           &l->g_bmi[1][r], &l->g_head[0][r], &l->g_head[1][r]};
-        for (int i = 0; i < 7; i++) {
-            char *end;
-            const char *s = eng_tsv_at(&l->growth, r, c[i]);
-            *dst[i] = strtod(s, &end);
-            if (end == s || *end)
-                return fg_error_set(err, FG_EINVALID, l->growth.path, "row %zu: '%s' is not a number", r + 1, s);
-        }
+        for (int i = 0; i < 7; i++)
+            if ((rc = fg_tsv_double(l->growth, r, c[i], dst[i], err)))
+                return rc;
         if (r && l->g_age[r] <= l->g_age[r - 1])
-            return fg_error_set(err, FG_EINVALID, l->growth.path, "ages must increase (row %zu)", r + 1);
+            return fg_tsv_row_error(l->growth, r, err, FG_EINVALID, "ages must increase");
     }
     return FG_OK;
 }
 
 static int load_doses(struct eng_life *l, const fg_engine *e, fg_error *err)
 {
-    const eng_tsv *t = &l->imms;
+    const fg_tsv *t = l->imms;
     size_t cv, ca, cc, cd, cf;
     const char *names[MAX_VACCINES];
     size_t n_names = 0;
     int rc;
-    if ((rc = eng_tsv_col(t, "vaccine", &cv, err)) || (rc = eng_tsv_col(t, "age_months", &ca, err)) ||
-        (rc = eng_tsv_col(t, "cvx", &cc, err)) || (rc = eng_tsv_col(t, "display", &cd, err)) ||
-        (rc = eng_tsv_col(t, "first_year", &cf, err)))
+    if ((rc = fg_tsv_col(t, "vaccine", &cv, err)) || (rc = fg_tsv_col(t, "age_months", &ca, err)) ||
+        (rc = fg_tsv_col(t, "cvx", &cc, err)) || (rc = fg_tsv_col(t, "display", &cd, err)) ||
+        (rc = fg_tsv_col(t, "first_year", &cf, err)))
         return rc;
-    if (t->rows > MAX_DOSES)
-        return fg_error_set(err, FG_ELIMIT, t->path, "more than %d doses", MAX_DOSES);
-    for (size_t r = 0; r < t->rows; r++) {
+    if (fg_tsv_rows(t) > MAX_DOSES)
+        return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d doses", MAX_DOSES);
+    for (size_t r = 0; r < fg_tsv_rows(t); r++) {
         dose *d = &l->doses[l->n_doses++];
-        const char *v = eng_tsv_at(t, r, cv);
-        d->age_months = atof(eng_tsv_at(t, r, ca));
-        d->first_year = atoi(eng_tsv_at(t, r, cf));
+        const char *v = fg_tsv_cell(t, r, cv);
+        d->age_months = atof(fg_tsv_cell(t, r, ca));
+        d->first_year = atoi(fg_tsv_cell(t, r, cf));
         d->term.system = FG_SYS_CVX;
-        d->term.code = eng_tsv_at(t, r, cc);
-        d->term.display = eng_tsv_at(t, r, cd);
+        d->term.code = fg_tsv_cell(t, r, cc);
+        d->term.display = fg_tsv_cell(t, r, cd);
         if (e->terms && !fg_terminology_find(e->terms, d->term.system, d->term.code))
-            return fg_error_set(err, FG_ENOTFOUND, t->path,
-                                "row %zu: CVX %s is not in the terminology tables", r + 1, d->term.code);
+            return fg_tsv_row_error(t, r, err, FG_ENOTFOUND, "CVX %s is not in the terminology tables",
+                                    d->term.code);
         size_t k;
         for (k = 0; k < n_names && strcmp(names[k], v) != 0; k++)
             ;
         if (k == n_names) {
             if (n_names == MAX_VACCINES - 1) /* the last bit is influenza's */
-                return fg_error_set(err, FG_ELIMIT, t->path, "more than %d vaccines", MAX_VACCINES - 1);
+                return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d vaccines",
+                                    MAX_VACCINES - 1);
             names[n_names++] = v;
         }
         d->vaccine = (int)k;
@@ -160,10 +158,10 @@ int eng_lifetime_load(fg_engine *e, fg_error *err)
     int rc;
     if (!l)
         return fg_error_set(err, FG_ENOMEM, "tables", "out of memory");
-    if ((rc = eng_tsv_load(e->datadir, "tables/growth.tsv", &l->growth, err)) ||
-        (rc = eng_tsv_load(e->datadir, "tables/vitals.tsv", &l->vitals, err)) ||
-        (rc = eng_tsv_load(e->datadir, "tables/immunizations.tsv", &l->imms, err)) ||
-        (rc = eng_tsv_load(e->datadir, "tables/engine_params.tsv", &l->params, err)) ||
+    if ((rc = eng_table_load(e, "tables/growth.tsv", &l->growth, err)) ||
+        (rc = eng_table_load(e, "tables/vitals.tsv", &l->vitals, err)) ||
+        (rc = eng_table_load(e, "tables/immunizations.tsv", &l->imms, err)) ||
+        (rc = eng_table_load(e, "tables/engine_params.tsv", &l->params, err)) ||
         (rc = load_growth(l, err)) || (rc = load_doses(l, e, err)))
         goto cleanup;
     struct {
@@ -186,7 +184,7 @@ int eng_lifetime_load(fg_engine *e, fg_error *err)
         {"sbp_child_age3", &l->sbp_child3},    {"dbp_child_age3", &l->dbp_child3},
     };
     for (size_t i = 0; i < sizeof(vp) / sizeof(vp[0]); i++)
-        if ((rc = eng_tsv_param(&l->vitals, vp[i].key, vp[i].v, err)))
+        if ((rc = eng_param(l->vitals, vp[i].key, vp[i].v, err)))
             goto cleanup;
     /* log BMI is normal; its median puts the obesity share (BMI >= 30) on the reference */
     for (int s = 0; s < 2; s++)
@@ -200,7 +198,7 @@ int eng_lifetime_load(fg_engine *e, fg_error *err)
         {"flu_season_miss_pct", &l->flu_miss},      {"wellness_miss_pct", &l->wellness_miss},
     };
     for (size_t i = 0; i < sizeof(pp) / sizeof(pp[0]); i++)
-        if ((rc = eng_tsv_param(&l->params, pp[i].key, pp[i].v, err)))
+        if ((rc = eng_param(l->params, pp[i].key, pp[i].v, err)))
             goto cleanup;
     for (int i = 0; i < V_COUNT; i++)
         if ((rc = eng_vocab_term(e, vital_key[i], &l->vt[i], &l->vunit[i], err)))

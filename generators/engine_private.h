@@ -18,6 +18,7 @@
 
 #include "../fhir/fg_rng.h"
 #include "../fhir/fg_term.h"
+#include "../fhir/fg_tsv.h"
 #include "fg_engine.h"
 
 #define ENG_MAX_CONDS 64
@@ -108,27 +109,11 @@ int eng_vocab_term(const fg_engine *e, const char *key, fg_term *out, const char
 
 int eng_vocab_load(fg_engine *e, fg_error *err);
 
-/* A TSV data file read whole (engine_vocab.c). Lines starting with '#' are
- * comments; the first other line is the header. Cells point into `text` and
- * live as long as the table (histories may borrow them). */
-typedef struct eng_tsv {
-    char *text;
-    char **cells;   /* rows * cols, row-major */
-    char **header;  /* cols */
-    size_t rows, cols;
-    char path[256]; /* relative to the data folder, for messages */
-} eng_tsv;
-
-/* Read <datadir>/<rel>; every row must have the header's number of cells.
- * FG_ENOTFOUND, FG_EINVALID (file and line named), FG_ENOMEM. */
-int eng_tsv_load(const char *datadir, const char *rel, eng_tsv *t, fg_error *err);
-void eng_tsv_free(eng_tsv *t);
-/* Column index by header name, or FG_EINVALID naming the file and column. */
-int eng_tsv_col(const eng_tsv *t, const char *name, size_t *col, fg_error *err);
-static inline const char *eng_tsv_at(const eng_tsv *t, size_t row, size_t col)
-{
-    return t->cells[row * t->cols + col];
-}
+/* Read the table <e->datadir>/<rel> with fg_tsv_load (engine_vocab.c).
+ * On success *out is a new table the caller owns (fg_tsv_free); its cells
+ * live as long as the table, so histories may borrow them. Errors as
+ * fg_tsv_load's, naming the file. */
+int eng_table_load(const fg_engine *e, const char *rel, fg_tsv **out, fg_error *err);
 void eng_vocab_free(struct eng_vocab *v);
 int eng_demo_load(fg_engine *e, fg_error *err);
 void eng_demo_free(struct eng_demo *d);
@@ -145,7 +130,7 @@ void eng_lifetime_traits(eng_gen *g);
 void eng_lifetime_free(struct eng_life *l);
 /* The number in the `value` column of the row whose `key` is key, in a
  * key/value table; FG_EINVALID naming the file when absent or not a number. */
-int eng_tsv_param(const eng_tsv *t, const char *key, double *out, fg_error *err);
+int eng_param(const fg_tsv *t, const char *key, double *out, fg_error *err);
 int eng_death(eng_gen *g, fg_error *err);
 int eng_lifetime(eng_gen *g, fg_error *err);
 

@@ -3,20 +3,18 @@
  *
  * The profile table is the list of canonical URLs fhirgen claims; the code
  * table (data/profiles/us-core-observation-codes.tsv) says which of them an
- * Observation claims by its code. The code table is read whole into one
- * buffer and cut in place, so its rows point into that buffer.
+ * Observation claims by its code. The code table is read with fg_tsv_load
+ * and kept, so its rows point into that table's cells.
  */
 #include "fg_profiles.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fhir/fg_data.h"
-#include "../fhir/fg_limits.h"
+#include "../fhir/fg_tsv.h"
 
 #define USCORE_BASE "http://hl7.org/fhir/us/core/StructureDefinition/"
 #define USCORE_MAX_CODE_ROWS 1024
-#define USCORE_MAX_FILE_BYTES (1u << 20)
 
 typedef struct uscore_profile {
     const char *name;
@@ -91,44 +89,16 @@ int fg_profile_by_name(const char *name, fg_profile *out)
 /* ---- the Observation code table ---- */
 
 struct fg_profile_codes {
-    char *buf;
+    fg_tsv *table; /* the rows' strings are its cells */
     fg_profile_code *rows;
     size_t n;
 };
-
-enum { COL_SYSTEM, COL_CODE, COL_CATEGORY, COL_PROFILE, COL_ALSO, COL_SOURCE, COL_N };
-static const char *const col_names[COL_N] = {"system_uri", "code",  "category",
-                                             "profile",    "also", "source"};
-
-static size_t split_tabs(char *line, char **f, size_t max)
-{
-    size_t n = 0;
-    char *p = line;
-    while (n < max) {
-        f[n++] = p;
-        char *tab = strchr(p, '\t');
-        if (!tab)
-            break;
-        *tab = 0;
-        p = tab + 1;
-    }
-    return n;
-}
-
-static int row_error(fg_error *err, const char *path, int line, const char *msg, const char *v)
-{
-    int rc = fg_error_set(err, FG_EINVALID, path, "line %d: %s%s%s%s", line, msg,
-                          v ? " \"" : "", v ? v : "", v ? "\"" : "");
-    if (err)
-        err->line = line;
-    return rc;
-}
 
 void fg_profile_codes_free(fg_profile_codes *t)
 {
     if (!t)
         return;
-    free(t->buf);
+    fg_tsv_free(t->table);
     free(t->rows);
     free(t);
 }
@@ -136,77 +106,45 @@ void fg_profile_codes_free(fg_profile_codes *t)
 int fg_profile_codes_load(const char *path, fg_profile_codes **out, fg_error *err)
 {
     fg_profile_codes *t = calloc(1, sizeof(*t));
-    size_t len = 0;
+    size_t cs, cc, ccat, cp, ca, csrc;
     int rc = FG_OK;
-    int header = 0, line = 0;
     if (!t)
         return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-    rc = fg_read_file(path, USCORE_MAX_FILE_BYTES, &t->buf, &len, err);
+    rc = fg_tsv_load(path, &t->table, err);
     if (rc != FG_OK)
         goto cleanup;
-    t->rows = calloc(USCORE_MAX_CODE_ROWS, sizeof(*t->rows));
+    const fg_tsv *tab = t->table;
+    if ((rc = fg_tsv_col(tab, "system_uri", &cs, err)) ||
+        (rc = fg_tsv_col(tab, "code", &cc, err)) || (rc = fg_tsv_col(tab, "category", &ccat, err)) ||
+        (rc = fg_tsv_col(tab, "profile", &cp, err)) || (rc = fg_tsv_col(tab, "also", &ca, err)) ||
+        (rc = fg_tsv_col(tab, "source", &csrc, err))) /* required, though only people read it */
+        goto cleanup;
+    size_t rows = fg_tsv_rows(tab);
+    if (rows > USCORE_MAX_CODE_ROWS) {
+        rc = fg_error_set(err, FG_ELIMIT, path, "more than %d rows", USCORE_MAX_CODE_ROWS);
+        goto cleanup;
+    }
+    t->rows = calloc(rows ? rows : 1, sizeof(*t->rows));
     if (!t->rows) {
         rc = fg_error_set(err, FG_ENOMEM, path, "out of memory");
         goto cleanup;
     }
-    for (char *p = t->buf; *p;) {
-        char *nl = strchr(p, '\n');
-        char *next = nl ? nl + 1 : p + strlen(p);
-        if (nl)
-            *nl = 0;
-        size_t ll = strlen(p);
-        if (ll && p[ll - 1] == '\r')
-            p[ll - 1] = 0;
-        line++;
-        char *f[COL_N + 1];
-        if (*p == 0 || *p == '#') {
-            p = next;
-            continue;
-        }
-        size_t nf = split_tabs(p, f, COL_N + 1);
-        if (!header) {
-            if (nf != COL_N) {
-                rc = row_error(err, path, line, "the header must be system_uri, code, category, "
-                               "profile, also, source", NULL);
-                goto cleanup;
-            }
-            for (size_t i = 0; i < COL_N; i++) {
-                if (strcmp(f[i], col_names[i]) != 0) {
-                    rc = row_error(err, path, line, "unexpected header column", f[i]);
-                    goto cleanup;
-                }
-            }
-            header = 1;
-            p = next;
-            continue;
-        }
-        if (nf != COL_N) {
-            rc = row_error(err, path, line, "wrong number of fields", NULL);
-            goto cleanup;
-        }
-        if (!*f[COL_SYSTEM] || !*f[COL_CODE] || !*f[COL_CATEGORY]) {
-            rc = row_error(err, path, line, "empty system_uri, code or category", NULL);
-            goto cleanup;
-        }
-        if (t->n >= USCORE_MAX_CODE_ROWS) {
-            rc = fg_error_set(err, FG_ELIMIT, path, "more than %d rows", USCORE_MAX_CODE_ROWS);
-            goto cleanup;
-        }
+    for (size_t i = 0; i < rows; i++) {
         fg_profile_code *r = &t->rows[t->n];
-        if (fg_profile_by_name(f[COL_PROFILE], &r->profile) != FG_OK) {
-            rc = row_error(err, path, line, "unknown profile", f[COL_PROFILE]);
+        const char *profile = fg_tsv_cell(tab, i, cp), *also = fg_tsv_cell(tab, i, ca);
+        r->system = fg_tsv_cell(tab, i, cs);
+        r->code = fg_tsv_cell(tab, i, cc);
+        r->category = fg_tsv_cell(tab, i, ccat);
+        r->also = *also ? also : NULL;
+        if (!*r->system || !*r->code || !*r->category) {
+            rc = fg_tsv_row_error(tab, i, err, FG_EINVALID, "empty system_uri, code or category");
             goto cleanup;
         }
-        r->system = f[COL_SYSTEM];
-        r->code = f[COL_CODE];
-        r->category = f[COL_CATEGORY];
-        r->also = *f[COL_ALSO] ? f[COL_ALSO] : NULL;
+        if (fg_profile_by_name(profile, &r->profile) != FG_OK) {
+            rc = fg_tsv_row_error(tab, i, err, FG_EINVALID, "unknown profile \"%s\"", profile);
+            goto cleanup;
+        }
         t->n++;
-        p = next;
-    }
-    if (!header) {
-        rc = row_error(err, path, line, "no header row", NULL);
-        goto cleanup;
     }
     *out = t;
     t = NULL;

@@ -1,10 +1,13 @@
-/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer, buffers. */
+/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer, buffers, TSV reader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fhir/fg_arena.h"
 #include "fhir/fg_buf.h"
@@ -12,6 +15,7 @@
 #include "fhir/fg_jw.h"
 #include "fhir/fg_rng.h"
 #include "fhir/fg_time.h"
+#include "fhir/fg_tsv.h"
 
 static void test_dates_round_trip(void **state)
 {
@@ -130,13 +134,85 @@ static void test_arena(void **state)
     fg_arena_free(&a);
 }
 
+/* Write text to a new temporary file; its name into path. */
+static void write_temp(char *path, size_t size, const char *text)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(path, size, "%s/fg_tsv_XXXXXX", dir && *dir ? dir : P_tmpdir);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t n = strlen(text);
+    assert_int_equal(write(fd, text, n), (ssize_t)n);
+    close(fd);
+}
+
+static void test_tsv_read(void **state)
+{
+    (void)state;
+    char path[4096];
+    fg_tsv *t = NULL;
+    fg_error err;
+    size_t ck, cv;
+    double d = 0;
+    write_temp(path, sizeof(path),
+               "# source: a test\n\nkey\tvalue\tnote\r\n# a comment between rows\n"
+               "a\t1.5\t\nb\tx\tlast line without a newline");
+    assert_int_equal(fg_tsv_load(path, &t, &err), FG_OK);
+    assert_int_equal(fg_tsv_rows(t), 2);
+    assert_int_equal(fg_tsv_cols(t), 3);
+    assert_int_equal(fg_tsv_col(t, "value", &cv, &err), FG_OK);
+    assert_int_equal(cv, 1);
+    assert_int_equal(fg_tsv_col(t, "key", &ck, &err), FG_OK);
+    assert_string_equal(fg_tsv_cell(t, 0, ck), "a");
+    assert_string_equal(fg_tsv_cell(t, 0, 2), "");
+    assert_string_equal(fg_tsv_cell(t, 1, 2), "last line without a newline");
+    assert_null(fg_tsv_cell(t, 2, 0));
+    assert_int_equal(fg_tsv_line(t, 0), 5);
+    assert_int_equal(fg_tsv_line(t, 1), 6);
+    assert_int_equal(fg_tsv_double(t, 0, cv, &d, &err), FG_OK);
+    assert_true(d == 1.5);
+    assert_int_equal(fg_tsv_double(t, 1, cv, &d, &err), FG_EINVALID);
+    assert_int_equal(err.line, 6);
+    assert_true(d == 1.5);
+    assert_int_equal(fg_tsv_col(t, "unit", &cv, &err), FG_EINVALID);
+    assert_string_equal(err.where, path);
+    assert_int_equal(err.line, 3);
+    assert_non_null(strstr(err.text, "'unit'"));
+    fg_tsv_free(t);
+    unlink(path);
+}
+
+static void test_tsv_malformed(void **state)
+{
+    (void)state;
+    char path[4096];
+    fg_tsv *t = NULL;
+    fg_error err;
+    write_temp(path, sizeof(path), "# comment\na\tb\n1\t2\n# another\n1\t2\t3\n");
+    assert_int_equal(fg_tsv_load(path, &t, &err), FG_EINVALID);
+    assert_null(t);
+    assert_string_equal(err.where, path);
+    assert_int_equal(err.line, 5);
+    assert_non_null(strstr(err.text, "line 5: 3 cells where the header has 2"));
+    unlink(path);
+
+    write_temp(path, sizeof(path), "# only a comment\n\n");
+    assert_int_equal(fg_tsv_load(path, &t, &err), FG_EINVALID);
+    assert_string_equal(err.where, path);
+    unlink(path);
+
+    assert_int_equal(fg_tsv_load(path, &t, &err), FG_ENOTFOUND);
+    assert_null(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dates_round_trip), cmocka_unit_test(test_dates_rejected),
         cmocka_unit_test(test_age),              cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_ids),              cmocka_unit_test(test_json_writer),
-        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_arena),            cmocka_unit_test(test_tsv_read),
+        cmocka_unit_test(test_tsv_malformed),
     };
     return cmocka_run_group_tests_name("fhir", tests, NULL, NULL);
 }

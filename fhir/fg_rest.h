@@ -1,0 +1,172 @@
+/*
+ * fg_rest.h: the pieces of a FHIR REST client that do not touch the network.
+ *
+ * The push loop (generators/fg_push.h) owns the sockets; this module reads
+ * and judges what servers answer, and keeps the bookkeeping that makes a push
+ * exactly-once:
+ *
+ *   - Retry-After values (delta-seconds or an HTTP date) and the backoff
+ *     schedule with jitter used between attempts;
+ *   - a server's CapabilityStatement: FHIR R4 (4.0.x) and transactions, or a
+ *     refusal naming what is missing;
+ *   - a transaction-response Bundle: per-entry status, location, and the
+ *     OperationOutcome issues of each entry;
+ *   - the journal: one fsync'd line per bundle the server acknowledged
+ *     (SHA-256 of the bundle's bytes and its path), read back by --resume;
+ *   - token providers for the Authorization header, and redaction of
+ *     secrets from any text a person will see.
+ */
+#ifndef FG_REST_H
+#define FG_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "fg_buf.h"
+#include "fg_error.h"
+
+/* ---- retries ---------------------------------------------------------- */
+
+/* Parse a Retry-After header value: delta-seconds ("120") or an HTTP date
+ * ("Wed, 21 Oct 2015 07:28:00 GMT"), relative to `now`. Writes the wait in
+ * seconds (0 for a date in the past, at most FG_MAX_RETRY_AFTER_S) to
+ * *seconds. Returns FG_OK, or FG_EINVALID for an empty or garbage value
+ * (*seconds untouched). */
+int fg_rest_parse_retry_after(const char *value, time_t now, double *seconds);
+
+/* The wait before attempt `attempt` (1 = the first retry): exponential from
+ * FG_PUSH_BACKOFF_BASE_MS, capped at FG_PUSH_BACKOFF_CAP_MS, with "full
+ * jitter" drawn from `rand01` in [0, 1): the result lies in
+ * [base*2^(attempt-1)/2, base*2^(attempt-1)] (before the cap). In seconds. */
+double fg_rest_backoff(int attempt, double rand01);
+
+/* Whether an HTTP status is worth retrying: 408, 429 and 5xx. 0 (a transport
+ * failure with no status) is retryable too. */
+int fg_rest_status_retryable(long status);
+
+/* ---- what servers answer ---------------------------------------------- */
+
+/* Check that a response body is JSON worth parsing: not empty, not HTML,
+ * not larger than FG_MAX_PUSH_RESPONSE_BYTES, and (when content_type is
+ * not NULL) a JSON media type. FG_OK or FG_EINVALID/FG_ELIMIT with a message
+ * that quotes the start of the body. */
+int fg_rest_check_body(const char *content_type, const char *body, size_t len, fg_error *err);
+
+/* Check a CapabilityStatement: fhirVersion 4.0.x and a rest.interaction with
+ * code "transaction". FG_OK, or FG_EINVALID with a message saying which is
+ * missing (e.g. "the server speaks FHIR 5.0.0, not R4 (4.0.x)"). */
+int fg_rest_check_capability(const char *body, size_t len, fg_error *err);
+
+/* Append the issues of an OperationOutcome (JSON text) to out as
+ * "severity code: diagnostics-or-details; ...". Appends nothing when the
+ * body is not an OperationOutcome. */
+void fg_rest_outcome_text(const char *body, size_t len, fg_buf *out);
+
+/* One entry of a transaction-response. */
+typedef struct fg_rest_entry {
+    int status;      /* the HTTP status of response.status, 0 when unreadable */
+    char *location;  /* response.location, or NULL */
+    char *outcome;   /* response.outcome issues as text, or NULL */
+} fg_rest_entry;
+
+typedef struct fg_rest_tx_response {
+    fg_rest_entry *entries;
+    size_t n_entries;
+    size_t n_failed;    /* entries whose status is not 2xx */
+} fg_rest_tx_response;
+
+/* Parse a transaction-response Bundle. On FG_OK *out owns the entries (free
+ * with fg_rest_tx_response_free). FG_EINVALID when the body is not a Bundle
+ * of type transaction-response or batch-response. */
+int fg_rest_parse_tx_response(const char *body, size_t len, fg_rest_tx_response *out,
+                              fg_error *err);
+
+/* Free what fg_rest_parse_tx_response allocated; accepts NULL. */
+void fg_rest_tx_response_free(fg_rest_tx_response *r);
+
+/* ---- secrets ------------------------------------------------------------ */
+
+/* Replace, in place, every occurrence of `secret` in text (a NUL-terminated
+ * string) with "[redacted]" when it fits, or with '*' otherwise; a NULL or
+ * empty secret does nothing. Also hides the token of any
+ * "Authorization: <scheme> <token>" or "Bearer <token>" and the password of
+ * any "scheme://user:password@host" URL. */
+void fg_rest_redact(char *text, size_t size, const char *secret);
+
+/* ---- the journal -------------------------------------------------------- */
+
+typedef struct fg_journal fg_journal;
+
+/* Open (create when missing) the journal at path. With resume, the lines
+ * already in it are read so fg_journal_contains() finds them; without,
+ * an existing journal is truncated. *out is a new journal (close with
+ * fg_journal_close). FG_EIO with the path and errno text on failure. */
+int fg_journal_open(const char *path, int resume, fg_journal **out, fg_error *err);
+
+/* Whether a bundle with this SHA-256 (64 lower-case hex digits) was already
+ * acknowledged. */
+int fg_journal_contains(const fg_journal *j, const char *sha256_hex);
+
+/* Record an acknowledged bundle: "<sha256> <path>\n", written and fsync'd
+ * before returning. FG_OK or FG_EIO. */
+int fg_journal_append(fg_journal *j, const char *sha256_hex, const char *path, fg_error *err);
+
+/* Number of bundles recorded (read at open plus appended). */
+size_t fg_journal_count(const fg_journal *j);
+
+/* Close the journal; accepts NULL. */
+void fg_journal_close(fg_journal *j);
+
+/* SHA-256 of p[0..n) as 64 lower-case hex digits into out[65]. */
+void fg_rest_sha256_hex(const void *p, size_t n, char out[65]);
+
+/* ---- tokens -------------------------------------------------------------- */
+
+/*
+ * A source of access tokens for the Authorization header. The push loop asks
+ * `token` before each request and calls `invalidate` once after a 401.
+ * A provider that must fetch its tokens (OAuth2 client credentials, SMART
+ * Backend Services) answers FG_TOKEN_FETCH from `token`, and the loop runs
+ * the request the provider describes with `request` (URL, form body) inside
+ * its own multi loop, then hands the answer to `response`. The static
+ * providers below never ask for a fetch.
+ */
+#define FG_TOKEN_FETCH 1
+
+typedef struct fg_token_request {
+    char *url;       /* token endpoint; owned by the provider */
+    char *form;      /* application/x-www-form-urlencoded body; owned by the provider */
+} fg_token_request;
+
+typedef struct fg_token_provider fg_token_provider;
+struct fg_token_provider {
+    /* FG_OK with *token (borrowed, valid until the next call) or
+     * FG_TOKEN_FETCH, or a negative code with err filled. */
+    int (*token)(fg_token_provider *p, time_t now, const char **token, fg_error *err);
+    /* Describe the token request to make; only called after FG_TOKEN_FETCH. */
+    int (*request)(fg_token_provider *p, time_t now, fg_token_request *req, fg_error *err);
+    /* Take the token endpoint's answer. */
+    int (*response)(fg_token_provider *p, time_t now, long status, const char *body, size_t len,
+                    fg_error *err);
+    /* Forget the current token (after a 401); may be NULL. */
+    void (*invalidate)(fg_token_provider *p);
+    /* The secret this provider holds, for fg_rest_redact(); may return NULL. */
+    const char *(*secret)(const fg_token_provider *p);
+    void (*free)(fg_token_provider *p);
+};
+
+/* A provider that always answers the same bearer token (copied). *out is
+ * new (free with fg_token_provider_free). FG_EINVALID for an empty token or
+ * one with characters an HTTP header cannot carry; the message never quotes
+ * the token. */
+int fg_token_static_new(const char *token, fg_token_provider **out, fg_error *err);
+
+/* The same, with the token read from a file (surrounding white space
+ * trimmed; at most FG_MAX_TOKEN_BYTES). */
+int fg_token_file_new(const char *path, fg_token_provider **out, fg_error *err);
+
+/* Free a provider; accepts NULL. */
+void fg_token_provider_free(fg_token_provider *p);
+
+#endif
