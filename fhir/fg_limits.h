@@ -16,6 +16,7 @@
 #define FG_MAX_MODULE_BYTES (4u << 20) /* one condition module file */
 #define FG_MAX_MODULES 256             /* condition modules loaded */
 #define FG_MAX_TABLE_ROWS 1000000      /* rows of one data table */
+#define FG_MAX_TSV_BYTES (64u << 20)   /* one tab-separated data file (fg_tsv_load) */
 #define FG_MAX_YEARS_OF_HISTORY 120
 
 #define FG_MAX_BUNDLE_BYTES (512u << 20)    /* one Bundle or JSON file a validator reads */
