@@ -43,6 +43,23 @@ void fg_arena_reset(fg_arena *a)
     a->used = 0;
 }
 
+void fg_arena_trim(fg_arena *a, size_t keep)
+{
+    size_t held = 0;
+    for (fg_arena_chunk *c = a->first; c; c = c->next)
+        held += c->size;
+    if (held > keep && a->first) {
+        fg_arena_chunk *c = a->first->next;
+        while (c) {
+            fg_arena_chunk *next = c->next;
+            free(c);
+            c = next;
+        }
+        a->first->next = NULL;
+    }
+    fg_arena_reset(a);
+}
+
 void *fg_arena_alloc(fg_arena *a, size_t n)
 {
     const size_t align = _Alignof(max_align_t);

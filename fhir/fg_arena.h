@@ -24,6 +24,11 @@ void fg_arena_free(fg_arena *a);
 /* Forget every allocation but keep the memory for reuse. */
 void fg_arena_reset(fg_arena *a);
 
+/* Reset, and give back to the system every chunk after the first once the
+ * arena holds more than keep bytes, so one unusually large patient does
+ * not set the memory of the rest of the run. */
+void fg_arena_trim(fg_arena *a, size_t keep);
+
 /* n bytes aligned for any scalar type; NULL when memory is exhausted. */
 void *fg_arena_alloc(fg_arena *a, size_t n);
 

@@ -21,6 +21,11 @@
 #include "../fhir/fg_limits.h"
 
 #define BATCH 16
+/* Memory kept between patients: a worker's arena and buffers above these
+ * sizes are given back, so peak memory does not creep up with the largest
+ * patient of a long run. */
+#define KEEP_ARENA_BYTES (4u << 20)
+#define KEEP_BUFFER_BYTES (4u << 20)
 #define PATH_MAX_LEN 4096
 
 /* Ids of the shared resources (Organization, Practitioner, Location) already
@@ -271,6 +276,9 @@ static void *worker(void *arg)
         fg_error err;
         fg_error_clear(&err);
         for (uint64_t i = lo; i < hi; i++) {
+            fg_arena_trim(&h.arena, KEEP_ARENA_BYTES);
+            if (scratch.cap > KEEP_BUFFER_BYTES)
+                fg_buf_free(&scratch);
             int rc = one_patient(r, i, &h, &scratch, s, &err);
             if (rc != FG_OK) {
                 char where[64];
@@ -354,7 +362,10 @@ static int ndjson_append(run *r, ndjson_files *nf, slot *s, fg_error *err)
         }
         if (b->len && fwrite(b->data, 1, b->len, nf->f[t]) != b->len)
             return fg_error_set(err, FG_EIO, nf->final[t], "write failed: %s", strerror(errno));
-        fg_buf_clear(b);
+        if (b->cap > KEEP_BUFFER_BYTES)
+            fg_buf_free(b);
+        else
+            fg_buf_clear(b);
     }
     return FG_OK;
 }
