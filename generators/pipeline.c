@@ -24,8 +24,8 @@
 /* Memory kept between patients: a worker's arena and buffers above these
  * sizes are given back, so peak memory does not creep up with the largest
  * patient of a long run. */
-#define KEEP_ARENA_BYTES (4u << 20)
-#define KEEP_BUFFER_BYTES (4u << 20)
+#define KEEP_ARENA_BYTES (1u << 20)
+#define KEEP_BUFFER_BYTES (1u << 20)
 #define PATH_MAX_LEN 4096
 
 /* Ids of the shared resources (Organization, Practitioner, Location) already
@@ -273,6 +273,11 @@ static void *worker(void *arg)
         uint64_t hi = lo + BATCH;
         if (hi > o->first + o->count)
             hi = o->first + o->count;
+        /* Large slot buffers are given back here, by the thread that grew
+         * them, so the memory returns to this thread's malloc arena. */
+        for (int t = 0; t < FG_RT_COUNT; t++)
+            if (s->bufs[t].cap > KEEP_BUFFER_BYTES)
+                fg_buf_free(&s->bufs[t]);
         fg_error err;
         fg_error_clear(&err);
         for (uint64_t i = lo; i < hi; i++) {
@@ -362,10 +367,7 @@ static int ndjson_append(run *r, ndjson_files *nf, slot *s, fg_error *err)
         }
         if (b->len && fwrite(b->data, 1, b->len, nf->f[t]) != b->len)
             return fg_error_set(err, FG_EIO, nf->final[t], "write failed: %s", strerror(errno));
-        if (b->cap > KEEP_BUFFER_BYTES)
-            fg_buf_free(b);
-        else
-            fg_buf_clear(b);
+        fg_buf_clear(b);
     }
     return FG_OK;
 }
