@@ -655,8 +655,16 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
         }
     }
     list_sentence(c, T_PRESCRIBED, -1);
+    int visit_allergies = 0, visit_meds = 0, visit_problems = 0;
+    for (size_t i = 0; i < h->conditions.n; i++)
+        if (h->conditions.v[i].category == FG_COND_PROBLEM &&
+            idx_find(x, h, h->conditions.v[i].encounter) == e)
+            visit_problems++;
+    for (int i = x->first[K_MED][e]; i >= 0; i = x->next[K_MED][i])
+        visit_meds++;
     for (int i = x->first[K_ALLERGY][e]; i >= 0; i = x->next[K_ALLERGY][i]) {
         const fg_allergy *a = &h->allergies.v[i];
+        visit_allergies++;
         list_sep(c);
         nb_term(c->list, &a->term, 0);
         if (a->reaction.display) {
@@ -676,7 +684,8 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
     list_sentence(c, T_ALLERGY_RECORDED, -1);
 
     /* What is on record at the time of the visit (this visit's own items
-     * were named above). */
+     * were named above). "None on record" is said only when this visit
+     * added none either, so the note never contradicts itself. */
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
         if (d->category == FG_COND_PROBLEM && d->onset <= t &&
@@ -686,7 +695,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
             nb_term(c->list, &d->term, 0);
         }
     }
-    list_sentence(c, T_PROBLEMS, T_NO_PROBLEMS);
+    list_sentence(c, T_PROBLEMS, visit_problems ? -1 : T_NO_PROBLEMS);
     for (size_t i = 0; i < h->medications.n; i++) {
         const fg_medication *m = &h->medications.v[i];
         if (m->start < t && (m->end == FG_TIME_NONE || m->end > t) &&
@@ -695,7 +704,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
             nb_term(c->list, &m->term, 0);
         }
     }
-    list_sentence(c, T_MEDICATIONS, T_NO_MEDICATIONS);
+    list_sentence(c, T_MEDICATIONS, visit_meds ? -1 : T_NO_MEDICATIONS);
     for (size_t i = 0; i < h->allergies.n; i++) {
         const fg_allergy *a = &h->allergies.v[i];
         if (a->onset < t && idx_find(x, h, a->encounter) != e) {
@@ -703,7 +712,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
             nb_term(c->list, &a->term, 0);
         }
     }
-    list_sentence(c, T_ALLERGIES, T_NO_ALLERGIES);
+    list_sentence(c, T_ALLERGIES, visit_allergies ? -1 : T_NO_ALLERGIES);
 
     if (smoking && age >= n->adult_age) {
         const fg_observation *last = NULL;

@@ -194,6 +194,11 @@ static void test_notes_say_what_the_record_says(void **state)
     (void)state;
     json_t *nj = load_json("notes/notes.json");
     char meds[128], prescribed[128], smoking[128], path[4096];
+    char allergy_here[128], no_allergies[128], no_problems[128], no_meds[128];
+    template_prefix(nj, "allergy_recorded", allergy_here, sizeof(allergy_here));
+    template_prefix(nj, "no_allergies", no_allergies, sizeof(no_allergies));
+    template_prefix(nj, "no_medications", no_meds, sizeof(no_meds));
+    template_prefix(nj, "no_problems", no_problems, sizeof(no_problems));
     template_prefix(nj, "medications", meds, sizeof(meds));
     template_prefix(nj, "prescribed", prescribed, sizeof(prescribed));
     template_prefix(nj, "smoking", smoking, sizeof(smoking));
@@ -217,6 +222,17 @@ static void test_notes_say_what_the_record_says(void **state)
             assert_non_null(fg_terminology_find(terms, n->type.system, n->type.code));
             check_med_line(&h, n->text, meds);
             check_med_line(&h, n->text, prescribed);
+            /* A note never says "none on record" of what it just recorded. */
+            if (strstr(n->text, allergy_here))
+                assert_null(strstr(n->text, no_allergies));
+            if (strstr(n->text, prescribed))
+                assert_null(strstr(n->text, no_meds));
+            int problem_here = 0;
+            for (size_t d = 0; d < h.conditions.n; d++)
+                problem_here |= h.conditions.v[d].category == FG_COND_PROBLEM &&
+                                strcmp(h.conditions.v[d].encounter, enc->id) == 0;
+            if (problem_here)
+                assert_null(strstr(n->text, no_problems));
             int has_smoking = strstr(n->text, smoking) != NULL;
             if (fg_age_at(h.patient.birth_date, enc->start) < adult)
                 assert_false(has_smoking);
