@@ -32,13 +32,10 @@ static const char *const encounter_class[] = {
 
 static void put_uri_identifier(mp_ctx *c, const char *id)
 {
-    char urn[MP_ID_SIZE + 16];
-    memcpy(urn, "urn:uuid:", 9);
-    memcpy(urn + 9, id, MP_ID_LEN + 1);
     fg_jw_kv_arr(&c->w, "identifier");
     fg_jw_obj(&c->w);
-    MP_RAW(c, "system", "\"urn:ietf:rfc:3986\"");
-    fg_jw_kv_str(&c->w, "value", urn);
+    MP_RAW(c, "system", "\"" MP_ID_SYSTEM "\"");
+    fg_jw_kv_str(&c->w, "value", id);
     fg_jw_obj_end(&c->w);
     fg_jw_arr_end(&c->w);
 }

@@ -12,7 +12,6 @@
 #include "mapper_private.h"
 
 #define MP_NPI_SYSTEM "http://hl7.org/fhir/sid/us-npi"
-#define MP_URI_SYSTEM "urn:ietf:rfc:3986"
 
 static int nonempty(const char *s)
 {
@@ -229,7 +228,7 @@ static int write_organizations(mp_ctx *c)
     fg_jw *w = &c->w;
     for (size_t i = 0; i < c->h->organizations.n; i++) {
         const fg_organization *o = &c->h->organizations.v[i];
-        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        char buf[MP_ID_SIZE];
         if (!o->id)
             return mp_fail(c, FG_EINVALID, "organizations", i, "id", "missing");
         if (!nonempty(o->name))
@@ -238,9 +237,8 @@ static int write_organizations(mp_ctx *c)
         const char *id = mp_id(c, FG_RT_ORGANIZATION, o->id, buf);
         const char *sys = MP_NPI_SYSTEM, *val = o->npi;
         if (!nonempty(o->npi)) {
-            snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
-            sys = MP_URI_SYSTEM;
-            val = urn;
+            sys = MP_ID_SYSTEM;
+            val = id;
         }
         mp_begin(c, FG_RT_ORGANIZATION, id, FG_PROF_ORGANIZATION);
         put_identifier(c, sys, val);
@@ -258,7 +256,7 @@ static int write_practitioners(mp_ctx *c)
     fg_jw *w = &c->w;
     for (size_t i = 0; i < c->h->practitioners.n; i++) {
         const fg_practitioner *p = &c->h->practitioners.v[i];
-        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        char buf[MP_ID_SIZE];
         if (!p->id)
             return mp_fail(c, FG_EINVALID, "practitioners", i, "id", "missing");
         if (!nonempty(p->family))
@@ -267,9 +265,8 @@ static int write_practitioners(mp_ctx *c)
         const char *id = mp_id(c, FG_RT_PRACTITIONER, p->id, buf);
         const char *sys = MP_NPI_SYSTEM, *val = p->npi;
         if (!nonempty(p->npi)) {
-            snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
-            sys = MP_URI_SYSTEM;
-            val = urn;
+            sys = MP_ID_SYSTEM;
+            val = id;
         }
         mp_begin(c, FG_RT_PRACTITIONER, id, FG_PROF_PRACTITIONER);
         put_identifier(c, sys, val);
@@ -304,7 +301,7 @@ static int write_locations(mp_ctx *c)
     size_t hint = 0;
     for (size_t i = 0; i < c->h->locations.n; i++) {
         const fg_location *l = &c->h->locations.v[i];
-        char buf[MP_ID_SIZE], urn[MP_ID_SIZE + 16];
+        char buf[MP_ID_SIZE];
         if (!l->id)
             return mp_fail(c, FG_EINVALID, "locations", i, "id", "missing");
         if (!nonempty(l->name))
@@ -315,9 +312,8 @@ static int write_locations(mp_ctx *c)
             return mp_fail(c, FG_EINVALID, "locations", i, "organization",
                            "no organization with id \"%s\"", l->organization);
         const char *id = mp_id(c, FG_RT_LOCATION, l->id, buf);
-        snprintf(urn, sizeof(urn), "urn:uuid:%s", id);
         mp_begin(c, FG_RT_LOCATION, id, FG_PROF_LOCATION);
-        put_identifier(c, MP_URI_SYSTEM, urn);
+        put_identifier(c, MP_ID_SYSTEM, id);
         MP_RAW(c, "status", "\"active\"");
         fg_jw_kv_str(w, "name", l->name);
         put_phone(c, l->phone, 0);
@@ -340,7 +336,7 @@ static int write_locations(mp_ctx *c)
         }
         if (l->organization)
             mp_ref(c, "managingOrganization", FG_RT_ORGANIZATION, l->organization);
-        mp_end(c, FG_RT_LOCATION, id, MP_URI_SYSTEM, urn);
+        mp_end(c, FG_RT_LOCATION, id, MP_ID_SYSTEM, id);
     }
     return FG_OK;
 }

@@ -28,6 +28,13 @@
 
 /* A FHIR id as the mapper writes it: a lower-case UUID. */
 #define MP_ID_LEN 36
+/* The identifier system of fhirgen's own resource identifiers (Location,
+ * Encounter, DocumentReference, and shared resources without an NPI): the
+ * value is the resource id. Not urn:ietf:rfc:3986 with a urn:uuid value,
+ * because that string is also the entry's fullUrl, and servers rewrite every
+ * string holding a bundle's urn:uuid (Medplum does), which breaks the
+ * ifNoneExist search on reload. ".example" is reserved (RFC 2606). */
+#define MP_ID_SYSTEM "https://fhirgen.example/id"
 #define MP_ID_SIZE 40
 
 #define MP_HTEST_JSON                                                                          \
