@@ -11,16 +11,25 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+# The integration tests need Node.js (the conformance checker and the FHIR
+# test server, both on pinned npm packages), curl and python3.
+need=()
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "test: installing nodejs and npm"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  echo "test: installing ${need[*]}"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ -f tests/conformance/package-lock.json ] && [ ! -d tests/conformance/node_modules ]; then
-  (cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error) ||
-    echo "test: npm ci failed; the conformance test will report it"
-fi
+for dir in tests/conformance tests/fhirserver; do
+  if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
+      echo "test: npm ci failed in $dir; its tests will report it"
+  fi
+done
 
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1

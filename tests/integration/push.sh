@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# fhirgen push against the FHIR test server (tests/fhirserver: Medplum's
+# FHIR engine over HTTPS on 127.0.0.1): every resource lands exactly once,
+# pushing again adds nothing, injected faults are retried to the same end
+# state, an untrusted certificate and a wrong token are refused.
+#   usage: push.sh FHIRGEN REFCHECK
+. "$(dirname "$0")/common.sh"
+SERVER="$ROOT/tests/fhirserver"
+command -v node >/dev/null || skip "node is not installed"
+command -v curl >/dev/null || skip "curl is not installed"
+[ -d "$SERVER/node_modules/@medplum/fhir-router" ] || skip "run 'npm ci' in tests/fhirserver first"
+N=${PUSH_PATIENTS:-40}
+
+generate "$WORK/cohort" -n "$N" --seed 4040 --end-date 2026-01-01 --quiet
+"$SERVER/make-certs.sh" "$WORK/certs" >/dev/null || fail "make-certs.sh failed"
+
+# The resources a server must hold after loading the cohort: one per PUT id,
+# one per distinct ifNoneExist of the shared resources.
+python3 - "$WORK/cohort/bundles" >"$WORK/expected" <<'PY' || fail "cannot read the bundles"
+import collections, glob, json, sys
+ids = collections.defaultdict(set)
+for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
+    for e in json.load(open(f))["entry"]:
+        r, q = e["resource"], e["request"]
+        ids[r["resourceType"]].add(q.get("ifNoneExist") or q["url"])
+print(" ".join(f"{t}={len(v)}" for t, v in sorted(ids.items())))
+PY
+TYPES=$(tr ' ' '\n' <"$WORK/expected" | cut -d= -f1 | tr '\n' ' ')
+export TYPES WORK FHIRGEN
+
+# The checks run inside run-with-server.sh, which sets FHIR_TEST_URL and
+# FHIR_TEST_CA; each prints "ok: ..." or fails.
+cat >"$WORK/counts.sh" <<'SH'
+# counts [curl args]: "Type=N ..." from the server's own search.
+counts() {
+    for t in $TYPES; do
+        n=$(curl -sf --retry 20 --retry-delay 1 --retry-all-errors --cacert "$FHIR_TEST_CA" "$@" \
+              "$FHIR_TEST_URL/$t?_summary=count" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])') || n=ERR
+        printf '%s=%s ' "$t" "$n"
+    done | sed 's/ $//'
+}
+SH
+
+cat >"$WORK/exactly-once.sh" <<'SH'
+set -u
+. "$WORK/counts.sh"
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 4 \
+    --journal "$WORK/journal1" --summary-json "$WORK/push1.json" "$WORK/cohort/bundles" ||
+    { echo "FAIL: push exited $?"; exit 1; }
+got=$(counts)
+[ "$got" = "$(cat "$WORK/expected")" ] ||
+    { echo "FAIL: server holds '$got', bundles make '$(cat "$WORK/expected")'"; exit 1; }
+echo "ok: every resource landed exactly once ($got)"
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q --no-journal \
+    "$WORK/cohort/bundles" || { echo "FAIL: second push exited $?"; exit 1; }
+got=$(counts)
+[ "$got" = "$(cat "$WORK/expected")" ] || { echo "FAIL: a second push changed the server: '$got'"; exit 1; }
+echo "ok: pushing the same bundles again adds nothing"
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q --resume \
+    --journal "$WORK/journal1" --summary-json "$WORK/push3.json" "$WORK/cohort/bundles" ||
+    { echo "FAIL: --resume exited $?"; exit 1; }
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["bundles_landed"] == 0 and s["bundles_skipped"] == s["bundles_seen"] > 0 else 1)' \
+    "$WORK/push3.json" || { echo "FAIL: --resume sent bundles the journal holds: $(cat "$WORK/push3.json")"; exit 1; }
+echo "ok: --resume with a complete journal sends nothing"
+SH
+
+cat >"$WORK/faults.sh" <<'SH'
+set -u
+. "$WORK/counts.sh"
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 4 --no-journal \
+    --summary-json "$WORK/faults.json" "$WORK/cohort/bundles" ||
+    { echo "FAIL: push under faults exited $?"; exit 1; }
+got=$(counts)
+[ "$got" = "$(cat "$WORK/expected")" ] || { echo "FAIL: under faults the server holds '$got'"; exit 1; }
+echo "ok: with 429/503 answers and dropped connections the server holds exactly the cohort"
+SH
+
+cat >"$WORK/refused.sh" <<'SH'
+set -u
+one=$(ls "$WORK/cohort/bundles" | head -1)
+if "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CERTS/untrusted-ca.pem" -q \
+        --no-journal "$WORK/cohort/bundles/$one" 2>"$WORK/tls.err"; then
+    echo "FAIL: a server certificate from an untrusted CA was accepted"; exit 1
+fi
+grep -qi "certificate" "$WORK/tls.err" || { echo "FAIL: no certificate error: $(cat "$WORK/tls.err")"; exit 1; }
+echo "ok: untrusted server certificate refused: $(grep -i certificate "$WORK/tls.err" | head -1)"
+SH
+
+cat >"$WORK/bearer.sh" <<'SH'
+set -u
+one=$(ls "$WORK/cohort/bundles" | head -1)
+if FHIR_BEARER_TOKEN=wrong-token "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" \
+        -q --no-journal "$WORK/cohort/bundles/$one" 2>"$WORK/bearer.err"; then
+    echo "FAIL: a wrong bearer token was accepted"; exit 1
+fi
+grep -q "401" "$WORK/bearer.err" || { echo "FAIL: no 401 message: $(cat "$WORK/bearer.err")"; exit 1; }
+if grep -q "wrong-token" "$WORK/bearer.err"; then echo "FAIL: the token appears in the error"; exit 1; fi
+echo "ok: wrong token refused with a 401 message that does not show the token"
+FHIR_BEARER_TOKEN=s3cret-token "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" \
+    -q --no-journal "$WORK/cohort/bundles/$one" || { echo "FAIL: the right token was refused"; exit 1; }
+echo "ok: the right bearer token is accepted"
+SH
+
+run() {
+    say "$1"
+    shift
+    FHIR_TEST_TIMEOUT=900 "$SERVER/run-with-server.sh" --certs "$WORK/certs" "$@" >"$WORK/run.log" 2>&1
+    rc=$?
+    sed 's/^/  /' "$WORK/run.log"
+    [ "$rc" -eq 0 ] || fail "$(grep -m1 FAIL "$WORK/run.log" || echo "exit $rc")"
+}
+run "$N patients, pushed twice and resumed" -- bash "$WORK/exactly-once.sh"
+run "the same under faults" --fault-429 0.1 --fault-503 0.1 --fault-drop-before 0.02 --seed 7 \
+    -- bash "$WORK/faults.sh"
+run "TLS: an untrusted server certificate" -- bash "$WORK/refused.sh"
+run "auth: bearer token" --auth bearer --bearer-token s3cret-token -- bash "$WORK/bearer.sh"
+say "ok"
