@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "fhir/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/fg_rest.h"
 #include "generators/fg_push.h"
@@ -39,6 +40,18 @@ static void usage(FILE *f)
         "      --key FILE              the client certificate's private key (PEM)\n"
         "      --bearer-token-file F   send the access token in F (default: the\n"
         "                              FHIR_BEARER_TOKEN environment variable, if set)\n"
+        "      --auth MODE             bearer (the default with a token), client-credentials,\n"
+        "                              smart, mtls (needs --cert/--key) or none\n"
+        "      --token-url URL         OAuth2 token endpoint (smart: discovered from\n"
+        "                              <server>/.well-known/smart-configuration when not given)\n"
+        "      --client-id ID          OAuth2 / SMART client id\n"
+        "      --client-secret-file F  client-credentials secret (default: the\n"
+        "                              FHIR_CLIENT_SECRET environment variable)\n"
+        "      --scope SCOPE           scopes asked for (smart default: " FG_SMART_DEFAULT_SCOPE ")\n"
+        "      --jwt-key FILE          smart: PEM private key, RSA or EC P-384 (--key also\n"
+        "                              names it when no --cert is given)\n"
+        "      --kid KID               smart: the key's id in the JWKS the server holds\n"
+        "      --alg ALG               smart: RS384 or ES384 (default: from the key type)\n"
         "      --journal FILE          journal of acknowledged bundles (default: beside the\n"
         "                              first input, <dir>/.fhirgen-push.journal)\n"
         "      --no-journal            keep no journal\n"
@@ -46,6 +59,9 @@ static void usage(FILE *f)
         "      --timeout SECONDS       per request (default 300)\n"
         "      --max-attempts N        tries per bundle (default %d)\n"
         "      --summary-json FILE     write the summary as JSON to FILE\n"
+        "      --verify                after the push, count through the server's search what\n"
+        "                              landed (per patient and resource type, and each shared\n"
+        "                              resource once) and report any difference from the bundles\n"
         "      --insecure              do NOT verify the server's certificate (testing only;\n"
         "                              a warning is printed on every run)\n"
         "  -q, --quiet                 no progress line, no per-bundle success lines\n"
@@ -62,6 +78,8 @@ static void usage(FILE *f)
 enum {
     OPT_CACERT = 256, OPT_CERT, OPT_KEY, OPT_TOKEN_FILE, OPT_JOURNAL, OPT_NO_JOURNAL,
     OPT_RESUME, OPT_TIMEOUT, OPT_ATTEMPTS, OPT_SUMMARY, OPT_INSECURE,
+    OPT_AUTH, OPT_TOKEN_URL, OPT_CLIENT_ID, OPT_SECRET_FILE, OPT_SCOPE, OPT_JWT_KEY, OPT_KID,
+    OPT_ALG, OPT_VERIFY,
 };
 
 static const struct option options[] = {
@@ -71,6 +89,14 @@ static const struct option options[] = {
     {"cert", required_argument, NULL, OPT_CERT},
     {"key", required_argument, NULL, OPT_KEY},
     {"bearer-token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"token-url", required_argument, NULL, OPT_TOKEN_URL},
+    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+    {"client-secret-file", required_argument, NULL, OPT_SECRET_FILE},
+    {"scope", required_argument, NULL, OPT_SCOPE},
+    {"jwt-key", required_argument, NULL, OPT_JWT_KEY},
+    {"kid", required_argument, NULL, OPT_KID},
+    {"alg", required_argument, NULL, OPT_ALG},
     {"journal", required_argument, NULL, OPT_JOURNAL},
     {"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
     {"resume", no_argument, NULL, OPT_RESUME},
@@ -78,6 +104,7 @@ static const struct option options[] = {
     {"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"summary-json", required_argument, NULL, OPT_SUMMARY},
     {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"verify", no_argument, NULL, OPT_VERIFY},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -87,6 +114,7 @@ typedef struct ui {
     int tty, quiet;
     int progress_shown;
     uint64_t failures_shown;
+    uint64_t differences_shown;
 } ui;
 
 static void clear_progress(ui *u)
@@ -123,6 +151,18 @@ static void on_result(void *ctx, const fg_push_result *r)
         fprintf(stderr, "  entry[%zu]: %d%s%s\n", i, e->status, e->outcome ? " " : "",
                 e->outcome ? e->outcome : "");
     }
+}
+
+static void on_difference(void *ctx, const char *path, const char *message)
+{
+    ui *u = ctx;
+    clear_progress(u);
+    if (++u->differences_shown > MAX_SHOWN_FAILURES) {
+        if (u->differences_shown == MAX_SHOWN_FAILURES + 1)
+            fprintf(stderr, "fhirgen push: verify: more differences follow; see the summary\n");
+        return;
+    }
+    fprintf(stderr, "fhirgen push: verify: %s: %s\n", path, message);
 }
 
 static void on_progress(void *ctx, const fg_push_stats *s)
@@ -171,21 +211,141 @@ static int write_summary(const char *path, const char *server, const fg_push_sta
     fprintf(f,
             "\", \"complete\": %s, \"bundles_seen\": %llu, \"bundles_landed\": %llu, "
             "\"bundles_skipped\": %llu, \"bundles_failed\": %llu, \"resources\": %llu, "
-            "\"retries\": %llu, \"seconds\": %.3f}\n",
-            rc == FG_OK && s->bundles_failed == 0 ? "true" : "false",
+            "\"retries\": %llu, \"verify_queries\": %llu, \"verify_differences\": %llu, "
+            "\"seconds\": %.3f}\n",
+            rc == FG_OK && s->bundles_failed == 0 && s->verify_differences == 0 ? "true" : "false",
             (unsigned long long)s->bundles_seen, (unsigned long long)s->bundles_landed,
             (unsigned long long)s->bundles_skipped, (unsigned long long)s->bundles_failed,
-            (unsigned long long)s->resources, (unsigned long long)s->retries, s->elapsed);
+            (unsigned long long)s->resources, (unsigned long long)s->retries,
+            (unsigned long long)s->verify_queries, (unsigned long long)s->verify_differences,
+            s->elapsed);
     return fclose(f);
+}
+
+/* The --auth options as given. */
+typedef struct auth_args {
+    const char *mode, *token_file, *secret_file, *jwt_key, *scope;
+    fg_oauth_options oa;
+} auth_args;
+
+/* Read a secret file (client secret or private key), surrounding white
+ * space trimmed when trim is set. *out is new; wipe before freeing. */
+static int read_secret(const char *path, size_t max, int trim, char **out, size_t *len,
+                       fg_error *err)
+{
+    char *text = NULL;
+    size_t n = 0;
+    int rc = fg_read_file(path, max, &text, &n, err);
+    if (rc != FG_OK)
+        return rc;
+    char *s = text, *e = text + n;
+    while (trim && s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+        s++;
+    while (trim && e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    memmove(text, s, (size_t)(e - s));
+    memset(text + (e - s), 0, n - (size_t)(e - s));
+    text[e - s] = 0;
+    *out = text;
+    *len = (size_t)(e - s);
+    return FG_OK;
+}
+
+/* The token provider the auth options ask for (*out NULL for none, mtls).
+ * Returns EXIT_OK, or an exit status after telling the user why. */
+static int make_auth(auth_args *a, fg_push_options *po, fg_token_provider **out)
+{
+    fg_error err;
+    fg_error_clear(&err);
+    char *secret = NULL, *key = NULL;
+    size_t slen = 0, klen = 0;
+    int rc = EXIT_FAILED;
+    const char *bearer_env = getenv("FHIR_BEARER_TOKEN");
+    const char *mode = a->mode ? a->mode
+                               : a->token_file || (bearer_env && *bearer_env) ? "bearer" : "none";
+    *out = NULL;
+    if (strcmp(mode, "smart") == 0 && !a->jwt_key && po->key && !po->cert) {
+        a->jwt_key = po->key; /* --key FILE without --cert: the SMART signing key */
+        po->key = NULL;
+    }
+    if ((po->cert == NULL) != (po->key == NULL))
+        return cli_usage_error(CMD, "--cert and --key go together");
+    if (strcmp(mode, "none") == 0) {
+        rc = EXIT_OK;
+    } else if (strcmp(mode, "mtls") == 0) {
+        if (!po->cert)
+            return cli_usage_error(CMD, "--auth mtls needs --cert FILE and --key FILE");
+        rc = EXIT_OK;
+    } else if (strcmp(mode, "bearer") == 0) {
+        if (a->token_file) {
+            if (fg_token_file_new(a->token_file, out, &err) != FG_OK)
+                goto fail;
+        } else if (bearer_env && *bearer_env) {
+            if (fg_token_static_new(bearer_env, out, &err) != FG_OK) {
+                snprintf(err.where, sizeof(err.where), "FHIR_BEARER_TOKEN");
+                goto fail;
+            }
+        } else {
+            return cli_usage_error(CMD, "--auth bearer needs --bearer-token-file or "
+                                        "FHIR_BEARER_TOKEN");
+        }
+        rc = EXIT_OK;
+    } else if (strcmp(mode, "client-credentials") == 0) {
+        const char *env = getenv("FHIR_CLIENT_SECRET");
+        if (a->secret_file) {
+            if (read_secret(a->secret_file, FG_MAX_TOKEN_BYTES, 1, &secret, &slen, &err) != FG_OK)
+                goto fail;
+            a->oa.client_secret = secret;
+        } else if (env && *env) {
+            a->oa.client_secret = env;
+        } else {
+            return cli_usage_error(CMD, "--auth client-credentials needs --client-secret-file "
+                                        "or FHIR_CLIENT_SECRET");
+        }
+        if (fg_token_client_credentials_new(&a->oa, out, &err) != FG_OK)
+            goto fail;
+        rc = EXIT_OK;
+    } else if (strcmp(mode, "smart") == 0) {
+        if (!a->jwt_key)
+            return cli_usage_error(CMD, "--auth smart needs --jwt-key FILE (or --key FILE)");
+        if (read_secret(a->jwt_key, FG_MAX_SMART_KEY_BYTES, 0, &key, &klen, &err) != FG_OK)
+            goto fail;
+        a->oa.key_pem = key;
+        a->oa.key_len = klen;
+        a->oa.server = po->server;
+        if (fg_token_smart_new(&a->oa, out, &err) != FG_OK) {
+            if (strcmp(err.where, "key") == 0)
+                snprintf(err.where, sizeof(err.where), "%.200s", a->jwt_key);
+            goto fail;
+        }
+        rc = EXIT_OK;
+    } else {
+        return cli_usage_error(CMD, "--auth: '%s' is not bearer, client-credentials, smart, mtls "
+                                    "or none", mode);
+    }
+    goto cleanup;
+fail:
+    cli_report(CMD, &err);
+    rc = err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+cleanup:
+    if (secret)
+        memset(secret, 0, slen);
+    free(secret);
+    if (key)
+        memset(key, 0, klen);
+    free(key);
+    return rc;
 }
 
 int cmd_push(int argc, char **argv)
 {
     fg_push_options po = {0};
     po.concurrency = 4;
-    const char *token_file = NULL, *journal_path = NULL, *summary = NULL;
+    auth_args aa;
+    memset(&aa, 0, sizeof(aa));
+    const char *journal_path = NULL, *summary = NULL;
     int no_journal = 0, resume = 0, timeout_s = 0;
-    ui u = {isatty(2), 0, 0, 0};
+    ui u = {isatty(2), 0, 0, 0, 0};
     fg_token_provider *auth = NULL;
     fg_journal *journal = NULL;
     fg_error err;
@@ -205,7 +365,15 @@ int cmd_push(int argc, char **argv)
         case OPT_CACERT: po.cacert = optarg; break;
         case OPT_CERT: po.cert = optarg; break;
         case OPT_KEY: po.key = optarg; break;
-        case OPT_TOKEN_FILE: token_file = optarg; break;
+        case OPT_TOKEN_FILE: aa.token_file = optarg; break;
+        case OPT_AUTH: aa.mode = optarg; break;
+        case OPT_TOKEN_URL: aa.oa.token_url = optarg; break;
+        case OPT_CLIENT_ID: aa.oa.client_id = optarg; break;
+        case OPT_SECRET_FILE: aa.secret_file = optarg; break;
+        case OPT_SCOPE: aa.oa.scope = optarg; break;
+        case OPT_JWT_KEY: aa.jwt_key = optarg; break;
+        case OPT_KID: aa.oa.kid = optarg; break;
+        case OPT_ALG: aa.oa.alg = optarg; break;
         case OPT_JOURNAL: journal_path = optarg; break;
         case OPT_NO_JOURNAL: no_journal = 1; break;
         case OPT_RESUME: resume = 1; break;
@@ -220,6 +388,7 @@ int cmd_push(int argc, char **argv)
             break;
         case OPT_SUMMARY: summary = optarg; break;
         case OPT_INSECURE: po.insecure = 1; break;
+        case OPT_VERIFY: po.verify = 1; break;
         case 'q': u.quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         default:
@@ -231,8 +400,6 @@ int cmd_push(int argc, char **argv)
         return cli_usage_error(CMD, "--server URL is required");
     if (optind >= argc)
         return cli_usage_error(CMD, "name the bundles to push (files, folders, or - for stdin)");
-    if ((po.cert == NULL) != (po.key == NULL))
-        return cli_usage_error(CMD, "--cert and --key go together");
     if (no_journal && resume)
         return cli_usage_error(CMD, "--resume needs a journal");
     if (po.insecure)
@@ -244,18 +411,9 @@ int cmd_push(int argc, char **argv)
                         "unencrypted\n", "the server URL");
     po.timeout_ms = timeout_s * 1000L;
 
-    if (token_file) {
-        if (fg_token_file_new(token_file, &auth, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            goto cleanup;
-        }
-    } else if (getenv("FHIR_BEARER_TOKEN") && *getenv("FHIR_BEARER_TOKEN")) {
-        if (fg_token_static_new(getenv("FHIR_BEARER_TOKEN"), &auth, &err) != FG_OK) {
-            snprintf(err.where, sizeof(err.where), "FHIR_BEARER_TOKEN");
-            cli_report(CMD, &err);
-            goto cleanup;
-        }
-    }
+    if ((rc = make_auth(&aa, &po, &auth)) != EXIT_OK)
+        goto cleanup;
+    rc = EXIT_FAILED;
     po.auth = auth;
 
     char jpath[4200];
@@ -272,6 +430,7 @@ int cmd_push(int argc, char **argv)
     }
     po.on_result = on_result;
     po.on_progress = on_progress;
+    po.on_difference = on_difference;
     po.ctx = &u;
     po.cancel = &cli_cancel;
     cli_catch_signals();
@@ -290,13 +449,18 @@ int cmd_push(int argc, char **argv)
             (unsigned long long)st.bundles_failed, (unsigned long long)st.bundles_skipped,
             (unsigned long long)st.retries, st.elapsed,
             journal ? "" : " (no journal)");
+    if (po.verify && prc == FG_OK)
+        fprintf(stderr, "fhirgen push: verify: %llu searches, %llu difference%s\n",
+                (unsigned long long)st.verify_queries, (unsigned long long)st.verify_differences,
+                st.verify_differences == 1 ? "" : "s");
     if (summary && write_summary(summary, po.server, &st, prc) != 0)
         fprintf(stderr, "fhirgen push: %s: cannot write the summary: %s\n", summary,
                 strerror(errno));
     if (prc == FG_ECANCELED)
         rc = EXIT_INTERRUPTED;
     else
-        rc = prc == FG_OK && st.bundles_failed == 0 ? EXIT_OK : EXIT_FAILED;
+        rc = prc == FG_OK && st.bundles_failed == 0 && st.verify_differences == 0 ? EXIT_OK
+                                                                                  : EXIT_FAILED;
     curl_global_cleanup();
 cleanup:
     fg_journal_close(journal);

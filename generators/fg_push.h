@@ -33,6 +33,8 @@ typedef struct fg_push_stats {
     uint64_t retries;         /* attempts beyond the first */
     unsigned in_flight;       /* requests on the wire now */
     double elapsed;           /* seconds since the push began */
+    uint64_t verify_queries;     /* searches run by --verify */
+    uint64_t verify_differences; /* counts that differ from the bundles (or searches that failed) */
 } fg_push_stats;
 
 /* The outcome of one bundle, handed to on_result once it is final. */
@@ -62,6 +64,19 @@ typedef struct fg_push_options {
     void (*on_result)(void *ctx, const fg_push_result *r);
     void (*on_progress)(void *ctx, const fg_push_stats *s); /* at most 5 times a second */
     void *ctx;
+    /* After the push, read back through the server's search what each
+     * pushed (or journalled) bundle defines: per patient, the count of each
+     * resource type (the Patient's server id taken from the
+     * transaction-response location), and each conditional create once.
+     * Each difference reaches on_difference (path = the bundle, message
+     * says what differs); stats->verify_differences counts them. */
+    int verify;
+    void (*on_difference)(void *ctx, const char *path, const char *message);
+    /* When not NULL, the inputs come from this callback instead of the
+     * inputs array (streaming: files handed over as they are written). It
+     * writes a file path to path[size] and returns 1, returns 0 when none
+     * is ready yet (asked again shortly), or -1 at the end. */
+    int (*next_input)(void *ctx, char *path, size_t size);
 } fg_push_options;
 
 /* Push the bundles found in inputs: files, folders (recursively, *.json,

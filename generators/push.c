@@ -21,10 +21,12 @@
 #include "fhir/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/fg_rng.h"
+#include "push_private.h"
 
 #define MAX_DIR_DEPTH 64
 #define PATH_MAX_LEN 4096
 #define PROGRESS_INTERVAL 0.2
+#define FEED_POLL 0.05 /* seconds between two asks of a streaming source with nothing ready */
 
 /* ---- the source: files, folders, standard input ----------------------- */
 
@@ -43,6 +45,8 @@ typedef struct source {
     long line;
     char *linebuf;
     size_t linecap;
+    int (*next)(void *ctx, char *path, size_t size); /* a streaming source, or NULL */
+    void *next_ctx;
 } source;
 
 /* One bundle read from the source; data is owned by the item. */
@@ -100,11 +104,19 @@ static void read_file_item(item *it)
 }
 
 /* The next bundle into *it: 1 when there is one (it->message set when it
- * could not be read), 0 at the end of the inputs. */
+ * could not be read), 0 at the end of the inputs, 2 when a streaming
+ * source has none ready yet. */
 static int source_next(source *s, item *it)
 {
     memset(it, 0, sizeof(*it) - sizeof(it->message));
     it->message[0] = 0;
+    if (s->next) {
+        int r = s->next(s->next_ctx, it->path, sizeof(it->path));
+        if (r <= 0)
+            return r < 0 ? 0 : 2;
+        read_file_item(it);
+        return 1;
+    }
     for (;;) {
         if (s->in) {
             ssize_t n = getline(&s->linebuf, &s->linecap, s->in);
@@ -203,6 +215,7 @@ typedef struct slot {
     fg_buf resp;
     int too_large;
     double retry_after; /* -1 when the answer had none */
+    size_t vq;          /* the --verify search this slot runs */
     char location[512]; /* a redirect's Location header */
     char errbuf[CURL_ERROR_SIZE];
 } slot;
@@ -215,6 +228,7 @@ typedef struct push {
     fg_rng rng;
     fg_push_stats st;
     source *src;
+    push_verify *verify; /* with --verify: the searches to run after the push */
     double t0, last_progress;
     char base[2048]; /* the server URL without a trailing slash */
 } push;
@@ -263,6 +277,103 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return bytes;
 }
 
+/* ---- fetched tokens ------------------------------------------------------ */
+
+static size_t on_token_body(char *p, size_t size, size_t n, void *ud)
+{
+    fg_buf *b = ud;
+    size_t bytes = size * n;
+    if (b->len + bytes > FG_MAX_TOKEN_RESPONSE_BYTES)
+        return 0;
+    fg_buf_append(b, p, bytes);
+    return b->failed ? 0 : bytes;
+}
+
+/* Run the requests a fetching token provider asks for (SMART discovery,
+ * then the token endpoint) until it answers a token. Blocking, on an easy
+ * handle of its own with the push's TLS settings: a fetch happens once per
+ * token lifetime, and the transfers in the multi simply wait for it.
+ * Transport failures and 429/5xx answers are retried with backoff. */
+static int fetch_token(push *P, const char **tok, fg_error *err)
+{
+    const fg_push_options *o = P->o;
+    fg_token_provider *a = o->auth;
+    CURL *e = curl_easy_init();
+    fg_buf body;
+    fg_buf_init(&body);
+    char errbuf[CURL_ERROR_SIZE];
+    int rc = FG_TOKEN_FETCH, attempt = 0;
+    if (!e) {
+        rc = fg_error_set(err, FG_ENOMEM, "curl", "cannot create a transfer");
+        goto cleanup;
+    }
+    for (int round = 0; round < 4 && rc == FG_TOKEN_FETCH; round++) {
+        fg_token_request req = {0};
+        if ((rc = a->request(a, time(NULL), &req, err)) != FG_OK)
+            goto cleanup;
+        curl_easy_reset(e);
+        fg_buf_clear(&body);
+        body.failed = 0;
+        errbuf[0] = 0;
+        curl_easy_setopt(e, CURLOPT_URL, req.url);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+        if (o->cacert)
+            curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+        if (o->cert)
+            curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert);
+        if (o->key)
+            curl_easy_setopt(e, CURLOPT_SSLKEY, o->key);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_token_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+        if (req.form) { /* CURLOPT_POSTFIELDS sends application/x-www-form-urlencoded */
+            curl_easy_setopt(e, CURLOPT_POST, 1L);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.form);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req.form));
+        }
+        CURLcode cc = curl_easy_perform(e);
+        long status = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        int max = o->max_attempts > 0 ? o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
+        if ((cc != CURLE_OK || status == 429 || status >= 500) && ++attempt < max &&
+            !(o->cancel && *o->cancel)) {
+            double w = fg_rest_backoff(attempt, fg_rng_uniform(&P->rng));
+            struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
+            nanosleep(&ts, NULL);
+            a->response(a, time(NULL), 503, "", 0, NULL); /* drop the pending request */
+            rc = FG_TOKEN_FETCH;
+            round--;
+            continue;
+        }
+        if (cc != CURLE_OK) {
+            rc = fg_error_set(err, FG_ENETWORK, "token endpoint", "%.200s: %s%s%s", req.url,
+                              curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
+            a->response(a, time(NULL), 0, "", 0, NULL);
+            goto cleanup;
+        }
+        if ((rc = a->response(a, time(NULL), status, body.data ? body.data : "", body.len, err)) !=
+            FG_OK)
+            goto cleanup;
+        rc = a->token(a, time(NULL), tok, err);
+    }
+    if (rc == FG_TOKEN_FETCH)
+        rc = fg_error_set(err, FG_EINVALID, "auth", "the token provider never answered a token");
+cleanup:
+    if (body.data)
+        memset(body.data, 0, body.cap);
+    fg_buf_free(&body);
+    if (e)
+        curl_easy_cleanup(e);
+    return rc;
+}
+
 /* Configure s->easy for one request to url: a POST of body when body is
  * not NULL, else a GET. */
 static int setup_request(push *P, slot *s, const char *url, const char *body, size_t len,
@@ -288,12 +399,8 @@ static int setup_request(push *P, slot *s, const char *url, const char *body, si
     if (o->auth) {
         const char *tok = NULL;
         int rc = o->auth->token(o->auth, time(NULL), &tok, err);
-        if (rc == FG_TOKEN_FETCH) {
-            curl_slist_free_all(h);
-            return fg_error_set(err, FG_EUSAGE, "auth",
-                                "this token provider fetches its tokens, which the push loop "
-                                "does not do yet");
-        }
+        if (rc == FG_TOKEN_FETCH)
+            rc = fetch_token(P, &tok, err);
         if (rc != FG_OK) {
             curl_slist_free_all(h);
             return rc;
@@ -520,6 +627,22 @@ static void start(push *P, slot *s)
     P->st.in_flight++;
 }
 
+static void difference(push *P, const char *path, const char *msg)
+{
+    P->st.verify_differences++;
+    if (P->o->on_difference)
+        P->o->on_difference(P->o->ctx, path, msg);
+}
+
+/* Record what a landed (resp) or journalled (resp NULL) bundle defines. */
+static void verify_add(push *P, slot *s, const fg_rest_tx_response *resp)
+{
+    fg_error e;
+    fg_error_clear(&e);
+    if (push_verify_add(P->verify, s->it.path, s->it.data, s->it.len, resp, &e) != FG_OK)
+        difference(P, s->it.path, e.text);
+}
+
 /* A 2xx answer: read the transaction-response and journal the bundle. */
 static void landed(push *P, slot *s, long status)
 {
@@ -545,6 +668,8 @@ static void landed(push *P, slot *s, long status)
         fail(P, s, status, "landed, but the journal could not record it: %s", e.text);
     } else {
         P->st.resources += r.n_entries;
+        if (P->verify)
+            verify_add(P, s, &r);
         report(P, s, 1, status, NULL, &r);
     }
     fg_rest_tx_response_free(&r);
@@ -589,7 +714,10 @@ static void finished(push *P, slot *s, CURLcode cc)
  * slot now holds one (or reported an unreadable input), 0 at the end. */
 static int fill(push *P, slot *s)
 {
-    while (source_next(P->src, &s->it)) {
+    int got;
+    while ((got = source_next(P->src, &s->it)) != 0) {
+        if (got == 2)
+            return 2;
         P->st.bundles_seen++;
         s->attempts = 0;
         s->auth_retried = 0;
@@ -600,6 +728,8 @@ static int fill(push *P, slot *s)
         fg_rest_sha256_hex(s->it.data, s->it.len, s->sha);
         if (P->o->journal && fg_journal_contains(P->o->journal, s->sha)) {
             P->st.bundles_skipped++;
+            if (P->verify)
+                verify_add(P, s, NULL);
             free(s->it.data);
             s->it.data = NULL;
             continue;
@@ -624,13 +754,16 @@ static int loop(push *P, fg_error *err)
 {
     int exhausted = 0;
     for (;;) {
-        int canceled = P->o->cancel && *P->o->cancel;
+        int canceled = P->o->cancel && *P->o->cancel, starved = 0;
         double t = now_mono(), next_due = t + PROGRESS_INTERVAL;
         int busy = 0;
         for (int i = 0; i < P->n_slots; i++) {
             slot *s = &P->slots[i];
-            if (s->state == SLOT_IDLE && !exhausted && !canceled && !fill(P, s))
-                exhausted = 1;
+            if (s->state == SLOT_IDLE && !exhausted && !canceled && !starved) {
+                int f = fill(P, s);
+                exhausted = f == 0;
+                starved = f == 2;
+            }
             if (s->state == SLOT_WAITING) {
                 if (canceled)
                     fail(P, s, 0, "%s", "canceled before it landed");
@@ -655,6 +788,8 @@ static int loop(push *P, fg_error *err)
             finished(P, s, m->data.result);
         }
         progress(P, 0);
+        if (starved && next_due > t + FEED_POLL)
+            next_due = t + FEED_POLL; /* ask the streaming source again soon */
         int wait_ms = (int)((next_due - now_mono()) * 1000);
         if (wait_ms > 0 && running > 0)
             curl_multi_poll(P->multi, NULL, 0, wait_ms, NULL);
@@ -662,7 +797,7 @@ static int loop(push *P, fg_error *err)
             int any_idle_fillable = 0;
             for (int i = 0; i < P->n_slots; i++)
                 any_idle_fillable |= P->slots[i].state == SLOT_IDLE && !exhausted;
-            if (!any_idle_fillable) {
+            if (!any_idle_fillable || starved) {
                 struct timespec ts = {0, (long)wait_ms * 1000000L};
                 if (wait_ms >= 1000)
                     ts = (struct timespec){wait_ms / 1000, (wait_ms % 1000) * 1000000L};
@@ -673,6 +808,103 @@ static int loop(push *P, fg_error *err)
     progress(P, 1);
     return P->o->cancel && *P->o->cancel
                ? fg_error_set(err, FG_ECANCELED, "push", "canceled; --resume pushes the rest")
+               : FG_OK;
+}
+
+/* ---- --verify: read back what landed ------------------------------------ */
+
+static void verify_start(push *P, slot *s)
+{
+    char url[4200];
+    fg_error e;
+    fg_error_clear(&e);
+    const char *path;
+    snprintf(url, sizeof(url), "%s/%s", P->base, push_verify_query(P->verify, s->vq, &path));
+    s->attempts++;
+    if (setup_request(P, s, url, NULL, 0, &e) != FG_OK ||
+        curl_multi_add_handle(P->multi, s->easy) != CURLM_OK) {
+        difference(P, path, e.text[0] ? e.text : "cannot start the search");
+        s->state = SLOT_IDLE;
+        return;
+    }
+    P->st.verify_queries++;
+    s->state = SLOT_RUNNING;
+}
+
+static void verify_finished(push *P, slot *s, CURLcode cc)
+{
+    curl_multi_remove_handle(P->multi, s->easy);
+    const char *path;
+    const char *q = push_verify_query(P->verify, s->vq, &path);
+    long status = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    char msg[FG_ERROR_TEXT_MAX];
+    s->state = SLOT_IDLE;
+    if (cc == CURLE_OK && status == 200) {
+        if (push_verify_judge(P->verify, s->vq, s->resp.data, s->resp.len, msg, sizeof(msg)) != 0)
+            difference(P, path, msg);
+        return;
+    }
+    int again = describe_failure(P, s, cc, status, msg, sizeof(msg));
+    int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
+    if (again && s->attempts < max && !(P->o->cancel && *P->o->cancel)) {
+        double w = s->retry_after >= 0 ? s->retry_after
+                                       : fg_rest_backoff(s->attempts, fg_rng_uniform(&P->rng));
+        s->state = SLOT_WAITING;
+        s->due = now_mono() + w;
+        return;
+    }
+    char full[FG_ERROR_TEXT_MAX + 300];
+    snprintf(full, sizeof(full), "%.200s: the search failed: %s", q, msg);
+    redact(P, full, sizeof(full));
+    difference(P, path, full);
+}
+
+/* Run every recorded search, concurrency at a time, retrying as the push
+ * does; differences go to on_difference. */
+static int verify_phase(push *P, fg_error *err)
+{
+    size_t next = 0, n = push_verify_count(P->verify);
+    for (int i = 0; i < P->n_slots; i++)
+        P->slots[i].state = SLOT_IDLE;
+    for (;;) {
+        int canceled = P->o->cancel && *P->o->cancel, busy = 0;
+        double t = now_mono(), next_due = t + PROGRESS_INTERVAL;
+        for (int i = 0; i < P->n_slots; i++) {
+            slot *s = &P->slots[i];
+            if (s->state == SLOT_IDLE && next < n && !canceled) {
+                s->vq = next++;
+                s->attempts = 0;
+                verify_start(P, s);
+            } else if (s->state == SLOT_WAITING) {
+                if (canceled)
+                    s->state = SLOT_IDLE;
+                else if (s->due <= t)
+                    verify_start(P, s);
+                else if (s->due < next_due)
+                    next_due = s->due;
+            }
+            busy |= s->state != SLOT_IDLE;
+        }
+        if (!busy && (next >= n || canceled))
+            break;
+        int running = 0, q;
+        if (curl_multi_perform(P->multi, &running) != CURLM_OK)
+            return fg_error_set(err, FG_EINTERNAL, "curl", "the transfer loop failed");
+        CURLMsg *m;
+        while ((m = curl_multi_info_read(P->multi, &q)) != NULL) {
+            if (m->msg != CURLMSG_DONE)
+                continue;
+            slot *s = NULL;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            verify_finished(P, s, m->data.result);
+        }
+        int wait_ms = (int)((next_due - now_mono()) * 1000);
+        if (wait_ms > 0)
+            curl_multi_poll(P->multi, NULL, 0, wait_ms, NULL);
+    }
+    return P->o->cancel && *P->o->cancel
+               ? fg_error_set(err, FG_ECANCELED, "push", "canceled during --verify")
                : FG_OK;
 }
 
@@ -706,6 +938,12 @@ int fg_push_run(const fg_push_options *o, const char *const *inputs, size_t n_in
     fg_rng_seed(&P.rng, o->seed ^ 0x70757368u);
     src.inputs = inputs;
     src.n_inputs = n_inputs;
+    src.next = o->next_input;
+    src.next_ctx = o->ctx;
+    if (o->verify && !(P.verify = push_verify_new())) {
+        rc = fg_error_set(err, FG_ENOMEM, "push", "out of memory");
+        goto cleanup;
+    }
     P.n_slots = o->concurrency;
     if (!(src.dirs = calloc(MAX_DIR_DEPTH, sizeof(*src.dirs))) ||
         !(P.slots = calloc((size_t)P.n_slots, sizeof(*P.slots))) ||
@@ -721,6 +959,8 @@ int fg_push_run(const fg_push_options *o, const char *const *inputs, size_t n_in
     if ((rc = check_server(&P, &P.slots[0], err)) != FG_OK)
         goto cleanup;
     rc = loop(&P, err);
+    if (rc == FG_OK && P.verify)
+        rc = verify_phase(&P, err);
 cleanup:
     if (rc != FG_OK && err) {
         const fg_token_provider *a = o ? o->auth : NULL;
@@ -742,6 +982,7 @@ cleanup:
         free(s->it.data);
     }
     free(P.slots);
+    push_verify_free(P.verify);
     if (P.multi)
         curl_multi_cleanup(P.multi);
     source_close(&src);
