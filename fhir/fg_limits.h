@@ -37,5 +37,9 @@
 #define FG_MAX_RETRY_AFTER_S 300               /* longest Retry-After honoured */
 #define FG_MAX_TOKEN_BYTES 16384               /* one access token or token file */
 #define FG_MAX_JOURNAL_LINES 100000000         /* bundles one push journal holds */
+#define FG_MAX_TOKEN_RESPONSE_BYTES 65536       /* one answer of a token endpoint */
+#define FG_TOKEN_DEFAULT_LIFETIME_S 300         /* a token whose answer gives no expires_in */
+#define FG_SMART_ASSERTION_LIFETIME_S 240       /* exp of a SMART client assertion (at most 300) */
+#define FG_MAX_SMART_KEY_BYTES 65536            /* one PEM private key */
 
 #endif

@@ -169,4 +169,66 @@ int fg_token_file_new(const char *path, fg_token_provider **out, fg_error *err);
 /* Free a provider; accepts NULL. */
 void fg_token_provider_free(fg_token_provider *p);
 
+/* ---- fetched tokens (rest_auth.c) ----------------------------------------
+ *
+ * A request whose `form` is NULL is a GET (SMART configuration discovery);
+ * otherwise a POST of the form. The providers below ask for a fetch when
+ * they hold no token or when fg_token_refresh_at() has passed, and again
+ * after `invalidate`.
+ */
+
+/* Settings of the OAuth2 providers; strings are copied. */
+typedef struct fg_oauth_options {
+    const char *server;        /* FHIR base URL: SMART discovery when token_url is NULL */
+    const char *token_url;     /* token endpoint, or NULL (SMART only: discovered) */
+    const char *client_id;
+    const char *client_secret; /* client credentials */
+    const char *scope;         /* NULL: none sent (client credentials), FG_SMART_DEFAULT_SCOPE (SMART) */
+    const char *key_pem;       /* SMART: the private key as PEM text (RSA, or EC P-384) */
+    size_t key_len;
+    const char *kid;           /* SMART: the JWT "kid" header */
+    const char *alg;           /* SMART: "RS384" or "ES384"; NULL: from the key type */
+} fg_oauth_options;
+
+/* The scope a SMART Backend Services client asks for when none is given:
+ * every resource type with every SMART v2 permission (create, read, update,
+ * delete, search), what SMART v1 wrote with the wildcard ".*" scope. */
+#define FG_SMART_DEFAULT_SCOPE "system/*.cruds"
+
+/* OAuth2 client credentials (RFC 6749 section 4.4; client_secret_post).
+ * *out is new (free with fg_token_provider_free). FG_EUSAGE when the token
+ * URL, client id or secret is missing; messages never quote the secret. */
+int fg_token_client_credentials_new(const fg_oauth_options *o, fg_token_provider **out,
+                                    fg_error *err);
+
+/* SMART Backend Services: a JWT client assertion signed with the key
+ * (RS384 or ES384), token endpoint from token_url or discovered at
+ * [server]/.well-known/smart-configuration. *out is new. FG_EINVALID when
+ * the key cannot be read or does not fit alg (the message names the key
+ * type, never its material), FG_EUSAGE for missing settings. */
+int fg_token_smart_new(const fg_oauth_options *o, fg_token_provider **out, fg_error *err);
+
+/* Read a token endpoint's answer. On FG_OK *token is a new string (the
+ * caller frees it) and *lifetime the expires_in seconds
+ * (FG_TOKEN_DEFAULT_LIFETIME_S when absent). A non-2xx status, an OAuth2
+ * error body, a missing access_token, a token_type other than Bearer or a
+ * token a header cannot carry is FG_EINVALID with a message that quotes
+ * error/error_description but never a token. */
+int fg_rest_parse_token_response(long status, const char *body, size_t len, char **token,
+                                 long *lifetime, fg_error *err);
+
+/* When a token issued at `issued` that lives `lifetime` seconds is to be
+ * replaced: 30 s before it expires or at 80% of its life, whichever comes
+ * first, but not before half of it. */
+time_t fg_token_refresh_at(time_t issued, long lifetime);
+
+/* Build a SMART client assertion: a compact JWT with header {alg, kid, typ
+ * JWT} and claims iss = sub = client_id, aud, jti, iat = now,
+ * exp = now + FG_SMART_ASSERTION_LIFETIME_S, signed with key_pem (ES384
+ * signatures in the JOSE R||S form). alg NULL: from the key type. jti NULL:
+ * 128 random bits. *out is new (the caller frees it). */
+int fg_rest_jwt_assertion(const char *key_pem, size_t key_len, const char *alg, const char *kid,
+                          const char *client_id, const char *aud, const char *jti, time_t now,
+                          char **out, fg_error *err);
+
 #endif
