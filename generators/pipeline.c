@@ -24,8 +24,8 @@
 /* Memory kept between patients: a worker's arena and buffers above these
  * sizes are given back, so peak memory does not creep up with the largest
  * patient of a long run. */
-#define KEEP_ARENA_BYTES (1u << 20)
-#define KEEP_BUFFER_BYTES (1u << 20)
+#define KEEP_ARENA_BYTES (256u << 10)
+#define KEEP_BUFFER_BYTES (64u << 10)
 #define PATH_MAX_LEN 4096
 
 /* Ids of the shared resources (Organization, Practitioner, Location) already
