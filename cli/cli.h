@@ -42,4 +42,11 @@ int cmd_generate(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 
+/* The push half of 'fhirgen generate --push': argv as for cmd_push (argv[0]
+ * "push", no input names); the bundles come from next (see
+ * fg_push_options.next_input, called with ctx) and the default journal
+ * lives in journal_dir. Returns the exit status. */
+int cli_push_stream(int argc, char **argv, const char *journal_dir,
+                    int (*next)(void *ctx, char *path, size_t size), void *ctx);
+
 #endif

@@ -1,10 +1,14 @@
 /* fhirgen generate: a cohort from the built-in engine to files. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +63,12 @@ static void usage(FILE *f)
         "      --random-ids           resource ids from the system random source instead\n"
         "                             of the seed (output is then not reproducible)\n"
         "      --summary-json FILE    also write the summary as JSON\n"
+        "      --push URL [OPTS]      also push each bundle to the FHIR server at URL as\n"
+        "                             soon as its file is written (bundle format only);\n"
+        "                             every option after URL is a 'fhirgen push' option\n"
+        "                             (--cacert, -j, --verify, --resume, ...; see\n"
+        "                             'fhirgen push --help'); the journal defaults to\n"
+        "                             DIR/bundles/.fhirgen-push.journal\n"
         "\n"
         "Running:\n"
         "  -j, --jobs J               worker threads (default: the number of cores);\n"
@@ -71,6 +81,7 @@ static void usage(FILE *f)
         "  fhirgen generate -n 100 --seed 42\n"
         "  fhirgen generate -n 5000 --age 60-90 --condition heart_failure -f ndjson\n"
         "  fhirgen generate -n 1000000 --seed 7 --shard 3/10 -o /data/cohort\n"
+        "  fhirgen generate -n 200 --seed 7 --push https://localhost:8443/fhir --cacert ca.pem\n"
         "\n"
         "Exit status: 0 success, 1 the run failed (nothing half-written is left),\n"
         "2 a bad command line, 130 interrupted.\n");
@@ -128,6 +139,60 @@ static void on_progress(void *ud, const fg_progress *p)
             (unsigned long long)p->done, (unsigned long long)p->total, rate,
             p->seconds > 0 ? (double)p->resources / p->seconds : 0, eta);
     fflush(stderr);
+}
+
+/* ---- --push: the pipeline on a thread, the push loop on this one ------- */
+
+/* The bundles of [first, first+count) handed to the push loop in index
+ * order as the pipeline renames each into place (files older than the run
+ * are not taken for new ones). */
+typedef struct feed {
+    char dir[4096];
+    uint64_t first, count, next;
+    time_t started;
+    atomic_int generation_done;
+} feed;
+
+static int feed_next(void *ctx, char *path, size_t size)
+{
+    feed *f = ctx;
+    while (f->next < f->count) {
+        int done = atomic_load(&f->generation_done); /* read before looking at the file */
+        snprintf(path, size, "%s/patient-%08llu.json", f->dir,
+                 (unsigned long long)(f->first + f->next));
+        struct stat st;
+        if (stat(path, &st) == 0 && st.st_mtime >= f->started) {
+            f->next++;
+            return 1;
+        }
+        if (!done)
+            return 0;
+        f->next++; /* the run ended without this file: generate reports why */
+    }
+    return -1;
+}
+
+typedef struct gen_job {
+    const fg_engine *engine;
+    const fg_mapper *mapper;
+    const fg_pipeline_options *po;
+    fg_run_summary *sum;
+    fg_error *err;
+    feed *feed;
+    int rc;
+} gen_job;
+
+static void *gen_thread(void *arg)
+{
+    gen_job *g = arg;
+    g->rc = fg_pipeline_run(g->engine, g->mapper, g->po, g->sum, g->err);
+    atomic_store(&g->feed->generation_done, 1);
+    return NULL;
+}
+
+static int make_dir(const char *path)
+{
+    return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 static int parse_range(const char *s, int *lo, int *hi)
@@ -214,6 +279,28 @@ int cmd_generate(int argc, char **argv)
     fg_mapper *mapper = NULL;
     fg_error err;
     fg_error_clear(&err);
+
+    /* generate's own options come before --push URL; the rest are push's */
+    int push_at = 0;
+    for (int i = 1; i < argc && !push_at; i++)
+        if (strcmp(argv[i], "--push") == 0 || strncmp(argv[i], "--push=", 7) == 0)
+            push_at = i;
+    char *push_argv[argc + 3];
+    int push_argc = 0;
+    if (push_at) {
+        push_argv[push_argc++] = "push";
+        push_argv[push_argc++] = "--server";
+        if (argv[push_at][6] == '=')
+            push_argv[push_argc++] = argv[push_at] + 7;
+        else if (push_at + 1 < argc)
+            push_argv[push_argc++] = argv[++push_at];
+        else
+            return cli_usage_error(CMD, "--push needs the server URL");
+        for (int i = push_at + 1; i < argc; i++)
+            push_argv[push_argc++] = argv[i];
+        push_argv[push_argc] = NULL;
+        argc = argv[push_at][6] == '=' ? push_at : push_at - 1;
+    }
 
     optind = 1;
     int c;
@@ -305,6 +392,8 @@ int cmd_generate(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (push_at && format != FG_FORMAT_BUNDLE)
+        return cli_usage_error(CMD, "--push needs the bundle format");
     if (!have_seed) {
         uint64_t s = 0;
         if (getrandom(&s, sizeof(s), 0) != sizeof(s))
@@ -361,7 +450,41 @@ int cmd_generate(int argc, char **argv)
     po.cancel = &cli_cancel;
 
     fg_run_summary sum;
-    int prc = fg_pipeline_run(engine, mapper, &po, &sum, &err);
+    int prc, push_rc = EXIT_OK;
+    if (push_at) {
+        static feed fd; /* large: not on the stack */
+        memset(&fd, 0, sizeof(fd));
+        snprintf(fd.dir, sizeof(fd.dir), "%s/bundles", out);
+        fd.first = po.first;
+        fd.count = po.count;
+        fd.started = time(NULL) - 1;
+        if (make_dir(out) != 0 || make_dir(fd.dir) != 0) {
+            fg_error_set(&err, FG_EIO, fd.dir, "cannot create the folder: %s", strerror(errno));
+            cli_report(CMD, &err);
+            goto cleanup;
+        }
+        ps.tty = 0; /* the push shows the progress line */
+        gen_job g = {engine, mapper, &po, &sum, &err, &fd, FG_OK};
+        pthread_t th;
+        if (pthread_create(&th, NULL, gen_thread, &g) != 0) {
+            fprintf(stderr, "fhirgen generate: cannot start the generator thread\n");
+            goto cleanup;
+        }
+        push_rc = cli_push_stream(push_argc, push_argv, fd.dir, feed_next, &fd);
+        int stopped = !atomic_load(&fd.generation_done);
+        if (stopped)
+            cli_cancel = 1; /* the push stopped early: so does the generator */
+        pthread_join(th, NULL);
+        prc = g.rc;
+        if (stopped && prc == FG_ECANCELED && push_rc != EXIT_OK && push_rc != EXIT_INTERRUPTED) {
+            fprintf(stderr, "fhirgen generate: the push failed, so generation stopped after %llu "
+                            "patients\n", (unsigned long long)sum.patients);
+            rc = push_rc;
+            goto cleanup;
+        }
+    } else {
+        prc = fg_pipeline_run(engine, mapper, &po, &sum, &err);
+    }
     if (ps.tty)
         fprintf(stderr, "\r\033[K");
     if (prc == FG_ECANCELED) {
@@ -382,7 +505,7 @@ int cmd_generate(int argc, char **argv)
         cli_report(CMD, &err);
         goto cleanup;
     }
-    rc = EXIT_OK;
+    rc = push_rc;
 cleanup:
     fg_mapper_free(mapper);
     fg_terminology_free(terms);

@@ -115,7 +115,15 @@ typedef struct ui {
     int progress_shown;
     uint64_t failures_shown;
     uint64_t differences_shown;
+    int (*next)(void *ctx, char *path, size_t size); /* streaming inputs, or NULL */
+    void *next_ctx;
 } ui;
+
+static int ui_next(void *ctx, char *path, size_t size)
+{
+    ui *u = ctx;
+    return u->next(u->next_ctx, path, size);
+}
 
 static void clear_progress(ui *u)
 {
@@ -337,7 +345,10 @@ cleanup:
     return rc;
 }
 
-int cmd_push(int argc, char **argv)
+/* cmd_push, or with next set the push half of 'generate --push' (inputs
+ * handed over as they are written, the journal in journal_dir). */
+static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t), void *next_ctx,
+                     const char *journal_dir)
 {
     fg_push_options po = {0};
     po.concurrency = 4;
@@ -345,7 +356,7 @@ int cmd_push(int argc, char **argv)
     memset(&aa, 0, sizeof(aa));
     const char *journal_path = NULL, *summary = NULL;
     int no_journal = 0, resume = 0, timeout_s = 0;
-    ui u = {isatty(2), 0, 0, 0, 0};
+    ui u = {isatty(2), 0, 0, 0, 0, next, next_ctx};
     fg_token_provider *auth = NULL;
     fg_journal *journal = NULL;
     fg_error err;
@@ -398,8 +409,10 @@ int cmd_push(int argc, char **argv)
     }
     if (!po.server)
         return cli_usage_error(CMD, "--server URL is required");
-    if (optind >= argc)
+    if (optind >= argc && !next)
         return cli_usage_error(CMD, "name the bundles to push (files, folders, or - for stdin)");
+    if (optind < argc && next)
+        return cli_usage_error(CMD, "--push takes no input names: it pushes what is generated");
     if (no_journal && resume)
         return cli_usage_error(CMD, "--resume needs a journal");
     if (po.insecure)
@@ -420,6 +433,8 @@ int cmd_push(int argc, char **argv)
     if (!no_journal) {
         if (journal_path)
             snprintf(jpath, sizeof(jpath), "%s", journal_path);
+        else if (next)
+            snprintf(jpath, sizeof(jpath), "%s/.fhirgen-push.journal", journal_dir);
         else
             default_journal(argv[optind], jpath, sizeof(jpath));
         if (fg_journal_open(jpath, resume, &journal, &err) != FG_OK) {
@@ -431,6 +446,8 @@ int cmd_push(int argc, char **argv)
     po.on_result = on_result;
     po.on_progress = on_progress;
     po.on_difference = on_difference;
+    if (next)
+        po.next_input = ui_next;
     po.ctx = &u;
     po.cancel = &cli_cancel;
     cli_catch_signals();
@@ -466,4 +483,15 @@ cleanup:
     fg_journal_close(journal);
     fg_token_provider_free(auth);
     return rc;
+}
+
+int cmd_push(int argc, char **argv)
+{
+    return push_main(argc, argv, NULL, NULL, NULL);
+}
+
+int cli_push_stream(int argc, char **argv, const char *journal_dir,
+                    int (*next)(void *ctx, char *path, size_t size), void *ctx)
+{
+    return push_main(argc, argv, next, ctx, journal_dir);
 }
