@@ -80,23 +80,40 @@ class ValidatingRepository extends router.MemoryRepository {
     resource = unprotectIdentifiers(resource);
     // Throws OperationOutcomeError (400) listing the issues when invalid.
     validateResource(resource);
-    return super.createResourceSync(resource, options, update);
+    const type = resource.resourceType;
+    const id = resource.id;
+    const prev = id ? this.resources.get(type)?.get(id) : undefined;
+    const hlen = id ? (this.history.get(type)?.get(id)?.length ?? 0) : 0;
+    const result = super.createResourceSync(resource, options, update);
+    if (this.undoLog) this.undoLog.push({ type, id: result.id, prev, hlen });
+    return result;
   }
 
-  /** Copy of the store (resources are replaced, never mutated, on write). */
+  /** Start recording writes so that restore() can undo them. Resources are
+   * replaced, never mutated, on write, so the previous object is enough.
+   * (Copying the whole store per transaction made loads quadratic.) */
   snapshot() {
-    const copy = (m, f) => new Map([...m].map(([k, v]) => [k, f(v)]));
-    return {
-      resources: copy(this.resources, (inner) => new Map(inner)),
-      history: copy(this.history, (inner) => copy(inner, (arr) => arr.slice())),
-    };
+    this.undoLog = [];
+    return this.undoLog;
   }
 
-  restore(snap) {
-    this.resources.clear();
-    this.history.clear();
-    for (const [k, v] of snap.resources) this.resources.set(k, v);
-    for (const [k, v] of snap.history) this.history.set(k, v);
+  /** Stop recording; with undo, revert the writes made since snapshot(). */
+  restore(log, undo = true) {
+    this.undoLog = undefined;
+    if (!undo) return;
+    for (let i = log.length - 1; i >= 0; i--) {
+      const { type, id, prev, hlen } = log[i];
+      const current = this.resources.get(type);
+      if (current) {
+        if (prev === undefined) current.delete(id);
+        else current.set(id, prev);
+      }
+      const versions = this.history.get(type)?.get(id);
+      if (versions) {
+        if (hlen === 0) this.history.get(type).delete(id);
+        else versions.length = hlen;
+      }
+    }
   }
 
   /** Count of current resources by type (for the admin stats). */
@@ -191,7 +208,7 @@ export class FhirStore {
       // Transactions run through the batch path (transactions: false): the
       // router's own transaction mode refuses more than 50 updates, or more
       // than 8 entries once a conditional create is present, which every
-      // fhirgen bundle exceeds. Atomicity comes from the snapshot instead.
+      // fhirgen bundle exceeds. Atomicity comes from the undo log instead.
       result = await this.router.handleRequest({
         method, url, pathname: '', body, params: {}, query: {}, headers,
         config: { transactions: false },
@@ -225,6 +242,7 @@ export class FhirStore {
         this.repo.restore(snap);
         this.transactions.rolledBack++;
       } else {
+        this.repo.restore(snap, false);
         this.transactions.committed++;
       }
     }

@@ -9,7 +9,7 @@ SERVER="$ROOT/tests/fhirserver"
 command -v node >/dev/null || skip "node is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
 [ -d "$SERVER/node_modules/@medplum/fhir-router" ] || skip "run 'npm ci' in tests/fhirserver first"
-N=${PUSH_PATIENTS:-40}
+N=${PUSH_PATIENTS:-200}
 
 generate "$WORK/cohort" -n "$N" --seed 4040 --end-date 2026-01-01 --quiet
 "$SERVER/make-certs.sh" "$WORK/certs" >/dev/null || fail "make-certs.sh failed"
@@ -52,6 +52,32 @@ got=$(counts)
 [ "$got" = "$(cat "$WORK/expected")" ] ||
     { echo "FAIL: server holds '$got', bundles make '$(cat "$WORK/expected")'"; exit 1; }
 echo "ok: every resource landed exactly once ($got)"
+# References on the server point at the server's resources: read back a
+# sample of each clinical type and resolve every reference it holds.
+for t in Encounter Observation Condition MedicationRequest DocumentReference; do
+    curl -sf --retry 5 --retry-all-errors --cacert "$FHIR_TEST_CA" \
+        "$FHIR_TEST_URL/$t?_count=3" >"$WORK/sample.json" || { echo "FAIL: cannot search $t"; exit 1; }
+    refs=$(python3 -c '
+import json, sys
+def walk(x):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "reference" and isinstance(v, str):
+                print(v)
+            else:
+                walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            walk(v)
+walk([e["resource"] for e in json.load(open(sys.argv[1])).get("entry", [])])' "$WORK/sample.json" | sort -u)
+    [ -n "$refs" ] || { echo "FAIL: no $t with references on the server"; exit 1; }
+    for r in $refs; do
+        case $r in urn:*) echo "FAIL: $t on the server still holds $r"; exit 1 ;; esac
+        curl -sf -o /dev/null --retry 5 --retry-all-errors --cacert "$FHIR_TEST_CA" "$FHIR_TEST_URL/$r" ||
+            { echo "FAIL: $t on the server refers to $r, which does not resolve"; exit 1; }
+    done
+done
+echo "ok: references of Encounter, Observation, Condition, MedicationRequest, DocumentReference resolve on the server"
 "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q --no-journal \
     "$WORK/cohort/bundles" || { echo "FAIL: second push exited $?"; exit 1; }
 got=$(counts)
