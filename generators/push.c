@@ -394,8 +394,12 @@ static int setup_request(push *P, slot *s, const char *url, const char *body, si
     s->errbuf[0] = 0;
 
     struct curl_slist *h = curl_slist_append(NULL, "Accept: application/fhir+json");
-    if (body)
+    if (body) {
         h = h ? curl_slist_append(h, "Content-Type: application/fhir+json") : NULL;
+        /* Only each entry's status and location are read back: ask the
+         * server not to echo every resource (FHIR http.html#ops). */
+        h = h ? curl_slist_append(h, "Prefer: return=minimal") : NULL;
+    }
     if (o->auth) {
         const char *tok = NULL;
         int rc = o->auth->token(o->auth, time(NULL), &tok, err);

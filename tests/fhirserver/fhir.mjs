@@ -237,6 +237,13 @@ export class FhirStore {
         resource.type = 'transaction-response';
       }
     }
+    // Prefer: return=minimal (FHIR http.html#ops): the response entries keep
+    // their status and location but not the resource bodies.
+    const prefer = headers && (headers.prefer || headers.Prefer);
+    if (typeof prefer === 'string' && /return=minimal/.test(prefer) && resource
+        && resource.resourceType === 'Bundle' && Array.isArray(resource.entry)) {
+      for (const e of resource.entry) if (e) delete e.resource;
+    }
     if (snap) {
       if (status >= 400) {
         this.repo.restore(snap);
