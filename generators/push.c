@@ -784,14 +784,20 @@ static int loop(push *P, fg_error *err)
         if (curl_multi_perform(P->multi, &running) != CURLM_OK)
             return fg_error_set(err, FG_EINTERNAL, "curl", "the transfer loop failed");
         CURLMsg *m;
+        int freed = 0;
         while ((m = curl_multi_info_read(P->multi, &q)) != NULL) {
             if (m->msg != CURLMSG_DONE)
                 continue;
             slot *s = NULL;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
             finished(P, s, m->data.result);
+            freed = 1;
         }
         progress(P, 0);
+        /* A slot just came free: refill it now rather than after the next
+         * poll, which may sleep while the server works on the others. */
+        if (freed && !exhausted && !canceled)
+            continue;
         if (starved && next_due > t + FEED_POLL)
             next_due = t + FEED_POLL; /* ask the streaming source again soon */
         int wait_ms = (int)((next_due - now_mono()) * 1000);
