@@ -5,46 +5,12 @@
 # state, an untrusted certificate and a wrong token are refused.
 #   usage: push.sh FHIRGEN REFCHECK
 . "$(dirname "$0")/common.sh"
-SERVER="$ROOT/tests/fhirserver"
-command -v node >/dev/null || skip "node is not installed"
-command -v curl >/dev/null || skip "curl is not installed"
-[ -d "$SERVER/node_modules/@medplum/fhir-router" ] || skip "run 'npm ci' in tests/fhirserver first"
 N=${PUSH_PATIENTS:-200}
-
-generate "$WORK/cohort" -n "$N" --seed 4040 --end-date 2026-01-01 --quiet
-"$SERVER/make-certs.sh" "$WORK/certs" >/dev/null || fail "make-certs.sh failed"
-
-# The resources a server must hold after loading the cohort: one per PUT id,
-# one per distinct ifNoneExist of the shared resources.
-python3 - "$WORK/cohort/bundles" >"$WORK/expected" <<'PY' || fail "cannot read the bundles"
-import collections, glob, json, sys
-ids = collections.defaultdict(set)
-for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    for e in json.load(open(f))["entry"]:
-        r, q = e["resource"], e["request"]
-        ids[r["resourceType"]].add(q.get("ifNoneExist") or q["url"])
-print(" ".join(f"{t}={len(v)}" for t, v in sorted(ids.items())))
-PY
-TYPES=$(tr ' ' '\n' <"$WORK/expected" | cut -d= -f1 | tr '\n' ' ')
-export TYPES WORK FHIRGEN
-
-# The checks run inside run-with-server.sh, which sets FHIR_TEST_URL and
-# FHIR_TEST_CA; each prints "ok: ..." or fails.
-cat >"$WORK/counts.sh" <<'SH'
-# counts [curl args]: "Type=N ..." from the server's own search.
-counts() {
-    for t in $TYPES; do
-        n=$(curl -sf --retry 20 --retry-delay 1 --retry-all-errors --cacert "$FHIR_TEST_CA" "$@" \
-              "$FHIR_TEST_URL/$t?_summary=count" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])') || n=ERR
-        printf '%s=%s ' "$t" "$n"
-    done | sed 's/ $//'
-}
-SH
+push_setup 4040
 
 cat >"$WORK/exactly-once.sh" <<'SH'
 set -u
-. "$WORK/counts.sh"
+. "$WORK/lib.sh"
 "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 4 \
     --journal "$WORK/journal1" --summary-json "$WORK/push1.json" "$WORK/cohort/bundles" ||
     { echo "FAIL: push exited $?"; exit 1; }
@@ -93,7 +59,7 @@ SH
 
 cat >"$WORK/faults.sh" <<'SH'
 set -u
-. "$WORK/counts.sh"
+. "$WORK/lib.sh"
 "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 4 --no-journal \
     --summary-json "$WORK/faults.json" "$WORK/cohort/bundles" ||
     { echo "FAIL: push under faults exited $?"; exit 1; }

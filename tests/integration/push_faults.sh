@@ -8,49 +8,11 @@
 # redirect to plain http) each end the run with a one-line error and a
 # non-zero exit, the journal intact.
 #   usage: push_faults.sh FHIRGEN REFCHECK
-# PUSH_FAULT_PATIENTS sets the cohort size (default 12: the test server
-# copies its store for each transaction, so a push slows as the store grows).
+# PUSH_FAULT_PATIENTS sets the cohort size (default 12: the crash and bad-answer
+# stages run against a server that delays every answer by 300 ms).
 . "$(dirname "$0")/common.sh"
-SERVER="$ROOT/tests/fhirserver"
-command -v node >/dev/null || skip "node is not installed"
-command -v curl >/dev/null || skip "curl is not installed"
-[ -d "$SERVER/node_modules/@medplum/fhir-router" ] || skip "run 'npm ci' in tests/fhirserver first"
 N=${PUSH_FAULT_PATIENTS:-12}
-
-generate "$WORK/cohort" -n "$N" --seed 4041 --end-date 2026-01-01 --quiet
-"$SERVER/make-certs.sh" "$WORK/certs" >/dev/null || fail "make-certs.sh failed"
-
-# What the server must hold: one resource per PUT id, one per distinct
-# ifNoneExist (as push.sh counts it).
-python3 - "$WORK/cohort/bundles" >"$WORK/expected" <<'PY' || fail "cannot read the bundles"
-import collections, glob, json, sys
-ids = collections.defaultdict(set)
-for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
-    for e in json.load(open(f))["entry"]:
-        r, q = e["resource"], e["request"]
-        ids[r["resourceType"]].add(q.get("ifNoneExist") or q["url"])
-print(" ".join(f"{t}={len(v)}" for t, v in sorted(ids.items())))
-PY
-TYPES=$(tr ' ' '\n' <"$WORK/expected" | cut -d= -f1 | tr '\n' ' ')
-export TYPES WORK FHIRGEN N
-
-cat >"$WORK/lib.sh" <<'SH'
-set -u
-counts() {
-    for t in $TYPES; do
-        n=$(curl -sf --retry 20 --retry-delay 1 --retry-all-errors --cacert "$FHIR_TEST_CA" \
-              "$FHIR_TEST_URL/$t?_summary=count" |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])') || n=ERR
-        printf '%s=%s ' "$t" "$n"
-    done | sed 's/ $//'
-}
-push() { "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q "$@"; }
-same_set() {
-    got=$(counts)
-    [ "$got" = "$(cat "$WORK/expected")" ] ||
-        { echo "FAIL: $1: the server holds '$got', the bundles make '$(cat "$WORK/expected")'"; exit 1; }
-}
-SH
+push_setup 4041
 
 cat >"$WORK/faults.sh" <<'SH'
 . "$WORK/lib.sh"
