@@ -794,9 +794,10 @@ static int loop(push *P, fg_error *err)
             freed = 1;
         }
         progress(P, 0);
-        /* A slot just came free: refill it now rather than after the next
-         * poll, which may sleep while the server works on the others. */
-        if (freed && !exhausted && !canceled)
+        /* A slot just came free: refill it (or, with nothing left, end the
+         * run) now rather than after the next poll or sleep, which may wait
+         * a whole progress interval while the server works on the others. */
+        if (freed)
             continue;
         if (starved && next_due > t + FEED_POLL)
             next_due = t + FEED_POLL; /* ask the streaming source again soon */
