@@ -31,58 +31,6 @@
 #define YEAR_SECONDS ((fg_time)(365.2425 * FG_DAY))
 #define COND_MAX_VISITS 2000 /* follow-up visits looked at per condition */
 
-/* The life table's q(x) (data/tables/life_table.tsv: age, qx_male,
- * qx_female, ...). Without it, sampling makes no survival correction. */
-static void load_life_table(const fg_engine *e, struct eng_modules *m)
-{
-    char path[4096], *text = NULL;
-    size_t len = 0;
-    snprintf(path, sizeof(path), "%s/tables/life_table.tsv", e->datadir ? e->datadir : fg_data_dir());
-    if (fg_read_file(path, 1u << 20, &text, &len, NULL) != FG_OK)
-        return;
-    int col_m = -1, col_f = -1, rows = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        if (line[0] == '#')
-            continue;
-        char *f[8];
-        int n = 0;
-        for (char *p = line; n < 8; n++) {
-            f[n] = p;
-            char *tab = strchr(p, '\t');
-            if (!tab) {
-                n++;
-                break;
-            }
-            *tab = 0;
-            p = tab + 1;
-        }
-        if (col_m < 0) {
-            for (int i = 0; i < n; i++) {
-                if (strcmp(f[i], "qx_male") == 0)
-                    col_m = i;
-                if (strcmp(f[i], "qx_female") == 0)
-                    col_f = i;
-            }
-            if (col_m < 0 || col_f < 0)
-                break;
-            continue;
-        }
-        int age = atoi(f[0]);
-        if (age < 0 || age > 120 || col_m >= n || col_f >= n)
-            continue;
-        m->qx[FG_SEX_MALE][age] = atof(f[col_m]);
-        m->qx[FG_SEX_FEMALE][age] = atof(f[col_f]);
-        rows++;
-    }
-    free(text);
-    if (rows < 90)
-        return;
-    for (int s = 0; s < 2; s++)
-        for (int a = 100; a <= 120; a++)
-            m->qx[s][a] = 0.4; /* the open interval: about a 2.5-year expectancy */
-    m->have_qx = 1;
-}
-
 int eng_modules_load(fg_engine *e, fg_error *err)
 {
     char dir[4096];
@@ -94,7 +42,6 @@ int eng_modules_load(fg_engine *e, fg_error *err)
     if (rc != FG_OK)
         return rc;
     e->modules = m;
-    load_life_table(e, m);
     return FG_OK;
 }
 
@@ -319,9 +266,9 @@ int eng_conditions_sample(eng_gen *g, fg_error *err)
      * risk: eng_death applies the conditions' relative hazards to it */
     double log_s0 = 0, rr_now = 1;
     int years = g->e->spec.years_of_history > 0 ? g->e->spec.years_of_history : 10;
-    for (int a = age - years; ms && ms->have_qx && a < age; a++)
-        if (a >= 0 && a <= 120)
-            log_s0 += log(1.0 - ms->qx[sex][a]);
+    for (int a = age - years; a < age; a++)
+        if (a >= 0)
+            log_s0 += log(1.0 - eng_demo_qx(g->e->demo, sex, a));
     for (size_t i = 0; ms && i < ms->n && g->n_conds < ENG_MAX_CONDS; i++) {
         const eng_module *m = &ms->mods[i];
         double p = mod_band_p(m, age, sex);

@@ -156,6 +156,15 @@ static int load_life(struct eng_demo *d, fg_error *err)
     return FG_OK;
 }
 
+double eng_demo_qx(const struct eng_demo *d, int sex, int age)
+{
+    if (age < 0)
+        age = 0;
+    if (age >= N_AGES)
+        age = N_AGES - 1;
+    return d->qx[sex == FG_SEX_MALE][age];
+}
+
 static int load_pyramid(struct eng_demo *d, const fg_cohort_spec *spec, fg_error *err)
 {
     const fg_tsv *t = d->age_sex, *lt = d->life;

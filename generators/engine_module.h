@@ -134,10 +134,6 @@ struct eng_modules {
     const char **sorted; /* names, sorted */
     void **docs;         /* parsed JSON documents (json_t *) */
     size_t n_docs;
-    /* yearly probability of death by fg_sex and age (life table), used to
-     * sample so that prevalence holds among the living at the end date */
-    double qx[2][121];
-    int have_qx;
 };
 
 /* The module's probability for age and sex (0 when none applies). */

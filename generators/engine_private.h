@@ -117,6 +117,9 @@ int eng_table_load(const fg_engine *e, const char *rel, fg_tsv **out, fg_error *
 void eng_vocab_free(struct eng_vocab *v);
 int eng_demo_load(fg_engine *e, fg_error *err);
 void eng_demo_free(struct eng_demo *d);
+/* The life table's yearly probability of death at `age` for fg_sex `sex`
+ * (ages past the table use its open interval). */
+double eng_demo_qx(const struct eng_demo *d, int sex, int age);
 int eng_demographics(eng_gen *g, fg_error *err);
 /* Add the patient's primary care team (hospital = 0) or state hospital team
  * (hospital = 1) to the history's organizations, practitioners and
