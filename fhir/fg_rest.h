@@ -85,6 +85,24 @@ int fg_rest_parse_tx_response(const char *body, size_t len, fg_rest_tx_response 
 /* Free what fg_rest_parse_tx_response allocated; accepts NULL. */
 void fg_rest_tx_response_free(fg_rest_tx_response *r);
 
+/* ---- transport ---------------------------------------------------------- */
+
+/* The connection settings every HTTP client of fhirgen shares (FHIR
+ * servers, token endpoints, language-model APIs). */
+typedef struct fg_rest_transport {
+    const char *cacert; /* extra CA bundle (PEM), or NULL for the system's */
+    const char *cert;   /* client certificate (PEM) for mutual TLS, or NULL */
+    const char *key;    /* its private key, or NULL */
+    int insecure;       /* skip certificate verification (tests only) */
+    long connect_timeout_ms; /* <= 0: 10 s */
+    long timeout_ms;         /* the whole transfer; <= 0: 300 s */
+} fg_rest_transport;
+
+/* Apply t to `curl` (a CURL * easy handle): http and https only, no
+ * redirects followed, no signals, certificate and host verification unless
+ * t->insecure, and the CA, client certificate and key when given. */
+void fg_rest_apply_transport(void *curl, const fg_rest_transport *t);
+
 /* ---- secrets ------------------------------------------------------------ */
 
 /* Replace, in place, every occurrence of `secret` in text (a NUL-terminated

@@ -375,3 +375,22 @@ void fg_rest_sha256_hex(const void *p, size_t n, char out[65])
     }
     out[64] = 0;
 }
+
+void fg_rest_apply_transport(void *curl, const fg_rest_transport *t)
+{
+    CURL *e = curl;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     t->connect_timeout_ms > 0 ? t->connect_timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms > 0 ? t->timeout_ms : 300000L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
+    if (t->cacert)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->cacert);
+    if (t->cert)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert);
+    if (t->key)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, t->key);
+}

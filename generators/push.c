@@ -279,6 +279,15 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 
 /* ---- fetched tokens ------------------------------------------------------ */
 
+/* The transport settings of the push options. */
+static fg_rest_transport transport_of(const fg_push_options *o)
+{
+    fg_rest_transport t = {.cacert = o->cacert, .cert = o->cert, .key = o->key,
+                           .insecure = o->insecure, .connect_timeout_ms = o->connect_timeout_ms,
+                           .timeout_ms = o->timeout_ms};
+    return t;
+}
+
 static size_t on_token_body(char *p, size_t size, size_t n, void *ud)
 {
     fg_buf *b = ud;
@@ -315,21 +324,10 @@ static int fetch_token(push *P, const char **tok, fg_error *err)
         fg_buf_clear(&body);
         body.failed = 0;
         errbuf[0] = 0;
+        fg_rest_transport tr = transport_of(o);
+        tr.timeout_ms = 60000L; /* a token endpoint answers fast or not at all */
         curl_easy_setopt(e, CURLOPT_URL, req.url);
-        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                         o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
-        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-        if (o->cacert)
-            curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
-        if (o->cert)
-            curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert);
-        if (o->key)
-            curl_easy_setopt(e, CURLOPT_SSLKEY, o->key);
+        fg_rest_apply_transport(e, &tr);
         curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_token_body);
         curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
@@ -421,25 +419,13 @@ static int setup_request(push *P, slot *s, const char *url, const char *body, si
         return fg_error_set(err, FG_ENOMEM, "curl", "out of memory");
     s->headers = h;
 
+    fg_rest_transport tr = transport_of(o);
     curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    fg_rest_apply_transport(e, &tr);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms > 0 ? o->timeout_ms : 300000L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-    if (o->cacert)
-        curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
-    if (o->cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, o->cert);
-    if (o->key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, o->key);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, s);

@@ -70,3 +70,17 @@ same_set() {
 }
 SH
 }
+
+# run TITLE [server options] -- COMMAND...: start the FHIR test server with
+# $WORK/certs, run COMMAND inside it, show its output indented, and fail the
+# test with the first FAIL line when it does not succeed. RUN_TIMEOUT
+# (seconds, default 900) bounds each run.
+run() {
+    say "$1"
+    shift
+    FHIR_TEST_TIMEOUT=${RUN_TIMEOUT:-900} "$SERVER/run-with-server.sh" --certs "$WORK/certs" "$@" \
+        >"$WORK/run.log" 2>&1
+    rc=$?
+    sed 's/^/  /' "$WORK/run.log"
+    [ "$rc" -eq 0 ] || fail "$(grep -m1 FAIL "$WORK/run.log" || echo "exit $rc")"
+}

@@ -94,14 +94,6 @@ FHIR_BEARER_TOKEN=s3cret-token "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacer
 echo "ok: the right bearer token is accepted"
 SH
 
-run() {
-    say "$1"
-    shift
-    FHIR_TEST_TIMEOUT=900 "$SERVER/run-with-server.sh" --certs "$WORK/certs" "$@" >"$WORK/run.log" 2>&1
-    rc=$?
-    sed 's/^/  /' "$WORK/run.log"
-    [ "$rc" -eq 0 ] || fail "$(grep -m1 FAIL "$WORK/run.log" || echo "exit $rc")"
-}
 run "$N patients, pushed twice and resumed" -- bash "$WORK/exactly-once.sh"
 run "the same under faults" --fault-429 0.1 --fault-503 0.1 --fault-drop-before 0.02 --seed 7 \
     -- bash "$WORK/faults.sh"

@@ -135,14 +135,7 @@ secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"
 echo "ok: $N bundles over ${secs}s with 2 s tokens: $issued tokens fetched"
 SH
 
-run() {
-    say "$1"
-    shift
-    FHIR_TEST_TIMEOUT=600 "$SERVER/run-with-server.sh" --certs "$WORK/certs" "$@" >"$WORK/run.log" 2>&1
-    rc=$?
-    sed 's/^/  /' "$WORK/run.log"
-    [ "$rc" -eq 0 ] || fail "$(grep -m1 FAIL "$WORK/run.log" || echo "exit $rc")"
-}
+RUN_TIMEOUT=600
 run "auth: OAuth2 client credentials" --auth client-credentials --client-secret "$SECRET" \
     -- bash "$WORK/client-credentials.sh"
 run "auth: SMART Backend Services" --auth smart --jwks "$WORK/certs/jwks.json" -- bash "$WORK/smart.sh"

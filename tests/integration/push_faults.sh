@@ -88,14 +88,6 @@ err=$(grep -v -e '^fhirgen push: [0-9]* landed' -e 'more failures follow' "$WORK
 echo "ok: $mode: exit non-zero, journal intact: $err"
 SH
 
-run() {
-    say "$1"
-    shift
-    FHIR_TEST_TIMEOUT=900 "$SERVER/run-with-server.sh" --certs "$WORK/certs" "$@" >"$WORK/run.log" 2>&1
-    rc=$?
-    sed 's/^/  /' "$WORK/run.log"
-    [ "$rc" -eq 0 ] || fail "$(grep -m1 FAIL "$WORK/run.log" || echo "exit $rc")"
-}
 run "$N patients under faults" --fault-429 0.05 --fault-503 0.05 --fault-drop-before 0.02 --seed 11 \
     -- bash "$WORK/faults.sh"
 run "$N patients: SIGKILL midway, then --resume --verify" --delay-ms 300 -- bash "$WORK/crash.sh"
