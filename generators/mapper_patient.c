@@ -223,6 +223,26 @@ static void put_identifier(mp_ctx *c, const char *system, const char *value)
     fg_jw_arr_end(w);
 }
 
+/* Open an Organization or Practitioner: its id, the identifier it is
+ * found by (the NPI, or fhirgen's own id when there is none) into *sys and
+ * *val for the conditional create, and `active`. Returns the id. */
+static const char *begin_listed(mp_ctx *c, fg_rtype t, fg_profile prof, const char *local,
+                                const char *npi, char buf[MP_ID_SIZE], const char **sys,
+                                const char **val)
+{
+    const char *id = mp_id(c, t, local, buf);
+    *sys = MP_NPI_SYSTEM;
+    *val = npi;
+    if (!nonempty(npi)) {
+        *sys = MP_ID_SYSTEM;
+        *val = id;
+    }
+    mp_begin(c, t, id, prof);
+    put_identifier(c, *sys, *val);
+    fg_jw_kv_bool(&c->w, "active", 1);
+    return id;
+}
+
 static int write_organizations(mp_ctx *c)
 {
     fg_jw *w = &c->w;
@@ -234,15 +254,9 @@ static int write_organizations(mp_ctx *c)
         if (!nonempty(o->name))
             return mp_fail(c, FG_EINVALID, "organizations", i, "name",
                            "US Core requires Organization.name");
-        const char *id = mp_id(c, FG_RT_ORGANIZATION, o->id, buf);
-        const char *sys = MP_NPI_SYSTEM, *val = o->npi;
-        if (!nonempty(o->npi)) {
-            sys = MP_ID_SYSTEM;
-            val = id;
-        }
-        mp_begin(c, FG_RT_ORGANIZATION, id, FG_PROF_ORGANIZATION);
-        put_identifier(c, sys, val);
-        fg_jw_kv_bool(w, "active", 1);
+        const char *sys, *val;
+        const char *id = begin_listed(c, FG_RT_ORGANIZATION, FG_PROF_ORGANIZATION, o->id, o->npi,
+                                      buf, &sys, &val);
         fg_jw_kv_str(w, "name", o->name);
         put_phone(c, o->phone, 0);
         put_address(c, &o->address);
@@ -262,15 +276,9 @@ static int write_practitioners(mp_ctx *c)
         if (!nonempty(p->family))
             return mp_fail(c, FG_EINVALID, "practitioners", i, "family",
                            "US Core requires Practitioner.name.family");
-        const char *id = mp_id(c, FG_RT_PRACTITIONER, p->id, buf);
-        const char *sys = MP_NPI_SYSTEM, *val = p->npi;
-        if (!nonempty(p->npi)) {
-            sys = MP_ID_SYSTEM;
-            val = id;
-        }
-        mp_begin(c, FG_RT_PRACTITIONER, id, FG_PROF_PRACTITIONER);
-        put_identifier(c, sys, val);
-        fg_jw_kv_bool(w, "active", 1);
+        const char *sys, *val;
+        const char *id = begin_listed(c, FG_RT_PRACTITIONER, FG_PROF_PRACTITIONER, p->id, p->npi,
+                                      buf, &sys, &val);
         fg_jw_kv_arr(w, "name");
         fg_jw_obj(w);
         fg_jw_kv_str(w, "family", p->family);
