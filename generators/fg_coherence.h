@@ -1,8 +1,8 @@
 /*
  * fg_coherence.h: checks that a (grounded) history tells a possible story.
  *
- * The rules: every date lies inside the patient's life and the history
- * window, and in order (an encounter starts before it ends, events fall in
+ * The rules: every date lies inside the patient's life and before the end
+ * of the history window, and in order (an encounter starts before it ends, events fall in
  * their encounter's days, abatement follows onset); every event names an
  * encounter that exists; medications and procedures with a `reason` start
  * on or after that condition's onset and the reason exists; conditions
@@ -40,8 +40,8 @@ typedef struct fg_coherence_facts {
     fg_sex sex;
     fg_time birth;         /* midnight UTC of the birth date */
     fg_time death;         /* FG_TIME_NONE while alive */
-    fg_time history_start; /* the window the story must cover */
-    fg_time history_end;
+    fg_time history_start; /* the window the story must cover; not a bound: a */
+    fg_time history_end;   /* diagnosis may predate it, nothing may follow its end */
 } fg_coherence_facts;
 
 /* The facts of h's own patient block (no history window). */
