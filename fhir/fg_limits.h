@@ -46,4 +46,11 @@
 #define FG_MAX_FINDINGS 1000            /* findings one history keeps (the rest are counted) */
 #define FG_MAX_FINDING_BYTES 512        /* one finding's message */
 
+/* LLM generators: the client (generators/fg_llm.h) */
+#define FG_MAX_LLM_RESPONSE_BYTES (2u << 20)  /* one answer: a body, or the text of a stream */
+#define FG_MAX_LLM_STREAM_BYTES (32u << 20)   /* raw bytes of one streamed (SSE) answer */
+#define FG_MAX_LLM_JOBS 256                   /* requests in flight (--llm-jobs) */
+#define FG_MAX_LLM_ATTEMPTS 20                /* tries of one request, the first included */
+#define FG_MAX_LLM_CACHE_FILE_BYTES (16u << 20) /* one cache entry read back */
+
 #endif

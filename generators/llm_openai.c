@@ -1,0 +1,212 @@
+/*
+ * llm_openai.c: OpenAI-compatible chat completions (OpenAI, Azure OpenAI,
+ * Ollama, vLLM, llama.cpp server, LM Studio).
+ *
+ * The request names its answer budget `max_tokens`: every compatible server
+ * accepts it (OpenAI's newer `max_completion_tokens` is not known to most
+ * of them). The schema goes as `response_format` json_schema with strict
+ * set; a server that refuses that is asked again with json_object, then
+ * with no response_format at all, and at those levels the schema is written
+ * into the system prompt so the model still knows the shape to follow.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "llm_private.h"
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+static json_t *system_text(const fg_llm_request *req, int level)
+{
+    fg_buf b;
+    fg_buf_init(&b);
+    if (req->system)
+        fg_buf_puts(&b, req->system);
+    if (req->schema && level > LLM_FORMAT_SCHEMA) {
+        char *s = json_dumps(req->schema, JSON_COMPACT);
+        if (b.len)
+            fg_buf_puts(&b, "\n\n");
+        fg_buf_puts(&b, "Answer with one JSON object, and nothing else, that follows this JSON "
+                        "schema:\n");
+        if (s)
+            fg_buf_puts(&b, s);
+        free(s);
+    }
+    json_t *t = b.failed || !b.len ? NULL : json_stringn(b.data, b.len);
+    fg_buf_free(&b);
+    return t;
+}
+
+int llm_openai_render(const fg_llm_config *cfg, const fg_llm_request *req, int level, fg_buf *out,
+                      fg_error *err)
+{
+    int rc = FG_ENOMEM;
+    char *s = NULL;
+    json_t *root = json_object(), *msgs = json_array(), *sys = system_text(req, level);
+    if (!root || !msgs)
+        goto cleanup;
+    json_object_set_new(root, "model", json_string(cfg->model));
+    if (sys) {
+        json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "system", "content", sys));
+        sys = NULL;
+    }
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const fg_llm_message *m = &req->messages[i];
+        if (!m->role || !m->content) {
+            rc = fg_error_set(err, FG_EUSAGE, "request", "message %zu has no role or content", i);
+            goto cleanup;
+        }
+        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", m->role, "content", m->content));
+    }
+    json_object_set(root, "messages", msgs);
+    json_object_set_new(root, "max_tokens",
+                        json_integer(req->max_tokens > 0 ? req->max_tokens : cfg->max_tokens));
+    if (cfg->temperature >= 0)
+        json_object_set_new(root, "temperature", json_real(cfg->temperature));
+    if (req->schema && level == LLM_FORMAT_SCHEMA) {
+        json_t *schema = json_deep_copy(req->schema);
+        json_object_set_new(root, "response_format",
+                            json_pack("{s:s,s:{s:s,s:b,s:o}}", "type", "json_schema",
+                                      "json_schema", "name",
+                                      req->schema_name ? req->schema_name : "answer", "strict", 1,
+                                      "schema", schema));
+    } else if (req->schema && level == LLM_FORMAT_OBJECT) {
+        json_object_set_new(root, "response_format", json_pack("{s:s}", "type", "json_object"));
+    }
+    if (cfg->stream) {
+        json_object_set_new(root, "stream", json_true());
+        json_object_set_new(root, "stream_options", json_pack("{s:b}", "include_usage", 1));
+    }
+    if (!(s = json_dumps(root, DUMP_FLAGS)))
+        goto cleanup;
+    fg_buf_puts(out, s);
+    rc = out->failed ? FG_ENOMEM : FG_OK;
+cleanup:
+    if (rc == FG_ENOMEM)
+        fg_error_set(err, FG_ENOMEM, "request", "out of memory");
+    free(s);
+    json_decref(sys);
+    json_decref(msgs);
+    json_decref(root);
+    return rc;
+}
+
+static fg_llm_finish finish_of(const char *r)
+{
+    if (!r)
+        return FG_LLM_FINISH_STOP;
+    if (strcmp(r, "length") == 0)
+        return FG_LLM_FINISH_LENGTH;
+    if (strcmp(r, "content_filter") == 0)
+        return FG_LLM_FINISH_FILTERED;
+    if (strcmp(r, "refusal") == 0)
+        return FG_LLM_FINISH_REFUSAL;
+    return FG_LLM_FINISH_STOP; /* stop, tool_calls, function_call, eos (some servers) */
+}
+
+static void read_usage(llm_answer *a, const json_t *usage)
+{
+    json_t *in = json_object_get(usage, "prompt_tokens");
+    json_t *out = json_object_get(usage, "completion_tokens");
+    if (json_is_integer(in))
+        a->tokens_in = (long)json_integer_value(in);
+    if (json_is_integer(out))
+        a->tokens_out = (long)json_integer_value(out);
+}
+
+static void read_model(llm_answer *a, const json_t *root)
+{
+    const char *m = json_string_value(json_object_get(root, "model"));
+    if (m)
+        snprintf(a->model, sizeof(a->model), "%s", m);
+}
+
+/* An {"error": ...} member inside an answer: its message into a->error. */
+static int read_error(llm_answer *a, const json_t *root)
+{
+    json_t *e = json_object_get(root, "error");
+    if (!e || json_is_null(e))
+        return 0;
+    const char *m = json_is_string(e) ? json_string_value(e)
+                                      : json_string_value(json_object_get(e, "message"));
+    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
+             m ? m : "(no message)");
+    return 1;
+}
+
+int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    int rc = FG_EINVALID;
+    if (!root || !json_is_object(root)) {
+        rc = fg_error_set(err, FG_EINVALID, "response",
+                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
+        goto cleanup;
+    }
+    if (read_error(a, root)) {
+        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
+        goto cleanup;
+    }
+    read_model(a, root);
+    read_usage(a, json_object_get(root, "usage"));
+    json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
+    json_t *msg = json_object_get(c0, "message");
+    if (!json_is_object(msg)) {
+        rc = fg_error_set(err, FG_EINVALID, "response", "the answer has no choices[0].message");
+        goto cleanup;
+    }
+    const char *content = json_string_value(json_object_get(msg, "content"));
+    const char *refusal = json_string_value(json_object_get(msg, "refusal"));
+    if (content)
+        llm_answer_append(a, &a->text, content, json_string_length(json_object_get(msg, "content")));
+    a->finish = finish_of(json_string_value(json_object_get(c0, "finish_reason")));
+    a->finished = 1;
+    if (refusal && *refusal) {
+        llm_answer_append(a, &a->refusal, refusal, strlen(refusal));
+        a->finish = FG_LLM_FINISH_REFUSAL;
+    }
+    rc = FG_OK;
+cleanup:
+    json_decref(root);
+    return rc;
+}
+
+int llm_openai_event(void *answer, const char *event, const char *data, size_t len)
+{
+    llm_answer *a = answer;
+    (void)event;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0)
+        return 0;
+    json_t *root = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return 0; /* a keep-alive or a line we do not know: skip it */
+    }
+    if (read_error(a, root)) {
+        json_decref(root);
+        return 0;
+    }
+    read_model(a, root);
+    json_t *usage = json_object_get(root, "usage");
+    if (json_is_object(usage))
+        read_usage(a, usage);
+    json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
+    json_t *delta = json_object_get(c0, "delta");
+    json_t *content = json_object_get(delta, "content");
+    json_t *refusal = json_object_get(delta, "refusal");
+    if (json_is_string(content))
+        llm_answer_append(a, &a->text, json_string_value(content), json_string_length(content));
+    if (json_is_string(refusal))
+        llm_answer_append(a, &a->refusal, json_string_value(refusal), json_string_length(refusal));
+    const char *fr = json_string_value(json_object_get(c0, "finish_reason"));
+    if (fr) {
+        a->finish = finish_of(fr);
+        a->finished = 1;
+    }
+    if (a->refusal.len)
+        a->finish = FG_LLM_FINISH_REFUSAL;
+    json_decref(root);
+    return 0;
+}
