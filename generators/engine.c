@@ -17,6 +17,7 @@
 
 #include "../fhir/fg_data.h"
 #include "../fhir/fg_limits.h"
+#include "engine_module.h"
 #include "engine_private.h"
 
 #define DEFAULT_MRN_SYSTEM "https://fhirgen.example/mrn"
@@ -262,7 +263,43 @@ static int prune_after_death(eng_gen *g)
     return dropped;
 }
 
+/* Copy the chronic conditions of a finished patient into the caller's list. */
+static void copy_skeleton(const eng_gen *g, fg_engine_condition *conds, size_t cap, size_t *n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_conds && k < cap; i++) {
+        const eng_cond *c = &g->conds[i];
+        if (c->onset == FG_TIME_NONE)
+            continue;
+        conds[k].name = c->module->name;
+        conds[k].term = c->module->term;
+        conds[k].onset = c->onset;
+        conds[k].resolved = c->resolved;
+        k++;
+    }
+    *n = k;
+}
+
+static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine_condition *conds,
+                    size_t cap, size_t *n_conds, fg_error *err);
+
 int fg_engine_generate(const fg_engine *e, uint64_t index, fg_history *h, fg_error *err)
+{
+    return generate(e, index, h, NULL, 0, NULL, err);
+}
+
+int fg_engine_skeleton(const fg_engine *e, uint64_t index, fg_history *h,
+                       fg_engine_condition *conds, size_t cap, size_t *n_conds, fg_error *err)
+{
+    size_t n = 0;
+    int rc = generate(e, index, h, conds, cap, &n, err);
+    if (rc == FG_OK && n_conds)
+        *n_conds = n;
+    return rc;
+}
+
+static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine_condition *conds,
+                    size_t cap, size_t *n_conds, fg_error *err)
 {
     fg_rng root;
     int rc = FG_OK;
@@ -299,6 +336,8 @@ int fg_engine_generate(const fg_engine *e, uint64_t index, fg_history *h, fg_err
             (rc = eng_episodes(&g, err)) || (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))
             goto fail;
+        if (n_conds)
+            copy_skeleton(&g, conds, cap, n_conds);
         return FG_OK;
     }
     fg_history_reset(h);

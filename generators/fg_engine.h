@@ -47,6 +47,20 @@ void fg_engine_free(fg_engine *e);
 /* Generate patient `index` into h (reset first). Thread-safe for distinct h. */
 int fg_engine_generate(const fg_engine *e, uint64_t index, fg_history *h, fg_error *err);
 
+/* One chronic condition of a generated patient, as the engine drew it. */
+typedef struct fg_engine_condition {
+    const char *name; /* condition module name; borrowed from the engine */
+    fg_term term;     /* the module's code; borrowed from the engine */
+    fg_time onset;
+    fg_time resolved; /* FG_TIME_NONE when lifelong */
+} fg_engine_condition;
+
+/* As fg_engine_generate, and also list the patient's chronic conditions
+ * (at most cap, in the order drawn) into conds, *n_conds of them: the
+ * skeleton an LLM story is written around. Same history, same bytes. */
+int fg_engine_skeleton(const fg_engine *e, uint64_t index, fg_history *h,
+                       fg_engine_condition *conds, size_t cap, size_t *n_conds, fg_error *err);
+
 /* The condition module names, sorted; borrowed. */
 size_t fg_engine_condition_count(const fg_engine *e);
 const char *fg_engine_condition_name(const fg_engine *e, size_t i);
