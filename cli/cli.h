@@ -39,6 +39,8 @@ int cli_parse_int(const char *s, int min, int max, int *out);
 int cli_cpu_count(void);
 
 int cmd_generate(int argc, char **argv);
+/* fhirgen generate --llm ... (cli/generate_llm.c); cmd_generate hands over. */
+int cmd_generate_llm(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 

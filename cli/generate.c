@@ -63,6 +63,9 @@ static void usage(FILE *f)
         "      --random-ids           resource ids from the system random source instead\n"
         "                             of the seed (output is then not reproducible)\n"
         "      --summary-json FILE    also write the summary as JSON\n"
+        "      --llm PROVIDER:MODEL   a language model writes each patient's story around\n"
+        "                             the engine's skeleton, checked before it is written\n"
+        "                             ('fhirgen generate --llm x --help' for its options)\n"
         "      --push URL [OPTS]      also push each bundle to the FHIR server at URL as\n"
         "                             soon as its file is written (bundle format only);\n"
         "                             every option after URL is a 'fhirgen push' option\n"
@@ -279,6 +282,10 @@ int cmd_generate(int argc, char **argv)
     fg_mapper *mapper = NULL;
     fg_error err;
     fg_error_clear(&err);
+
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--llm") == 0 || strncmp(argv[i], "--llm=", 6) == 0)
+            return cmd_generate_llm(argc, argv);
 
     /* generate's own options come before --push URL; the rest are push's */
     int push_at = 0;

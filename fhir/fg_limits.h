@@ -53,4 +53,13 @@
 #define FG_MAX_LLM_ATTEMPTS 20                /* tries of one request, the first included */
 #define FG_MAX_LLM_CACHE_FILE_BYTES (16u << 20) /* one cache entry read back */
 
+/* LLM generation (fhirgen generate --llm): skeletons, prompts, repair loop */
+#define FG_MAX_SKELETON_CONDITIONS 64          /* chronic conditions listed in one skeleton */
+#define FG_MAX_PROMPT_BYTES (1u << 20)         /* one prompt template file */
+#define FG_MAX_SCENARIO_BYTES 16384            /* --scenario text or --scenario-file */
+#define FG_MAX_REPAIR_ROUNDS 10                /* --repair-rounds */
+#define FG_MAX_REPAIR_ERRORS 50                /* error lines one repair request lists */
+#define FG_MAX_LLM_PENDING 1024                /* patients in flight at once */
+#define FG_MAX_LLM_DROPS_KEPT 10000            /* dropped patients listed in --summary-json */
+
 #endif

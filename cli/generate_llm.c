@@ -1,0 +1,621 @@
+/* fhirgen generate --llm: the engine draws each patient, a language model
+ * writes the story, fhirgen checks it before anything is written. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fhir/fg_data.h"
+#include "fhir/fg_limits.h"
+#include "fhir/fg_term.h"
+#include "generators/fg_engine.h"
+#include "generators/fg_llm.h"
+#include "generators/fg_llmgen.h"
+#include "generators/fg_mapper.h"
+
+#define CMD "generate"
+#define MAX_CONDITIONS 32
+#define DROP_LINES_SHOWN 10
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: fhirgen generate --llm PROVIDER:MODEL [options]\n"
+        "\n"
+        "The engine draws each patient (sex, birth, death, name, chronic conditions\n"
+        "with onsets: the cohort keeps its statistics); a language model writes the\n"
+        "story around them as a history document. Every term is grounded against\n"
+        "fhirgen's terminology tables and the story is checked for coherence; problems\n"
+        "go back to the model (repair rounds) and a patient that still fails is\n"
+        "dropped and reported, never written.\n"
+        "\n"
+        "Model:\n"
+        "      --llm openai:MODEL     OpenAI-compatible chat completions (OpenAI, Azure,\n"
+        "                             Ollama, vLLM, llama.cpp, LM Studio); key from\n"
+        "                             OPENAI_API_KEY, URL from OPENAI_BASE_URL\n"
+        "      --llm anthropic:MODEL  Anthropic Messages; key from ANTHROPIC_API_KEY, URL\n"
+        "                             from ANTHROPIC_BASE_URL\n"
+        "      --llm-base-url URL     the API's base URL (e.g. http://127.0.0.1:11434/v1)\n"
+        "      --llm-cacert FILE      extra CA certificates (PEM) for the API's TLS\n"
+        "      --llm-jobs N           requests in flight (default 4)\n"
+        "      --max-rpm R            requests started per minute (default: no limit)\n"
+        "      --llm-stream           read answers as they are written (SSE)\n"
+        "      --llm-timeout S        seconds one request may take (default 300)\n"
+        "      --llm-max-tokens N     answer budget (default 8192; doubled once for an\n"
+        "                             answer cut at the budget)\n"
+        "      --repair-rounds N      repair requests per patient (default 2, max %d)\n"
+        "      --cache DIR            answers cached here, keyed by the SHA-256 of the\n"
+        "                             request (default $XDG_CACHE_HOME/fhirgen/llm or\n"
+        "                             ~/.cache/fhirgen/llm): a rerun sends nothing\n"
+        "      --no-cache             neither read nor write the cache\n"
+        "      --price-in USD         price per million input tokens, for the summary\n"
+        "      --price-out USD        price per million output tokens\n"
+        "\n"
+        "Story:\n"
+        "      --scenario TEXT        a scenario for every patient (e.g. \"rural clinic,\n"
+        "                             poor access to specialists\")\n"
+        "      --scenario-file FILE   the scenario from a file\n"
+        "      --prompt-dir DIR       prompt templates (system.txt, patient.txt,\n"
+        "                             repair.txt) instead of the data folder's prompts/\n"
+        "      --dry-run              print the request body for the first patient and\n"
+        "                             exit (no request is sent)\n"
+        "\n"
+        "Cohort and output, as for the engine: -n, --seed, --age, --sex, --state,\n"
+        "--condition, --years-of-history, --end-date, --mrn-system, -o, -f bundle|history,\n"
+        "--summary-json FILE, -q. See 'fhirgen generate --help'.\n"
+        "\n"
+        "Exit status: 0 every patient written; 1 the run failed or a patient was\n"
+        "dropped (finished patients are kept); 2 a bad command line; 130 interrupted.\n",
+        FG_MAX_REPAIR_ROUNDS);
+}
+
+enum {
+    OPT_AGE = 256, OPT_SEX, OPT_STATE, OPT_CONDITION, OPT_YEARS, OPT_END, OPT_MRN,
+    OPT_SUMMARY_JSON, OPT_LLM, OPT_BASE_URL, OPT_CACERT, OPT_LLM_JOBS, OPT_RPM, OPT_STREAM,
+    OPT_TIMEOUT, OPT_MAX_TOKENS, OPT_REPAIR, OPT_CACHE, OPT_NO_CACHE, OPT_PRICE_IN,
+    OPT_PRICE_OUT, OPT_SCENARIO, OPT_SCENARIO_FILE, OPT_PROMPT_DIR, OPT_DRY_RUN,
+};
+
+static const struct option options[] = {
+    {"count", required_argument, NULL, 'n'},
+    {"seed", required_argument, NULL, 's'},
+    {"out", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, 'f'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"age", required_argument, NULL, OPT_AGE},
+    {"sex", required_argument, NULL, OPT_SEX},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"condition", required_argument, NULL, OPT_CONDITION},
+    {"years-of-history", required_argument, NULL, OPT_YEARS},
+    {"end-date", required_argument, NULL, OPT_END},
+    {"end", required_argument, NULL, OPT_END},
+    {"mrn-system", required_argument, NULL, OPT_MRN},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"llm", required_argument, NULL, OPT_LLM},
+    {"llm-base-url", required_argument, NULL, OPT_BASE_URL},
+    {"llm-cacert", required_argument, NULL, OPT_CACERT},
+    {"llm-jobs", required_argument, NULL, OPT_LLM_JOBS},
+    {"max-rpm", required_argument, NULL, OPT_RPM},
+    {"llm-stream", no_argument, NULL, OPT_STREAM},
+    {"llm-timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"llm-max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+    {"repair-rounds", required_argument, NULL, OPT_REPAIR},
+    {"cache", required_argument, NULL, OPT_CACHE},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"price-in", required_argument, NULL, OPT_PRICE_IN},
+    {"price-out", required_argument, NULL, OPT_PRICE_OUT},
+    {"scenario", required_argument, NULL, OPT_SCENARIO},
+    {"scenario-file", required_argument, NULL, OPT_SCENARIO_FILE},
+    {"prompt-dir", required_argument, NULL, OPT_PROMPT_DIR},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct ui {
+    int tty, quiet;
+} ui;
+
+static void on_drop(void *ud, uint64_t index, const char *reason, const char *errors)
+{
+    (void)ud;
+    fprintf(stderr, "%sfhirgen generate: patient %llu dropped: %s\n",
+            ((ui *)ud)->tty ? "\r\033[K" : "", (unsigned long long)index, reason);
+    int shown = 0;
+    for (const char *p = errors; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        int n = (int)(nl ? nl - p : (long)strlen(p));
+        if (n && shown++ < DROP_LINES_SHOWN)
+            fprintf(stderr, "  %.*s\n", n, p);
+        p += n + (nl ? 1 : 0);
+    }
+    if (shown > DROP_LINES_SHOWN)
+        fprintf(stderr, "  (%d more in --summary-json)\n", shown - DROP_LINES_SHOWN);
+}
+
+static void on_progress(void *ud, uint64_t done, uint64_t total)
+{
+    ui *u = ud;
+    if (!u->tty || u->quiet)
+        return;
+    fprintf(stderr, "\r  %llu/%llu patients", (unsigned long long)done,
+            (unsigned long long)total);
+    fflush(stderr);
+}
+
+static int parse_range(const char *s, int *lo, int *hi)
+{
+    char a[16], b[16];
+    const char *dash = strchr(s, '-');
+    if (!dash || dash == s || (size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+        return -1;
+    memcpy(a, s, (size_t)(dash - s));
+    a[dash - s] = 0;
+    strcpy(b, dash + 1);
+    return cli_parse_int(a, 0, 1000, lo) || cli_parse_int(b, 0, 1000, hi) ? -1 : 0;
+}
+
+static int parse_price(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !(v >= 0 && v < 1e6))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char p[4096];
+    if (strlen(path) >= sizeof(p))
+        return -1;
+    strcpy(p, path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int default_cache(char *out, size_t size)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg == '/')
+        return (size_t)snprintf(out, size, "%s/fhirgen/llm", xdg) < size ? 0 : -1;
+    if (home && *home)
+        return (size_t)snprintf(out, size, "%s/.cache/fhirgen/llm", home) < size ? 0 : -1;
+    return -1;
+}
+
+static void print_summary(const fg_llmgen_summary *s, const char *model, uint64_t seed,
+                          const char *out, double price_in, double price_out, int priced)
+{
+    const fg_llm_stats *l = &s->llm;
+    uint64_t n = s->requested ? s->requested : 1;
+    fprintf(stderr,
+            "fhirgen generate: %llu of %llu patients written, %llu dropped; %llu resources, "
+            "%.1f MB in %.1f s\n",
+            (unsigned long long)s->written, (unsigned long long)s->requested,
+            (unsigned long long)s->dropped, (unsigned long long)s->resources_total,
+            (double)s->bytes / 1e6, s->seconds);
+    fprintf(stderr,
+            "  model %s: %zu answers (%zu from the cache), %zu HTTP requests, %zu retries "
+            "(%zu rate-limited)\n",
+            model, l->requests, l->cache_hits, l->http_requests, l->retries, l->rate_limited);
+    fprintf(stderr,
+            "  repairs %llu (%llu patients repaired), findings %llu, hallucinated codes %llu, "
+            "refusals %llu, truncations %llu, failures %llu\n",
+            (unsigned long long)s->repairs, (unsigned long long)s->repaired,
+            (unsigned long long)s->findings, (unsigned long long)s->hallucinated,
+            (unsigned long long)s->refusals, (unsigned long long)s->truncations,
+            (unsigned long long)s->failures);
+    fprintf(stderr, "  tokens in %ld (%.0f per patient), out %ld (%.0f per patient)\n",
+            l->tokens_in, (double)l->tokens_in / (double)n, l->tokens_out,
+            (double)l->tokens_out / (double)n);
+    if (priced)
+        fprintf(stderr, "  cost $%.4f ($%.5f per patient)\n",
+                ((double)l->tokens_in * price_in + (double)l->tokens_out * price_out) / 1e6,
+                ((double)l->tokens_in * price_in + (double)l->tokens_out * price_out) / 1e6 /
+                    (double)n);
+    fprintf(stderr, "  seed %llu, written to %s\n", (unsigned long long)seed, out);
+}
+
+static int write_summary_json(const char *path, const fg_llmgen_summary *s, const char *model,
+                              uint64_t seed, const char *format, const char *out,
+                              double price_in, double price_out, int priced, fg_error *err)
+{
+    json_t *root = json_object(), *types = json_object(), *llm = json_object();
+    const fg_llm_stats *l = &s->llm;
+    double n = s->requested ? (double)s->requested : 1;
+#define SETI(o, k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
+    json_object_set_new(root, "model", json_string(model));
+    SETI(root, "seed", seed);
+    json_object_set_new(root, "format", json_string(format));
+    json_object_set_new(root, "out", json_string(out));
+    SETI(root, "patients_requested", s->requested);
+    SETI(root, "patients_written", s->written);
+    SETI(root, "patients_dropped", s->dropped);
+    SETI(root, "repairs", s->repairs);
+    SETI(root, "patients_repaired", s->repaired);
+    SETI(root, "findings", s->findings);
+    SETI(root, "hallucinated_codes", s->hallucinated);
+    SETI(root, "refusals", s->refusals);
+    SETI(root, "truncations", s->truncations);
+    SETI(root, "failures", s->failures);
+    SETI(llm, "answers", l->requests);
+    SETI(llm, "cache_hits", l->cache_hits);
+    SETI(llm, "http_requests", l->http_requests);
+    SETI(llm, "retries", l->retries);
+    SETI(llm, "rate_limited", l->rate_limited);
+    SETI(llm, "tokens_in", l->tokens_in);
+    SETI(llm, "tokens_out", l->tokens_out);
+    json_object_set_new(llm, "tokens_in_per_patient", json_real((double)l->tokens_in / n));
+    json_object_set_new(llm, "tokens_out_per_patient", json_real((double)l->tokens_out / n));
+    if (priced) {
+        double cost = ((double)l->tokens_in * price_in + (double)l->tokens_out * price_out) / 1e6;
+        json_object_set_new(llm, "cost_usd", json_real(cost));
+        json_object_set_new(llm, "cost_usd_per_patient", json_real(cost / n));
+    }
+    json_object_set_new(root, "llm", llm);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        if (s->resources[t])
+            SETI(types, fg_rtype_name((fg_rtype)t), s->resources[t]);
+    json_object_set_new(root, "resources", types);
+    SETI(root, "resources_total", s->resources_total);
+    SETI(root, "files", s->files);
+    SETI(root, "bytes", s->bytes);
+    json_object_set_new(root, "seconds", json_real(s->seconds));
+    json_object_set(root, "dropped", s->drops ? s->drops : json_array());
+#undef SETI
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int rc = FG_OK;
+    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        rc = fg_error_set(err, FG_EIO, path, "cannot write the summary");
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* A scenario file's text (newlines kept), bounded. */
+static int read_scenario(const char *path, char **out, fg_error *err)
+{
+    size_t len;
+    int rc = fg_read_file(path, FG_MAX_SCENARIO_BYTES, out, &len, err);
+    if (rc == FG_OK && strlen(*out) != len) {
+        free(*out);
+        *out = NULL;
+        return fg_error_set(err, FG_EINVALID, path, "the scenario file holds a NUL byte");
+    }
+    return rc;
+}
+
+int cmd_generate_llm(int argc, char **argv)
+{
+    fg_cohort_spec spec;
+    fg_cohort_spec_default(&spec);
+    fg_llm_config lc;
+    fg_llm_config_default(&lc);
+    uint64_t count = 10;
+    int have_seed = 0, quiet = 0, dry_run = 0, no_cache = 0, priced = 0;
+    int repair_rounds = 2;
+    const char *out = "./out", *summary_json = NULL, *llm_spec = NULL, *cache = NULL;
+    const char *scenario = NULL, *scenario_file = NULL, *prompt_dir = NULL;
+    double price_in = 0, price_out = 0;
+    fg_format format = FG_FORMAT_BUNDLE;
+    const char *conditions[MAX_CONDITIONS];
+    size_t n_conditions = 0;
+    char model[256], cache_dir[4096], schema_path[4096];
+    int rc = EXIT_FAILED;
+    fg_engine *engine = NULL;
+    fg_terminology *terms = NULL;
+    fg_mapper *mapper = NULL;
+    fg_llm *llm = NULL;
+    fg_llmgen_prompts *prompts = NULL;
+    json_t *schema = NULL;
+    char *scenario_text = NULL, *body = NULL;
+    fg_llmgen_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    fg_error err;
+    fg_error_clear(&err);
+
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "n:s:o:f:j:qh", options, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (cli_parse_u64(optarg, 1, FG_MAX_PATIENTS, &count))
+                return cli_usage_error(CMD, "--count: '%s' is not a number from 1 to %lld",
+                                       optarg, (long long)FG_MAX_PATIENTS);
+            break;
+        case 's':
+            if (cli_parse_u64(optarg, 0, UINT64_MAX, &spec.seed))
+                return cli_usage_error(CMD, "--seed: '%s' is not a non-negative integer", optarg);
+            have_seed = 1;
+            break;
+        case 'o': out = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "bundle") == 0)
+                format = FG_FORMAT_BUNDLE;
+            else if (strcmp(optarg, "history") == 0)
+                format = FG_FORMAT_HISTORY;
+            else
+                return cli_usage_error(CMD, "--format: '%s': with --llm the formats are bundle "
+                                       "and history", optarg);
+            break;
+        case 'j': break; /* the engine's threads: one loop drives the model */
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case OPT_AGE:
+            if (parse_range(optarg, &spec.age_min, &spec.age_max) || spec.age_min > spec.age_max ||
+                spec.age_max > FG_MAX_AGE)
+                return cli_usage_error(CMD, "--age: '%s' is not a range MIN-MAX of ages from 0 "
+                                       "to %d", optarg, FG_MAX_AGE);
+            break;
+        case OPT_SEX:
+            if (strcmp(optarg, "female") == 0)
+                spec.sex = FG_SEX_FEMALE;
+            else if (strcmp(optarg, "male") == 0)
+                spec.sex = FG_SEX_MALE;
+            else
+                return cli_usage_error(CMD, "--sex: '%s' is not female or male", optarg);
+            break;
+        case OPT_STATE: spec.state = optarg; break;
+        case OPT_CONDITION:
+            if (n_conditions == MAX_CONDITIONS)
+                return cli_usage_error(CMD, "--condition: at most %d conditions", MAX_CONDITIONS);
+            conditions[n_conditions++] = optarg;
+            break;
+        case OPT_YEARS:
+            if (cli_parse_int(optarg, 1, FG_MAX_YEARS_OF_HISTORY, &spec.years_of_history))
+                return cli_usage_error(CMD, "--years-of-history: '%s' is not a number from 1 to "
+                                       "%d", optarg, FG_MAX_YEARS_OF_HISTORY);
+            break;
+        case OPT_END: {
+            fg_time t;
+            if (fg_parse_date(optarg, &t))
+                return cli_usage_error(CMD, "--end-date: '%s' is not a date YYYY-MM-DD", optarg);
+            spec.end = t;
+            break;
+        }
+        case OPT_MRN: spec.mrn_system = optarg; break;
+        case OPT_SUMMARY_JSON: summary_json = optarg; break;
+        case OPT_LLM: llm_spec = optarg; break;
+        case OPT_BASE_URL: lc.base_url = optarg; break;
+        case OPT_CACERT: lc.ca_file = optarg; break;
+        case OPT_LLM_JOBS:
+            if (cli_parse_int(optarg, 1, FG_MAX_LLM_JOBS, &lc.jobs))
+                return cli_usage_error(CMD, "--llm-jobs: '%s' is not a number from 1 to %d",
+                                       optarg, FG_MAX_LLM_JOBS);
+            break;
+        case OPT_RPM:
+            if (parse_price(optarg, &lc.max_rpm))
+                return cli_usage_error(CMD, "--max-rpm: '%s' is not a number of requests per "
+                                       "minute", optarg);
+            break;
+        case OPT_STREAM: lc.stream = 1; break;
+        case OPT_TIMEOUT: {
+            int s;
+            if (cli_parse_int(optarg, 1, 86400, &s))
+                return cli_usage_error(CMD, "--llm-timeout: '%s' is not a number of seconds "
+                                       "from 1 to 86400", optarg);
+            lc.timeout_ms = (long)s * 1000;
+            break;
+        }
+        case OPT_MAX_TOKENS: {
+            int t;
+            if (cli_parse_int(optarg, 16, 1000000, &t))
+                return cli_usage_error(CMD, "--llm-max-tokens: '%s' is not a number from 16 to "
+                                       "1000000", optarg);
+            lc.max_tokens = t;
+            break;
+        }
+        case OPT_REPAIR:
+            if (cli_parse_int(optarg, 0, FG_MAX_REPAIR_ROUNDS, &repair_rounds))
+                return cli_usage_error(CMD, "--repair-rounds: '%s' is not a number from 0 to %d",
+                                       optarg, FG_MAX_REPAIR_ROUNDS);
+            break;
+        case OPT_CACHE: cache = optarg; break;
+        case OPT_NO_CACHE: no_cache = 1; break;
+        case OPT_PRICE_IN:
+            if (parse_price(optarg, &price_in))
+                return cli_usage_error(CMD, "--price-in: '%s' is not a price in USD per million "
+                                       "tokens", optarg);
+            priced = 1;
+            break;
+        case OPT_PRICE_OUT:
+            if (parse_price(optarg, &price_out))
+                return cli_usage_error(CMD, "--price-out: '%s' is not a price in USD per million "
+                                       "tokens", optarg);
+            priced = 1;
+            break;
+        case OPT_SCENARIO: scenario = optarg; break;
+        case OPT_SCENARIO_FILE: scenario_file = optarg; break;
+        case OPT_PROMPT_DIR: prompt_dir = optarg; break;
+        case OPT_DRY_RUN: dry_run = 1; break;
+        default:
+            fprintf(stderr, "Run 'fhirgen generate --llm x --help' for the options.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!llm_spec)
+        return cli_usage_error(CMD, "--llm needs PROVIDER:MODEL");
+    const char *colon = strchr(llm_spec, ':');
+    if (!colon || !colon[1] || (size_t)(colon - llm_spec) >= 16 ||
+        strlen(colon + 1) >= sizeof(model))
+        return cli_usage_error(CMD, "--llm: '%s' is not PROVIDER:MODEL (openai:gpt-4o-mini, "
+                               "anthropic:claude-sonnet-4-5, ...)", llm_spec);
+    if (strncmp(llm_spec, "openai:", 7) == 0)
+        lc.provider = FG_LLM_OPENAI;
+    else if (strncmp(llm_spec, "anthropic:", 10) == 0)
+        lc.provider = FG_LLM_ANTHROPIC;
+    else
+        return cli_usage_error(CMD, "--llm: provider '%.*s' is not openai or anthropic",
+                               (int)(colon - llm_spec), llm_spec);
+    strcpy(model, colon + 1);
+    lc.model = model;
+    if (scenario && scenario_file)
+        return cli_usage_error(CMD, "--scenario and --scenario-file: give one");
+    if (scenario && strlen(scenario) > FG_MAX_SCENARIO_BYTES)
+        return cli_usage_error(CMD, "--scenario: longer than %d bytes", FG_MAX_SCENARIO_BYTES);
+    if (cache && no_cache)
+        return cli_usage_error(CMD, "--cache and --no-cache: give one");
+    if (!lc.base_url && lc.provider == FG_LLM_ANTHROPIC) {
+        const char *u = getenv("ANTHROPIC_BASE_URL");
+        if (u && *u)
+            lc.base_url = u;
+    }
+    if (!have_seed) {
+        uint64_t s = 0;
+        if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+            s = (uint64_t)time(NULL);
+        spec.seed = s >> 1;
+    }
+    lc.seed = spec.seed;
+    spec.conditions = conditions;
+    spec.n_conditions = n_conditions;
+
+    if (scenario_file) {
+        if (read_scenario(scenario_file, &scenario_text, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        scenario = scenario_text;
+    }
+    if (fg_llmgen_prompts_load(prompt_dir, &prompts, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        rc = prompt_dir ? EXIT_USAGE : EXIT_FAILED;
+        goto cleanup;
+    }
+    if (!no_cache && !dry_run) {
+        if (!cache && default_cache(cache_dir, sizeof(cache_dir)) == 0)
+            cache = cache_dir;
+        if (cache && make_dirs(cache) != 0) {
+            fprintf(stderr, "fhirgen generate: %s: cannot create the cache folder: %s; choose "
+                            "another with --cache DIR or run with --no-cache\n",
+                    cache, strerror(errno));
+            rc = EXIT_USAGE;
+            goto cleanup;
+        }
+        lc.cache_dir = cache;
+    }
+    const char *datadir = fg_data_dir();
+    if (fg_engine_new(datadir, &spec, &engine, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        rc = err.code == FG_ENOTFOUND || err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+        goto cleanup;
+    }
+    char tdir[4096];
+    if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
+        fg_terminology_load(tdir, &terms, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
+    fg_map_options mo = {spec.mrn_system};
+    if (format == FG_FORMAT_BUNDLE && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
+    json_error_t jerr;
+    if (!fg_data_path("schema/history.schema.json", schema_path, sizeof(schema_path)) ||
+        !(schema = json_load_file(schema_path, 0, &jerr))) {
+        fprintf(stderr, "fhirgen generate: %s: cannot read the history schema: %s\n",
+                schema_path, jerr.text);
+        goto cleanup;
+    }
+    if (fg_llm_new(&lc, &llm, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        rc = err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+        goto cleanup;
+    }
+
+    ui u = {!quiet && isatty(STDERR_FILENO), quiet};
+    fg_llmgen_options o;
+    memset(&o, 0, sizeof(o));
+    o.engine = engine;
+    o.terms = terms;
+    o.mapper = mapper;
+    o.llm = llm;
+    o.prompts = prompts;
+    o.schema = schema;
+    o.datadir = datadir;
+    o.format = format;
+    o.out_dir = out;
+    o.first = 0;
+    o.count = count;
+    o.end = spec.end;
+    o.years_of_history = spec.years_of_history;
+    o.repair_rounds = repair_rounds;
+    o.max_tokens = lc.max_tokens;
+    o.scenario = scenario;
+    o.max_pending = (size_t)(lc.jobs > 0 ? lc.jobs : 4) * 2;
+    o.on_drop = on_drop;
+    o.progress = on_progress;
+    o.ud = &u;
+
+    if (dry_run) {
+        if (fg_llmgen_dry_run(&o, &body, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            goto cleanup;
+        }
+        printf("%s\n", body);
+        rc = EXIT_OK;
+        goto cleanup;
+    }
+    cli_catch_signals();
+    o.cancel = &cli_cancel;
+    int grc = fg_llmgen_run(&o, &sum, &err);
+    if (u.tty)
+        fprintf(stderr, "\r\033[K");
+    if (grc == FG_ECANCELED) {
+        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; every finished "
+                        "patient is kept\n", (unsigned long long)sum.written);
+        rc = EXIT_INTERRUPTED;
+    } else if (grc != FG_OK) {
+        cli_report(CMD, &err);
+        if (sum.written)
+            fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
+                            "kept in %s\n", (unsigned long long)sum.written, out);
+        rc = grc == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+    } else {
+        rc = sum.dropped ? EXIT_FAILED : EXIT_OK;
+    }
+    if (!quiet)
+        print_summary(&sum, llm_spec, spec.seed, out, price_in, price_out, priced);
+    if (summary_json &&
+        write_summary_json(summary_json, &sum, llm_spec, spec.seed, fg_format_name(format), out,
+                           price_in, price_out, priced, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        rc = EXIT_FAILED;
+    }
+cleanup:
+    fg_llmgen_summary_free(&sum);
+    free(body);
+    free(scenario_text);
+    json_decref(schema);
+    fg_llm_free(llm);
+    fg_llmgen_prompts_free(prompts);
+    fg_mapper_free(mapper);
+    fg_terminology_free(terms);
+    fg_engine_free(engine);
+    return rc;
+}
