@@ -1,0 +1,247 @@
+/*
+ * validate_bundle.c: the entry index of a Bundle (fullUrl and Type/id
+ * hashes, so each reference resolves in constant time) and the Bundle
+ * rules: fullUrl against resource.id, request/response by bundle type,
+ * duplicate fullUrls, and the bdl-* invariants, which are implemented here
+ * natively with the same semantics as their FHIRPath (the invariant walker
+ * skips them).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate_private.h"
+
+static uint64_t hash_str(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+#define FNV 1469598103934665603ULL
+
+static uint64_t hash_tid(const char *type, size_t tl, const char *id, size_t il)
+{
+    uint64_t h = hash_str(FNV, type, tl);
+    h = hash_str(h, "/", 1);
+    return hash_str(h, id, il);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int fgv_bundle_open(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
+{
+    memset(b, 0, sizeof *b);
+    b->bundle = bundle;
+    b->type = str(bundle, "type");
+    const json_t *entries = json_object_get(bundle, "entry");
+    size_t n = json_is_array(entries) ? json_array_size(entries) : 0;
+    b->outer = c->bundle;
+    c->bundle = b;
+    if (n == 0)
+        return FG_OK;
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap <<= 1;
+    b->entries = calloc(n, sizeof *b->entries);
+    b->by_url = calloc(cap, sizeof *b->by_url);
+    b->by_tid = calloc(cap, sizeof *b->by_tid);
+    b->dup_of = calloc(n, sizeof *b->dup_of);
+    if (!b->entries || !b->by_url || !b->by_tid || !b->dup_of)
+        return FG_ENOMEM;
+    b->mask = cap - 1;
+    b->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(entries, i);
+        fgv_entry *en = &b->entries[i];
+        en->full_url = str(e, "fullUrl");
+        en->resource = json_object_get(e, "resource");
+        if (json_is_object(en->resource)) {
+            en->type = str(en->resource, "resourceType");
+            en->id = str(en->resource, "id");
+        } else {
+            en->resource = NULL;
+        }
+        if (en->full_url != NULL) {
+            size_t h = hash_str(FNV, en->full_url, strlen(en->full_url)) & b->mask;
+            while (b->by_url[h] != 0) {
+                const fgv_entry *o = &b->entries[b->by_url[h] - 1];
+                if (strcmp(o->full_url, en->full_url) == 0 && b->dup_of[i] == 0) {
+                    /* bdl-7 allows one fullUrl for several versions */
+                    const json_t *m1 = json_object_get(en->resource, "meta");
+                    const json_t *m2 = json_object_get(o->resource, "meta");
+                    const char *v1 = str(m1, "versionId"), *v2 = str(m2, "versionId");
+                    if (v1 == NULL || v2 == NULL || strcmp(v1, v2) == 0)
+                        b->dup_of[i] = b->by_url[h];
+                }
+                h = (h + 1) & b->mask;
+            }
+            b->by_url[h] = (uint32_t)(i + 1);
+        }
+        if (en->type != NULL && en->id != NULL) {
+            size_t h = hash_tid(en->type, strlen(en->type), en->id, strlen(en->id)) & b->mask;
+            while (b->by_tid[h] != 0)
+                h = (h + 1) & b->mask;
+            b->by_tid[h] = (uint32_t)(i + 1);
+        }
+    }
+    return FG_OK;
+}
+
+void fgv_bundle_close(fgv_ctx *c, fgv_bundle *b)
+{
+    if (c->bundle == b)
+        c->bundle = b->outer;
+    free(b->entries);
+    free(b->by_url);
+    free(b->by_tid);
+    free(b->dup_of);
+    memset(b, 0, sizeof *b);
+}
+
+const fgv_entry *fgv_bundle_find(const fgv_bundle *b, const char *ref)
+{
+    if (b == NULL || b->n == 0 || ref == NULL)
+        return NULL;
+    size_t rl = strlen(ref);
+    size_t h = hash_str(FNV, ref, rl) & b->mask;
+    while (b->by_url[h] != 0) {
+        const fgv_entry *e = &b->entries[b->by_url[h] - 1];
+        if (strcmp(e->full_url, ref) == 0)
+            return e;
+        h = (h + 1) & b->mask;
+    }
+    if (strchr(ref, ':') != NULL)
+        return NULL; /* absolute: only an exact fullUrl resolves it */
+    /* relative Type/id (a /_history/n suffix ignored) */
+    const char *hist = strstr(ref, "/_history/");
+    size_t len = hist ? (size_t)(hist - ref) : rl;
+    const char *slash = memchr(ref, '/', len);
+    if (slash == NULL || slash == ref || (size_t)(slash - ref) + 1 >= len)
+        return NULL;
+    size_t tl = (size_t)(slash - ref);
+    const char *id = slash + 1;
+    size_t il = len - tl - 1;
+    if (memchr(id, '/', il) != NULL)
+        return NULL;
+    h = hash_tid(ref, tl, id, il) & b->mask;
+    while (b->by_tid[h] != 0) {
+        const fgv_entry *e = &b->entries[b->by_tid[h] - 1];
+        if (strlen(e->type) == tl && strncmp(e->type, ref, tl) == 0 && strlen(e->id) == il
+            && strncmp(e->id, id, il) == 0)
+            return e;
+        h = (h + 1) & b->mask;
+    }
+    return NULL;
+}
+
+static int type_is(const char *t, const char *a, const char *b2)
+{
+    return t != NULL && (strcmp(t, a) == 0 || (b2 != NULL && strcmp(t, b2) == 0));
+}
+
+static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
+{
+    const char *bt = b->type;
+    const fgv_entry *en = &b->entries[i];
+    if (!json_is_object(e))
+        return;
+    const json_t *req = json_object_get(e, "request");
+    const json_t *resp = json_object_get(e, "response");
+    if (en->resource == NULL && req == NULL && resp == NULL)
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-5",
+                  "An entry must have a resource, a request or a response (bdl-5)");
+    if (en->full_url != NULL && strstr(en->full_url, "/_history/") != NULL)
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-8",
+                  "fullUrl %s is version specific: drop the /_history/ part (bdl-8)",
+                  en->full_url);
+    if (bt != NULL) {
+        int needs_req = type_is(bt, "transaction", "batch") || strcmp(bt, "history") == 0;
+        int needs_resp = type_is(bt, "transaction-response", "batch-response")
+                         || strcmp(bt, "history") == 0;
+        if (needs_req && req == NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-3",
+                      "Every entry of a %s bundle needs a request with method and url (bdl-3)",
+                      bt);
+        if (!needs_req && req != NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-3",
+                      "entry.request is only allowed in batch, transaction and history "
+                      "bundles, not in a %s (bdl-3)",
+                      bt);
+        if (needs_resp && resp == NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-4",
+                      "Every entry of a %s bundle needs a response (bdl-4)", bt);
+        if (!needs_resp && resp != NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-4",
+                      "entry.response is only allowed in batch-response, transaction-response "
+                      "and history bundles, not in a %s (bdl-4)",
+                      bt);
+        if (strcmp(bt, "searchset") != 0 && json_object_get(e, "search") != NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-2",
+                      "entry.search is only allowed in a searchset bundle (bdl-2)");
+    }
+    if (en->full_url != NULL && en->resource != NULL && en->id != NULL && en->type != NULL
+        && strncmp(en->full_url, "urn:", 4) != 0) {
+        /* an absolute fullUrl names the resource: it ends in Type/id */
+        char tail[320];
+        snprintf(tail, sizeof tail, "/%s/%s", en->type, en->id);
+        size_t fl = strlen(en->full_url), tl = strlen(tail);
+        const char *hist = strstr(en->full_url, "/_history/");
+        if (hist != NULL)
+            fl = (size_t)(hist - en->full_url);
+        if (strchr(en->full_url, ':') != NULL
+            && (fl < tl || strncmp(en->full_url + fl - tl, tail, tl) != 0))
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
+                      "fullUrl %s does not match the resource (%s/%s): it must end in %s",
+                      en->full_url, en->type, en->id, tail + 1);
+    }
+    if (b->dup_of != NULL && b->dup_of[i] != 0 && !(bt != NULL && strcmp(bt, "history") == 0))
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-7",
+                  "fullUrl %s is also the fullUrl of entry[%zu]: each entry needs its own "
+                  "(bdl-7)",
+                  en->full_url, (size_t)(b->dup_of[i] - 1));
+}
+
+void fgv_bundle_rules(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
+{
+    const char *bt = b->type;
+    const json_t *entries = json_object_get(bundle, "entry");
+    if (json_is_array(entries)) {
+        size_t l0 = fgv_path_push(c, "entry");
+        for (size_t i = 0; i < b->n; i++) {
+            size_t l1 = fgv_path_index(c, i);
+            entry_rules(c, b, json_array_get(entries, i), i);
+            fgv_path_pop(c, l1);
+        }
+        fgv_path_pop(c, l0);
+    }
+    if (bt == NULL)
+        return;
+    if (json_object_get(bundle, "total") != NULL && !type_is(bt, "searchset", "history"))
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-1",
+                  "total is only allowed in searchset and history bundles (bdl-1)");
+    const char *first = b->n > 0 ? b->entries[0].type : NULL;
+    if (strcmp(bt, "document") == 0) {
+        const json_t *idf = json_object_get(bundle, "identifier");
+        if (!json_is_object(idf) || str(idf, "system") == NULL || str(idf, "value") == NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-9",
+                      "A document bundle needs an identifier with system and value (bdl-9)");
+        if (json_object_get(bundle, "timestamp") == NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-10",
+                      "A document bundle needs a timestamp (bdl-10)");
+        if (first == NULL || strcmp(first, "Composition") != 0)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-11",
+                      "A document bundle must start with a Composition (bdl-11)");
+    } else if (strcmp(bt, "message") == 0) {
+        if (first == NULL || strcmp(first, "MessageHeader") != 0)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-12",
+                      "A message bundle must start with a MessageHeader (bdl-12)");
+    }
+}

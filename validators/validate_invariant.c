@@ -1,0 +1,367 @@
+/*
+ * validate_invariant.c: constraints (FHIRPath invariants) and the context
+ * of extensions.
+ *
+ * The invariants found on nearly every element are implemented natively,
+ * with the same semantics as their FHIRPath, because evaluating them per
+ * element would dominate the run time:
+ *   ele-1  hasValue() or (children().count() > id.count())   (validate_elem.c)
+ *   ext-1  extension.exists() != value.exists()
+ *   dom-2  contained.contained.empty()
+ *   dom-3  every contained resource is referenced from the rest of the
+ *          resource (or references the container with "#")
+ *   dom-4  contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()
+ *   dom-5  contained.meta.security.empty()
+ *   dom-6  text.`div`.exists()   (a warning: best practice)
+ *   bdl-*  the Bundle rules                                    (validate_bundle.c)
+ * Every other constraint with a compiled expression is evaluated with the
+ * FHIRPath evaluator; one without is reported once as not checked, and so is
+ * one whose evaluation fails at run time (never a false error).
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "validate_private.h"
+
+static int has_value_x(const json_t *o)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        if (strncmp(k, "value", 5) == 0 && isupper((unsigned char)k[5]))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when some "reference" string under `j` equals `ref`, skipping `skip`. */
+static int refers_to(const json_t *j, const char *ref, const json_t *skip, int depth)
+{
+    if (j == skip || depth > 64)
+        return 0;
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            if (json_is_string(v)) {
+                if (strcmp(k, "reference") == 0 && strcmp(json_string_value(v), ref) == 0)
+                    return 1;
+            } else if (refers_to(v, ref, skip, depth + 1)) {
+                return 1;
+            }
+        }
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) if (refers_to(v, ref, skip, depth + 1)) return 1;
+    } else if (json_is_string(j)) {
+        return 0;
+    }
+    return 0;
+}
+
+/* "#" anywhere in a contained resource's references: it points back at
+ * its container, which dom-3 accepts. */
+static int refers_to_container(const json_t *j, int depth)
+{
+    return refers_to(j, "#", NULL, depth);
+}
+
+static void dom_rules(fgv_ctx *c, const json_t *res, const char *key, int is_error)
+{
+    const json_t *contained = json_object_get(res, "contained");
+    size_t i;
+    const json_t *r;
+    if (strcmp(key, "dom-6") == 0) {
+        const json_t *text = json_object_get(res, "text");
+        if (!json_is_object(text) || json_object_get(text, "div") == NULL)
+            fgv_issue(c, is_error ? FG_SEV_ERROR : FG_SEV_WARNING, FG_CHECK_INVARIANT,
+                      "invariant", "dom-6",
+                      "A resource should have narrative for robust management (dom-6)");
+        return;
+    }
+    if (!json_is_array(contained))
+        return;
+    size_t l0 = fgv_path_push(c, "contained");
+    json_array_foreach(contained, i, r)
+    {
+        if (!json_is_object(r))
+            continue;
+        size_t l1 = fgv_path_index(c, i);
+        const json_t *meta = json_object_get(r, "meta");
+        if (strcmp(key, "dom-2") == 0 && json_object_get(r, "contained") != NULL)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-2",
+                      "A contained resource must not contain resources (dom-2)");
+        else if (strcmp(key, "dom-4") == 0 && json_is_object(meta)
+                 && (json_object_get(meta, "versionId") || json_object_get(meta, "lastUpdated")))
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-4",
+                      "A contained resource must not have meta.versionId or meta.lastUpdated "
+                      "(dom-4)");
+        else if (strcmp(key, "dom-5") == 0 && json_is_object(meta)
+                 && json_object_get(meta, "security"))
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-5",
+                      "A contained resource must not have a security label (dom-5)");
+        else if (strcmp(key, "dom-3") == 0) {
+            const json_t *id = json_object_get(r, "id");
+            if (json_is_string(id)) {
+                char ref[160];
+                snprintf(ref, sizeof ref, "#%s", json_string_value(id));
+                if (!refers_to(res, ref, contained, 0) && !refers_to_container(r, 0)) {
+                    /* siblings may refer to it too */
+                    int sib = 0;
+                    size_t k;
+                    const json_t *o;
+                    json_array_foreach(contained, k, o) if (o != r && refers_to(o, ref, NULL, 0))
+                        sib = 1;
+                    if (!sib)
+                        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-3",
+                                  "Contained resource %s is not referenced from the rest of "
+                                  "the resource (dom-3)",
+                                  ref);
+                }
+            }
+        }
+        fgv_path_pop(c, l1);
+    }
+    fgv_path_pop(c, l0);
+}
+
+/* ---- the FHIRPath environment ---- */
+
+static const fg_elem *child_of(const fg_elem *e, const char *name)
+{
+    if (e == NULL)
+        return NULL;
+    if (e->content_ref)
+        e = e->content_ref;
+    for (size_t i = 0; i < e->n_children; i++) {
+        const fg_elem *ch = e->children[i];
+        if (ch->name != NULL && strcmp(ch->name, name) == 0)
+            return ch;
+    }
+    return NULL;
+}
+
+static const char *cb_child_type(void *ctx, const char *parent_type, const char *name)
+{
+    fgv_ctx *c = ctx;
+    if (parent_type == NULL || name == NULL)
+        return NULL;
+    char first[128];
+    const char *dot = strchr(parent_type, '.');
+    size_t fl = dot ? (size_t)(dot - parent_type) : strlen(parent_type);
+    if (fl >= sizeof first)
+        return NULL;
+    memcpy(first, parent_type, fl);
+    first[fl] = '\0';
+    const fg_structure *s = fg_registry_type(c->v->reg, first);
+    if (s == NULL || s->root == NULL)
+        return NULL;
+    const fg_elem *e = s->root;
+    while (dot != NULL && e != NULL) {
+        const char *seg = dot + 1;
+        dot = strchr(seg, '.');
+        size_t sl = dot ? (size_t)(dot - seg) : strlen(seg);
+        char nm[128];
+        if (sl >= sizeof nm)
+            return NULL;
+        memcpy(nm, seg, sl);
+        nm[sl] = '\0';
+        char *br = strchr(nm, '[');
+        if (br)
+            *br = '\0';
+        e = child_of(e, nm);
+    }
+    const fg_elem *ch = child_of(e, name);
+    if (ch == NULL || ch->is_choice)
+        return NULL;
+    if (ch->content_ref != NULL)
+        return ch->content_ref->path;
+    if (ch->n_types == 0)
+        return ch->path;
+    const char *code = ch->types[0].code;
+    if (strcmp(code, "BackboneElement") == 0 || strcmp(code, "Element") == 0)
+        return ch->path;
+    return code;
+}
+
+static const json_t *cb_resolve(void *ctx, const json_t *from, const char *ref)
+{
+    const char *t;
+    return fgv_resolve(ctx, from, ref, &t);
+}
+
+static int cb_member_of(void *ctx, const json_t *coded, const char *coded_type, const char *vsurl)
+{
+    fgv_ctx *c = ctx;
+    (void)coded_type;
+    const fg_valueset *vs = fg_registry_valueset(c->v->reg, vsurl);
+    if (vs == NULL || fg_valueset_status(vs) != FG_VS_EXPANDED)
+        return -1;
+    if (json_is_string(coded))
+        return fg_valueset_contains(vs, NULL, json_string_value(coded));
+    const json_t *codings = json_object_get(coded, "coding");
+    if (json_is_array(codings)) {
+        size_t i;
+        const json_t *cd;
+        json_array_foreach(codings, i, cd)
+        {
+            const json_t *sy = json_object_get(cd, "system"), *co = json_object_get(cd, "code");
+            if (json_is_string(co)
+                && fg_valueset_contains(vs, json_is_string(sy) ? json_string_value(sy) : NULL,
+                                        json_string_value(co)))
+                return 1;
+        }
+        return 0;
+    }
+    const json_t *sy = json_object_get(coded, "system"), *co = json_object_get(coded, "code");
+    if (!json_is_string(co))
+        return -1;
+    return fg_valueset_contains(vs, json_is_string(sy) ? json_string_value(sy) : NULL,
+                                json_string_value(co));
+}
+
+static int native_key(const char *key)
+{
+    if (key[0] == 'e')
+        return strcmp(key, "ele-1") == 0 || strcmp(key, "ext-1") == 0;
+    if (key[0] == 'd')
+        return strncmp(key, "dom-", 4) == 0;
+    if (key[0] == 'b')
+        return strncmp(key, "bdl-", 4) == 0;
+    return 0;
+}
+
+static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+                     const fg_constraint *k)
+{
+    if (k->compiled == NULL) {
+        fgv_not_checked(c->v, "invariant %s (%s) not checked: its expression could not be "
+                              "compiled: %s",
+                        k->key, k->source ? k->source : "?",
+                        k->expression ? k->expression : "(none)");
+        return;
+    }
+    const char *focus_type = type;
+    if (def->parent == NULL)
+        focus_type = def->owner && def->owner->kind == FG_KIND_RESOURCE
+                         ? NULL /* a resource root: the evaluator reads resourceType */
+                         : (def->owner ? def->owner->type : type);
+    else if (type == NULL || strcmp(type, "BackboneElement") == 0 || strcmp(type, "Element") == 0)
+        focus_type = def->path;
+    fg_fhirpath_env env = {
+        .resource = c->resource,
+        .root_resource = c->container ? c->container : c->resource,
+        .ctx = c,
+        .child_type = cb_child_type,
+        .resolve = cb_resolve,
+        .member_of = cb_member_of,
+        .conforms_to = NULL,
+    };
+    int result = -1;
+    fg_error err;
+    fg_error_clear(&err);
+    int rc = fg_fhirpath_eval_bool(k->compiled, val, focus_type, &env, &result, &err);
+    if (rc != FG_OK) {
+        fgv_not_checked(c->v, "invariant %s (%s) not checked: evaluation failed: %s", k->key,
+                        k->source ? k->source : "?", err.text);
+        return;
+    }
+    if (result == 0)
+        fgv_issue(c, k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING, FG_CHECK_INVARIANT,
+                  "invariant", k->key, "%s (%s)", k->human ? k->human : "Constraint failed",
+                  k->key);
+}
+
+void fgv_invariants(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type)
+{
+    for (size_t i = 0; i < def->n_constraints && !c->failed; i++) {
+        const fg_constraint *k = &def->constraints[i];
+        if (k->key == NULL)
+            continue;
+        if (native_key(k->key)) {
+            if (strcmp(k->key, "ext-1") == 0 && json_is_object(val)) {
+                const json_t *ex = json_object_get(val, "extension");
+                int has_ext = json_is_array(ex) && json_array_size(ex) > 0;
+                if (has_ext == has_value_x(val))
+                    fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "ext-1",
+                              has_ext ? "An extension must have either extensions or a value, "
+                                        "not both (ext-1)"
+                                      : "An extension must have either extensions or a value "
+                                        "(ext-1)");
+            } else if (k->key[0] == 'd' && json_is_object(val) && def->parent == NULL
+                       && json_object_get(val, "resourceType") != NULL) {
+                dom_rules(c, val, k->key, k->is_error);
+            }
+            continue;
+        }
+        /* the same key met on the element and again on its type */
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = def->constraints[j].key && strcmp(def->constraints[j].key, k->key) == 0;
+        if (!dup)
+            evaluate(c, val, def, type, k);
+    }
+}
+
+/* ---- extension contexts ---- */
+
+static int context_matches(fgv_ctx *c, const char *ctxexpr, const fg_elem *holder_def,
+                           const fg_structure *holder_type)
+{
+    if (strcmp(ctxexpr, "Element") == 0)
+        return 1;
+    if (strncmp(ctxexpr, "http", 4) == 0) {
+        const char *hash = strchr(ctxexpr, '#');
+        size_t n = hash ? (size_t)(hash - ctxexpr) : strlen(ctxexpr);
+        return c->holder_ext_url != NULL && strlen(c->holder_ext_url) == n
+               && strncmp(c->holder_ext_url, ctxexpr, n) == 0;
+    }
+    if (strpbrk(ctxexpr, "() ") != NULL)
+        return 1; /* a FHIRPath context: not judged here */
+    if (holder_def != NULL) {
+        if (holder_def->path && strcmp(holder_def->path, ctxexpr) == 0)
+            return 1;
+        if (holder_def->content_ref && strcmp(holder_def->content_ref->path, ctxexpr) == 0)
+            return 1;
+        for (size_t i = 0; i < holder_def->n_types; i++)
+            if (strcmp(holder_def->types[i].code, ctxexpr) == 0)
+                return 1;
+    }
+    int guard = 0;
+    for (const fg_structure *t = holder_type; t != NULL && guard < 16; guard++) {
+        if (t->type && strcmp(t->type, ctxexpr) == 0)
+            return 1;
+        if (t->name && strcmp(t->name, ctxexpr) == 0)
+            return 1;
+        t = t->base ? fg_registry_structure(c->v->reg, t->base) : NULL;
+    }
+    if (holder_type == NULL && holder_def == NULL)
+        return 1; /* nothing known about the holder */
+    return 0;
+}
+
+void fgv_extension_context(fgv_ctx *c, const fg_structure *ext, const fg_elem *holder_def,
+                           const fg_structure *holder_type)
+{
+    if (ext->n_contexts == 0)
+        return;
+    for (size_t i = 0; i < ext->n_contexts; i++)
+        if (ext->contexts[i] != NULL
+            && context_matches(c, ext->contexts[i], holder_def, holder_type))
+            return;
+    char list[300];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < ext->n_contexts && used + 40 < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
+                                 ext->contexts[i] ? ext->contexts[i] : "?");
+    const char *where = holder_def && holder_def->path ? holder_def->path
+                        : holder_type && holder_type->type ? holder_type->type
+                                                           : "?";
+    fgv_issue(c, FG_SEV_ERROR, FG_CHECK_EXTENSION, "structure", NULL,
+              "Extension %s is not allowed on %s: it may be used on %s", ext->url, where, list);
+}

@@ -1,0 +1,499 @@
+/*
+ * validate_slicing.c: slicing (which slice each array item belongs to, by
+ * the discriminators), slice cardinality, closed/ordered/openAtEnd rules,
+ * and fixed[x]/pattern[x] values.
+ *
+ * A discriminator path is read with a small walker that knows the forms the
+ * definitions use: names (a choice name matches any of its typed
+ * properties), `$this`, `ofType(T)`, `extension('url')` and `resolve()`.
+ * The value a slice expects is taken from the slice's element at the same
+ * path (fixed, pattern, or a required binding); an extension slice
+ * discriminated by `url` expects its type profile's canonical. A `profile`
+ * discriminator is matched on the resource type the profile constrains (a
+ * full conformance check per item would validate every item once per
+ * slice).
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "validate_private.h"
+
+#define FGV_DISC_VALUES 16 /* values one discriminator path may reach */
+
+static int num_equal(const json_t *a, const json_t *b)
+{
+    return json_is_number(a) && json_is_number(b) && json_number_value(a) == json_number_value(b);
+}
+
+int fgv_fixed_match(const json_t *fixed, const json_t *val)
+{
+    if (json_is_number(fixed))
+        return num_equal(fixed, val);
+    if (json_is_object(fixed)) {
+        if (!json_is_object(val) || json_object_size(fixed) != json_object_size(val))
+            return 0;
+        const char *k;
+        json_t *fv;
+        json_object_foreach((json_t *)fixed, k, fv)
+        {
+            if (!fgv_fixed_match(fv, json_object_get(val, k)))
+                return 0;
+        }
+        return 1;
+    }
+    if (json_is_array(fixed)) {
+        if (!json_is_array(val) || json_array_size(fixed) != json_array_size(val))
+            return 0;
+        for (size_t i = 0; i < json_array_size(fixed); i++)
+            if (!fgv_fixed_match(json_array_get(fixed, i), json_array_get(val, i)))
+                return 0;
+        return 1;
+    }
+    return val != NULL && json_equal((json_t *)fixed, (json_t *)val);
+}
+
+int fgv_pattern_match(const json_t *pattern, const json_t *val)
+{
+    if (val == NULL)
+        return 0;
+    if (json_is_number(pattern))
+        return num_equal(pattern, val);
+    if (json_is_object(pattern)) {
+        if (!json_is_object(val))
+            return 0;
+        const char *k;
+        json_t *pv;
+        json_object_foreach((json_t *)pattern, k, pv)
+        {
+            if (!fgv_pattern_match(pv, json_object_get(val, k)))
+                return 0;
+        }
+        return 1;
+    }
+    if (json_is_array(pattern)) {
+        if (!json_is_array(val))
+            return 0;
+        size_t i, j;
+        json_t *pi, *vj;
+        json_array_foreach(pattern, i, pi)
+        {
+            int found = 0;
+            json_array_foreach(val, j, vj)
+            {
+                if (fgv_pattern_match(pi, vj)) {
+                    found = 1;
+                    break;
+                }
+            }
+            if (!found)
+                return 0;
+        }
+        return 1;
+    }
+    return json_equal((json_t *)pattern, (json_t *)val);
+}
+
+static void brief_json(const json_t *j, char *out, size_t cap)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s == NULL) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    size_t n = strlen(s);
+    if (n + 1 > cap && cap > 4)
+        snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
+    else
+        snprintf(out, cap, "%s", s);
+    free(s);
+}
+
+void fgv_fixed_pattern(fgv_ctx *c, const json_t *val, const fg_elem *def)
+{
+    char want[200];
+    if (def->fixed != NULL && !fgv_fixed_match(def->fixed, val)) {
+        brief_json(def->fixed, want, sizeof want);
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FIXED, "value", NULL,
+                  "The value must be exactly %s (fixed by %s)", want,
+                  def->owner && def->owner->url ? def->owner->url : "the profile");
+    }
+    if (def->pattern != NULL && !fgv_pattern_match(def->pattern, val)) {
+        brief_json(def->pattern, want, sizeof want);
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FIXED, "value", NULL,
+                  "The value must contain %s (pattern of %s)", want,
+                  def->owner && def->owner->url ? def->owner->url : "the profile");
+    }
+}
+
+/* ---- discriminator paths ---- */
+
+/* The next segment of `p` into seg (without the dot); returns the rest or NULL. */
+static const char *next_seg(const char *p, char *seg, size_t cap)
+{
+    size_t n = 0;
+    int depth = 0, quote = 0;
+    while (*p) {
+        char ch = *p;
+        if (ch == '\'' )
+            quote = !quote;
+        else if (!quote && ch == '(')
+            depth++;
+        else if (!quote && ch == ')')
+            depth--;
+        else if (!quote && depth == 0 && ch == '.')
+            break;
+        if (n + 1 < cap)
+            seg[n++] = ch;
+        p++;
+    }
+    seg[n] = '\0';
+    return *p == '.' ? p + 1 : p;
+}
+
+static int fn_arg(const char *seg, const char *fn, char *arg, size_t cap)
+{
+    size_t fl = strlen(fn);
+    if (strncmp(seg, fn, fl) != 0 || seg[fl] != '(')
+        return 0;
+    const char *a = seg + fl + 1;
+    size_t n = strlen(a);
+    if (n == 0 || a[n - 1] != ')')
+        return 0;
+    n--;
+    if (n >= 2 && a[0] == '\'' && a[n - 1] == '\'') {
+        a++;
+        n -= 2;
+    }
+    if (n + 1 > cap)
+        return 0;
+    memcpy(arg, a, n);
+    arg[n] = '\0';
+    return 1;
+}
+
+static void add_val(const json_t **vals, size_t *n, const json_t *v)
+{
+    if (v == NULL || *n >= FGV_DISC_VALUES)
+        return;
+    if (json_is_array(v)) {
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x) if (*n < FGV_DISC_VALUES) vals[(*n)++] = x;
+    } else {
+        vals[(*n)++] = v;
+    }
+}
+
+/* Values reached from `item` along `path`. */
+static size_t eval_path(fgv_ctx *c, const json_t *item, const char *path, const json_t **out)
+{
+    const json_t *cur[FGV_DISC_VALUES], *nxt[FGV_DISC_VALUES];
+    size_t ncur = 1, nn;
+    cur[0] = item;
+    char seg[256], arg[256];
+    const char *p = path;
+    while (*p && ncur > 0) {
+        p = next_seg(p, seg, sizeof seg);
+        nn = 0;
+        if (strcmp(seg, "$this") == 0)
+            continue;
+        for (size_t i = 0; i < ncur; i++) {
+            const json_t *x = cur[i];
+            if (strcmp(seg, "resolve()") == 0) {
+                const json_t *r = json_object_get(x, "reference");
+                if (json_is_string(r)) {
+                    const char *t = NULL;
+                    add_val(nxt, &nn, fgv_resolve(c, c->resource, json_string_value(r), &t));
+                }
+            } else if (fn_arg(seg, "extension", arg, sizeof arg)) {
+                const json_t *ex = json_object_get(x, "extension");
+                size_t k;
+                const json_t *e;
+                json_array_foreach(ex, k, e)
+                {
+                    const json_t *u = json_object_get(e, "url");
+                    if (json_is_string(u) && strcmp(json_string_value(u), arg) == 0)
+                        add_val(nxt, &nn, e);
+                }
+            } else if (fn_arg(seg, "ofType", arg, sizeof arg)) {
+                add_val(nxt, &nn, x); /* the choice name already chose the type below */
+            } else if (json_is_object(x)) {
+                const json_t *v = json_object_get(x, seg);
+                if (v == NULL) {
+                    /* a choice: value -> valueQuantity, filtered by a following ofType */
+                    char ty[128] = "";
+                    char seg2[256];
+                    if (*p)
+                        next_seg(p, seg2, sizeof seg2);
+                    else
+                        seg2[0] = '\0';
+                    if (fn_arg(seg2, "ofType", ty, sizeof ty) && ty[0]) {
+                        char key[400];
+                        snprintf(key, sizeof key, "%s%c%s", seg, toupper((unsigned char)ty[0]),
+                                 ty + 1);
+                        v = json_object_get(x, key);
+                    } else {
+                        size_t sl = strlen(seg);
+                        const char *k;
+                        json_t *kv;
+                        json_object_foreach((json_t *)x, k, kv)
+                        {
+                            if (strncmp(k, seg, sl) == 0 && isupper((unsigned char)k[sl])) {
+                                v = kv;
+                                break;
+                            }
+                        }
+                    }
+                }
+                add_val(nxt, &nn, v);
+            }
+        }
+        memcpy(cur, nxt, nn * sizeof cur[0]);
+        ncur = nn;
+    }
+    memcpy(out, cur, ncur * sizeof cur[0]);
+    return ncur;
+}
+
+/* The slice's element at `path`, or NULL when the slice does not constrain it. */
+static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int *is_url_of_ext,
+                             const char **ext_url)
+{
+    char seg[256], arg[256];
+    const char *p = path;
+    const fg_elem *e = s;
+    *is_url_of_ext = 0;
+    while (*p && e != NULL) {
+        p = next_seg(p, seg, sizeof seg);
+        if (strcmp(seg, "$this") == 0 || strcmp(seg, "resolve()") == 0)
+            continue;
+        if (fn_arg(seg, "ofType", arg, sizeof arg)) {
+            for (size_t i = 0; i < e->n_slices; i++)
+                for (size_t k = 0; k < e->slices[i]->n_types; k++)
+                    if (strcmp(e->slices[i]->types[k].code, arg) == 0)
+                        e = e->slices[i];
+            continue;
+        }
+        const fg_elem *src = e;
+        if (e->content_ref)
+            src = e->content_ref;
+        if (fn_arg(seg, "extension", arg, sizeof arg)) {
+            const fg_elem *ext = fgv_child_named(src, "extension");
+            const fg_elem *hit = NULL;
+            for (size_t i = 0; ext && i < ext->n_slices; i++) {
+                const fg_elem *sl = ext->slices[i];
+                if (sl->n_types > 0 && sl->types[0].n_profiles > 0
+                    && strcmp(sl->types[0].profiles[0], arg) == 0)
+                    hit = sl;
+            }
+            e = hit;
+            continue;
+        }
+        const fg_elem *child = fgv_child_named(src, seg);
+        if (child == NULL && strcmp(seg, "url") == 0 && *p == '\0' && e->n_types > 0
+            && e->types[0].code && strcmp(e->types[0].code, "Extension") == 0
+            && e->types[0].n_profiles > 0) {
+            *is_url_of_ext = 1;
+            *ext_url = e->types[0].profiles[0];
+            return e;
+        }
+        if (child == NULL && src->n_children == 0 && src->n_types > 0) {
+            /* the slice does not go deeper: its type profile may */
+            const fg_type_ref *t = &src->types[0];
+            if (t->n_profiles > 0) {
+                const fg_structure *ps = fg_registry_structure(c->v->reg, t->profiles[0]);
+                if (ps != NULL && ps->root != NULL)
+                    child = fgv_child_named(ps->root, seg);
+            }
+        }
+        e = child;
+    }
+    return e;
+}
+
+static const char *value_type(const json_t *v)
+{
+    const json_t *rt = json_object_get(v, "resourceType");
+    return json_is_string(rt) ? json_string_value(rt) : NULL;
+}
+
+static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *d,
+                      const json_t *item)
+{
+    const json_t *vals[FGV_DISC_VALUES];
+    size_t n = eval_path(c, item, d->path ? d->path : "$this", vals);
+    int url_of_ext = 0;
+    const char *ext_url = NULL;
+    const fg_elem *e = def_at(c, slice, d->path ? d->path : "$this", &url_of_ext, &ext_url);
+    switch (d->kind) {
+    case FG_DISC_EXISTS:
+        if (e == NULL)
+            return 1;
+        if (e->min >= 1)
+            return n > 0;
+        if (e->max == 0)
+            return n == 0;
+        return 1;
+    case FG_DISC_VALUE:
+    case FG_DISC_PATTERN:
+        if (url_of_ext) {
+            for (size_t i = 0; i < n; i++)
+                if (json_is_string(vals[i]) && strcmp(json_string_value(vals[i]), ext_url) == 0)
+                    return 1;
+            return 0;
+        }
+        if (e == NULL)
+            return 1; /* the slice does not fix the value: nothing to tell slices apart */
+        if (e->fixed != NULL || e->pattern != NULL) {
+            for (size_t i = 0; i < n; i++) {
+                if (e->fixed != NULL && fgv_fixed_match(e->fixed, vals[i]))
+                    return 1;
+                if (e->fixed == NULL && fgv_pattern_match(e->pattern, vals[i]))
+                    return 1;
+            }
+            return 0;
+        }
+        if (e->binding == FG_BIND_REQUIRED && e->binding_exp != NULL
+            && fg_valueset_status(e->binding_exp) == FG_VS_EXPANDED) {
+            for (size_t i = 0; i < n; i++) {
+                const json_t *v = vals[i];
+                if (json_is_string(v)
+                    && fg_valueset_contains(e->binding_exp, NULL, json_string_value(v)))
+                    return 1;
+                const json_t *codings = json_object_get(v, "coding");
+                const json_t *one[1] = {v};
+                size_t nc = json_is_array(codings) ? json_array_size(codings) : 1;
+                for (size_t k = 0; k < nc; k++) {
+                    const json_t *cd = json_is_array(codings) ? json_array_get(codings, k)
+                                                               : one[0];
+                    const json_t *sy = json_object_get(cd, "system");
+                    const json_t *co = json_object_get(cd, "code");
+                    if (json_is_string(co)
+                        && fg_valueset_contains(e->binding_exp,
+                                                json_is_string(sy) ? json_string_value(sy) : NULL,
+                                                json_string_value(co)))
+                        return 1;
+                }
+            }
+            return 0;
+        }
+        return 1;
+    case FG_DISC_TYPE:
+    case FG_DISC_PROFILE:
+        if (e == NULL)
+            return 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *rt = value_type(vals[i]);
+            if (rt == NULL)
+                return 1;
+            for (size_t k = 0; k < e->n_types; k++) {
+                const fg_type_ref *t = &e->types[k];
+                const char *const *pl = t->n_targets ? t->targets : t->profiles;
+                size_t np = t->n_targets ? t->n_targets : t->n_profiles;
+                if (d->kind == FG_DISC_TYPE && np == 0 && strcmp(t->code, rt) == 0)
+                    return 1;
+                for (size_t j = 0; j < np; j++) {
+                    const fg_structure *ps = fg_registry_structure(c->v->reg, pl[j]);
+                    if (ps != NULL && ps->type != NULL && strcmp(ps->type, rt) == 0)
+                        return 1;
+                }
+                if (np == 0 && (strcmp(t->code, rt) == 0 || strcmp(t->code, "Resource") == 0))
+                    return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+}
+
+static int match_slice(fgv_ctx *c, const fg_elem *def, const json_t *item)
+{
+    if (def->n_discriminators == 0)
+        return -1;
+    for (size_t k = 0; k < def->n_slices; k++) {
+        const fg_elem *s = def->slices[k];
+        int ok = 1;
+        for (size_t d = 0; d < def->n_discriminators && ok; d++)
+            ok = disc_match(c, s, &def->discriminators[d], item);
+        if (ok)
+            return (int)k;
+    }
+    return -1;
+}
+
+void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *name)
+{
+    size_t n = json_array_size(arr);
+    int stack_of[128];
+    uint32_t stack_cnt[64];
+    int *slice_of = n <= 128 ? stack_of : malloc(n * sizeof *slice_of);
+    uint32_t *cnt = def->n_slices <= 64 ? stack_cnt : calloc(def->n_slices, sizeof *cnt);
+    if (slice_of == NULL || cnt == NULL) {
+        c->failed = 1;
+        goto out;
+    }
+    memset(cnt, 0, def->n_slices * sizeof *cnt);
+    const fg_type_ref *dtref = def->n_types > 0 ? &def->types[0] : NULL;
+    int last = -1, unmatched_seen = 0;
+    for (size_t i = 0; i < n && !c->failed; i++) {
+        const json_t *item = json_array_get(arr, i);
+        size_t l1 = fgv_path_index(c, i);
+        int k = json_is_null(item) ? -1 : match_slice(c, def, item);
+        slice_of[i] = k;
+        if (k >= 0) {
+            cnt[k]++;
+            if (def->slice_ordered && k < last)
+                fgv_issue(c, FG_SEV_ERROR, FG_CHECK_SLICING, "structure", NULL,
+                          "Slice %s comes after slice %s, but %s is ordered",
+                          def->slices[k]->slice_name ? def->slices[k]->slice_name : "?",
+                          def->slices[last]->slice_name ? def->slices[last]->slice_name : "?",
+                          name);
+            if (def->slice_rules == FG_SLICE_OPEN_AT_END && unmatched_seen)
+                fgv_issue(c, FG_SEV_ERROR, FG_CHECK_SLICING, "structure", NULL,
+                          "Slicing of %s is open at the end: items matching no slice must "
+                          "come after all sliced items",
+                          name);
+            if (k > last)
+                last = k;
+        } else {
+            unmatched_seen = 1;
+            if (def->slice_rules == FG_SLICE_CLOSED && def->n_discriminators > 0)
+                fgv_issue(c, FG_SEV_ERROR, FG_CHECK_SLICING, "structure", NULL,
+                          "This %s matches none of the slices of %s, and the slicing is "
+                          "closed",
+                          name, def->owner && def->owner->url ? def->owner->url : "the profile");
+        }
+        if (json_is_null(item)) {
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
+                      "null is not allowed in FHIR JSON");
+        } else if (k >= 0) {
+            const fg_elem *s = def->slices[k];
+            const fg_type_ref *t = s->n_types > 0 ? &s->types[0] : dtref;
+            fgv_value(c, item, NULL, s, t);
+        } else {
+            fgv_value(c, item, NULL, def, dtref);
+        }
+        fgv_path_pop(c, l1);
+    }
+    for (size_t k = 0; k < def->n_slices; k++) {
+        const fg_elem *s = def->slices[k];
+        const char *sn = s->slice_name ? s->slice_name : "?";
+        if (cnt[k] < s->min)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_CARDINALITY, "required", NULL,
+                      "Slice %s of %s needs at least %u item%s, found %u (%s)", sn, name,
+                      s->min, s->min == 1 ? "" : "s", cnt[k],
+                      def->owner && def->owner->url ? def->owner->url : "profile");
+        if (cnt[k] > s->max)
+            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_CARDINALITY, "structure", NULL,
+                      "Slice %s of %s allows at most %u item%s, found %u", sn, name, s->max,
+                      s->max == 1 ? "" : "s", cnt[k]);
+    }
+out:
+    if (slice_of != stack_of)
+        free(slice_of);
+    if (cnt != stack_cnt)
+        free(cnt);
+}
