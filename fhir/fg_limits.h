@@ -62,4 +62,19 @@
 #define FG_MAX_LLM_PENDING 1024                /* patients in flight at once */
 #define FG_MAX_LLM_DROPS_KEPT 10000            /* dropped patients listed in --summary-json */
 
+/* FHIRPath evaluator (fhir/fhirpath*.c) */
+#define FG_MAX_FHIRPATH_EXPR_BYTES 16384    /* one expression's source text */
+#define FG_MAX_FHIRPATH_DEPTH 128           /* nesting of an expression, and of evaluation */
+#define FG_MAX_FHIRPATH_ITEMS 1000000       /* items in one collection during evaluation */
+#define FG_MAX_FHIRPATH_EVAL_BYTES (64u << 20) /* memory one evaluation may take */
+
+/* Validator: FHIR packages and the profile registry (profiles/). */
+#define FG_MAX_PACKAGE_FILE_BYTES (64u << 20) /* one resource file of a FHIR package */
+#define FG_MAX_PACKAGE_FILES 50000            /* files in one package folder */
+#define FG_MAX_PACKAGES 64                    /* packages one registry loads, dependencies included */
+#define FG_MAX_PACKAGE_DEPTH 16               /* nesting of package dependencies */
+#define FG_MAX_SNAPSHOT_ELEMENTS 20000        /* elements of one StructureDefinition snapshot */
+#define FG_MAX_VALUESET_IMPORT_DEPTH 32       /* value sets importing value sets */
+#define FG_MAX_REGISTRY_NOTES 10000           /* notes one registry keeps */
+
 #endif

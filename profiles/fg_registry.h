@@ -119,7 +119,13 @@ struct fg_elem {
     size_t n_constraints;
 
     /* Slicing declared on this element. slices[] are the slice elements, in
-     * definition order; each slice's children hang below it. */
+     * definition order; each slice's children hang below it. A re-slice
+     * ("component:a/b") is a slice of slice "a". Type-specific constraints
+     * of a choice ("value[x]:valueQuantity", or the older separate path
+     * "valueQuantity") are slices of the choice element whose slice_name is
+     * the name plus the type ("valueQuantity"); the separate-path form
+     * marks the choice sliced by type ($this, open) when the profile did
+     * not. A slice's parent is the sliced element's parent. */
     unsigned sliced : 1;
     unsigned slice_ordered : 1;
     fg_slice_rules slice_rules;
@@ -187,8 +193,8 @@ const char *fg_package_cache_dir(const char *explicit_dir);
  * highest version present) and, recursively, its dependencies from the
  * cache folder `cache`. Builds the package index when .index.json is
  * missing (in memory; the cache is never written). A dependency that is
- * missing, or hl7.fhir.r4.core which the compact core already provides, is
- * a note, not an error. FG_ENOTFOUND when `spec` itself is missing,
+ * missing is a note, not an error; hl7.fhir.r4.core is skipped silently
+ * (the compact core provides it). FG_ENOTFOUND when `spec` itself is missing,
  * FG_EINVALID for a package without package.json or with a resource that
  * is not JSON (err names the file). */
 int fg_registry_load_package(fg_registry *reg, const char *cache, const char *spec,

@@ -1,0 +1,130 @@
+/*
+ * compile_slices.c: the parts of an element that need more than a copy:
+ * slicing (discriminators, rules) and constraints (compiled FHIRPath).
+ *
+ * Invariants repeat on nearly every element (ele-1 is on all of them), so
+ * each distinct expression is compiled once per registry and shared. An
+ * expression the evaluator cannot compile keeps compiled = NULL; the
+ * validator reports such a constraint as not evaluated.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "registry_private.h"
+
+/* The fp_cache value of an expression that did not compile. */
+static char no_fp_marker;
+#define FGR_NO_FP ((void *)&no_fp_marker)
+
+static int disc_kind(const char *s, fg_disc_kind *out)
+{
+    static const struct {
+        const char *name;
+        fg_disc_kind kind;
+    } kinds[] = {{"value", FG_DISC_VALUE},     {"exists", FG_DISC_EXISTS},
+                 {"pattern", FG_DISC_PATTERN}, {"type", FG_DISC_TYPE},
+                 {"profile", FG_DISC_PROFILE}};
+    for (size_t i = 0; s && i < sizeof kinds / sizeof *kinds; i++) {
+        if (strcmp(s, kinds[i].name) == 0) {
+            *out = kinds[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const json_t *slicing, const char *where,
+                        fg_error *err)
+{
+    if (!json_is_object(slicing))
+        return fg_error_set(err, FG_EINVALID, where, "slicing is not an object");
+    const json_t *discs = json_object_get(slicing, "discriminator");
+    size_t n = json_array_size(discs);
+    if (n) {
+        fg_discriminator *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
+        if (!list)
+            return fg_error_set(err, FG_ENOMEM, where, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            const json_t *d = json_array_get(discs, i);
+            const char *type = fgr_str(d, "type");
+            if (disc_kind(type, &list[i].kind) != 0)
+                return fg_error_set(err, FG_EINVALID, where,
+                                    "slicing.discriminator[%zu].type \"%s\" is not one of value, "
+                                    "exists, pattern, type, profile",
+                                    i, type ? type : "(missing)");
+            list[i].path = fgr_str(d, "path");
+            if (!list[i].path)
+                return fg_error_set(err, FG_EINVALID, where,
+                                    "slicing.discriminator[%zu] has no path", i);
+        }
+        e->discriminators = list;
+        e->n_discriminators = n;
+    }
+    const char *rules = fgr_str(slicing, "rules");
+    e->slice_rules = FG_SLICE_OPEN;
+    if (rules && strcmp(rules, "closed") == 0)
+        e->slice_rules = FG_SLICE_CLOSED;
+    else if (rules && strcmp(rules, "openAtEnd") == 0)
+        e->slice_rules = FG_SLICE_OPEN_AT_END;
+    e->slice_ordered = json_is_true(json_object_get(slicing, "ordered"));
+    e->sliced = 1;
+    return FG_OK;
+}
+
+static const fg_fhirpath *compiled_of(fg_registry *reg, const char *expr)
+{
+    void *v = fgr_map_get(&reg->fp_cache, expr);
+    if (v)
+        return v == FGR_NO_FP ? NULL : v;
+    fg_fhirpath *fp = NULL;
+    fg_error ferr;
+    fg_error_clear(&ferr);
+    if (fg_fhirpath_compile(expr, &fp, &ferr) != FG_OK || !fp) {
+        fgr_map_put(&reg->fp_cache, expr, FGR_NO_FP);
+        return NULL;
+    }
+    if (fgr_vec_push(&reg->fps, fp) != FG_OK || fgr_map_put(&reg->fp_cache, expr, fp) != FG_OK) {
+        fg_fhirpath_free(fp);
+        return NULL;
+    }
+    return fp;
+}
+
+int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_t *list,
+                            const char *where, fg_error *err)
+{
+    size_t n = json_array_size(list);
+    if (!n)
+        return FG_OK;
+    fg_constraint *cs = fg_arena_calloc(&reg->arena, n * sizeof *cs);
+    if (!cs)
+        return fg_error_set(err, FG_ENOMEM, where, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *c = json_array_get(list, i);
+        if (json_is_integer(c) && sd->compact) {
+            json_int_t k = json_integer_value(c);
+            c = k >= 0 ? json_array_get(reg->core_constraints, (size_t)k) : NULL;
+            if (!c)
+                return fg_error_set(err, FG_EINVALID, where,
+                                    "constraint index %lld is not in the compact core's "
+                                    "constraint table: regenerate data/r4core",
+                                    (long long)k);
+        }
+        const char *key = fgr_str(c, "key");
+        if (!key)
+            return fg_error_set(err, FG_EINVALID, where, "constraint[%zu] has no key", i);
+        const char *sev = fgr_str(c, "severity");
+        cs[i].key = key;
+        cs[i].is_error = !sev || strcmp(sev, "error") == 0;
+        cs[i].human = fgr_str(c, "human");
+        cs[i].expression = fgr_str(c, "expression");
+        cs[i].source = fgr_str(c, "source");
+        if (!cs[i].source)
+            cs[i].source = sd->st.url;
+        if (cs[i].expression)
+            cs[i].compiled = compiled_of(reg, cs[i].expression);
+    }
+    e->constraints = cs;
+    e->n_constraints = n;
+    return FG_OK;
+}

@@ -1,0 +1,392 @@
+/*
+ * registry.c: the registry itself: adding resources, finishing, lookups,
+ * notes, and the small hash map and vector the other files share.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fhir/fg_data.h"
+#include "../fhir/fg_limits.h"
+#include "registry_private.h"
+
+/* ---- fgr_map: open addressing, linear probing, FNV-1a ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int map_grow(fgr_map *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    fgr_slot *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return FG_ENOMEM;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key)
+            continue;
+        size_t j = hash_str(m->slots[i].key) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = m->slots[i];
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
+    return FG_OK;
+}
+
+int fgr_map_put(fgr_map *m, const char *key, void *val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) != FG_OK)
+        return FG_ENOMEM;
+    size_t j = hash_str(key) & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (strcmp(m->slots[j].key, key) == 0) {
+            m->slots[j].val = val;
+            return FG_OK;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    m->slots[j].key = key;
+    m->slots[j].val = val;
+    m->n++;
+    return FG_OK;
+}
+
+void *fgr_map_get(const fgr_map *m, const char *key)
+{
+    if (!m->cap || !key)
+        return NULL;
+    size_t j = hash_str(key) & (m->cap - 1);
+    while (m->slots[j].key) {
+        if (strcmp(m->slots[j].key, key) == 0)
+            return m->slots[j].val;
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+void fgr_map_free(fgr_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+int fgr_vec_push(fgr_vec *v, void *item)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 16;
+        void **items = realloc(v->items, cap * sizeof *items);
+        if (!items)
+            return FG_ENOMEM;
+        v->items = items;
+        v->cap = cap;
+    }
+    v->items[v->n++] = item;
+    return FG_OK;
+}
+
+void fgr_vec_free(fgr_vec *v)
+{
+    free(v->items);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- helpers ---- */
+
+const char *fgr_str(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+int fgr_note(fg_registry *reg, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (fgr_map_get(&reg->noted, buf) || reg->notes.n >= FG_MAX_REGISTRY_NOTES)
+        return FG_OK;
+    char *s = fg_arena_strdup(&reg->arena, buf);
+    if (!s || fgr_vec_push(&reg->notes, s) != FG_OK || fgr_map_put(&reg->noted, s, s) != FG_OK)
+        return FG_ENOMEM;
+    return FG_OK;
+}
+
+int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = fg_read_file(path, max, &buf, &len, err);
+    if (rc != FG_OK)
+        return rc;
+    json_error_t jerr;
+    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(buf);
+    if (!j) {
+        rc = fg_error_set(err, FG_EINVALID, path,
+                          "not valid JSON (line %d, column %d: %s): fix or remove the file",
+                          jerr.line, jerr.column, jerr.text);
+        if (err)
+            err->line = jerr.line;
+        return rc;
+    }
+    *out = j;
+    return FG_OK;
+}
+
+/* ---- building ---- */
+
+int fg_registry_new(fg_registry **out, fg_error *err)
+{
+    fg_registry *reg = calloc(1, sizeof *reg);
+    if (!reg)
+        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+    fg_arena_init(&reg->arena);
+    reg->resources = json_array();
+    if (!reg->resources) {
+        free(reg);
+        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+    }
+    *out = reg;
+    return FG_OK;
+}
+
+void fg_registry_free(fg_registry *reg)
+{
+    if (!reg)
+        return;
+    for (size_t i = 0; i < reg->fps.n; i++)
+        fg_fhirpath_free(reg->fps.items[i]);
+    for (size_t i = 0; i < reg->vss.n; i++) {
+        fg_valueset *vs = reg->vss.items[i];
+        fgr_map_free(&vs->by_system);
+        fgr_map_free(&vs->by_code);
+    }
+    for (size_t i = 0; i < reg->css.n; i++)
+        fgr_map_free(&((fgr_codesys *)reg->css.items[i])->concepts);
+    fgr_vec *vecs[] = {&reg->sds, &reg->vss, &reg->css, &reg->pkg_index, &reg->fps, &reg->bound,
+                       &reg->notes};
+    for (size_t i = 0; i < sizeof vecs / sizeof *vecs; i++)
+        fgr_vec_free(vecs[i]);
+    fgr_map *maps[] = {&reg->sd_by_url, &reg->sd_by_type, &reg->vs_by_url, &reg->cs_by_url,
+                       &reg->packages, &reg->fp_cache, &reg->noted};
+    for (size_t i = 0; i < sizeof maps / sizeof *maps; i++)
+        fgr_map_free(maps[i]);
+    json_decref(reg->resources);
+    json_decref(reg->core_constraints);
+    fg_arena_free(&reg->arena);
+    free(reg);
+}
+
+static fg_structure_kind kind_of(const char *kind)
+{
+    if (!kind)
+        return FG_KIND_COMPLEX;
+    if (strcmp(kind, "primitive-type") == 0)
+        return FG_KIND_PRIMITIVE;
+    if (strcmp(kind, "resource") == 0)
+        return FG_KIND_RESOURCE;
+    if (strcmp(kind, "logical") == 0)
+        return FG_KIND_LOGICAL;
+    return FG_KIND_COMPLEX;
+}
+
+static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *origin,
+                  fg_error *err)
+{
+    const char *type = fgr_str(res, "type");
+    if (!type)
+        return fg_error_set(err, FG_EINVALID, origin,
+                            "StructureDefinition %s has no type: it cannot be used", url);
+    json_t *elems = json_object_get(json_object_get(res, "snapshot"), "element");
+    if (!json_is_array(elems) || json_array_size(elems) == 0)
+        return fgr_note(reg, "StructureDefinition %s (%s) has no snapshot: it is not used",
+                        url, origin) == FG_OK ? FG_OK : FG_ENOMEM;
+    if (json_array_size(elems) > FG_MAX_SNAPSHOT_ELEMENTS)
+        return fg_error_set(err, FG_ELIMIT, origin,
+                            "StructureDefinition %s has %zu elements, more than the limit of %d",
+                            url, json_array_size(elems), FG_MAX_SNAPSHOT_ELEMENTS);
+    fgr_sd *sd = fg_arena_calloc(&reg->arena, sizeof *sd);
+    if (!sd)
+        return FG_ENOMEM;
+    sd->res = res;
+    sd->origin = fg_arena_strdup(&reg->arena, origin);
+    sd->compact = reg->core_constraints && reg->package && strcmp(reg->package, "fhirgen r4 core") == 0;
+    sd->st.url = url;
+    sd->st.version = fgr_str(res, "version");
+    sd->st.name = fgr_str(res, "name");
+    sd->st.type = type;
+    sd->st.base = fgr_str(res, "baseDefinition");
+    sd->st.package = reg->package ? reg->package : "(added directly)";
+    sd->st.kind = kind_of(fgr_str(res, "kind"));
+    sd->st.abstract = json_is_true(json_object_get(res, "abstract"));
+    const char *deriv = fgr_str(res, "derivation");
+    sd->st.is_constraint = deriv && strcmp(deriv, "constraint") == 0;
+    if (fgr_vec_push(&reg->sds, sd) != FG_OK || fgr_map_put(&reg->sd_by_url, url, sd) != FG_OK)
+        return FG_ENOMEM;
+    if (!sd->st.is_constraint && sd->st.kind != FG_KIND_LOGICAL &&
+        !fgr_map_get(&reg->sd_by_type, type) && fgr_map_put(&reg->sd_by_type, type, sd) != FG_OK)
+        return FG_ENOMEM;
+    return FG_OK;
+}
+
+int fg_registry_add(fg_registry *reg, json_t *res, const char *origin, fg_error *err)
+{
+    int rc = FG_OK;
+    if (reg->finished)
+        return fg_error_set(err, FG_EUSAGE, origin, "the registry is finished: add before finish");
+    if (json_array_append(reg->resources, res) != 0)
+        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+    const char *rt = fgr_str(res, "resourceType");
+    const char *url = fgr_str(res, "url");
+    if (!rt || (strcmp(rt, "StructureDefinition") != 0 && strcmp(rt, "ValueSet") != 0 &&
+                strcmp(rt, "CodeSystem") != 0))
+        return FG_OK;
+    if (!url)
+        return fg_error_set(err, FG_EINVALID, origin, "%s without a url: it cannot be referenced",
+                            rt);
+    if (rt[0] == 'S') {
+        if (fgr_map_get(&reg->sd_by_url, url))
+            return FG_OK; /* the first definition of a canonical wins */
+        rc = add_sd(reg, res, url, origin, err);
+    } else if (rt[0] == 'V') {
+        if (fgr_map_get(&reg->vs_by_url, url))
+            return FG_OK;
+        fg_valueset *vs = fg_arena_calloc(&reg->arena, sizeof *vs);
+        if (!vs || fgr_vec_push(&reg->vss, vs) != FG_OK ||
+            fgr_map_put(&reg->vs_by_url, url, vs) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+        vs->url = url;
+        vs->res = res;
+        vs->origin = fg_arena_strdup(&reg->arena, origin);
+    } else {
+        if (fgr_map_get(&reg->cs_by_url, url))
+            return FG_OK;
+        fgr_codesys *cs = fg_arena_calloc(&reg->arena, sizeof *cs);
+        if (!cs || fgr_vec_push(&reg->css, cs) != FG_OK ||
+            fgr_map_put(&reg->cs_by_url, url, cs) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+        cs->url = url;
+        cs->res = res;
+        cs->origin = fg_arena_strdup(&reg->arena, origin);
+        const char *content = fgr_str(res, "content");
+        cs->complete = content && strcmp(content, "complete") == 0;
+    }
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+    return rc;
+}
+
+int fg_registry_finish(fg_registry *reg, fg_error *err)
+{
+    if (reg->finished)
+        return FG_OK;
+    int rc;
+    /* Every structure exists before any is compiled, so type references
+     * find their base definitions whatever the load order. */
+    for (size_t i = 0; i < reg->sds.n; i++) {
+        rc = fgr_compile(reg, reg->sds.items[i], err);
+        if (rc != FG_OK)
+            return rc;
+    }
+    rc = fgr_index_codesystems(reg, err);
+    if (rc != FG_OK)
+        return rc;
+    rc = fgr_expand_bound(reg, err);
+    if (rc != FG_OK)
+        return rc;
+    reg->finished = 1;
+    return FG_OK;
+}
+
+/* ---- reading ---- */
+
+const fg_structure *fg_registry_structure(const fg_registry *reg, const char *url)
+{
+    if (!reg || !url)
+        return NULL;
+    const char *bar = strchr(url, '|');
+    const fgr_sd *sd;
+    if (!bar) {
+        sd = fgr_map_get(&reg->sd_by_url, url);
+    } else {
+        char buf[1024];
+        size_t n = (size_t)(bar - url);
+        if (n >= sizeof buf)
+            return NULL;
+        memcpy(buf, url, n);
+        buf[n] = 0;
+        sd = fgr_map_get(&reg->sd_by_url, buf);
+        if (sd && sd->st.version && strcmp(sd->st.version, bar + 1) != 0)
+            return NULL;
+    }
+    return sd && sd->st.root ? &sd->st : NULL;
+}
+
+const fg_structure *fg_registry_type(const fg_registry *reg, const char *type)
+{
+    if (!reg || !type)
+        return NULL;
+    const fgr_sd *sd = fgr_map_get(&reg->sd_by_type, type);
+    return sd && sd->st.root ? &sd->st : NULL;
+}
+
+const fg_valueset *fg_registry_valueset(const fg_registry *reg, const char *url)
+{
+    if (!reg || !url)
+        return NULL;
+    const char *bar = strchr(url, '|');
+    if (!bar)
+        return fgr_map_get(&reg->vs_by_url, url);
+    char buf[1024];
+    size_t n = (size_t)(bar - url);
+    if (n >= sizeof buf)
+        return NULL;
+    memcpy(buf, url, n);
+    buf[n] = 0;
+    return fgr_map_get(&reg->vs_by_url, buf);
+}
+
+size_t fg_registry_note_count(const fg_registry *reg)
+{
+    return reg ? reg->notes.n : 0;
+}
+
+const char *fg_registry_note(const fg_registry *reg, size_t i)
+{
+    return reg && i < reg->notes.n ? reg->notes.items[i] : NULL;
+}
+
+void fg_registry_counts(const fg_registry *reg, size_t *structures, size_t *valuesets,
+                        size_t *codesystems)
+{
+    if (structures)
+        *structures = reg ? reg->sds.n : 0;
+    if (valuesets)
+        *valuesets = reg ? reg->vss.n : 0;
+    if (codesystems)
+        *codesystems = reg ? reg->css.n : 0;
+}
+
+size_t fg_registry_structure_count(const fg_registry *reg)
+{
+    return reg ? reg->sds.n : 0;
+}
+
+const fg_structure *fg_registry_structure_at(const fg_registry *reg, size_t i)
+{
+    if (!reg || i >= reg->sds.n)
+        return NULL;
+    return &((const fgr_sd *)reg->sds.items[i])->st;
+}

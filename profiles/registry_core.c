@@ -1,0 +1,76 @@
+/*
+ * registry_core.c: fhirgen's compact R4 core (data/r4core/), written by
+ * profiles/gen_r4core.py from the official hl7.fhir.r4.core#4.0.1 package.
+ *
+ * Three files: constraints.json (every distinct invariant once),
+ * structures.json (StructureDefinitions whose elements name their
+ * constraints by index into that table) and terminology.json (the value
+ * sets and code systems the core's required and extensible bindings need).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../fhir/fg_limits.h"
+#include "registry_private.h"
+
+#define CORE_PACKAGE "fhirgen r4 core"
+#define CORE_MAX_BYTES (64u << 20)
+
+static int load_list(const char *dir, const char *file, const char *key, json_t **doc,
+                     json_t **list, fg_error *err)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/r4core/%s", dir, file) >= sizeof path)
+        return fg_error_set(err, FG_ELIMIT, dir, "data folder path too long");
+    int rc = fgr_load_json(path, CORE_MAX_BYTES, doc, err);
+    if (rc == FG_ENOTFOUND)
+        return fg_error_set(err, FG_ENOTFOUND, path,
+                            "the compact R4 core is missing: reinstall fhirgen, set "
+                            "FHIRGEN_DATA_DIR to its data folder, or regenerate it with "
+                            "profiles/gen_r4core.py");
+    if (rc != FG_OK)
+        return rc;
+    *list = json_object_get(*doc, key);
+    if (!json_is_array(*list)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return fg_error_set(err, FG_EINVALID, path,
+                            "no \"%s\" list: regenerate it with profiles/gen_r4core.py", key);
+    }
+    return FG_OK;
+}
+
+int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
+{
+    json_t *cons_doc = NULL, *sd_doc = NULL, *term_doc = NULL, *list = NULL;
+    const char *saved = reg->package;
+    int rc;
+    if (reg->core_constraints)
+        return FG_OK; /* already loaded */
+    if ((rc = load_list(datadir, "constraints.json", "constraints", &cons_doc, &list, err)) != FG_OK)
+        goto cleanup;
+    reg->core_constraints = json_incref(list);
+    if ((rc = load_list(datadir, "structures.json", "structures", &sd_doc, &list, err)) != FG_OK)
+        goto cleanup;
+    reg->package = CORE_PACKAGE;
+    size_t i;
+    json_t *res;
+    json_array_foreach(list, i, res) {
+        if ((rc = fg_registry_add(reg, res, "data/r4core/structures.json", err)) != FG_OK)
+            goto cleanup;
+    }
+    if ((rc = load_list(datadir, "terminology.json", "resources", &term_doc, &list, err)) != FG_OK)
+        goto cleanup;
+    json_array_foreach(list, i, res) {
+        if ((rc = fg_registry_add(reg, res, "data/r4core/terminology.json", err)) != FG_OK)
+            goto cleanup;
+    }
+    if (fgr_map_put(&reg->packages, "hl7.fhir.r4.core", (void *)1) != FG_OK)
+        rc = fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+cleanup:
+    reg->package = saved;
+    json_decref(cons_doc);
+    json_decref(sd_doc);
+    json_decref(term_doc);
+    return rc;
+}

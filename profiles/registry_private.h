@@ -1,0 +1,153 @@
+/*
+ * registry_private.h: the inside of fg_registry, shared by the files of
+ * profiles/ that build it (registry.c, registry_core.c, package.c,
+ * package_index.c, compile.c, compile_slices.c, valueset.c).
+ *
+ * Ownership: the registry keeps every loaded resource (json_t) alive until
+ * it is freed, and the compiled trees borrow their strings and fixed/pattern
+ * values from those resources. Everything else it builds (elements, type
+ * lists, expansions' tables) comes from one arena or from the string maps
+ * below, all released by fg_registry_free.
+ *
+ * fgr_map is a small open-addressing hash map from a NUL-terminated key to
+ * a pointer. Keys are borrowed: they must outlive the map (they point into
+ * the resources or the arena).
+ */
+#ifndef FG_REGISTRY_PRIVATE_H
+#define FG_REGISTRY_PRIVATE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "../fhir/fg_arena.h"
+#include "fg_registry.h"
+
+typedef struct fgr_slot {
+    const char *key;
+    void *val;
+} fgr_slot;
+
+typedef struct fgr_map {
+    fgr_slot *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t n;
+} fgr_map;
+
+/* Insert or replace; FG_ENOMEM on failure. */
+int fgr_map_put(fgr_map *m, const char *key, void *val);
+/* The value of `key`, or NULL. */
+void *fgr_map_get(const fgr_map *m, const char *key);
+void fgr_map_free(fgr_map *m);
+
+/* A growable array of pointers. */
+typedef struct fgr_vec {
+    void **items;
+    size_t n, cap;
+} fgr_vec;
+
+int fgr_vec_push(fgr_vec *v, void *item);
+void fgr_vec_free(fgr_vec *v);
+
+/* A code system as the expansions need it. */
+typedef struct fgr_codesys {
+    const char *url;
+    const char *origin;
+    json_t *res;        /* borrowed from the registry's resource list */
+    int complete;       /* content = complete */
+    fgr_map concepts;   /* code -> json_t concept (nested ones too) */
+} fgr_codesys;
+
+struct fg_valueset {
+    const char *url;
+    const char *origin;
+    json_t *res;
+    fg_vs_status status;
+    const char *note;
+    int state;          /* 0 not expanded, 1 expanding (cycle guard), 2 done */
+    fgr_map by_system;  /* "system|code" -> display ("" when none) */
+    fgr_map by_code;    /* "code" -> display */
+    size_t n_codes;
+};
+
+/* A StructureDefinition before and after compiling. */
+typedef struct fgr_sd {
+    fg_structure st;    /* what readers get */
+    json_t *res;
+    const char *origin; /* file or "data/r4core/structures.json" */
+    int compact;        /* from the compact core: constraints are indexes */
+} fgr_sd;
+
+struct fg_registry {
+    fg_arena arena;
+    json_t *resources;    /* array: keeps every added resource alive */
+    json_t *core_constraints; /* the compact core's constraint table, or NULL */
+    const char *package;  /* package being loaded, for fg_structure.package */
+
+    fgr_vec sds;          /* fgr_sd*, in load order */
+    fgr_map sd_by_url;    /* url -> fgr_sd* */
+    fgr_map sd_by_type;   /* type name -> fgr_sd* (the base definition) */
+    fgr_vec vss;          /* fg_valueset* */
+    fgr_map vs_by_url;
+    fgr_vec css;          /* fgr_codesys* */
+    fgr_map cs_by_url;
+
+    fgr_map packages;     /* "name#version" -> (void*)1: loaded or being loaded */
+    fgr_vec pkg_index;    /* fgr_index_entry*: every package's index, for lookups */
+
+    fgr_map fp_cache;     /* expression -> fg_fhirpath* (or the FGR_NO_FP marker) */
+    fgr_vec fps;          /* every compiled fg_fhirpath, to free */
+
+    fgr_vec bound;        /* fg_elem* with a required/extensible binding */
+    fgr_map noted;        /* note dedupe: text -> (void*)1 */
+    fgr_vec notes;        /* char* in the arena */
+    int finished;
+};
+
+/* One row of a package index (.index.json, or built from the files). */
+typedef struct fgr_index_entry {
+    const char *package;
+    const char *filename;
+    const char *resource_type;
+    const char *url;
+    const char *version;
+    const char *type;
+    const char *kind;
+    const char *derivation;
+} fgr_index_entry;
+
+/* registry.c */
+/* Add a note (printf-style); duplicates are dropped. FG_ENOMEM. */
+int fgr_note(fg_registry *reg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A string member of a JSON object, or NULL. Borrowed. */
+const char *fgr_str(const json_t *obj, const char *key);
+/* Parse a JSON file of at most `max` bytes; err names the file. */
+int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err);
+
+/* package_index.c */
+/* Add the conformance resources of package folder `pkgdir` (the package/
+ * folder), through its .index.json or, without one, by reading every
+ * *.json file. `package` ("name#version") is recorded in the index. */
+int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *package,
+                           fg_error *err);
+
+/* compile.c */
+/* Compile one StructureDefinition into sd->st.root. FG_EINVALID names the
+ * url and element. */
+int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err);
+
+/* compile_slices.c */
+/* Read elem's slicing object into the element. */
+int fgr_compile_slicing(fg_registry *reg, fg_elem *elem, const json_t *slicing,
+                        const char *where, fg_error *err);
+/* The compiled constraint list of a snapshot element. */
+int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *elem, const json_t *list,
+                            const char *where, fg_error *err);
+
+/* valueset.c */
+/* Expand every value set a bound element names and attach the expansions. */
+int fgr_expand_bound(fg_registry *reg, fg_error *err);
+/* Index the concepts of every loaded code system. */
+int fgr_index_codesystems(fg_registry *reg, fg_error *err);
+
+#endif

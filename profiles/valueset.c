@@ -1,0 +1,458 @@
+/*
+ * valueset.c: expanding the value sets that bindings name, and the
+ * membership tests the validator runs against them.
+ *
+ * An expansion is exact or it is not made. Exact: concepts listed in an
+ * include, whole code systems that are loaded and complete, is-a /
+ * descendent-of / = filters over a loaded complete code system, imported
+ * value sets that are themselves exact, minus the excludes. Anything else
+ * (SNOMED CT, LOINC, RxNorm, UCUM, BCP-13 and BCP-47 grammars, a code
+ * system or value set not loaded, a filter we do not compute) makes the
+ * value set FG_VS_NOT_EXPANDABLE with a note saying why, so the validator
+ * reports the binding as not checked rather than guessing.
+ *
+ * Each expansion holds two hash maps, "system|code" -> display and
+ * "code" -> display, so a lookup is one hash either way. Keys and displays
+ * are arena strings.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../fhir/fg_limits.h"
+#include "registry_private.h"
+
+/* Terminologies fhirgen never holds, with the words a note uses. */
+static const struct {
+    const char *system;
+    const char *name;
+} external_systems[] = {
+    {"http://snomed.info/sct", "SNOMED CT"},
+    {"http://loinc.org", "LOINC"},
+    {"http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm"},
+    {"http://unitsofmeasure.org", "UCUM (a grammar, checked by syntax only)"},
+    {"urn:ietf:bcp:13", "BCP-13 mime types (a grammar, checked by syntax only)"},
+    {"urn:ietf:bcp:47", "BCP-47 language tags (a grammar, checked by syntax only)"},
+    {"http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM"},
+    {"http://hl7.org/fhir/sid/icd-10", "ICD-10"},
+    {"http://hl7.org/fhir/sid/cvx", "CVX"},
+    {"http://hl7.org/fhir/sid/ndc", "NDC"},
+    {"http://www.ama-assn.org/go/cpt", "CPT"},
+    {"urn:iso:std:iso:3166", "ISO 3166 country codes"},
+    {"urn:iso:std:iso:4217", "ISO 4217 currency codes"},
+};
+
+static const char *external_name(const char *system)
+{
+    for (size_t i = 0; i < sizeof external_systems / sizeof *external_systems; i++)
+        if (strcmp(system, external_systems[i].system) == 0)
+            return external_systems[i].name;
+    return NULL;
+}
+
+/* ---- code systems ---- */
+
+static int index_concepts(fgr_codesys *cs, const json_t *list, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *code = fgr_str(c, "code");
+        if (code && !fgr_map_get(&cs->concepts, code) &&
+            fgr_map_put(&cs->concepts, code, (void *)c) != FG_OK)
+            return FG_ENOMEM;
+        const json_t *sub = json_object_get(c, "concept");
+        if (sub) {
+            int rc = index_concepts(cs, sub, depth + 1);
+            if (rc != FG_OK)
+                return rc;
+        }
+    }
+    return FG_OK;
+}
+
+int fgr_index_codesystems(fg_registry *reg, fg_error *err)
+{
+    for (size_t i = 0; i < reg->css.n; i++) {
+        fgr_codesys *cs = reg->css.items[i];
+        int rc = index_concepts(cs, json_object_get(cs->res, "concept"), 0);
+        if (rc != FG_OK)
+            return fg_error_set(err, rc, cs->origin, "CodeSystem %s: %s", cs->url,
+                                rc == FG_ELIMIT ? "concepts nested too deep" : "out of memory");
+    }
+    return FG_OK;
+}
+
+/* ---- building an expansion ---- */
+
+static int set_add(fg_registry *reg, fg_valueset *vs, const char *system, const char *code,
+                   const char *display)
+{
+    char *key = fg_arena_printf(&reg->arena, "%s|%s", system, code);
+    if (!key)
+        return FG_ENOMEM;
+    const char *d = display ? display : "";
+    if (!fgr_map_get(&vs->by_system, key)) {
+        if (fgr_map_put(&vs->by_system, key, (void *)d) != FG_OK)
+            return FG_ENOMEM;
+        vs->n_codes++;
+    }
+    if (!fgr_map_get(&vs->by_code, code) && fgr_map_put(&vs->by_code, code, (void *)d) != FG_OK)
+        return FG_ENOMEM;
+    return FG_OK;
+}
+
+static int not_expandable(fg_registry *reg, fg_valueset *vs, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int not_expandable(fg_registry *reg, fg_valueset *vs, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (vs->status != FG_VS_NOT_EXPANDABLE) {
+        vs->status = FG_VS_NOT_EXPANDABLE;
+        vs->note = fg_arena_strdup(&reg->arena, buf);
+        if (!vs->note)
+            return FG_ENOMEM;
+    }
+    return 1; /* stop: the value set is settled */
+}
+
+static int add_tree(fg_registry *reg, fg_valueset *vs, const char *system, const json_t *list,
+                    int include_self_level, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *code = fgr_str(c, "code");
+        if (code && include_self_level && set_add(reg, vs, system, code, fgr_str(c, "display")))
+            return FG_ENOMEM;
+        const json_t *sub = json_object_get(c, "concept");
+        if (sub) {
+            int rc = add_tree(reg, vs, system, sub, 1, depth + 1);
+            if (rc != FG_OK)
+                return rc;
+        }
+    }
+    return FG_OK;
+}
+
+static int property_matches(const json_t *concept, const char *prop, const char *value)
+{
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(concept, "property"), i, p) {
+        const char *code = fgr_str(p, "code");
+        if (!code || strcmp(code, prop) != 0)
+            continue;
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)p, key, v) {
+            if (strncmp(key, "value", 5) != 0)
+                continue;
+            if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
+                return 1;
+            if (json_is_boolean(v) && strcmp(json_is_true(v) ? "true" : "false", value) == 0)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int add_by_property(fg_registry *reg, fg_valueset *vs, const char *system,
+                           const json_t *list, const char *prop, const char *value, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *code = fgr_str(c, "code");
+        if (code && property_matches(c, prop, value) &&
+            set_add(reg, vs, system, code, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        const json_t *sub = json_object_get(c, "concept");
+        if (sub) {
+            int rc = add_by_property(reg, vs, system, sub, prop, value, depth + 1);
+            if (rc != FG_OK)
+                return rc;
+        }
+    }
+    return FG_OK;
+}
+
+static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth);
+
+/* One include (or exclude) into `into`. Returns FG_OK, 1 when the value set
+ * turned out not expandable, or a negative error. */
+static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, const json_t *inc,
+                       int depth)
+{
+    const char *system = fgr_str(inc, "system");
+    const json_t *imports = json_object_get(inc, "valueSet");
+    const json_t *concepts = json_object_get(inc, "concept");
+    const json_t *filters = json_object_get(inc, "filter");
+    if (json_array_size(imports)) {
+        if (system || json_array_size(imports) > 1)
+            return not_expandable(reg, vs, "an include intersects value sets with a code "
+                                           "system or with each other, which fhirgen does not "
+                                           "compute");
+        const char *url = json_string_value(json_array_get(imports, 0));
+        fg_valueset *sub = (fg_valueset *)fg_registry_valueset(reg, url);
+        if (!sub)
+            return not_expandable(reg, vs, "it imports value set %s, which is not loaded",
+                                  url ? url : "(no url)");
+        int rc = expand_vs(reg, sub, depth + 1);
+        if (rc < 0)
+            return rc;
+        if (sub->status != FG_VS_EXPANDED)
+            return not_expandable(reg, vs, "it imports value set %s: %s", sub->url,
+                                  sub->note ? sub->note : "not expandable");
+        for (size_t i = 0; i < sub->by_system.cap; i++) {
+            const fgr_slot *s = &sub->by_system.slots[i];
+            if (!s->key)
+                continue;
+            const char *bar = strrchr(s->key, '|');
+            char *sys = fg_arena_strndup(&reg->arena, s->key, (size_t)(bar - s->key));
+            if (!sys || set_add(reg, into, sys, bar + 1, s->val) != FG_OK)
+                return FG_ENOMEM;
+        }
+        return FG_OK;
+    }
+    if (!system)
+        return not_expandable(reg, vs, "an include names neither a system nor a value set");
+    if (json_array_size(concepts)) {
+        const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
+        size_t i;
+        const json_t *c;
+        json_array_foreach((json_t *)concepts, i, c) {
+            const char *code = fgr_str(c, "code");
+            if (!code)
+                continue;
+            const char *display = fgr_str(c, "display");
+            if (!display && cs)
+                display = fgr_str(fgr_map_get(&cs->concepts, code), "display");
+            if (set_add(reg, into, system, code, display) != FG_OK)
+                return FG_ENOMEM;
+        }
+        return FG_OK;
+    }
+    const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
+    const char *ext = external_name(system);
+    if (!cs || !cs->complete) {
+        if (ext)
+            return not_expandable(reg, vs, "it includes %s (%s)%s, which fhirgen does not hold",
+                                  ext, system, json_array_size(filters) ? " by filter" : "");
+        if (!cs)
+            return not_expandable(reg, vs, "it includes code system %s, which is not loaded "
+                                           "(a package dependency may be missing)",
+                                  system);
+        return not_expandable(reg, vs, "code system %s is not complete (content = %s)", system,
+                              fgr_str(cs->res, "content") ? fgr_str(cs->res, "content") : "?");
+    }
+    const json_t *roots = json_object_get(cs->res, "concept");
+    if (!json_array_size(filters))
+        return add_tree(reg, into, system, roots, 1, 0) == FG_OK ? FG_OK : FG_ENOMEM;
+    if (json_array_size(filters) > 1)
+        return not_expandable(reg, vs, "it combines %zu filters on %s, which fhirgen does not "
+                                       "compute",
+                              json_array_size(filters), system);
+    const json_t *f = json_array_get(filters, 0);
+    const char *prop = fgr_str(f, "property"), *op = fgr_str(f, "op"), *value = fgr_str(f, "value");
+    if (!prop || !op || !value)
+        return not_expandable(reg, vs, "a filter on %s lacks property, op or value", system);
+    if (strcmp(prop, "concept") == 0 && (strcmp(op, "is-a") == 0 || strcmp(op, "descendent-of") == 0)) {
+        const json_t *c = fgr_map_get(&cs->concepts, value);
+        if (!c)
+            return not_expandable(reg, vs, "filter %s %s: code %s is not in %s", op, value, value,
+                                  system);
+        if (strcmp(op, "is-a") == 0 &&
+            set_add(reg, into, system, value, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        return add_tree(reg, into, system, json_object_get(c, "concept"), 1, 0) == FG_OK
+                   ? FG_OK
+                   : FG_ENOMEM;
+    }
+    if (strcmp(op, "=") == 0)
+        return add_by_property(reg, into, system, roots, prop, value, 0) == FG_OK ? FG_OK
+                                                                                 : FG_ENOMEM;
+    return not_expandable(reg, vs, "filter \"%s %s %s\" on %s is not one fhirgen computes", prop,
+                          op, value, system);
+}
+
+static int add_contains(fg_registry *reg, fg_valueset *vs, const json_t *list, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *system = fgr_str(c, "system"), *code = fgr_str(c, "code");
+        if (system && code && set_add(reg, vs, system, code, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        const json_t *sub = json_object_get(c, "contains");
+        if (sub && add_contains(reg, vs, sub, depth + 1) != FG_OK)
+            return FG_ENOMEM;
+    }
+    return FG_OK;
+}
+
+/* The grammars and the value sets that stand for them. */
+static const char *grammar_note(const char *url)
+{
+    if (strcmp(url, "http://hl7.org/fhir/ValueSet/ucum-units") == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/all-ucum") == 0 ||
+        strstr(url, "ucum") != NULL)
+        return "UCUM units are a grammar, not a list: fhirgen checks their syntax only";
+    if (strcmp(url, "http://hl7.org/fhir/ValueSet/mimetypes") == 0)
+        return "mime types (BCP-13) are a grammar, not a list: fhirgen checks their syntax only";
+    if (strcmp(url, "http://hl7.org/fhir/ValueSet/languages") == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/all-languages") == 0)
+        return "language tags (BCP-47) are a grammar, not a list: fhirgen checks their syntax "
+               "only";
+    return NULL;
+}
+
+static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
+{
+    if (vs->state == 2)
+        return FG_OK;
+    if (vs->state == 1 || depth > FG_MAX_VALUESET_IMPORT_DEPTH) {
+        not_expandable(reg, vs, "its imports form a cycle or nest deeper than %d",
+                       FG_MAX_VALUESET_IMPORT_DEPTH);
+        return FG_OK;
+    }
+    vs->state = 1;
+    int rc = FG_OK;
+    const char *gram = grammar_note(vs->url);
+    const json_t *compose = json_object_get(vs->res, "compose");
+    const json_t *contains = json_object_get(json_object_get(vs->res, "expansion"), "contains");
+    if (gram) {
+        not_expandable(reg, vs, "%s", gram);
+    } else if (compose) {
+        size_t i;
+        const json_t *inc;
+        json_array_foreach(json_object_get(compose, "include"), i, inc) {
+            rc = add_include(reg, vs, vs, inc, depth);
+            if (rc != FG_OK)
+                break;
+        }
+        if (rc == FG_OK && json_array_size(json_object_get(compose, "exclude"))) {
+            fg_valueset ex = {.url = vs->url};
+            json_array_foreach(json_object_get(compose, "exclude"), i, inc) {
+                rc = add_include(reg, vs, &ex, inc, depth);
+                if (rc != FG_OK)
+                    break;
+            }
+            if (rc == FG_OK) {
+                /* Rebuild without the excluded codes. */
+                fgr_map old = vs->by_system;
+                memset(&vs->by_system, 0, sizeof vs->by_system);
+                fgr_map_free(&vs->by_code);
+                vs->n_codes = 0;
+                for (size_t k = 0; k < old.cap && rc == FG_OK; k++) {
+                    if (!old.slots[k].key || fgr_map_get(&ex.by_system, old.slots[k].key))
+                        continue;
+                    const char *bar = strrchr(old.slots[k].key, '|');
+                    char *sys = fg_arena_strndup(&reg->arena, old.slots[k].key,
+                                                 (size_t)(bar - old.slots[k].key));
+                    if (!sys || set_add(reg, vs, sys, bar + 1, old.slots[k].val) != FG_OK)
+                        rc = FG_ENOMEM;
+                }
+                fgr_map_free(&old);
+            }
+            fgr_map_free(&ex.by_system);
+            fgr_map_free(&ex.by_code);
+        }
+    } else if (contains) {
+        rc = add_contains(reg, vs, contains, 0);
+    } else {
+        not_expandable(reg, vs, "it has neither a compose nor an expansion");
+    }
+    vs->state = 2;
+    if (rc == 1)
+        rc = FG_OK;
+    if (vs->status != FG_VS_EXPANDED) {
+        fgr_map_free(&vs->by_system);
+        fgr_map_free(&vs->by_code);
+        vs->n_codes = 0;
+    }
+    return rc;
+}
+
+int fgr_expand_bound(fg_registry *reg, fg_error *err)
+{
+    for (size_t i = 0; i < reg->bound.n; i++) {
+        fg_elem *e = reg->bound.items[i];
+        fg_valueset *vs = fgr_map_get(&reg->vs_by_url, e->binding_vs);
+        if (!vs) {
+            if (fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
+                              "not checked",
+                         e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
+                         e->owner->url) != FG_OK)
+                return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+            continue;
+        }
+        int rc = expand_vs(reg, vs, 0);
+        if (rc != FG_OK)
+            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
+                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+        e->binding_exp = vs;
+    }
+    /* The rest too, for memberOf() and lookups by url. */
+    for (size_t i = 0; i < reg->vss.n; i++) {
+        fg_valueset *vs = reg->vss.items[i];
+        int rc = expand_vs(reg, vs, 0);
+        if (rc != FG_OK)
+            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
+                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+    }
+    return FG_OK;
+}
+
+/* ---- reading ---- */
+
+fg_vs_status fg_valueset_status(const fg_valueset *vs)
+{
+    return vs ? vs->status : FG_VS_NOT_EXPANDABLE;
+}
+
+const char *fg_valueset_note(const fg_valueset *vs)
+{
+    if (!vs)
+        return NULL;
+    if (vs->status == FG_VS_EXPANDED)
+        return NULL;
+    return vs->note;
+}
+
+static const char *lookup(const fg_valueset *vs, const char *system, const char *code)
+{
+    if (!vs || !code || vs->status != FG_VS_EXPANDED)
+        return NULL;
+    if (!system)
+        return fgr_map_get(&vs->by_code, code);
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s|%s", system, code);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return NULL;
+    return fgr_map_get(&vs->by_system, buf);
+}
+
+int fg_valueset_contains(const fg_valueset *vs, const char *system, const char *code)
+{
+    return lookup(vs, system, code) != NULL;
+}
+
+const char *fg_valueset_display(const fg_valueset *vs, const char *system, const char *code)
+{
+    const char *d = lookup(vs, system, code);
+    return d && *d ? d : NULL;
+}
