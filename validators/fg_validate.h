@@ -13,6 +13,32 @@
  * cannot evaluate, a profile that is not loaded) are never silently passed:
  * the first time each is met, the validator records it once in its
  * not-checked list, which callers print in their summary.
+ *
+ * Conventions (what the data-driven cases can rely on):
+ * - Paths use the JSON property names: a choice is `Observation.valueQuantity`,
+ *   array items are indexed (`name[0].given[1]`), a `_name` companion reports
+ *   at the path of its value (`Patient.birthDate`), except an orphan `_name`
+ *   that must not exist (`Patient._name`). Nested resources continue the
+ *   path (`Bundle.entry[2].resource.subject.reference`).
+ * - Unknown element, array vs single, resourceType out of place: structure,
+ *   at the offending property. A missing required element (min) is
+ *   cardinality at the path of the object that lacks it (`Observation`); too
+ *   many items, or too few of a slice, at the array's path.
+ * - empty object / array / string, null: json, at the property (a null in an
+ *   array at its index). A JSON string where a number, boolean or object is
+ *   due, or a choice suffix not allowed: type. Not JSON at all: one fatal
+ *   json issue with line and column and an empty path.
+ * - Reference problems are reported at `<element>.reference`.
+ * - ele-1, ext-1, dom-2..dom-6 are checked natively and reported as
+ *   invariant with their key as rule (dom-6, missing narrative, is a
+ *   warning). bdl-* are reported as bundle with their key as rule, at the
+ *   entry (`Bundle.entry[3]`) or at `Bundle`; fullUrl not matching
+ *   resource.id is bundle at the entry, without a rule.
+ * - A claimed profile that is not loaded: warning, profile, at
+ *   `meta.profile[i]`. Unknown extension: warning, extension, at the
+ *   extension (`Patient.extension[0]`); unknown modifierExtension: error.
+ * - A resource claiming profiles is walked once per loaded profile (each
+ *   snapshot includes the base), issues shared by the walks reported once.
  */
 #ifndef FG_VALIDATE_H
 #define FG_VALIDATE_H

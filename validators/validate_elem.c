@@ -204,6 +204,16 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
         return;
     if (tref != NULL && fgv_is_primitive(tref)) {
         const char *code = prim_code(tref);
+        if (code != tref->code && def->name != NULL) {
+            /* System.String in the definitions: Resource.id is an id (the
+             * spec's rule for logical ids), Extension.url a uri. */
+            if (strcmp(def->name, "id") == 0 && def->parent != NULL
+                && def->parent->parent == NULL && def->owner != NULL
+                && def->owner->kind == FG_KIND_RESOURCE)
+                code = "id";
+            else if (strcmp(def->name, "url") == 0)
+                code = "uri";
+        }
         if (val != NULL)
             fgv_primitive(c, val, code);
         if (shadow != NULL && !json_is_null(shadow)) {
