@@ -43,6 +43,20 @@ int cmd_generate(int argc, char **argv);
 int cmd_generate_llm(int argc, char **argv);
 int cmd_map(int argc, char **argv);
 int cmd_push(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+/* ---- validation, shared by 'validate' and 'generate --validate' ---- */
+
+#define CLI_VALIDATE_MAX_IGS 32 /* --ig options of one command */
+
+struct fg_registry;
+
+/* A finished registry: the compact R4 core from the data folder, then each
+ * package of igs[] (with dependencies) from the package cache (packages, or
+ * FHIRGEN_PACKAGES, or ~/.fhir/packages). On success *out is new (free with
+ * fg_registry_free). A missing package is FG_ENOTFOUND naming the cache. */
+int cli_validate_load(const char *const *igs, size_t n_igs, const char *packages,
+                      struct fg_registry **out, fg_error *err);
 
 /* The push half of 'fhirgen generate --push': argv as for cmd_push (argv[0]
  * "push", no input names); the bundles come from next (see

@@ -17,6 +17,7 @@ static void usage(FILE *f)
             "  generate   make a cohort of synthetic patients (bundles, NDJSON or histories)\n"
             "  map        turn patient history documents into FHIR transaction Bundles\n"
             "  push       load transaction Bundles into a FHIR R4 server over TLS\n"
+            "  validate   check FHIR R4 JSON against the base spec and package profiles\n"
             "\n"
             "Run 'fhirgen <command> --help' for a command's options.\n"
             "\n"
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
         return cmd_map(argc - 1, argv + 1);
     if (strcmp(cmd, "push") == 0)
         return cmd_push(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return cmd_validate(argc - 1, argv + 1);
     fprintf(stderr, "fhirgen: unknown command '%s'\nRun 'fhirgen --help' for the commands.\n", cmd);
     return EXIT_USAGE;
 }

@@ -1,0 +1,918 @@
+/*
+ * fhirgen validate: FHIR R4 JSON checked against the base specification and
+ * the profiles of FHIR packages.
+ *
+ * Inputs are files, folders (walked recursively for *.json and *.ndjson) and
+ * standard input. Each input becomes one or more work items: a JSON file is
+ * one item, an NDJSON file one item per line. Items go through a ring of
+ * slots: the main thread reads the next item into a free slot, workers
+ * validate filled slots, and the main thread prints the oldest slot as soon
+ * as it is done and reuses it. Output therefore comes in input order whatever
+ * --jobs is, and memory is bounded by the ring (slots x longest line), not by
+ * the size of the input.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "fhir/fg_data.h"
+#include "fhir/fg_limits.h"
+#include "profiles/fg_registry.h"
+#include "validators/fg_validate.h"
+
+#define CMD "validate"
+
+enum { FMT_TEXT = 0, FMT_OUTCOME, FMT_SUMMARY };
+enum { OPT_PROFILE = 256, OPT_PACKAGES, OPT_IG, OPT_NO_BINDINGS, OPT_NO_INVARIANTS };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: fhirgen validate [options] FILE|DIR|-...\n"
+        "\n"
+        "Check FHIR R4 resources (JSON) against the base specification and, with --ig,\n"
+        "the profiles of FHIR packages. An input is a resource, a Bundle (its entries are\n"
+        "validated too), an NDJSON file (one resource per line; messages name the line),\n"
+        "a folder (walked recursively for *.json and *.ndjson) or - for standard input.\n"
+        "\n"
+        "Options:\n"
+        "      --ig PKG#VER         also load package PKG (e.g. hl7.fhir.us.core#6.1.0) and\n"
+        "                           its dependencies from the package cache; repeatable.\n"
+        "                           A bare name takes the highest version in the cache\n"
+        "      --packages DIR       the package cache folder (default: $FHIRGEN_PACKAGES,\n"
+        "                           else ~/.fhir/packages), laid out as\n"
+        "                           DIR/<name>#<version>/package/*.json\n"
+        "      --profile URL        validate every resource against this profile too\n"
+        "                           (resources are always checked against the profiles\n"
+        "                           they claim in meta.profile, when loaded)\n"
+        "  -f, --format FMT         text (default): issues grouped by file, with FHIR paths;\n"
+        "                           outcome: one OperationOutcome per input on a line (for\n"
+        "                           NDJSON, one per line that has issues);\n"
+        "                           json-summary: one JSON object with the counts\n"
+        "  -j, --jobs N             validating threads (default: the number of cores)\n"
+        "      --no-bindings        do not check codes against value sets\n"
+        "      --no-invariants      do not evaluate FHIRPath invariants\n"
+        "  -q, --quiet              text format: no summary and no not-checked list\n"
+        "  -h, --help               this help\n"
+        "\n"
+        "What is checked: JSON shape and unknown elements, cardinality, choice types,\n"
+        "primitive formats, fixed and pattern values, required bindings (extensible\n"
+        "ones as warnings), slicing, extensions, reference targets and their resolution\n"
+        "inside a Bundle, Bundle rules, and invariants. A check fhirgen cannot make (a\n"
+        "value set it cannot expand, an invariant it cannot evaluate, a package\n"
+        "dependency missing from the cache) is never passed silently: the summary\n"
+        "lists it under 'not checked'.\n"
+        "\n"
+        "Examples:\n"
+        "  fhirgen validate patient.json\n"
+        "  fhirgen validate --ig hl7.fhir.us.core#6.1.0 out/bundles\n"
+        "  fhirgen validate --ig hl7.fhir.us.core -f json-summary out/ndjson/Observation.ndjson\n"
+        "  curl -s https://server/fhir/Patient/1 | fhirgen validate -\n"
+        "\n"
+        "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 a bad command\n"
+        "line, an unreadable input or a package that cannot be loaded.\n"
+        "\n"
+        "Environment:\n"
+        "  FHIRGEN_PACKAGES     the package cache folder\n"
+        "  FHIRGEN_DATA_DIR     fhirgen's data folder, which holds the compact R4 core\n"
+        "                       (now: %s)\n",
+        fg_data_dir());
+}
+
+static const struct option options[] = {
+    {"ig", required_argument, NULL, OPT_IG},
+    {"packages", required_argument, NULL, OPT_PACKAGES},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"format", required_argument, NULL, 'f'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"no-bindings", no_argument, NULL, OPT_NO_BINDINGS},
+    {"no-invariants", no_argument, NULL, OPT_NO_INVARIANTS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- inputs ---- */
+
+typedef struct input_list {
+    char **names;
+    size_t count, cap;
+} input_list;
+
+static int input_push(input_list *l, const char *name)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **n = realloc(l->names, cap * sizeof(*n));
+        if (!n)
+            return -1;
+        l->names = n;
+        l->cap = cap;
+    }
+    l->names[l->count] = strdup(name);
+    if (!l->names[l->count])
+        return -1;
+    l->count++;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Add the *.json and *.ndjson files below dir, in name order. */
+static int walk_dir(input_list *l, const char *dir, int depth)
+{
+    if (depth > 64) {
+        fprintf(stderr, "fhirgen validate: %s: folders nested deeper than 64 levels; skipped\n", dir);
+        return 1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "fhirgen validate: %s: cannot open the folder: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    input_list here = {0};
+    int bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+            continue;
+        if (input_push(&here, path) != 0) {
+            bad = -1;
+            break;
+        }
+    }
+    closedir(d);
+    qsort(here.names, here.count, sizeof(char *), cmp_names);
+    for (size_t i = 0; i < here.count; i++) {
+        struct stat st;
+        const char *p = here.names[i];
+        if (bad >= 0 && stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                int r = walk_dir(l, p, depth + 1);
+                if (r < 0)
+                    bad = -1;
+                else if (r > 0 && bad == 0)
+                    bad = 1;
+            } else if (S_ISREG(st.st_mode) && (ends_with(p, ".json") || ends_with(p, ".ndjson"))) {
+                if (input_push(l, p) != 0)
+                    bad = -1;
+            }
+        }
+        free(here.names[i]);
+    }
+    free(here.names);
+    return bad;
+}
+
+/* ---- a bounded line and file reader ---- */
+
+typedef struct reader {
+    FILE *f;
+    char *buf;
+    size_t cap, pos, len;
+    int eof;
+} reader;
+
+#define READER_CHUNK (1u << 20)
+
+static int reader_fill(reader *r)
+{
+    if (r->eof)
+        return 0;
+    if (r->pos > 0) {
+        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+        r->len -= r->pos;
+        r->pos = 0;
+    }
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : READER_CHUNK;
+        char *n = realloc(r->buf, cap);
+        if (!n)
+            return -1;
+        r->buf = n;
+        r->cap = cap;
+    }
+    size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
+    if (got == 0) {
+        r->eof = 1;
+        return ferror(r->f) ? -1 : 0;
+    }
+    r->len += got;
+    return 1;
+}
+
+/* The next line (without its newline) into *out and *n (borrowed until the next
+ * call). Returns 1 a line, 0 end of input, -1 a read error, -2 a line longer
+ * than `limit` (skipped; *n is its length so far). */
+static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
+{
+    size_t scanned = 0;
+    for (;;) {
+        char *nl = memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned);
+        if (nl) {
+            *out = r->buf + r->pos;
+            *n = (size_t)(nl - (r->buf + r->pos));
+            r->pos += *n + 1;
+            return 1;
+        }
+        scanned = r->len - r->pos;
+        if (scanned > limit) {
+            /* Too long: drop what we have up to the next newline. */
+            size_t dropped = scanned;
+            r->pos = r->len = 0;
+            for (;;) {
+                int f = reader_fill(r);
+                if (f < 0)
+                    return -1;
+                if (f == 0) {
+                    *n = dropped;
+                    return -2;
+                }
+                char *q = memchr(r->buf, '\n', r->len);
+                if (q) {
+                    dropped += (size_t)(q - r->buf);
+                    r->pos = (size_t)(q - r->buf) + 1;
+                    *n = dropped;
+                    return -2;
+                }
+                dropped += r->len;
+                r->len = 0;
+            }
+        }
+        int f = reader_fill(r);
+        if (f < 0)
+            return -1;
+        if (f == 0) {
+            if (r->len == r->pos)
+                return 0;
+            *out = r->buf + r->pos;
+            *n = r->len - r->pos;
+            r->pos = r->len;
+            return 1;
+        }
+        /* reader_fill moved the unread bytes to the front. */
+    }
+}
+
+/* ---- the ring of work items ---- */
+
+enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
+
+typedef struct slot {
+    int state;
+    size_t file;   /* index into the input names */
+    long line;     /* NDJSON line number, 0 for a whole file */
+    char *buf;
+    size_t len, cap;
+    int too_long;  /* the line or file crossed its limit: not validated */
+    int failed;    /* validation itself failed (allocation) */
+    fg_issue_list issues;
+} slot;
+
+typedef struct run {
+    const fg_validator *v;
+    slot *slots;
+    size_t n_slots;
+    size_t head;   /* oldest slot not yet printed */
+    size_t next;   /* next slot to fill */
+    size_t queued; /* slots in use (filled, busy or done) */
+    size_t scan;   /* where workers look for a filled slot */
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+
+    int format, quiet;
+    const char *const *names;
+    size_t last_file_printed; /* text format: the file whose header was printed last, +1 */
+    uint64_t files, resources, errors, warnings, items_failed;
+    uint64_t by_check[FG_CHECK_COUNT_];
+    int io_problem;
+} run;
+
+static void validate_slot(const fg_validator *v, slot *s)
+{
+    if (s->too_long)
+        return;
+    fg_error err;
+    fg_error_clear(&err);
+    if (fg_validate_bytes(v, s->buf, s->len, &s->issues, &err) != FG_OK)
+        s->failed = 1;
+}
+
+static void *worker(void *arg)
+{
+    run *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        slot *s = NULL;
+        while (!r->stop) {
+            for (size_t k = 0; k < r->n_slots; k++) {
+                size_t i = (r->scan + k) % r->n_slots;
+                if (r->slots[i].state == SLOT_FILLED) {
+                    s = &r->slots[i];
+                    r->scan = (i + 1) % r->n_slots;
+                    break;
+                }
+            }
+            if (s)
+                break;
+            pthread_cond_wait(&r->work, &r->mu);
+        }
+        if (!s)
+            break;
+        s->state = SLOT_BUSY;
+        pthread_mutex_unlock(&r->mu);
+        validate_slot(r->v, s);
+        pthread_mutex_lock(&r->mu);
+        s->state = SLOT_DONE;
+        pthread_cond_broadcast(&r->done);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ---- output ---- */
+
+static void json_print_line(json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+}
+
+/* An OperationOutcome for one item, with the input named by the standard
+ * operationoutcome-file extension and NDJSON line numbers on each issue. */
+static void print_outcome(run *r, const slot *s)
+{
+    json_t *oo = fg_issue_list_outcome(&s->issues);
+    if (!oo || !json_is_object(oo)) {
+        json_decref(oo);
+        return;
+    }
+    json_t *ext = json_pack("[{s:s, s:s}]", "url",
+                            "http://hl7.org/fhir/StructureDefinition/operationoutcome-file",
+                            "valueString", r->names[s->file]);
+    if (ext)
+        json_object_set_new(oo, "extension", ext);
+    json_t *issues = json_object_get(oo, "issue");
+    if (s->line > 0 && json_is_array(issues)) {
+        size_t i;
+        json_t *is;
+        json_array_foreach(issues, i, is)
+        {
+            json_t *e = json_object_get(is, "extension");
+            if (!json_is_array(e)) {
+                e = json_array();
+                json_object_set_new(is, "extension", e);
+            }
+            /* Drop a line the validator set relative to the line's text. */
+            for (size_t k = json_array_size(e); k-- > 0;) {
+                const char *url = json_string_value(json_object_get(json_array_get(e, k), "url"));
+                if (url && strstr(url, "operationoutcome-issue-line"))
+                    json_array_remove(e, k);
+            }
+            json_array_append_new(
+                e, json_pack("{s:s, s:I}", "url",
+                             "http://hl7.org/fhir/StructureDefinition/operationoutcome-issue-line",
+                             "valueInteger", (json_int_t)s->line));
+        }
+    }
+    json_print_line(oo);
+    json_decref(oo);
+}
+
+static void print_text(run *r, const slot *s)
+{
+    if (s->issues.count == 0 && !s->too_long && !s->failed)
+        return;
+    if (r->last_file_printed != s->file + 1) {
+        printf("%s\n", r->names[s->file]);
+        r->last_file_printed = s->file + 1;
+    }
+    char where[48] = "";
+    if (s->line > 0)
+        snprintf(where, sizeof(where), "line %ld: ", s->line);
+    if (s->too_long)
+        printf("  %serror json: longer than %u bytes; not validated (split the input)\n", where,
+               s->line > 0 ? FG_MAX_NDJSON_LINE_BYTES : FG_MAX_BUNDLE_BYTES);
+    if (s->failed)
+        printf("  %serror: validation ran out of memory; not validated\n", where);
+    for (size_t i = 0; i < s->issues.count; i++) {
+        const fg_issue *is = &s->issues.items[i];
+        printf("  %s%s %s", where, fg_severity_name(is->severity), fg_check_name(is->check));
+        if (is->path && is->path[0])
+            printf(" %s", is->path);
+        if (s->line == 0 && is->line > 0)
+            printf(" (line %d, column %d)", is->line, is->column);
+        else if (s->line > 0 && is->line > 0 && is->column > 0)
+            printf(" (column %d)", is->column);
+        printf(": %s", is->message ? is->message : "");
+        if (is->rule)
+            printf(" [%s]", is->rule);
+        putchar('\n');
+    }
+}
+
+/* Count and print the oldest slot, then free it for reuse. Called with the
+ * mutex held or from the only thread. */
+static void emit(run *r, slot *s)
+{
+    r->resources++;
+    r->errors += s->issues.errors + (uint64_t)(s->too_long || s->failed);
+    r->warnings += s->issues.warnings;
+    for (size_t i = 0; i < s->issues.count; i++)
+        if ((unsigned)s->issues.items[i].check < FG_CHECK_COUNT_)
+            r->by_check[s->issues.items[i].check]++;
+    if (s->too_long)
+        r->by_check[FG_CHECK_JSON]++;
+    if (r->format == FMT_TEXT)
+        print_text(r, s);
+    else if (r->format == FMT_OUTCOME && (s->line == 0 || s->issues.count > 0 || s->too_long))
+        print_outcome(r, s);
+    fg_issue_list_clear(&s->issues);
+    s->too_long = s->failed = 0;
+    s->len = 0;
+    s->state = SLOT_FREE;
+}
+
+/* A free slot for the next item, printing finished ones as needed. With no
+ * worker threads the item in the oldest slot is validated here. */
+static slot *take_slot(run *r, int threaded)
+{
+    if (threaded)
+        pthread_mutex_lock(&r->mu);
+    while (r->queued == r->n_slots) {
+        slot *h = &r->slots[r->head];
+        if (threaded) {
+            while (h->state != SLOT_DONE)
+                pthread_cond_wait(&r->done, &r->mu);
+        } else {
+            validate_slot(r->v, h);
+        }
+        emit(r, h);
+        r->head = (r->head + 1) % r->n_slots;
+        r->queued--;
+    }
+    slot *s = &r->slots[r->next];
+    if (threaded)
+        pthread_mutex_unlock(&r->mu);
+    return s;
+}
+
+static void submit_slot(run *r, slot *s, int threaded)
+{
+    if (threaded)
+        pthread_mutex_lock(&r->mu);
+    s->state = SLOT_FILLED;
+    r->next = (r->next + 1) % r->n_slots;
+    r->queued++;
+    if (threaded) {
+        pthread_cond_signal(&r->work);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
+static void drain(run *r, int threaded)
+{
+    if (threaded)
+        pthread_mutex_lock(&r->mu);
+    while (r->queued > 0) {
+        slot *h = &r->slots[r->head];
+        if (threaded) {
+            while (h->state != SLOT_DONE)
+                pthread_cond_wait(&r->done, &r->mu);
+        } else {
+            validate_slot(r->v, h);
+        }
+        emit(r, h);
+        r->head = (r->head + 1) % r->n_slots;
+        r->queued--;
+    }
+    if (threaded)
+        pthread_mutex_unlock(&r->mu);
+}
+
+static int slot_set(slot *s, size_t file, long line, const char *data, size_t n)
+{
+    s->file = file;
+    s->line = line;
+    if (n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < n + 1)
+            cap *= 2;
+        char *b = realloc(s->buf, cap);
+        if (!b)
+            return -1;
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf, data, n);
+    s->buf[n] = 0;
+    s->len = n;
+    return 0;
+}
+
+/* Is this whole buffer NDJSON rather than one document? The first line is a
+ * complete JSON value and more non-blank text follows it. */
+static int looks_ndjson(const char *buf, size_t n)
+{
+    const char *nl = memchr(buf, '\n', n);
+    if (!nl)
+        return 0;
+    size_t first = (size_t)(nl - buf);
+    const char *p = nl + 1;
+    while (p < buf + n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    if (p == buf + n)
+        return 0;
+    json_t *j = json_loadb(buf, first, JSON_DECODE_ANY, NULL);
+    int ok = j != NULL;
+    json_decref(j);
+    return ok;
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* Feed one input to the ring. Returns 0, or 1 when it could not be read. */
+static int feed_input(run *r, size_t file, int threaded)
+{
+    const char *name = r->names[file];
+    int is_stdin = strcmp(name, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(name, "rb");
+    if (!f) {
+        fprintf(stderr, "fhirgen validate: %s: cannot open: %s\n", name, strerror(errno));
+        return 1;
+    }
+    int ndjson = ends_with(name, ".ndjson") || ends_with(name, ".jsonl");
+    int sniff = !ndjson && !ends_with(name, ".json");
+    reader rd = {.f = f};
+    int bad = 0;
+    r->files++;
+
+    if (!ndjson) {
+        /* A whole document, bounded; or, when sniffing, perhaps NDJSON. */
+        int fr;
+        while ((fr = reader_fill(&rd)) > 0 && rd.len <= FG_MAX_BUNDLE_BYTES && !cli_cancel)
+            ;
+        if (fr < 0) {
+            fprintf(stderr, "fhirgen validate: %s: read error: %s\n", name, strerror(errno));
+            bad = 1;
+            goto cleanup;
+        }
+        if (sniff && looks_ndjson(rd.buf, rd.len) && rd.len <= FG_MAX_BUNDLE_BYTES) {
+            ndjson = 1;
+        } else {
+            slot *s = take_slot(r, threaded);
+            if (rd.len > FG_MAX_BUNDLE_BYTES) {
+                s->too_long = 1;
+                s->file = file;
+                s->line = 0;
+                s->len = 0;
+            } else if (slot_set(s, file, 0, rd.buf ? rd.buf : "", rd.len) != 0) {
+                s->failed = 1;
+            }
+            submit_slot(r, s, threaded);
+            goto cleanup;
+        }
+    }
+
+    long line = 0;
+    for (;;) {
+        if (cli_cancel)
+            break;
+        const char *text = NULL;
+        size_t n = 0;
+        int lr = reader_line(&rd, &text, &n, FG_MAX_NDJSON_LINE_BYTES);
+        if (lr == 0)
+            break;
+        if (lr == -1) {
+            fprintf(stderr, "fhirgen validate: %s: read error after line %ld: %s\n", name, line,
+                    strerror(errno));
+            bad = 1;
+            break;
+        }
+        line++;
+        if (lr == 1 && is_blank(text, n))
+            continue;
+        slot *s = take_slot(r, threaded);
+        if (lr == -2) {
+            s->too_long = 1;
+            s->file = file;
+            s->line = line;
+            s->len = 0;
+        } else if (slot_set(s, file, line, text, n) != 0) {
+            s->failed = 1;
+        }
+        submit_slot(r, s, threaded);
+    }
+
+cleanup:
+    free(rd.buf);
+    if (!is_stdin)
+        fclose(f);
+    return bad;
+}
+
+/* ---- summary ---- */
+
+static void print_summary_text(const run *r, const fg_registry *reg, const fg_validator *v,
+                               double seconds, double load_ms, FILE *out)
+{
+    size_t nc = fg_validator_not_checked_count(v) + fg_registry_note_count(reg);
+    fprintf(out,
+            "%llu file%s, %llu resource%s: %llu error%s, %llu warning%s, %zu not checked; "
+            "%.2f s (packages loaded in %.0f ms)\n",
+            (unsigned long long)r->files, r->files == 1 ? "" : "s",
+            (unsigned long long)r->resources, r->resources == 1 ? "" : "s",
+            (unsigned long long)r->errors, r->errors == 1 ? "" : "s",
+            (unsigned long long)r->warnings, r->warnings == 1 ? "" : "s", nc, seconds, load_ms);
+    if (nc == 0 || r->quiet)
+        return;
+    fprintf(out, "Not checked:\n");
+    for (size_t i = 0; i < fg_registry_note_count(reg); i++)
+        fprintf(out, "  - %s\n", fg_registry_note(reg, i));
+    for (size_t i = 0; i < fg_validator_not_checked_count(v); i++)
+        fprintf(out, "  - %s\n", fg_validator_not_checked(v, i));
+}
+
+static void print_summary_json(const run *r, const fg_registry *reg, const fg_validator *v,
+                               double seconds, double load_ms)
+{
+    json_t *o = json_object();
+    json_t *checks = json_object();
+    json_t *nc = json_array();
+    if (!o || !checks || !nc) {
+        json_decref(o);
+        json_decref(checks);
+        json_decref(nc);
+        return;
+    }
+    for (int c = 0; c < FG_CHECK_COUNT_; c++)
+        if (r->by_check[c])
+            json_object_set_new(checks, fg_check_name((fg_check)c),
+                                json_integer((json_int_t)r->by_check[c]));
+    for (size_t i = 0; i < fg_registry_note_count(reg); i++)
+        json_array_append_new(nc, json_string(fg_registry_note(reg, i)));
+    for (size_t i = 0; i < fg_validator_not_checked_count(v); i++)
+        json_array_append_new(nc, json_string(fg_validator_not_checked(v, i)));
+    json_object_set_new(o, "files", json_integer((json_int_t)r->files));
+    json_object_set_new(o, "resources", json_integer((json_int_t)r->resources));
+    json_object_set_new(o, "errors", json_integer((json_int_t)r->errors));
+    json_object_set_new(o, "warnings", json_integer((json_int_t)r->warnings));
+    json_object_set_new(o, "issues_by_check", checks);
+    json_object_set_new(o, "not_checked_count", json_integer((json_int_t)json_array_size(nc)));
+    json_object_set_new(o, "not_checked", nc);
+    json_object_set_new(o, "seconds", json_real(seconds));
+    json_object_set_new(o, "load_ms", json_real(load_ms));
+    char *s = json_dumps(o, JSON_INDENT(2));
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+/* ---- loading ---- */
+
+int cli_validate_load(const char *const *igs, size_t n_igs, const char *packages,
+                      fg_registry **out, fg_error *err)
+{
+    fg_registry *reg = NULL;
+    int rc = fg_registry_new(&reg, err);
+    if (rc != FG_OK)
+        goto cleanup;
+    rc = fg_registry_load_core(reg, fg_data_dir(), err);
+    if (rc != FG_OK)
+        goto cleanup;
+    const char *cache = fg_package_cache_dir(packages);
+    for (size_t i = 0; i < n_igs; i++) {
+        rc = fg_registry_load_package(reg, cache, igs[i], err);
+        if (rc == FG_ENOTFOUND && err) {
+            char where[FG_ERROR_WHERE_MAX];
+            snprintf(where, sizeof(where), "%s", err->where[0] ? err->where : igs[i]);
+            fg_error_set(err, rc, where,
+                         "package %s is not in the package cache %s (give another cache with "
+                         "--packages DIR or FHIRGEN_PACKAGES; a package is the folder "
+                         "<name>#<version>/package/ of its .tgz)",
+                         igs[i], cache);
+        }
+        if (rc != FG_OK)
+            goto cleanup;
+    }
+    rc = fg_registry_finish(reg, err);
+    if (rc != FG_OK)
+        goto cleanup;
+    *out = reg;
+    reg = NULL;
+cleanup:
+    fg_registry_free(reg);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+int cmd_validate(int argc, char **argv)
+{
+    const char *igs[CLI_VALIDATE_MAX_IGS];
+    size_t n_igs = 0;
+    const char *packages = NULL;
+    fg_validate_opts vo;
+    fg_validate_opts_default(&vo);
+    int format = FMT_TEXT, quiet = 0;
+    int jobs = cli_cpu_count();
+    int status = EXIT_USAGE;
+    fg_registry *reg = NULL;
+    fg_validator *v = NULL;
+    input_list inputs = {0};
+    pthread_t *threads = NULL;
+    int n_threads = 0;
+    run r;
+    memset(&r, 0, sizeof(r));
+    int sync_ready = 0;
+    fg_error err;
+    fg_error_clear(&err);
+
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:j:qh", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_IG:
+            if (n_igs == CLI_VALIDATE_MAX_IGS)
+                return cli_usage_error(CMD, "at most %d --ig options", CLI_VALIDATE_MAX_IGS);
+            igs[n_igs++] = optarg;
+            break;
+        case OPT_PACKAGES: packages = optarg; break;
+        case OPT_PROFILE: vo.profile = optarg; break;
+        case OPT_NO_BINDINGS: vo.check_bindings = 0; break;
+        case OPT_NO_INVARIANTS: vo.check_invariants = 0; break;
+        case 'f':
+            if (strcmp(optarg, "text") == 0)
+                format = FMT_TEXT;
+            else if (strcmp(optarg, "outcome") == 0)
+                format = FMT_OUTCOME;
+            else if (strcmp(optarg, "json-summary") == 0)
+                format = FMT_SUMMARY;
+            else
+                return cli_usage_error(CMD, "--format must be text, outcome or json-summary, not '%s'",
+                                       optarg);
+            break;
+        case 'j':
+            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &jobs) != 0)
+                return cli_usage_error(CMD, "--jobs must be a whole number from 1 to %d, not '%s'",
+                                       FG_MAX_JOBS, optarg);
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: return cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(CMD, "name at least one FILE, DIR or - (standard input)");
+
+    int io_problem = 0;
+    for (int i = optind; i < argc; i++) {
+        struct stat st;
+        if (strcmp(argv[i], "-") == 0) {
+            if (input_push(&inputs, "-") != 0)
+                goto oom;
+        } else if (stat(argv[i], &st) != 0) {
+            fprintf(stderr, "fhirgen validate: %s: %s\n", argv[i], strerror(errno));
+            io_problem = 1;
+        } else if (S_ISDIR(st.st_mode)) {
+            int w = walk_dir(&inputs, argv[i], 0);
+            if (w < 0)
+                goto oom;
+            io_problem |= w;
+        } else if (input_push(&inputs, argv[i]) != 0) {
+            goto oom;
+        }
+    }
+
+    double t0 = now_s();
+    status = EXIT_USAGE;
+    if (cli_validate_load(igs, n_igs, packages, &reg, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
+    double load_ms = (now_s() - t0) * 1000.0;
+    if (fg_validator_new(reg, &vo, &v, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        if (err.code == FG_ENOTFOUND && vo.profile)
+            fprintf(stderr, "Load the package that defines it with --ig PKG#VER.\n");
+        goto cleanup;
+    }
+
+    cli_catch_signals();
+    r.v = v;
+    r.format = format;
+    r.quiet = quiet;
+    r.names = (const char *const *)inputs.names;
+    r.n_slots = (size_t)jobs * 8;
+    r.slots = calloc(r.n_slots, sizeof(slot));
+    if (!r.slots)
+        goto oom;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.work, NULL);
+    pthread_cond_init(&r.done, NULL);
+    sync_ready = 1;
+    int threaded = jobs > 1;
+    if (threaded) {
+        threads = calloc((size_t)jobs, sizeof(pthread_t));
+        if (!threads)
+            goto oom;
+        for (; n_threads < jobs; n_threads++)
+            if (pthread_create(&threads[n_threads], NULL, worker, &r) != 0)
+                break;
+        if (n_threads == 0)
+            threaded = 0;
+    }
+
+    double t1 = now_s();
+    for (size_t i = 0; i < inputs.count && !cli_cancel; i++)
+        io_problem |= feed_input(&r, i, threaded);
+    drain(&r, threaded);
+    double seconds = now_s() - t1;
+
+    if (format == FMT_SUMMARY)
+        print_summary_json(&r, reg, v, seconds, load_ms);
+    else if (format == FMT_TEXT && !quiet)
+        print_summary_text(&r, reg, v, seconds, load_ms, stdout);
+    else if (format == FMT_OUTCOME && !quiet)
+        print_summary_text(&r, reg, v, seconds, load_ms, stderr);
+    fflush(stdout);
+
+    if (cli_cancel)
+        status = EXIT_INTERRUPTED;
+    else if (io_problem)
+        status = EXIT_USAGE;
+    else
+        status = r.errors > 0 ? EXIT_FAILED : EXIT_OK;
+    goto cleanup;
+
+oom:
+    fprintf(stderr, "fhirgen validate: out of memory\n");
+    status = EXIT_USAGE;
+cleanup:
+    if (sync_ready) {
+        pthread_mutex_lock(&r.mu);
+        r.stop = 1;
+        pthread_cond_broadcast(&r.work);
+        pthread_mutex_unlock(&r.mu);
+    }
+    for (int i = 0; i < n_threads; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    if (r.slots) {
+        for (size_t i = 0; i < r.n_slots; i++) {
+            free(r.slots[i].buf);
+            fg_issue_list_free(&r.slots[i].issues);
+        }
+        free(r.slots);
+    }
+    if (sync_ready) {
+        pthread_mutex_destroy(&r.mu);
+        pthread_cond_destroy(&r.work);
+        pthread_cond_destroy(&r.done);
+    }
+    for (size_t i = 0; i < inputs.count; i++)
+        free(inputs.names[i]);
+    free(inputs.names);
+    fg_validator_free(v);
+    fg_registry_free(reg);
+    return status;
+}
