@@ -1,0 +1,645 @@
+/*
+ * fhirpath_eval.c: evaluation of the compiled tree: navigation over JSON
+ * (arrays flatten, `_name` carries a primitive's extensions, `value` finds
+ * `valueQuantity`), variables, and the operators with FHIRPath's empty
+ * propagation and three-valued logic.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fg_limits.h"
+#include "fhirpath_private.h"
+
+int fp_push_bool(fp_ctx *c, fp_coll *out, int b)
+{
+    fp_item it = {.kind = FPV_BOOL, .i = b != 0};
+    return fp_push(c, out, &it);
+}
+
+/* Singleton evaluation of a collection as a boolean: -1 empty. */
+int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b)
+{
+    if (v->n == 0) {
+        *b = -1;
+        return FG_OK;
+    }
+    if (v->n > 1)
+        return fp_fail(c, FG_EINVALID,
+                       "a collection of %zu items was used where one boolean was expected", v->n);
+    const fp_item *it = &v->items[0];
+    if (it->kind == FPV_BOOL)
+        *b = it->i != 0;
+    else if (it->kind == FPV_JSON && json_is_boolean(it->json))
+        *b = json_is_true(it->json);
+    else
+        *b = 1; /* a single item of another type counts as true */
+    return FG_OK;
+}
+
+/* The FHIR type of a value reached as property `name` of parent type
+ * `ptype`: a contained resource names its own, else the env knows. */
+static const char *child_type(fp_ctx *c, const char *ptype, const char *name, const json_t *v)
+{
+    if (json_is_object(v)) {
+        const char *rt = json_string_value(json_object_get(v, "resourceType"));
+        if (rt)
+            return rt;
+    }
+    if (ptype && c->env->child_type)
+        return c->env->child_type(c->env->ctx, ptype, name);
+    return NULL;
+}
+
+/* Push the items of property value v (array or single) with its `_name`
+ * companion e. */
+static int push_values(fp_ctx *c, const char *ptype, const char *name, const json_t *v,
+                       const json_t *e, const char *type, fp_coll *out)
+{
+    int rc;
+    if (json_is_array(v) || (!v && json_is_array(e))) {
+        size_t nv = json_is_array(v) ? json_array_size(v) : 0;
+        size_t ne = json_is_array(e) ? json_array_size(e) : 0;
+        size_t n = nv > ne ? nv : ne;
+        for (size_t k = 0; k < n; k++) {
+            const json_t *vi = k < nv ? json_array_get(v, k) : NULL;
+            const json_t *ei = k < ne ? json_array_get(e, k) : NULL;
+            if (json_is_null(vi))
+                vi = NULL;
+            if (!json_is_object(ei))
+                ei = NULL;
+            if (!vi && !ei)
+                continue;
+            fp_item it = {.kind = FPV_JSON, .json = vi, .ext = ei};
+            it.type = type ? type : child_type(c, ptype, name, vi);
+            if (type && json_is_object(vi) && json_object_get(vi, "resourceType"))
+                it.type = json_string_value(json_object_get(vi, "resourceType"));
+            rc = fp_push(c, out, &it);
+            if (rc)
+                return rc;
+        }
+        return FG_OK;
+    }
+    if (json_is_null(v))
+        v = NULL;
+    if (!json_is_object(e))
+        e = NULL;
+    if (!v && !e)
+        return FG_OK;
+    fp_item it = {.kind = FPV_JSON, .json = v, .ext = e};
+    it.type = type ? type : child_type(c, ptype, name, v);
+    if (type && json_is_object(v) && json_object_get(v, "resourceType"))
+        it.type = json_string_value(json_object_get(v, "resourceType"));
+    return fp_push(c, out, &it);
+}
+
+/* Property `name` of one item, appended to out. */
+int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
+{
+    if (it->kind != FPV_JSON)
+        return FG_OK;
+    const json_t *obj = it->json;
+    if (!json_is_object(obj)) {
+        /* A primitive: its id and extensions live in `_name`. */
+        if (it->ext && (strcmp(name, "extension") == 0 || strcmp(name, "id") == 0))
+            return push_values(c, "Element", name, json_object_get(it->ext, name), NULL,
+                               strcmp(name, "id") == 0 ? "string" : "Extension", out);
+        return FG_OK;
+    }
+    char uname[128];
+    size_t len = strlen(name);
+    const json_t *e = NULL;
+    if (len + 2 <= sizeof(uname)) {
+        uname[0] = '_';
+        memcpy(uname + 1, name, len + 1);
+        e = json_object_get(obj, uname);
+    }
+    const json_t *v = json_object_get(obj, name);
+    if (v || e)
+        return push_values(c, it->type, name, v, e, NULL, out);
+    /* A choice element: `value` finds `valueQuantity`. */
+    const char *key;
+    json_t *val;
+    void *iter = json_object_iter((json_t *)obj);
+    while (iter) {
+        key = json_object_iter_key(iter);
+        val = json_object_iter_value(iter);
+        iter = json_object_iter_next((json_t *)obj, iter);
+        if (strncmp(key, name, len) != 0 || key[len] < 'A' || key[len] > 'Z')
+            continue;
+        const char *type = fp_choice_type(key + len);
+        if (!type)
+            continue;
+        const json_t *ce = NULL;
+        if (strlen(key) + 2 <= sizeof(uname)) {
+            uname[0] = '_';
+            strcpy(uname + 1, key);
+            ce = json_object_get(obj, uname);
+        }
+        return push_values(c, it->type, key, val, ce, type, out);
+    }
+    /* Only `_valueString` present. */
+    iter = json_object_iter((json_t *)obj);
+    while (iter) {
+        key = json_object_iter_key(iter);
+        val = json_object_iter_value(iter);
+        iter = json_object_iter_next((json_t *)obj, iter);
+        if (key[0] != '_' || strncmp(key + 1, name, len) != 0 || key[len + 1] < 'A' ||
+            key[len + 1] > 'Z')
+            continue;
+        const char *type = fp_choice_type(key + 1 + len);
+        if (type)
+            return push_values(c, it->type, key + 1, NULL, val, type, out);
+    }
+    return FG_OK;
+}
+
+/* Every child element of an item (children()). */
+int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
+{
+    if (it->kind != FPV_JSON)
+        return FG_OK;
+    const json_t *obj = it->json;
+    if (!json_is_object(obj)) {
+        if (it->ext) {
+            int rc = push_values(c, "Element", "id", json_object_get(it->ext, "id"), NULL,
+                                 "string", out);
+            if (rc)
+                return rc;
+            return push_values(c, "Element", "extension", json_object_get(it->ext, "extension"),
+                               NULL, "Extension", out);
+        }
+        return FG_OK;
+    }
+    void *iter = json_object_iter((json_t *)obj);
+    char uname[128];
+    while (iter) {
+        const char *key = json_object_iter_key(iter);
+        json_t *val = json_object_iter_value(iter);
+        iter = json_object_iter_next((json_t *)obj, iter);
+        if (strcmp(key, "resourceType") == 0)
+            continue;
+        int rc;
+        if (key[0] == '_') {
+            if (json_object_get(obj, key + 1))
+                continue; /* visited with its value */
+            rc = push_values(c, it->type, key + 1, NULL, val, NULL, out);
+        } else {
+            const json_t *e = NULL;
+            if (strlen(key) + 2 <= sizeof(uname)) {
+                uname[0] = '_';
+                strcpy(uname + 1, key);
+                e = json_object_get(obj, uname);
+            }
+            const char *type = NULL;
+            for (const char *k = key + 1; *k && !type; k++)
+                if (*k >= 'A' && *k <= 'Z') {
+                    const char *t = fp_choice_type(k);
+                    if (t && !(c->env->child_type && it->type &&
+                               c->env->child_type(c->env->ctx, it->type, key)))
+                        type = t;
+                    break;
+                }
+            rc = push_values(c, it->type, key, val, e, type, out);
+        }
+        if (rc)
+            return rc;
+    }
+    return FG_OK;
+}
+
+/* Identifier evaluated on each item of the input. A name with a capital
+ * first letter is a type name: it selects the items of that type. */
+static int eval_member(fp_ctx *c, const char *name, const fp_coll *in, fp_coll *out)
+{
+    int upper = name[0] >= 'A' && name[0] <= 'Z';
+    for (size_t k = 0; k < in->n; k++) {
+        const fp_item *it = &in->items[k];
+        int rc;
+        if (upper) {
+            if (fp_is_type(it, name) == 1) {
+                rc = fp_push(c, out, it);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
+        rc = fp_children(c, it, name, out);
+        if (rc)
+            return rc;
+    }
+    return FG_OK;
+}
+
+static int eval_var(fp_ctx *c, const fp_node *n, fp_coll *out)
+{
+    const char *name = n->name;
+    const char *str = NULL;
+    if (strcmp(name, "context") == 0) {
+        *out = c->context;
+        out->cap = out->n;
+        return FG_OK;
+    }
+    if (strcmp(name, "resource") == 0) {
+        *out = c->resource;
+        out->cap = out->n;
+        return FG_OK;
+    }
+    if (strcmp(name, "rootResource") == 0) {
+        *out = c->root;
+        out->cap = out->n;
+        return FG_OK;
+    }
+    if (strcmp(name, "ucum") == 0)
+        str = "http://unitsofmeasure.org";
+    else if (strcmp(name, "sct") == 0)
+        str = "http://snomed.info/sct";
+    else if (strcmp(name, "loinc") == 0)
+        str = "http://loinc.org";
+    fp_item it = {.kind = FPV_STR};
+    if (str) {
+        it.s = str;
+        it.n = strlen(str);
+    } else if (strncmp(name, "vs-", 3) == 0 || strncmp(name, "ext-", 4) == 0) {
+        int vs = name[0] == 'v';
+        char *s = fp_alloc(c, strlen(name) + 64);
+        if (!s)
+            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        sprintf(s, "http://hl7.org/fhir/%s/%s", vs ? "ValueSet" : "StructureDefinition",
+                name + (vs ? 3 : 4));
+        it.s = s;
+        it.n = strlen(s);
+    } else {
+        return fp_fail(c, FG_EINVALID, "unknown FHIRPath variable %%%s", name);
+    }
+    return fp_push(c, out, &it);
+}
+
+int fp_union_into(fp_ctx *c, fp_coll *out, const fp_coll *src)
+{
+    for (size_t k = 0; k < src->n; k++) {
+        int dup = 0;
+        for (size_t j = 0; j < out->n && !dup; j++)
+            dup = fp_equal(&out->items[j], &src->items[k]) == 1;
+        if (!dup) {
+            int rc = fp_push(c, out, &src->items[k]);
+            if (rc)
+                return rc;
+        }
+    }
+    return FG_OK;
+}
+
+static int arith(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll *out)
+{
+    if (op == FPO_CONCAT) {
+        const char *ls = "", *rs = "";
+        size_t ln = 0, rn = 0;
+        if (l->n > 1 || r->n > 1)
+            return fp_fail(c, FG_EINVALID, "& needs single strings");
+        if (l->n && !fp_to_string(c, &l->items[0], &ls, &ln))
+            return fp_fail(c, FG_EINVALID, "& needs strings");
+        if (r->n && !fp_to_string(c, &r->items[0], &rs, &rn))
+            return fp_fail(c, FG_EINVALID, "& needs strings");
+        char *s = fp_alloc(c, ln + rn + 1);
+        if (!s)
+            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        memcpy(s, ls, ln);
+        memcpy(s + ln, rs, rn);
+        s[ln + rn] = '\0';
+        fp_item it = {.kind = FPV_STR, .s = s, .n = ln + rn};
+        return fp_push(c, out, &it);
+    }
+    if (l->n == 0 || r->n == 0)
+        return FG_OK;
+    if (l->n > 1 || r->n > 1)
+        return fp_fail(c, FG_EINVALID, "arithmetic on a collection of several items");
+    fp_item a, b;
+    if (fp_prim(&l->items[0], &a) < 0 || fp_prim(&r->items[0], &b) < 0)
+        return FG_OK;
+    if (op == FPO_ADD && a.kind == FPV_STR && b.kind == FPV_STR) {
+        char *s = fp_alloc(c, a.n + b.n + 1);
+        if (!s)
+            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        memcpy(s, a.s, a.n);
+        memcpy(s + a.n, b.s, b.n);
+        s[a.n + b.n] = '\0';
+        fp_item it = {.kind = FPV_STR, .s = s, .n = a.n + b.n};
+        return fp_push(c, out, &it);
+    }
+    int anum = a.kind == FPV_INT || a.kind == FPV_DEC;
+    int bnum = b.kind == FPV_INT || b.kind == FPV_DEC;
+    if (!anum || !bnum)
+        return fp_fail(c, FG_EINVALID, "arithmetic needs numbers (got %s and %s)",
+                       fp_item_type(&a), fp_item_type(&b));
+    fp_item res = {.kind = FPV_INT};
+    if (a.kind == FPV_INT && b.kind == FPV_INT && op != FPO_DIV) {
+        long long x = a.i, y = b.i, z = 0;
+        switch (op) {
+        case FPO_ADD:
+            if (__builtin_add_overflow(x, y, &z))
+                return FG_OK;
+            break;
+        case FPO_SUB:
+            if (__builtin_sub_overflow(x, y, &z))
+                return FG_OK;
+            break;
+        case FPO_MUL:
+            if (__builtin_mul_overflow(x, y, &z))
+                return FG_OK;
+            break;
+        case FPO_IDIV:
+            if (y == 0 || (x == -9223372036854775807LL - 1 && y == -1))
+                return FG_OK;
+            z = x / y;
+            break;
+        case FPO_MOD:
+            if (y == 0 || (x == -9223372036854775807LL - 1 && y == -1))
+                return FG_OK;
+            z = x % y;
+            break;
+        }
+        res.i = z;
+        return fp_push(c, out, &res);
+    }
+    double x = a.kind == FPV_INT ? (double)a.i : a.d;
+    double y = b.kind == FPV_INT ? (double)b.i : b.d;
+    res.kind = FPV_DEC;
+    switch (op) {
+    case FPO_ADD: res.d = x + y; break;
+    case FPO_SUB: res.d = x - y; break;
+    case FPO_MUL: res.d = x * y; break;
+    case FPO_DIV:
+        if (y == 0)
+            return FG_OK;
+        res.d = x / y;
+        break;
+    case FPO_IDIV:
+        if (y == 0)
+            return FG_OK;
+        res.kind = FPV_INT;
+        res.i = (long long)trunc(x / y);
+        break;
+    case FPO_MOD:
+        if (y == 0)
+            return FG_OK;
+        res.d = fmod(x, y);
+        break;
+    }
+    return fp_push(c, out, &res);
+}
+
+static int compare_op(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll *out)
+{
+    if (l->n == 0 || r->n == 0)
+        return FG_OK;
+    if (l->n > 1 || r->n > 1)
+        return fp_fail(c, FG_EINVALID, "comparison of a collection of several items");
+    int cmp = 0;
+    int rc = fp_compare(c, &l->items[0], &r->items[0], &cmp);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return FG_OK;
+    int b = op == FPO_LT ? cmp < 0 : op == FPO_GT ? cmp > 0 : op == FPO_LE ? cmp <= 0 : cmp >= 0;
+    return fp_push_bool(c, out, b);
+}
+
+static int equality_op(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll *out)
+{
+    int equiv = op == FPO_EQUIV || op == FPO_NEQUIV;
+    int neg = op == FPO_NE || op == FPO_NEQUIV;
+    int res;
+    if (equiv) {
+        if (l->n != r->n) {
+            res = 0;
+        } else {
+            res = 1;
+            for (size_t k = 0; k < l->n && res; k++) {
+                int found = 0;
+                for (size_t j = 0; j < r->n && !found; j++)
+                    found = fp_equivalent(&l->items[k], &r->items[j]);
+                res = found;
+            }
+        }
+    } else {
+        if (l->n == 0 || r->n == 0)
+            return FG_OK;
+        if (l->n != r->n) {
+            res = 0;
+        } else {
+            res = 1;
+            for (size_t k = 0; k < l->n && res == 1; k++)
+                res = fp_equal(&l->items[k], &r->items[k]);
+            if (res < 0)
+                return FG_OK;
+        }
+    }
+    return fp_push_bool(c, out, neg ? !res : res);
+}
+
+static int membership(fp_ctx *c, const fp_coll *elem, const fp_coll *coll, fp_coll *out)
+{
+    if (elem->n == 0)
+        return FG_OK;
+    if (elem->n > 1)
+        return fp_fail(c, FG_EINVALID, "'in' or 'contains' with several items on one side");
+    int found = 0;
+    for (size_t k = 0; k < coll->n && !found; k++)
+        found = fp_equal(&elem->items[0], &coll->items[k]) == 1;
+    return fp_push_bool(c, out, found);
+}
+
+static int logic(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *sc,
+                 fp_coll *out)
+{
+    fp_coll l = {0}, r = {0};
+    int a, b;
+    int rc = fp_eval(c, n->left, focus, sc, &l);
+    if (rc)
+        return rc;
+    rc = fp_to_bool(c, &l, &a);
+    if (rc)
+        return rc;
+    if ((n->op == FPO_AND && a == 0) || (n->op == FPO_OR && a == 1))
+        return fp_push_bool(c, out, a);
+    if (n->op == FPO_IMPLIES && a == 0)
+        return fp_push_bool(c, out, 1);
+    rc = fp_eval(c, n->right, focus, sc, &r);
+    if (rc)
+        return rc;
+    rc = fp_to_bool(c, &r, &b);
+    if (rc)
+        return rc;
+    int res = -1;
+    switch (n->op) {
+    case FPO_AND:
+        res = b == 0 ? 0 : (a == 1 && b == 1) ? 1 : -1;
+        break;
+    case FPO_OR:
+        res = b == 1 ? 1 : (a == 0 && b == 0) ? 0 : -1;
+        break;
+    case FPO_XOR:
+        res = (a < 0 || b < 0) ? -1 : a != b;
+        break;
+    case FPO_IMPLIES:
+        res = b == 1 ? 1 : a == 1 ? b : -1;
+        break;
+    }
+    if (res < 0)
+        return FG_OK;
+    return fp_push_bool(c, out, res);
+}
+
+static int eval_binary(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *sc,
+                       fp_coll *out)
+{
+    if (n->op <= FPO_AND)
+        return logic(c, n, focus, sc, out);
+    fp_coll l = {0}, r = {0};
+    int rc = fp_eval(c, n->left, focus, sc, &l);
+    if (rc)
+        return rc;
+    rc = fp_eval(c, n->right, focus, sc, &r);
+    if (rc)
+        return rc;
+    switch (n->op) {
+    case FPO_IN:
+        return membership(c, &l, &r, out);
+    case FPO_CONTAINS:
+        return membership(c, &r, &l, out);
+    case FPO_EQ:
+    case FPO_EQUIV:
+    case FPO_NE:
+    case FPO_NEQUIV:
+        return equality_op(c, n->op, &l, &r, out);
+    case FPO_LT:
+    case FPO_GT:
+    case FPO_LE:
+    case FPO_GE:
+        return compare_op(c, n->op, &l, &r, out);
+    case FPO_UNION:
+        rc = fp_union_into(c, out, &l);
+        return rc ? rc : fp_union_into(c, out, &r);
+    default:
+        return arith(c, n->op, &l, &r, out);
+    }
+}
+
+int fp_eval(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *sc, fp_coll *out)
+{
+    int rc = FG_OK;
+    if (++c->depth > FG_MAX_FHIRPATH_DEPTH) {
+        c->depth--;
+        return fp_fail(c, FG_ELIMIT, "FHIRPath evaluation nests deeper than %d "
+                       "(FG_MAX_FHIRPATH_DEPTH)", FG_MAX_FHIRPATH_DEPTH);
+    }
+    switch (n->kind) {
+    case FPN_LITERAL:
+        rc = fp_push(c, out, &n->lit);
+        break;
+    case FPN_EMPTY:
+        break;
+    case FPN_MEMBER:
+        if (n->left) {
+            fp_coll in = {0};
+            rc = fp_eval(c, n->left, focus, sc, &in);
+            if (!rc)
+                rc = eval_member(c, n->name, &in, out);
+        } else {
+            rc = eval_member(c, n->name, focus, out);
+        }
+        break;
+    case FPN_FUNC:
+        if (n->left) {
+            fp_coll in = {0};
+            rc = fp_eval(c, n->left, focus, sc, &in);
+            if (!rc)
+                rc = fp_call(c, n, &in, focus, sc, out);
+        } else {
+            rc = fp_call(c, n, focus, focus, sc, out);
+        }
+        break;
+    case FPN_INDEXER: {
+        fp_coll in = {0}, ix = {0};
+        rc = fp_eval(c, n->left, focus, sc, &in);
+        if (!rc)
+            rc = fp_eval(c, n->right, focus, sc, &ix);
+        if (rc)
+            break;
+        fp_item v;
+        if (ix.n == 1 && fp_prim(&ix.items[0], &v) >= 0 && v.kind == FPV_INT) {
+            if (v.i >= 0 && (size_t)v.i < in.n)
+                rc = fp_push(c, out, &in.items[v.i]);
+        } else if (ix.n) {
+            rc = fp_fail(c, FG_EINVALID, "an index must be one integer");
+        }
+        break;
+    }
+    case FPN_THIS:
+        if (sc->this_item)
+            rc = fp_push(c, out, sc->this_item);
+        else {
+            *out = *focus;
+            out->cap = out->n;
+        }
+        break;
+    case FPN_INDEX:
+        if (sc->this_item) {
+            fp_item it = {.kind = FPV_INT, .i = sc->index};
+            rc = fp_push(c, out, &it);
+        }
+        break;
+    case FPN_TOTAL:
+        if (sc->total) {
+            *out = *sc->total;
+            out->cap = out->n;
+        }
+        break;
+    case FPN_VAR:
+        rc = eval_var(c, n, out);
+        break;
+    case FPN_NEG: {
+        fp_coll in = {0};
+        rc = fp_eval(c, n->left, focus, sc, &in);
+        if (rc || in.n == 0)
+            break;
+        fp_item v;
+        if (in.n > 1 || fp_prim(&in.items[0], &v) < 0 ||
+            (v.kind != FPV_INT && v.kind != FPV_DEC && v.kind != FPV_QTY)) {
+            rc = fp_fail(c, FG_EINVALID, "unary minus needs one number");
+            break;
+        }
+        if (v.kind == FPV_INT)
+            v.i = -v.i;
+        else
+            v.d = -v.d;
+        rc = fp_push(c, out, &v);
+        break;
+    }
+    case FPN_BINARY:
+        rc = eval_binary(c, n, focus, sc, out);
+        break;
+    case FPN_TYPEOP: {
+        fp_coll in = {0};
+        rc = fp_eval(c, n->left, focus, sc, &in);
+        if (rc || in.n == 0)
+            break;
+        if (in.n > 1) {
+            rc = fp_fail(c, FG_EINVALID, "'%s' needs a single item, got %zu",
+                         n->op == FPO_IS ? "is" : "as", in.n);
+            break;
+        }
+        int is = fp_is_type(&in.items[0], n->name) == 1;
+        if (n->op == FPO_IS)
+            rc = fp_push_bool(c, out, is);
+        else if (is)
+            rc = fp_push(c, out, &in.items[0]);
+        break;
+    }
+    default:
+        rc = fp_fail(c, FG_EINTERNAL, "unknown FHIRPath node %d", n->kind);
+    }
+    c->depth--;
+    return rc;
+}

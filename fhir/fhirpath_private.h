@@ -1,0 +1,173 @@
+/*
+ * fhirpath_private.h: the internals shared by the fhirpath*.c files.
+ *
+ * A compiled expression is a tree of fp_node, allocated in the arena of its
+ * fg_fhirpath and never modified after compile. Evaluation works on
+ * collections (fp_coll) of items (fp_item). An item is either a view of a
+ * JSON value inside the caller's resource (FPV_JSON: the value, plus the
+ * `_name` object holding the id and extensions of a primitive) or a value
+ * computed by the expression (a boolean, a number, a string, a date...).
+ * Every collection and computed string of one evaluation comes from a
+ * per-call bump allocator (fp_mem) whose first block lives on the stack, so
+ * a typical invariant evaluates without calling malloc.
+ */
+#ifndef FG_FHIRPATH_PRIVATE_H
+#define FG_FHIRPATH_PRIVATE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "fg_arena.h"
+#include "fg_error.h"
+#include "fg_fhirpath.h"
+
+/* Kinds of items. */
+enum {
+    FPV_JSON,     /* a value in the input JSON (json may be NULL: extension-only primitive) */
+    FPV_BOOL,
+    FPV_INT,
+    FPV_DEC,
+    FPV_STR,
+    FPV_DATE,     /* string form in s */
+    FPV_DATETIME,
+    FPV_TIME,
+    FPV_QTY,      /* d + unit */
+};
+
+typedef struct fp_item {
+    int kind;
+    const char *type;   /* FHIR type name when known (FPV_JSON), else NULL */
+    const json_t *json; /* FPV_JSON: the value */
+    const json_t *ext;  /* FPV_JSON primitives: the `_name` object, or NULL */
+    long long i;        /* FPV_BOOL, FPV_INT */
+    double d;           /* FPV_DEC, FPV_QTY */
+    const char *s;      /* FPV_STR, FPV_DATE.., FPV_QTY unit */
+    size_t n;           /* length of s */
+} fp_item;
+
+typedef struct fp_coll {
+    fp_item *items;
+    size_t n;
+    size_t cap;
+} fp_coll;
+
+/* Node kinds of the compiled tree. */
+enum {
+    FPN_LITERAL, /* lit */
+    FPN_EMPTY,   /* {} */
+    FPN_MEMBER,  /* left.name (left NULL: the focus) */
+    FPN_FUNC,    /* left.name(args) */
+    FPN_INDEXER, /* left[right] */
+    FPN_THIS,
+    FPN_INDEX,
+    FPN_TOTAL,
+    FPN_VAR,     /* %name */
+    FPN_NEG,     /* -left */
+    FPN_BINARY,  /* left op right */
+    FPN_TYPEOP,  /* left is/as name */
+};
+
+/* Binary operators. */
+enum {
+    FPO_IMPLIES, FPO_OR, FPO_XOR, FPO_AND, FPO_IN, FPO_CONTAINS, FPO_EQ, FPO_EQUIV, FPO_NE,
+    FPO_NEQUIV, FPO_LT, FPO_GT, FPO_LE, FPO_GE, FPO_UNION, FPO_IS, FPO_AS, FPO_ADD, FPO_SUB,
+    FPO_CONCAT, FPO_MUL, FPO_DIV, FPO_IDIV, FPO_MOD,
+};
+
+typedef struct fp_node fp_node;
+struct fp_node {
+    int kind;
+    int op;           /* FPO_* or function id */
+    const char *name; /* member, function, variable or type name */
+    fp_node *left;
+    fp_node *right;
+    fp_node **args;
+    int nargs;
+    fp_item lit;
+};
+
+struct fg_fhirpath {
+    fg_arena arena;
+    char *text;
+    fp_node *root;
+};
+
+/* The per-evaluation allocator: a stack block, then malloc'd blocks. */
+typedef struct fp_block fp_block;
+typedef struct fp_mem {
+    unsigned char *base;
+    size_t size, off;
+    fp_block *blocks;
+    size_t total; /* bytes taken from malloc */
+} fp_mem;
+
+/* $this, $index, $total of the innermost iteration. */
+typedef struct fp_scope {
+    const fp_item *this_item; /* NULL at the top level */
+    long long index;
+    const fp_coll *total;
+} fp_scope;
+
+typedef struct fp_ctx {
+    const fg_fhirpath_env *env;
+    fp_mem mem;
+    fp_coll context;  /* %context */
+    fp_coll resource; /* %resource */
+    fp_coll root;     /* %rootResource */
+    int depth;
+    fg_error *err;
+    const char *expr;
+} fp_ctx;
+
+/* fhirpath.c: memory and collections */
+void *fp_alloc(fp_ctx *c, size_t n);
+char *fp_strndup(fp_ctx *c, const char *s, size_t n);
+int fp_push(fp_ctx *c, fp_coll *out, const fp_item *it);
+int fp_fail(fp_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* fhirpath_parse.c */
+int fp_parse(fg_fhirpath *fp, fg_error *err);
+
+/* fhirpath_eval.c */
+int fp_eval(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *sc, fp_coll *out);
+int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out);
+int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out);
+int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b); /* -1 empty, 0, 1 */
+int fp_push_bool(fp_ctx *c, fp_coll *out, int b);
+int fp_union_into(fp_ctx *c, fp_coll *out, const fp_coll *src); /* append, skipping duplicates */
+
+/* fhirpath_funcs.c */
+typedef struct fp_func_info {
+    const char *name;
+    int min_args, max_args;
+} fp_func_info;
+const fp_func_info *fp_func_lookup(const char *name, int *id);
+int fp_func_is_typearg(int id); /* ofType, is, as: the argument is a type name */
+int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+            const fp_scope *sc, fp_coll *out);
+
+/* fhirpath_types.c */
+/* The primitive view of an item: kind FPV_BOOL/INT/DEC/STR/DATE..., or
+ * FPV_JSON for objects; -1 when the primitive has no value. */
+int fp_prim(const fp_item *it, fp_item *out);
+const char *fp_item_type(const fp_item *it);
+int fp_is_type(const fp_item *it, const char *type);
+int fp_equal(const fp_item *a, const fp_item *b);      /* 1, 0, -1 empty */
+int fp_equivalent(const fp_item *a, const fp_item *b); /* 1, 0 */
+/* Order a and b: sets *cmp (<0, 0, >0); returns 1 done, 0 empty result,
+ * negative FG_* when they cannot be compared (error text in c). */
+int fp_compare(fp_ctx *c, const fp_item *a, const fp_item *b, int *cmp);
+/* String form (toString); 0 when there is none. */
+int fp_to_string(fp_ctx *c, const fp_item *it, const char **s, size_t *n);
+const char *fp_choice_type(const char *suffix); /* "Quantity", "DateTime" -> "dateTime" */
+int fp_parse_datetime(const char *s, size_t n, int *kind);
+
+/* fhirpath_regex.c: rewrite a FHIRPath (Java-style) regular expression as a
+ * POSIX extended one; FG_EINVALID when it uses a feature POSIX lacks. */
+int fp_regex_translate(const char *in, char *out, size_t outcap);
+
+/* fhirpath_html.c */
+int fp_html_check(const char *s, size_t n); /* 1 acceptable narrative, 0 not */
+
+#endif

@@ -1,0 +1,202 @@
+/*
+ * fhirpath_regex.c: FHIRPath regular expressions follow the Java/XML Schema
+ * flavour (`\s`, `\d`, backslash escapes inside brackets); <regex.h> speaks
+ * POSIX ERE, where a backslash inside brackets is an ordinary character and
+ * `]` must come first. This rewrites the first into the second: escapes
+ * become classes or plain characters, and each bracket expression is
+ * rebuilt from the set of bytes it matches.
+ */
+#include <string.h>
+
+#include "fhirpath_private.h"
+
+typedef struct out_buf {
+    char *p;
+    size_t n, cap;
+    int overflow;
+} out_buf;
+
+static void put(out_buf *o, const char *s)
+{
+    size_t len = strlen(s);
+    if (o->n + len + 1 > o->cap) {
+        o->overflow = 1;
+        return;
+    }
+    memcpy(o->p + o->n, s, len);
+    o->n += len;
+    o->p[o->n] = '\0';
+}
+
+static void putc_(out_buf *o, char ch)
+{
+    char s[2] = {ch, '\0'};
+    put(o, s);
+}
+
+static void set_range(unsigned char *set, int a, int b)
+{
+    for (int k = a; k <= b; k++)
+        set[k] = 1;
+}
+
+/* A class escape (\d \s \w) into set; 1 when ch named one. */
+static int class_escape(char ch, unsigned char *set)
+{
+    unsigned char tmp[256] = {0};
+    switch (ch | 0x20) {
+    case 'd':
+        set_range(tmp, '0', '9');
+        break;
+    case 's':
+        tmp[' '] = tmp['\t'] = tmp['\n'] = tmp['\r'] = tmp['\f'] = tmp['\v'] = 1;
+        break;
+    case 'w':
+        set_range(tmp, '0', '9');
+        set_range(tmp, 'a', 'z');
+        set_range(tmp, 'A', 'Z');
+        tmp['_'] = 1;
+        break;
+    default:
+        return 0;
+    }
+    int neg = ch >= 'A' && ch <= 'Z';
+    for (int k = 1; k < 256; k++)
+        if (tmp[k] != neg)
+            set[k] = 1;
+    return 1;
+}
+
+static char plain_escape(char ch)
+{
+    switch (ch) {
+    case 'n': return '\n';
+    case 't': return '\t';
+    case 'r': return '\r';
+    case 'f': return '\f';
+    default: return ch;
+    }
+}
+
+/* Write a bracket expression matching exactly the bytes in set. */
+static int emit_set(out_buf *o, const unsigned char *set, int neg)
+{
+    int count = 0;
+    for (int k = 1; k < 256; k++)
+        count += set[k];
+    if (count == 0)
+        return neg ? (put(o, "(.|\n)"), FG_OK) : FG_EINVALID;
+    if (!neg && count == 1 && set['^']) {
+        put(o, "\\^");
+        return FG_OK;
+    }
+    put(o, neg ? "[^" : "[");
+    if (set[']'])
+        putc_(o, ']');
+    for (int k = 1; k < 256; k++)
+        if (set[k] && k != ']' && k != '^' && k != '-')
+            putc_(o, (char)k);
+    if (set['^'])
+        putc_(o, '^');
+    if (set['-'])
+        putc_(o, '-');
+    putc_(o, ']');
+    return FG_OK;
+}
+
+static int bracket(const char *in, size_t *pos, out_buf *o)
+{
+    unsigned char set[256] = {0};
+    size_t k = *pos + 1;
+    int neg = 0;
+    if (in[k] == '^') {
+        neg = 1;
+        k++;
+    }
+    int first = 1;
+    while (in[k] && (in[k] != ']' || first)) {
+        first = 0;
+        int lo;
+        if (in[k] == '\\') {
+            if (!in[k + 1])
+                return FG_EINVALID;
+            if (class_escape(in[k + 1], set)) {
+                k += 2;
+                continue;
+            }
+            lo = (unsigned char)plain_escape(in[k + 1]);
+            k += 2;
+        } else if (in[k] == '[' || (in[k] == '&' && in[k + 1] == '&')) {
+            return FG_EINVALID; /* nested classes, intersections */
+        } else {
+            lo = (unsigned char)in[k++];
+        }
+        if (in[k] == '-' && in[k + 1] && in[k + 1] != ']') {
+            int hi;
+            if (in[k + 1] == '\\') {
+                if (!in[k + 2])
+                    return FG_EINVALID;
+                hi = (unsigned char)plain_escape(in[k + 2]);
+                k += 3;
+            } else {
+                hi = (unsigned char)in[k + 1];
+                k += 2;
+            }
+            if (hi < lo)
+                return FG_EINVALID;
+            set_range(set, lo, hi);
+        } else {
+            set[lo] = 1;
+        }
+    }
+    if (in[k] != ']')
+        return FG_EINVALID;
+    *pos = k + 1;
+    return emit_set(o, set, neg);
+}
+
+int fp_regex_translate(const char *in, char *outp, size_t outcap)
+{
+    out_buf o = {.p = outp, .cap = outcap};
+    if (outcap)
+        outp[0] = '\0';
+    size_t k = 0;
+    while (in[k]) {
+        char ch = in[k];
+        if (ch == '\\') {
+            char e = in[k + 1];
+            if (!e)
+                return FG_EINVALID;
+            unsigned char set[256] = {0};
+            if (class_escape(e, set)) {
+                if (emit_set(&o, set, 0))
+                    return FG_EINVALID;
+            } else if (strchr(".[()*+?{|^$\\", e)) {
+                putc_(&o, '\\');
+                putc_(&o, e);
+            } else if (e >= '0' && e <= '9') {
+                return FG_EINVALID; /* back-references */
+            } else {
+                putc_(&o, plain_escape(e));
+            }
+            k += 2;
+        } else if (ch == '[') {
+            if (bracket(in, &k, &o))
+                return FG_EINVALID;
+        } else if (ch == '(' && in[k + 1] == '?') {
+            if (in[k + 2] != ':')
+                return FG_EINVALID;
+            putc_(&o, '(');
+            k += 3;
+        } else if ((ch == '?' || ch == '+') && k > 0 &&
+                   (in[k - 1] == '*' || in[k - 1] == '+' || in[k - 1] == '?' ||
+                    in[k - 1] == '}') &&
+                   (k < 2 || in[k - 2] != '\\')) {
+            k++; /* lazy or possessive quantifier: the same matches for a yes/no test */
+        } else {
+            putc_(&o, ch);
+            k++;
+        }
+    }
+    return o.overflow ? FG_ELIMIT : FG_OK;
+}
