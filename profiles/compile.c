@@ -99,7 +99,8 @@ static int compile_types(fg_registry *reg, fg_elem *e, const json_t *types, cons
         return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const json_t *t = json_array_get(types, i);
-        const char *code = fgr_str(t, "code");
+        /* The compact core writes a type that is only a code as a string. */
+        const char *code = json_is_string(t) ? json_string_value(t) : fgr_str(t, "code");
         if (!code)
             return fg_error_set(err, FG_EINVALID, where,
                                 "type[%zu] has no code: the definition is broken", i);
@@ -215,6 +216,18 @@ static long choice_of(const fgr_map *choices, const char *id, char *buf, size_t 
     return -1;
 }
 
+/* "Quantity" names one of the choice's types ("Quantity"; "String" for
+ * "string"). */
+static int choice_has_type(const fg_elem *c, const char *suffix)
+{
+    for (size_t i = 0; i < c->n_types; i++) {
+        const char *code = c->types[i].code;
+        if (toupper((unsigned char)code[0]) == suffix[0] && strcmp(code + 1, suffix + 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Mark a choice element sliced by type when a type-specific name folds in. */
 static int implied_type_slicing(fg_registry *reg, fg_elem *c)
 {
@@ -264,7 +277,8 @@ static int place(fg_registry *reg, node *nodes, long i, const char *id, fgr_map 
         void *v = fgr_map_get(ids, buf);
         if (v) {
             long c = nodes[i].e->is_choice ? -1 : choice_of(choices, id, buf, sizeof buf);
-            if (c >= 0 && nodes[c].parent == UNIDX(v)) {
+            if (c >= 0 && nodes[c].parent == UNIDX(v) &&
+                choice_has_type(nodes[c].e, seg + strlen(nodes[c].e->name))) {
                 nd->slice_of = c;
                 if (!nd->e->slice_name)
                     nd->e->slice_name = seg;

@@ -17,11 +17,15 @@ extensions. Three files:
                     array holds indexes into this list instead of objects;
   structures.json   every StructureDefinition (resources, datatypes,
                     primitives, the core profiles and extension definitions)
-                    with its snapshot reduced to the fields in ELEMENT_KEYS (an element
-                    id equal to its path is left out);
-  terminology.json  the ValueSets named by a required or extensible binding
-                    of any structure (and the value sets they import), and
-                    the CodeSystems those value sets draw on.
+                    with its snapshot reduced to the fields in ELEMENT_KEYS; to keep
+                    the parser's work small, an element id equal to its
+                    path is left out, base.max only kept where it differs
+                    from max, and a type that is only a code is written as
+                    that string;
+  terminology.json  the ValueSets named by a binding of any structure (any
+                    strength: a profile may make a preferred binding
+                    required), the value sets they import, and the
+                    CodeSystems those value sets draw on.
 
 Output is deterministic: resources sorted by url, keys sorted, one resource
 per line, so a regenerated copy can be compared byte for byte.
@@ -73,10 +77,11 @@ def reduce_element(e, ctable):
     out = {k: e[k] for k in ELEMENT_KEYS if k in e}
     if out.get("id") == out.get("path"):
         del out["id"]
-    if "base" in e and "max" in e["base"]:
+    if "base" in e and "max" in e["base"] and e["base"]["max"] != e.get("max"):
         out["base"] = {"max": e["base"]["max"]}
     if "type" in e:
-        out["type"] = [reduce_type(t) for t in e["type"]]
+        types = [reduce_type(t) for t in e["type"]]
+        out["type"] = [t["code"] if len(t) == 1 else t for t in types]
     b = e.get("binding")
     if b and "strength" in b:
         out["binding"] = {"strength": b["strength"]}
@@ -207,7 +212,7 @@ def needed_valuesets(sds, vss):
     for sd in sds.values():
         for e in sd.get("snapshot", {}).get("element", []):
             b = e.get("binding", {})
-            if b.get("strength") in ("required", "extensible") and "valueSet" in b:
+            if "valueSet" in b:
                 want.add(strip_version(b["valueSet"]))
     # imports, transitively
     todo = list(want)

@@ -294,6 +294,17 @@ static void test_package_good(void **state)
     assert_non_null(st); /* found without .index.json */
     assert_string_equal(st->package, "fhirgen.test.good#1.10.0");
     assert_int_equal(child(st->root, "identifier")->min, 1);
+    /* "deceasedBoolean" next to "deceased[x]" folds into a type slice. */
+    const fg_elem *dec = child(st->root, "deceased");
+    assert_non_null(dec);
+    assert_true(dec->is_choice);
+    assert_true(dec->sliced);
+    assert_int_equal(dec->discriminators[0].kind, FG_DISC_TYPE);
+    const fg_elem *db = slice(dec, "deceasedBoolean");
+    assert_non_null(db);
+    assert_int_equal(db->min, 1);
+    assert_int_equal(db->n_children, 1);
+    assert_null(child(st->root, "deceasedBoolean"));
     const fg_elem *g = child(st->root, "gender");
     assert_string_equal(g->binding_vs, "http://example.org/fhirgen-test/ValueSet/test-colours");
     assert_non_null(g->binding_exp);
