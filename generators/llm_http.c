@@ -116,7 +116,11 @@ static int setup(fg_llm *L, llm_slot *s, fg_error *err)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Wait for a connection that may multiplex only where ALPN says so at
+     * once (TLS); over plain HTTP curl would learn it from the first
+     * answer, and every other transfer would wait for it. */
+    if (strncasecmp(L->url, "https://", 8) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
@@ -161,10 +165,24 @@ static int start(fg_llm *L, llm_slot *s, fg_llm_done_fn done, void *ctx)
 {
     fg_error e;
     fg_error_clear(&e);
+    s->level = L->level;
+    int rc = llm_render_buf(L, &s->req->pub, s->level, &s->body, &e);
+    if (rc == FG_OK && L->cache_dir && s->cache_level != s->level) {
+        /* first try, or first at a lower response_format level */
+        char key[65];
+        s->cache_level = s->level;
+        llm_cache_key(L->url, s->body.data, s->body.len, key);
+        llm_answer_reset(&s->ans);
+        if (llm_cache_get(L->cache_dir, key, s->body.data, s->body.len, &s->ans)) {
+            llm_req *r = s->req;
+            s->req = NULL;
+            s->state = LLM_SLOT_IDLE;
+            return llm_deliver(L, r, &s->ans, FG_OK, 0, s->attempts, 1, NULL, done, ctx);
+        }
+    }
     s->attempts++;
     if (s->attempts > 1)
         L->st.retries++;
-    s->level = L->level;
     fg_buf_clear(&s->raw);
     s->raw.failed = 0;
     llm_answer_reset(&s->ans);
@@ -174,7 +192,6 @@ static int start(fg_llm *L, llm_slot *s, fg_llm_done_fn done, void *ctx)
     s->content_type[0] = 0;
     s->sse_decided = s->is_sse = s->too_large = 0;
     s->errbuf[0] = 0;
-    int rc = llm_render_buf(L, &s->req->pub, s->level, &s->body, &e);
     if (rc == FG_OK)
         rc = setup(L, s, &e);
     if (rc == FG_OK && curl_multi_add_handle(L->multi, s->easy) != CURLM_OK)
@@ -384,28 +401,17 @@ static int finished(fg_llm *L, llm_slot *s, CURLcode cc, fg_llm_done_fn done, vo
     return llm_deliver(L, r, NULL, code, status, s->attempts, 0, &e, done, ctx);
 }
 
-/* Take the next queued request into idle slot s (or answer it from the
- * cache). 1 when something was taken, 0 when the queue is empty. */
+/* Take the next queued request into idle slot s and start it (or answer
+ * it from the cache). 1 when something was taken, 0 when the queue is
+ * empty. */
 static int take(fg_llm *L, llm_slot *s, fg_llm_done_fn done, void *ctx, int *rc)
 {
     llm_req *r = llm_queue_pop(L);
     if (!r)
         return 0;
-    if (L->cache_dir) {
-        fg_error e;
-        fg_error_clear(&e);
-        if (llm_render_buf(L, &r->pub, L->level, &s->body, &e) == FG_OK) {
-            char key[65];
-            llm_cache_key(L->url, s->body.data, s->body.len, key);
-            llm_answer_reset(&s->ans);
-            if (llm_cache_get(L->cache_dir, key, s->body.data, s->body.len, &s->ans)) {
-                *rc = llm_deliver(L, r, &s->ans, FG_OK, 0, 0, 1, NULL, done, ctx);
-                return 1;
-            }
-        }
-    }
     s->req = r;
     s->attempts = s->fallbacks = 0;
+    s->cache_level = -1;
     *rc = start(L, s, done, ctx);
     return 1;
 }

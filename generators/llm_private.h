@@ -148,7 +148,7 @@ typedef struct llm_slot {
     struct curl_slist *headers;
     fg_buf body;          /* the rendered request of this attempt */
     int level;            /* the response_format level it was rendered at */
-    char key[65];         /* cache key, "" when not cached */
+    int cache_level;      /* the level the cache was last looked up at, -1 none */
     fg_buf raw;           /* a body that is not a stream */
     size_t raw_total;
     llm_sse sse;

@@ -81,7 +81,9 @@ int llm_sse_feed(llm_sse *s, const char *p, size_t n, llm_sse_fn fn, void *ctx, 
                             "the stream is longer than FG_MAX_LLM_STREAM_BYTES (%zu bytes)",
                             s->max_total);
     size_t i = 0;
-    if (s->after_cr && n && p[0] == '\n')
+    if (n == 0)
+        return FG_OK;
+    if (s->after_cr && p[0] == '\n')
         i = 1; /* the LF of a CRLF split across chunks */
     s->after_cr = 0;
     while (i < n) {
