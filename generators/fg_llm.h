@@ -19,6 +19,36 @@
  *
  * The library never prints and never logs a key. Not thread-safe: one
  * thread drives a fg_llm.
+ *
+ * Details the declarations below leave open (comments only were added to
+ * this contract after it was agreed; no declaration changed):
+ *   - The answer budget is sent as `max_tokens` to both protocols: every
+ *     OpenAI-compatible server takes it, while `max_completion_tokens` is
+ *     OpenAI's alone.
+ *   - Without base_url: $OPENAI_BASE_URL (OpenAI), $ANTHROPIC_BASE_URL
+ *     (Anthropic); without api_key: $OPENAI_API_KEY, $ANTHROPIC_API_KEY, or
+ *     for Azure $AZURE_OPENAI_API_KEY then $OPENAI_API_KEY. The Anthropic
+ *     endpoint is {base_url}/v1/messages ({base_url}/messages when base_url
+ *     already ends in /v1).
+ *   - The response_format level a server accepted (json_schema, json_object,
+ *     none) is kept for the client's later requests; below json_schema the
+ *     schema is written into the system prompt instead.
+ *   - With a schema and a complete (STOP) answer, `text` is the JSON object
+ *     itself: prose around it and a ```json fence are removed. `text` is
+ *     always NUL-terminated.
+ *   - The cache key is the SHA-256 of the endpoint URL, "\n" and the body;
+ *     only complete answers without a refusal are stored.
+ *   - `more` is asked whenever a slot is free and the queue is empty; it may
+ *     return 0 without submitting anything (it is asked again within 50 ms
+ *     or when a transfer ends). After it says 1 it is asked once more when
+ *     nothing is left in flight, so a follow-up that became ready late is
+ *     not lost.
+ *   - On cancel, answers already finished are delivered; requests still in
+ *     flight are dropped without a `done` call, queued ones stay queued.
+ *   - response.status: FG_EUSAGE for 401/403/404 (key, permission, model),
+ *     FG_ELIMIT for an answer over FG_MAX_LLM_RESPONSE_BYTES, FG_ENETWORK for
+ *     transport failures, timeouts and retryable statuses after the last
+ *     try, FG_EINVALID for other answers that cannot be read.
  */
 #ifndef FG_LLM_H
 #define FG_LLM_H

@@ -361,6 +361,9 @@ static int finished(fg_llm *L, llm_slot *s, CURLcode cc, fg_llm_done_fn done, vo
     int code = FG_OK, again = 0;
     if (cc == CURLE_OK && status >= 200 && status <= 299 && !s->too_large) {
         code = read_answer(L, s, status, &again, &e);
+        if (s->lim.remaining_requests == 0 && s->lim.reset_requests > 0 &&
+            llm_now() + s->lim.reset_requests > L->pause_until)
+            L->pause_until = llm_now() + s->lim.reset_requests; /* the budget is spent: wait */
         if (code == FG_OK) {
             if (L->cache_dir && s->ans.finish == FG_LLM_FINISH_STOP && !s->ans.refusal.len) {
                 char key[65];

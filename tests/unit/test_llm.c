@@ -797,6 +797,63 @@ static void test_loop_cancel(void **state)
     server_stop(&S);
 }
 
+typedef struct follow_ctx {
+    fg_llm *L;
+    int tags[8];
+    int n;
+} follow_ctx;
+
+static int on_done_follow(void *ctx, const fg_llm_request *req, const fg_llm_response *r)
+{
+    follow_ctx *f = ctx;
+    assert_int_equal(r->status, FG_OK);
+    if (f->n < 8)
+        f->tags[f->n++] = (int)r->tag;
+    if (r->tag < 3) { /* a repair round: the conversation grows */
+        fg_llm_message m[3] = {req->messages[0], {"assistant", r->text}, {"user", "<errors>"}};
+        fg_llm_request next = *req;
+        next.tag = r->tag + 10;
+        next.messages = m;
+        next.n_messages = 3;
+        return fg_llm_submit(f->L, &next, NULL);
+    }
+    return 0;
+}
+
+static void test_loop_followups_and_rpm(void **state)
+{
+    (void)state;
+    server S = {0};
+    S.replies[0] = OK_REPLY;
+    S.n_replies = 1;
+    server_start(&S);
+    char url[100];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S.port);
+    fg_llm_config c;
+    fg_llm_config_default(&c);
+    c.model = "m";
+    c.base_url = url;
+    c.max_rpm = 600; /* one start per 100 ms */
+    c.jobs = 2;
+    fg_error err;
+    follow_ctx f = {0};
+    assert_int_equal(fg_llm_new(&c, &f.L, &err), FG_OK);
+    fg_llm_message m = {"user", "hi"};
+    for (int i = 1; i <= 2; i++) {
+        fg_llm_request r = {(uint64_t)i, NULL, &m, 1, NULL, NULL, 0};
+        assert_int_equal(fg_llm_submit(f.L, &r, &err), FG_OK);
+    }
+    double t0 = llm_now();
+    assert_int_equal(fg_llm_run(f.L, NULL, on_done_follow, &f, NULL, &err), FG_OK);
+    double took = llm_now() - t0;
+    assert_int_equal(f.n, 4); /* 1, 2 and their follow-ups 11, 12 */
+    assert_int_equal(S.n_requests, 4);
+    assert_true(took >= 0.29); /* four starts, 100 ms apart */
+    assert_non_null(strstr(S.bodies[3], "<errors>"));
+    fg_llm_free(f.L);
+    server_stop(&S);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -816,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_loop_fallback_and_cache),
         cmocka_unit_test(test_loop_retry_and_failures),
         cmocka_unit_test(test_loop_cancel),
+        cmocka_unit_test(test_loop_followups_and_rpm),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
