@@ -187,6 +187,9 @@ int llm_anthropic_event(void *answer, const char *event, const char *data, size_
             llm_answer_append(a, &a->tool, json_string_value(pj), json_string_length(pj));
         else if (dt && strcmp(dt, "text_delta") == 0 && json_is_string(t))
             llm_answer_append(a, &a->text, json_string_value(t), json_string_length(t));
+    } else if (strcmp(type, "message_stop") == 0) {
+        if (!a->finished) /* a stop without a stop_reason */
+            stop_reason(a, "end_turn");
     } else if (strcmp(type, "content_block_stop") == 0) {
         a->in_tool = 0;
     } else if (strcmp(type, "message_delta") == 0) {

@@ -177,8 +177,13 @@ int llm_openai_event(void *answer, const char *event, const char *data, size_t l
 {
     llm_answer *a = answer;
     (void)event;
-    if (len == 6 && memcmp(data, "[DONE]", 6) == 0)
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        if (!a->finished) { /* some servers end without a finish_reason */
+            a->finished = 1;
+            a->finish = a->refusal.len ? FG_LLM_FINISH_REFUSAL : FG_LLM_FINISH_STOP;
+        }
         return 0;
+    }
     json_t *root = json_loadb(data, len, 0, NULL);
     if (!json_is_object(root)) {
         json_decref(root);

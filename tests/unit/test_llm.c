@@ -190,6 +190,12 @@ static void test_openai_stream(void **state)
     assert_int_equal(a.finish, FG_LLM_FINISH_REFUSAL);
     assert_string_equal(a.refusal.data, "I cannot.");
 
+    llm_answer_reset(&a); /* [DONE] without a finish_reason still ends the answer */
+    feed_events(llm_openai_event, &a,
+                "data: {\"choices\":[{\"delta\":{\"content\":\"{}\"}}]}\n\ndata: [DONE]\n\n");
+    assert_int_equal(a.finished, 1);
+    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
+
     llm_answer_reset(&a);
     feed_events(llm_openai_event, &a, "data: {\"error\":{\"message\":\"stream broke\"}}\n\n");
     assert_non_null(strstr(a.error, "stream broke"));
