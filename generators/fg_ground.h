@@ -90,6 +90,16 @@ int fg_findings_render(const fg_findings *f, size_t max, struct fg_buf *out);
  * patient), else 0. */
 int fg_findings_names(const fg_findings *f, const char *list, size_t index);
 
+/* Remove from h every item a finding names (by list and index), and what
+ * depended on it: the events of a removed encounter; a removed condition
+ * from medication and procedure reasons and care plan addresses; a removed
+ * observation from report results (a report left with none goes too).
+ * Findings about the patient (list NULL) remove nothing: a caller decides
+ * about those. Afterwards the findings' indices no longer match h; run the
+ * checks again on what is left. *removed (may be NULL) counts the items
+ * removed. Returns FG_OK or FG_ENOMEM (h unchanged). */
+int fg_findings_prune(fg_history *h, const fg_findings *f, size_t *removed, fg_error *err);
+
 /* Ground every term of h against t: encounter types and reasons,
  * conditions, observations (their components, units and coded values),
  * reports, medications, immunizations, procedures, allergies (substance and

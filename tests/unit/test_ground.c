@@ -294,6 +294,66 @@ static void test_findings_list(void **state)
     fg_findings_free(NULL);
 }
 
+static size_t count_all(const fg_history *h)
+{
+    return h->encounters.n + h->conditions.n + h->observations.n + h->reports.n +
+           h->medications.n + h->immunizations.n + h->procedures.n + h->allergies.n +
+           h->careplans.n + h->notes.n;
+}
+
+static void test_prune(void **state)
+{
+    (void)state;
+    fg_history h;
+    fg_findings f;
+    fg_error err;
+    size_t removed = 99, before;
+    load_complete(&h);
+    fg_findings_init(&f);
+    before = count_all(&h);
+    /* Nothing named, nothing removed; a patient finding removes nothing. */
+    assert_int_equal(fg_findings_add(&f, FG_FIND_INCOHERENT, NULL, 0, "patient", "x"), FG_OK);
+    assert_int_equal(fg_findings_prune(&h, &f, &removed, &err), FG_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(count_all(&h), before);
+    /* The glucose observation (the report's only result) and hypertension
+     * (the reason of the medication and procedure, addressed by the care
+     * plan). */
+    fg_findings_reset(&f);
+    assert_int_equal(fg_findings_add(&f, FG_FIND_UNIT, "observations", 2, "observations[2].unit",
+                                     "x"),
+                     FG_OK);
+    assert_int_equal(fg_findings_add(&f, FG_FIND_HALLUCINATED, "conditions", 0,
+                                     "conditions[0].term.code", "x"),
+                     FG_OK);
+    assert_int_equal(fg_findings_prune(&h, &f, &removed, &err), FG_OK);
+    assert_int_equal(removed, 3); /* observation, condition, report */
+    assert_int_equal(h.observations.n, 3);
+    assert_int_equal(h.conditions.n, 0);
+    assert_int_equal(h.reports.n, 0);
+    assert_null(h.medications.v[0].reason);
+    assert_null(h.procedures.v[0].reason);
+    assert_int_equal(h.careplans.v[0].n_addresses, 0);
+    /* An encounter takes its events along. */
+    fg_findings_reset(&f);
+    assert_int_equal(fg_findings_add(&f, FG_FIND_INCOHERENT, "encounters", 1, "encounters[1].end",
+                                     "x"),
+                     FG_OK);
+    assert_int_equal(fg_findings_prune(&h, &f, &removed, &err), FG_OK);
+    assert_int_equal(h.encounters.n, 1);
+    assert_int_equal(h.medications.n, 0);
+    assert_int_equal(h.procedures.n, 0);
+    assert_int_equal(h.careplans.n, 0);
+    assert_int_equal(h.notes.n, 0);
+    assert_int_equal(removed, 5);
+    /* What is left grounds cleanly. */
+    fg_findings_reset(&f);
+    assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
+    assert_int_equal(f.n, 0);
+    fg_findings_free(&f);
+    fg_history_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_display_mismatch_and_unknown),
         cmocka_unit_test(test_history),
         cmocka_unit_test(test_findings_list),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
