@@ -457,9 +457,60 @@ int fp_equivalent(const fp_item *x, const fp_item *y)
     return e == 1;
 }
 
+/* A Quantity (a JSON object of a quantity type, or of quantity shape when
+ * its type is unknown, or a quantity literal) as value and unit. */
+static int qty_view(const fp_item *it, double *value, const char **unit, size_t *ulen)
+{
+    static const char *const qtypes[] = {"Quantity", "SimpleQuantity", "Age", "Duration",
+                                         "Count", "Distance", "MoneyQuantity"};
+    if (it->kind == FPV_QTY) {
+        *value = it->d;
+        *unit = it->s;
+        *ulen = it->n;
+        return 1;
+    }
+    if (it->kind != FPV_JSON || !json_is_object(it->json))
+        return 0;
+    int known = 0;
+    for (size_t k = 0; it->type && k < sizeof(qtypes) / sizeof(qtypes[0]); k++)
+        known |= strcmp(it->type, qtypes[k]) == 0;
+    const json_t *v = json_object_get(it->json, "value");
+    if (!json_is_number(v))
+        return 0;
+    if (!known && it->type)
+        return 0;
+    if (!known) {
+        const char *key;
+        json_t *val;
+        json_object_foreach((json_t *)it->json, key, val) {
+            (void)val;
+            if (strcmp(key, "value") && strcmp(key, "unit") && strcmp(key, "code") &&
+                strcmp(key, "system") && strcmp(key, "comparator") && strcmp(key, "id") &&
+                strcmp(key, "extension") && key[0] != '_')
+                return 0;
+        }
+    }
+    *value = json_number_value(v);
+    const json_t *u = json_object_get(it->json, "code");
+    if (!json_is_string(u))
+        u = json_object_get(it->json, "unit");
+    *unit = json_is_string(u) ? json_string_value(u) : "";
+    *ulen = strlen(*unit);
+    return 1;
+}
+
 int fp_compare(fp_ctx *c, const fp_item *x, const fp_item *y, int *cmp)
 {
     fp_item a, b;
+    double qa, qb;
+    const char *ua, *ub;
+    size_t la, lb;
+    if (qty_view(x, &qa, &ua, &la) && qty_view(y, &qb, &ub, &lb)) {
+        if (la != lb || memcmp(ua, ub, la) != 0)
+            return 0; /* different units: no conversion, no answer */
+        *cmp = (qa > qb) - (qa < qb);
+        return 1;
+    }
     if (fp_prim(x, &a) < 0 || fp_prim(y, &b) < 0)
         return 0;
     if (is_num(a.kind) && is_num(b.kind)) {
