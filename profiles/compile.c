@@ -306,7 +306,8 @@ static int place(fg_registry *reg, node *nodes, long i, const char *id, fgr_map 
         /* A slice of an element the snapshot never lists (R4's own
          * catalog profile has Composition.date:IssueDate): read it as the
          * element itself. */
-        if (fgr_note(reg, "%s: slice %s has no sliced element %s; read as the element itself",
+        if (strcmp(nd->e->owner->package, FGR_CORE_PACKAGE) != 0 &&
+            fgr_note(reg, "%s: slice %s has no sliced element %s; read as the element itself",
                      nd->e->owner->url, id, path) != FG_OK)
             return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         nd->e->slice_name = NULL;

@@ -2,11 +2,16 @@
  * registry.c: the registry itself: adding resources, finishing, lookups,
  * notes, and the small hash map and vector the other files share.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../fhir/fg_data.h"
 #include "../fhir/fg_limits.h"
@@ -125,18 +130,34 @@ int fgr_note(fg_registry *reg, const char *fmt, ...)
 
 int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = fg_read_file(path, max, &buf, &len, err);
-    if (rc != FG_OK)
-        return rc;
+    /* Mapped rather than read: package files run to megabytes, and a
+     * growing read buffer costs more than the parse around it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fg_error_set(err, errno == ENOENT ? FG_ENOTFOUND : FG_EIO, path, "cannot open: %s",
+                            strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fg_error_set(err, FG_EIO, path, "not a regular file");
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return fg_error_set(err, FG_ELIMIT, path, "larger than the limit of %zu bytes", max);
+    }
+    size_t len = (size_t)st.st_size;
+    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && map == MAP_FAILED)
+        return fg_error_set(err, FG_EIO, path, "cannot map: %s", strerror(errno));
     json_error_t jerr;
-    json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(buf);
+    json_t *j = json_loadb(len ? map : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (len)
+        munmap(map, len);
     if (!j) {
-        rc = fg_error_set(err, FG_EINVALID, path,
-                          "not valid JSON (line %d, column %d: %s): fix or remove the file",
-                          jerr.line, jerr.column, jerr.text);
+        int rc = fg_error_set(err, FG_EINVALID, path,
+                              "not valid JSON (line %d, column %d: %s): fix or remove the file",
+                              jerr.line, jerr.column, jerr.text);
         if (err)
             err->line = jerr.line;
         return rc;
@@ -210,6 +231,9 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
         return fg_error_set(err, FG_EINVALID, origin,
                             "StructureDefinition %s has no type: it cannot be used", url);
     json_t *elems = json_object_get(json_object_get(res, "snapshot"), "element");
+    int core = reg->package && strcmp(reg->package, FGR_CORE_PACKAGE) == 0;
+    if ((!json_is_array(elems) || json_array_size(elems) == 0) && core)
+        return FG_OK; /* R4's example logical models have no snapshot */
     if (!json_is_array(elems) || json_array_size(elems) == 0)
         return fgr_note(reg, "StructureDefinition %s (%s) has no snapshot: it is not used",
                         url, origin) == FG_OK ? FG_OK : FG_ENOMEM;
@@ -222,7 +246,7 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
         return FG_ENOMEM;
     sd->res = res;
     sd->origin = fg_arena_strdup(&reg->arena, origin);
-    sd->compact = reg->core_constraints && reg->package && strcmp(reg->package, "fhirgen r4 core") == 0;
+    sd->compact = core && reg->core_constraints;
     sd->st.url = url;
     sd->st.version = fgr_str(res, "version");
     sd->st.name = fgr_str(res, "name");

@@ -13,7 +13,6 @@
 #include "../fhir/fg_limits.h"
 #include "registry_private.h"
 
-#define CORE_PACKAGE "fhirgen r4 core"
 #define CORE_MAX_BYTES (64u << 20)
 
 static int load_list(const char *dir, const char *file, const char *key, json_t **doc,
@@ -52,7 +51,7 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
     reg->core_constraints = json_incref(list);
     if ((rc = load_list(datadir, "structures.json", "structures", &sd_doc, &list, err)) != FG_OK)
         goto cleanup;
-    reg->package = CORE_PACKAGE;
+    reg->package = FGR_CORE_PACKAGE;
     size_t i;
     json_t *res;
     json_array_foreach(list, i, res) {

@@ -78,6 +78,12 @@ typedef struct fgr_sd {
     int compact;        /* from the compact core: constraints are indexes */
 } fgr_sd;
 
+/* fg_structure.package of the compact core. Notes about the core's own
+ * known gaps (definitions without snapshots, bindings to value sets R4 does
+ * not publish) are not repeated on every load: the validator reports a
+ * binding it cannot check where a resource meets it. */
+#define FGR_CORE_PACKAGE "fhirgen r4 core"
+
 struct fg_registry {
     fg_arena arena;
     json_t *resources;    /* array: keeps every added resource alive */

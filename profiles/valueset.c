@@ -30,9 +30,9 @@ static const struct {
     {"http://snomed.info/sct", "SNOMED CT"},
     {"http://loinc.org", "LOINC"},
     {"http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm"},
-    {"http://unitsofmeasure.org", "UCUM (a grammar, checked by syntax only)"},
-    {"urn:ietf:bcp:13", "BCP-13 mime types (a grammar, checked by syntax only)"},
-    {"urn:ietf:bcp:47", "BCP-47 language tags (a grammar, checked by syntax only)"},
+    {"http://unitsofmeasure.org", "UCUM"},
+    {"urn:ietf:bcp:13", "BCP-13 mime types"},
+    {"urn:ietf:bcp:47", "BCP-47 language tags"},
     {"http://hl7.org/fhir/sid/icd-10-cm", "ICD-10-CM"},
     {"http://hl7.org/fhir/sid/icd-10", "ICD-10"},
     {"http://hl7.org/fhir/sid/cvx", "CVX"},
@@ -188,6 +188,24 @@ static int add_by_property(fg_registry *reg, fg_valueset *vs, const char *system
     return FG_OK;
 }
 
+/* The grammars (by system, or by the value sets that stand for them). */
+static const char *grammar_note(const char *url)
+{
+    if (strcmp(url, "http://unitsofmeasure.org") == 0 ||
+        strncmp(url, "http://hl7.org/fhir/ValueSet/ucum-", 34) == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/all-ucum") == 0)
+        return "UCUM units are a grammar, not a list: fhirgen checks their syntax only";
+    if (strcmp(url, "urn:ietf:bcp:13") == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/mimetypes") == 0)
+        return "mime types (BCP-13) are a grammar, not a list: fhirgen checks their syntax only";
+    if (strcmp(url, "urn:ietf:bcp:47") == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/languages") == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/all-languages") == 0)
+        return "language tags (BCP-47) are a grammar, not a list: fhirgen checks their syntax "
+               "only";
+    return NULL;
+}
+
 static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth);
 
 /* One include (or exclude) into `into`. Returns FG_OK, 1 when the value set
@@ -246,6 +264,9 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     }
     const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
     const char *ext = external_name(system);
+    const char *gram = grammar_note(system);
+    if (gram)
+        return not_expandable(reg, vs, "%s", gram);
     if (!cs || !cs->complete) {
         if (ext)
             return not_expandable(reg, vs, "it includes %s (%s)%s, which fhirgen does not hold",
@@ -302,22 +323,6 @@ static int add_contains(fg_registry *reg, fg_valueset *vs, const json_t *list, i
             return FG_ENOMEM;
     }
     return FG_OK;
-}
-
-/* The grammars and the value sets that stand for them. */
-static const char *grammar_note(const char *url)
-{
-    if (strcmp(url, "http://hl7.org/fhir/ValueSet/ucum-units") == 0 ||
-        strcmp(url, "http://hl7.org/fhir/ValueSet/all-ucum") == 0 ||
-        strstr(url, "ucum") != NULL)
-        return "UCUM units are a grammar, not a list: fhirgen checks their syntax only";
-    if (strcmp(url, "http://hl7.org/fhir/ValueSet/mimetypes") == 0)
-        return "mime types (BCP-13) are a grammar, not a list: fhirgen checks their syntax only";
-    if (strcmp(url, "http://hl7.org/fhir/ValueSet/languages") == 0 ||
-        strcmp(url, "http://hl7.org/fhir/ValueSet/all-languages") == 0)
-        return "language tags (BCP-47) are a grammar, not a list: fhirgen checks their syntax "
-               "only";
-    return NULL;
 }
 
 static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
@@ -393,7 +398,8 @@ int fgr_expand_bound(fg_registry *reg, fg_error *err)
         fg_elem *e = reg->bound.items[i];
         fg_valueset *vs = fgr_map_get(&reg->vs_by_url, e->binding_vs);
         if (!vs) {
-            if (fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
+            if (strcmp(e->owner->package, FGR_CORE_PACKAGE) != 0 &&
+                fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
                               "not checked",
                          e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
                          e->owner->url) != FG_OK)
