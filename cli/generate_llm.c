@@ -595,7 +595,7 @@ int cmd_generate_llm(int argc, char **argv)
         if (sum.written)
             fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
                             "kept in %s\n", (unsigned long long)sum.written, out);
-        rc = grc == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
+        rc = EXIT_FAILED;
     } else {
         rc = sum.dropped ? EXIT_FAILED : EXIT_OK;
     }
