@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -23,8 +24,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fhir/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "generators/llm_private.h"
+
+#include "../fuzz/fuzz_llm.c"
 
 /* ---- SSE -------------------------------------------------------------------- */
 
@@ -860,6 +864,47 @@ static void test_loop_followups_and_rpm(void **state)
     server_stop(&S);
 }
 
+/* ---- the fuzz corpus, replayed -------------------------------------------------- */
+
+/* Every seed of tests/fuzz/corpus-llm through the fuzz target, cut at every
+ * length and fed at every chunk size, each from an exact-size copy so a
+ * read past the end shows under AddressSanitizer. */
+static void test_replay_corpus(void **state)
+{
+    (void)state;
+    const char *dir = "tests/fuzz/corpus-llm";
+    DIR *d = opendir(dir);
+    if (!d) {
+        skip();
+        return;
+    }
+    size_t files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[1024], *text = NULL;
+        size_t n = 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        fg_error err;
+        assert_int_equal(fg_read_file(path, 1 << 20, &text, &n, &err), FG_OK);
+        for (size_t cut = 2; cut <= n; cut++) {
+            for (int chunk = 0; chunk < 17; chunk += cut == n ? 1 : 8) {
+                uint8_t *copy = malloc(cut);
+                assert_non_null(copy);
+                memcpy(copy, text, cut);
+                copy[1] = (uint8_t)chunk;
+                LLVMFuzzerTestOneInput(copy, cut);
+                free(copy);
+            }
+        }
+        free(text);
+        files++;
+    }
+    closedir(d);
+    assert_true(files >= 7);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -880,6 +925,7 @@ int main(void)
         cmocka_unit_test(test_loop_retry_and_failures),
         cmocka_unit_test(test_loop_cancel),
         cmocka_unit_test(test_loop_followups_and_rpm),
+        cmocka_unit_test(test_replay_corpus),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
