@@ -109,7 +109,9 @@ function modelInfo(name) {
 
 // ---- statistics and once-per-request faults --------------------------------
 
-const stats = { requests: 0, models: {}, protocols: { openai: 0, anthropic: 0 }, statuses: {}, streamed: 0 };
+const stats = {
+  requests: 0, models: {}, protocols: { openai: 0, anthropic: 0 }, statuses: {}, streamed: 0, max_in_flight: 0,
+};
 const seen = new Map();
 
 function count(model, proto) {
@@ -442,6 +444,7 @@ async function handle(req, res) {
   }
   if (req.method === 'DELETE' && p === '/stats') {
     stats.requests = 0; stats.models = {}; stats.protocols = { openai: 0, anthropic: 0 }; stats.statuses = {}; stats.streamed = 0;
+    stats.max_in_flight = 0;
     seen.clear();
     send(res, 200, stats);
     return;
@@ -482,7 +485,13 @@ function serve(server) {
   return server;
 }
 
+let inFlight = 0;
 const onRequest = (req, res) => {
+  if (req.method === 'POST') {
+    inFlight++;
+    stats.max_in_flight = Math.max(stats.max_in_flight, inFlight);
+    res.on('close', () => { inFlight--; });
+  }
   handle(req, res).catch((e) => {
     if (!res.headersSent) fail(res, 'openai', 500, `test server error: ${e.message}`);
     else res.destroy();

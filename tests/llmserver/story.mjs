@@ -10,7 +10,7 @@ import { SNOMED, fakeSnomed } from './terminology.mjs';
 
 const DAY = 86400000;
 const MAX_ENCOUNTERS = 80;
-const MAX_FOLLOWUPS_PER_CONDITION = 12;
+const MAX_FOLLOWUPS_PER_CONDITION = 6;
 
 // Small deterministic generator (mulberry32) seeded from the index.
 function rng(seed) {
@@ -179,7 +179,7 @@ export function buildStory(t, sk, opts = {}) {
     const hr = Math.round(clamp(r.normal(72, 8), 50, 110));
     quantity(rec, g.heartRate, 'vital-signs', hr, 0, 5);
     if (cond) return;
-    quantity(rec, g.respRate, 'vital-signs', Math.round(clamp(r.normal(15, 2), 10, 24)), 0, 5);
+    if (r.next() < 0.5) quantity(rec, g.respRate, 'vital-signs', Math.round(clamp(r.normal(15, 2), 10, 24)), 0, 5);
     if (age >= 18) {
       const w = clamp(baseWeight + r.normal(0, 1.5) + (age - 40) * 0.1, 40, 180);
       quantity(rec, g.weight, 'vital-signs', w, 1, 6);
@@ -187,12 +187,12 @@ export function buildStory(t, sk, opts = {}) {
       quantity(rec, g.bmi, 'vital-signs', w / ((heightCm / 100) ** 2), 1, 6);
       rec.lines.push(`Weight ${w.toFixed(1)} kg, heart rate ${hr}/min.`);
     }
-    quantity(rec, g.temperature, 'vital-signs', clamp(r.normal(36.8, 0.2), 36, 37.8), 1, 5);
+    if (r.next() < 0.3) quantity(rec, g.temperature, 'vital-signs', clamp(r.normal(36.8, 0.2), 36, 37.8), 1, 5);
   };
 
   // Wellness visits: about yearly across the window.
   const wellness = [];
-  for (let ms = first + r.int(10, 120) * DAY; ms <= lastDay; ms += r.int(330, 420) * DAY) wellness.push(ms);
+  for (let ms = first + r.int(10, 200) * DAY; ms <= lastDay; ms += r.int(540, 800) * DAY) wellness.push(ms);
   if (wellness.length === 0) wellness.push(first);
 
   // Conditions first, so the wellness notes can name the problem list.
@@ -247,7 +247,7 @@ export function buildStory(t, sk, opts = {}) {
       if (!rec) break;
       rec.lines.push(`Follow-up for ${p.c.display}.`);
       if (mod.vitals) vitals(rec, true);
-      labs(rec, p, cid, k);
+      if (k % 2 === 1) labs(rec, p, cid, k);
       if (k === 1 && mod.medications.length > 1 && r.next() < 0.5) {
         prescribe(rec, mod.medications[1], cid, 'Not at goal; adding');
       }

@@ -44,15 +44,15 @@ const GENERIC = {
 };
 
 function readTsv(file, rows) {
-  const text = fs.readFileSync(file, 'utf8');
-  const lines = text.split('\n');
-  const head = lines[0].split('\t');
+  // Lines starting with '#' are comments (before the header too).
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#'));
+  const head = (lines[0] || '').replace(/\r$/, '').split('\t');
   const col = (n) => head.indexOf(n);
   const [cs, cc, cd, cu] = ['system_uri', 'code', 'display', 'unit'].map(col);
   if (cs < 0 || cc < 0 || cd < 0) throw new Error(`${file}: header lacks system_uri/code/display`);
   for (let i = 1; i < lines.length; i++) {
     if (!lines[i].trim()) continue;
-    const f = lines[i].split('\t');
+    const f = lines[i].replace(/\r$/, '').split('\t');
     rows.push({ system: f[cs], code: f[cc], display: f[cd], unit: cu >= 0 ? (f[cu] || '') : '' });
   }
 }
