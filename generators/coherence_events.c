@@ -263,30 +263,39 @@ static int in_clause(const char *p, const char *name)
     return *name && strcasestr(clause, name) != NULL;
 }
 
+#define COH_MAX_CUES_PER_NOTE 64
+
 static void check_note_conditions(coh_ctx *c, const fg_history *h, size_t i)
 {
     const fg_note *note = &h->notes.v[i];
     char name[256], alt[256];
-    for (size_t k = 0; k < h->conditions.n; k++) {
+    struct {
+        const char *at; /* just after the cue */
+        size_t cue;
+    } hits[COH_MAX_CUES_PER_NOTE];
+    size_t n_hits = 0;
+    /* The denials of the note, found once; most notes have none. */
+    for (size_t q = 0; q < sizeof(CUES) / sizeof(CUES[0]); q++)
+        for (const char *p = note->text;
+             n_hits < COH_MAX_CUES_PER_NOTE && (p = strcasestr(p, CUES[q].cue));) {
+            p += strlen(CUES[q].cue);
+            hits[n_hits].at = p;
+            hits[n_hits++].cue = q;
+        }
+    for (size_t k = 0; n_hits && k < h->conditions.n; k++) {
         const fg_condition *x = &h->conditions.v[k];
         if (!x->term.display || x->onset == FG_TIME_NONE || x->onset > note->time)
             continue;
         int active = x->abatement == FG_TIME_NONE || x->abatement > note->time;
         condition_names(x->term.display, name, sizeof(name), alt, sizeof(alt));
-        for (size_t q = 0; q < sizeof(CUES) / sizeof(CUES[0]); q++) {
-            if (!active && !CUES[q].ever)
+        for (size_t j = 0; j < n_hits; j++) {
+            if (!active && !CUES[hits[j].cue].ever)
                 continue;
-            const char *p = note->text;
-            int hit = 0;
-            while (!hit && (p = strcasestr(p, CUES[q].cue))) {
-                p += strlen(CUES[q].cue);
-                hit = in_clause(p, name) || in_clause(p, alt);
-            }
-            if (hit) {
+            if (in_clause(hits[j].at, name) || in_clause(hits[j].at, alt)) {
                 coh_add(c, "notes", i, "text",
                         "the note says \"%s%s\" but the record has \"%s\" (conditions[%zu]) "
                         "since %s",
-                        CUES[q].cue, alt[0] ? alt : name, x->term.display, k,
+                        CUES[hits[j].cue].cue, alt[0] ? alt : name, x->term.display, k,
                         coh_date(c, 0, x->onset));
                 break;
             }
