@@ -239,7 +239,7 @@ static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
             *out = r->buf + r->pos;
             *n = (size_t)(nl - (r->buf + r->pos));
             r->pos += *n + 1;
-            return 1;
+            return *n > limit ? -2 : 1;
         }
         scanned = r->len - r->pos;
         if (scanned > limit) {
@@ -274,7 +274,7 @@ static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
             *out = r->buf + r->pos;
             *n = r->len - r->pos;
             r->pos = r->len;
-            return 1;
+            return *n > limit ? -2 : 1;
         }
         /* reader_fill moved the unread bytes to the front. */
     }
