@@ -4,8 +4,10 @@
  *
  * An expansion is exact or it is not made. Exact: concepts listed in an
  * include, whole code systems that are loaded and complete, is-a /
- * descendent-of / = filters over a loaded complete code system, imported
- * value sets that are themselves exact, minus the excludes. Anything else
+ * descendent-of / is-not-a / concept-in / property = filters over a loaded
+ * complete code system, imported value sets that are themselves exact,
+ * minus the excludes. Hierarchy is the nesting of concepts plus the
+ * "child" property (v3 code systems). Anything else
  * (SNOMED CT, LOINC, RxNorm, UCUM, BCP-13 and BCP-47 grammars, a code
  * system or value set not loaded, a filter we do not compute) makes the
  * value set FG_VS_NOT_EXPANDABLE with a note saying why, so the validator
@@ -191,8 +193,10 @@ static int add_by_property(fg_registry *reg, fg_valueset *vs, const char *system
 /* The grammars (by system, or by the value sets that stand for them). */
 static const char *grammar_note(const char *url)
 {
+    /* Value sets that enumerate UCUM codes (ucum-vitals-common,
+     * ucum-bodyweight) are exact lists and expand like any other. */
     if (strcmp(url, "http://unitsofmeasure.org") == 0 ||
-        strncmp(url, "http://hl7.org/fhir/ValueSet/ucum-", 34) == 0 ||
+        strcmp(url, "http://hl7.org/fhir/ValueSet/ucum-units") == 0 ||
         strcmp(url, "http://hl7.org/fhir/ValueSet/all-ucum") == 0)
         return "UCUM units are a grammar, not a list: fhirgen checks their syntax only";
     if (strcmp(url, "urn:ietf:bcp:13") == 0 ||
@@ -204,6 +208,74 @@ static const char *grammar_note(const char *url)
         return "language tags (BCP-47) are a grammar, not a list: fhirgen checks their syntax "
                "only";
     return NULL;
+}
+
+static int in_set(const fg_valueset *vs, const char *system, const char *code)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s|%s", system, code);
+    return n > 0 && (size_t)n < sizeof buf && fgr_map_get(&vs->by_system, buf) != NULL;
+}
+
+/* The descendants of `concept`: its nested concepts and the codes its
+ * "child" properties name (v3 code systems give some concepts a second
+ * parent that way), transitively. */
+static int add_descendants(fg_registry *reg, fg_valueset *vs, const fgr_codesys *cs,
+                           const json_t *concept, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(concept, "concept"), i, c) {
+        const char *code = fgr_str(c, "code");
+        if (!code || in_set(vs, cs->url, code))
+            continue;
+        if (set_add(reg, vs, cs->url, code, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        int rc = add_descendants(reg, vs, cs, c, depth + 1);
+        if (rc != FG_OK)
+            return rc;
+    }
+    const json_t *p;
+    json_array_foreach(json_object_get(concept, "property"), i, p) {
+        const char *pc = fgr_str(p, "code"), *code = fgr_str(p, "valueCode");
+        if (!pc || strcmp(pc, "child") != 0 || !code || in_set(vs, cs->url, code))
+            continue;
+        c = fgr_map_get(&cs->concepts, code);
+        if (!c)
+            continue;
+        if (set_add(reg, vs, cs->url, code, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        int rc = add_descendants(reg, vs, cs, c, depth + 1);
+        if (rc != FG_OK)
+            return rc;
+    }
+    return FG_OK;
+}
+
+/* Every concept of `list` except `code` and its descendants. */
+static int add_not_under(fg_registry *reg, fg_valueset *vs, const char *system,
+                         const json_t *list, const char *code, int depth)
+{
+    if (depth > FG_MAX_JSON_DEPTH)
+        return FG_ELIMIT;
+    size_t i;
+    const json_t *c;
+    json_array_foreach((json_t *)list, i, c) {
+        const char *cc = fgr_str(c, "code");
+        if (cc && strcmp(cc, code) == 0)
+            continue;
+        if (cc && set_add(reg, vs, system, cc, fgr_str(c, "display")) != FG_OK)
+            return FG_ENOMEM;
+        const json_t *sub = json_object_get(c, "concept");
+        if (sub) {
+            int rc = add_not_under(reg, vs, system, sub, code, depth + 1);
+            if (rc != FG_OK)
+                return rc;
+        }
+    }
+    return FG_OK;
 }
 
 static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth);
@@ -297,9 +369,35 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         if (strcmp(op, "is-a") == 0 &&
             set_add(reg, into, system, value, fgr_str(c, "display")) != FG_OK)
             return FG_ENOMEM;
-        return add_tree(reg, into, system, json_object_get(c, "concept"), 1, 0) == FG_OK
-                   ? FG_OK
-                   : FG_ENOMEM;
+        int rc = add_descendants(reg, into, cs, c, 0);
+        if (rc == FG_ELIMIT)
+            return not_expandable(reg, vs, "the hierarchy of %s nests deeper than %d", system,
+                                  FG_MAX_JSON_DEPTH);
+        return rc;
+    }
+    if (strcmp(prop, "concept") == 0 && strcmp(op, "is-not-a") == 0) {
+        if (!fgr_map_get(&cs->concepts, value))
+            return not_expandable(reg, vs, "filter is-not-a %s: code %s is not in %s", value,
+                                  value, system);
+        return add_not_under(reg, into, system, roots, value, 0) == FG_OK ? FG_OK : FG_ENOMEM;
+    }
+    if (strcmp(prop, "concept") == 0 && strcmp(op, "in") == 0) {
+        /* A comma-separated list of codes of the system. */
+        const char *p = value;
+        while (*p) {
+            const char *q = strchr(p, ',');
+            size_t n = q ? (size_t)(q - p) : strlen(p);
+            char *code = fg_arena_strndup(&reg->arena, p, n);
+            if (!code)
+                return FG_ENOMEM;
+            const json_t *c = fgr_map_get(&cs->concepts, code);
+            if (c && set_add(reg, into, system, code, fgr_str(c, "display")) != FG_OK)
+                return FG_ENOMEM;
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+        return FG_OK;
     }
     if (strcmp(op, "=") == 0)
         return add_by_property(reg, into, system, roots, prop, value, 0) == FG_OK ? FG_OK

@@ -254,6 +254,16 @@ static void test_core_valuesets(void **state)
     assert_int_equal(fg_valueset_status(vs), FG_VS_NOT_EXPANDABLE);
     assert_non_null(strstr(fg_valueset_note(vs), "UCUM"));
     assert_null(fg_registry_valueset(core_reg, "http://example.org/none"));
+    /* A list of UCUM codes is an exact list. */
+    vs = fg_registry_valueset(core_reg, "http://hl7.org/fhir/ValueSet/ucum-vitals-common");
+    assert_int_equal(fg_valueset_status(vs), FG_VS_EXPANDED);
+    assert_true(fg_valueset_contains(vs, "http://unitsofmeasure.org", "mm[Hg]"));
+    assert_false(fg_valueset_contains(vs, "http://unitsofmeasure.org", "mmHg"));
+    /* is-not-a over a hierarchical code system. */
+    vs = fg_registry_valueset(core_reg, "http://hl7.org/fhir/ValueSet/patient-contactrelationship");
+    assert_int_equal(fg_valueset_status(vs), FG_VS_EXPANDED);
+    assert_true(fg_valueset_contains(vs, "http://terminology.hl7.org/CodeSystem/v2-0131", "C"));
+    assert_false(fg_valueset_contains(vs, "http://terminology.hl7.org/CodeSystem/v2-0131", "O"));
 }
 
 /* ---- packages ---- */
