@@ -138,6 +138,7 @@ void fg_fhirpath_free(fg_fhirpath *fp)
 {
     if (!fp)
         return;
+    fp_func_release(fp);
     fg_arena_free(&fp->arena);
     free(fp);
 }
@@ -192,8 +193,10 @@ int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const json_t *focus, const char
     fp_ctx c = {.err = err};
     c.mem.base = stack;
     c.mem.size = sizeof(stack);
-    if (err)
-        fg_error_clear(err);
+    if (err) {
+        err->code = FG_OK;
+        err->where[0] = err->text[0] = '\0';
+    }
     if (!fp || !result) {
         return fg_error_set(err, FG_EUSAGE, "", "fg_fhirpath_eval_bool needs an expression");
     }

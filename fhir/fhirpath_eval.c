@@ -117,7 +117,9 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
     const json_t *v = json_object_get(obj, name);
     if (v || e)
         return push_values(c, it->type, name, v, e, NULL, out);
-    /* A choice element: `value` finds `valueQuantity`. */
+    /* A choice element: `value` finds `valueQuantity` (or only its
+     * `_valueString` companion). One pass over the keys, the first
+     * character filtering most of them out. */
     const char *key;
     json_t *val;
     void *iter = json_object_iter((json_t *)obj);
@@ -125,11 +127,18 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
         key = json_object_iter_key(iter);
         val = json_object_iter_value(iter);
         iter = json_object_iter_next((json_t *)obj, iter);
-        if (strncmp(key, name, len) != 0 || key[len] < 'A' || key[len] > 'Z')
+        int under = key[0] == '_';
+        const char *k = key + under;
+        if (k[0] != name[0] || strncmp(k, name, len) != 0 || k[len] < 'A' || k[len] > 'Z')
             continue;
-        const char *type = fp_choice_type(key + len);
+        const char *type = fp_choice_type(k + len);
         if (!type)
             continue;
+        if (under) {
+            if (json_object_get(obj, k))
+                continue; /* taken with its value */
+            return push_values(c, it->type, k, NULL, val, type, out);
+        }
         const json_t *ce = NULL;
         if (strlen(key) + 2 <= sizeof(uname)) {
             uname[0] = '_';
@@ -137,19 +146,6 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
             ce = json_object_get(obj, uname);
         }
         return push_values(c, it->type, key, val, ce, type, out);
-    }
-    /* Only `_valueString` present. */
-    iter = json_object_iter((json_t *)obj);
-    while (iter) {
-        key = json_object_iter_key(iter);
-        val = json_object_iter_value(iter);
-        iter = json_object_iter_next((json_t *)obj, iter);
-        if (key[0] != '_' || strncmp(key + 1, name, len) != 0 || key[len + 1] < 'A' ||
-            key[len + 1] > 'Z')
-            continue;
-        const char *type = fp_choice_type(key + 1 + len);
-        if (type)
-            return push_values(c, it->type, key + 1, NULL, val, type, out);
     }
     return FG_OK;
 }

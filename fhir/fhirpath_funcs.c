@@ -89,6 +89,68 @@ int fp_func_is_typearg(int id)
 }
 
 
+/* Translate and compile a pattern into *re (allocated). */
+static int regex_compile(const char *pattern, regex_t **re)
+{
+    size_t plen = strlen(pattern);
+    size_t cap = plen * 16 + 64;
+    char *tr = malloc(cap);
+    regex_t *r = malloc(sizeof(*r));
+    int rc = FG_ENOMEM;
+    if (!tr || !r)
+        goto cleanup;
+    rc = fp_regex_translate(pattern, tr, cap);
+    if (rc)
+        goto cleanup;
+    if (regcomp(r, tr, REG_EXTENDED) != 0) {
+        rc = FG_EINVALID;
+        goto cleanup;
+    }
+    *re = r;
+    r = NULL;
+cleanup:
+    free(tr);
+    free(r);
+    return rc;
+}
+
+int fp_func_prepare(fg_fhirpath *fp, fp_node *n, fg_error *err)
+{
+    if ((n->op != F_MATCHES && n->op != F_REPLACEMATCHES) || n->args[0]->kind != FPN_LITERAL ||
+        n->args[0]->lit.kind != FPV_STR)
+        return FG_OK;
+    const char *pattern = n->args[0]->lit.s;
+    if (strlen(pattern) != n->args[0]->lit.n)
+        return fg_error_set(err, FG_EINVALID, fp->text, "a NUL character in a regular expression");
+    void **list = realloc(fp->regexes, (fp->nregexes + 1) * sizeof(*list));
+    if (!list)
+        return fg_error_set(err, FG_ENOMEM, fp->text, "out of memory");
+    fp->regexes = list;
+    regex_t *re = NULL;
+    int rc = regex_compile(pattern, &re);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, rc, fp->text, "out of memory");
+    if (rc)
+        return fg_error_set(err, FG_EINVALID, fp->text,
+                            "the regular expression '%s' of %s() is invalid or uses a feature "
+                            "POSIX regular expressions lack",
+                            pattern, n->name);
+    fp->regexes[fp->nregexes++] = re;
+    n->re = re;
+    return FG_OK;
+}
+
+void fp_func_release(fg_fhirpath *fp)
+{
+    for (size_t k = 0; k < fp->nregexes; k++) {
+        regfree(fp->regexes[k]);
+        free(fp->regexes[k]);
+    }
+    free(fp->regexes);
+    fp->regexes = NULL;
+    fp->nregexes = 0;
+}
+
 /* ---- helpers ---- */
 
 static int lambda(fp_ctx *c, const fp_node *arg, const fp_coll *input, size_t k, fp_coll *res)
@@ -320,7 +382,7 @@ static int convert(fp_ctx *c, int fid, const fp_item *in, fp_item *res)
 
 /* ---- regular expressions ---- */
 
-static int regex_run(fp_ctx *c, const char *pattern, const char *s, size_t n, int full,
+static int regex_run(fp_ctx *c, const regex_t *pre, const char *pattern, const char *s, size_t n,
                      const char *subst, size_t subst_n, fp_coll *out);
 
 /* ---- the dispatcher ---- */
@@ -525,9 +587,9 @@ static int string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp
         return push_str(c, out, r, o, 0);
     }
     case F_MATCHES:
-        return regex_run(c, a, s, sn, 0, NULL, 0, out);
+        return regex_run(c, n->re, a, s, sn, NULL, 0, out);
     case F_REPLACEMATCHES:
-        return regex_run(c, a, s, sn, 0, b, bn, out);
+        return regex_run(c, n->re, a, s, sn, b, bn, out);
     }
     return FG_OK;
 }
@@ -960,31 +1022,37 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
 
 /* ---- regular expressions ---- */
 
-static int regex_run(fp_ctx *c, const char *pattern, const char *s, size_t n, int full,
+static int regex_run(fp_ctx *c, const regex_t *pre, const char *pattern, const char *s, size_t n,
                      const char *subst, size_t subst_n, fp_coll *out)
 {
-    (void)full;
-    size_t plen = strlen(pattern);
-    char *tr = fp_alloc(c, plen * 16 + 64);
-    if (!tr)
-        return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
-    if (fp_regex_translate(pattern, tr, plen * 16 + 64) != FG_OK)
-        return fp_fail(c, FG_EINVALID, "unsupported regular expression: %s", pattern);
-    regex_t re;
-    if (regcomp(&re, tr, REG_EXTENDED) != 0)
-        return fp_fail(c, FG_EINVALID, "invalid regular expression: %s", pattern);
+    regex_t *owned = NULL;
+    if (!pre) {
+        /* A pattern computed at run time: compiled for this call. */
+        int rc = regex_compile(pattern, &owned);
+        if (rc == FG_ENOMEM)
+            return fp_fail(c, rc, "out of memory");
+        if (rc)
+            return fp_fail(c, FG_EINVALID, "invalid or unsupported regular expression: %s",
+                           pattern);
+        pre = owned;
+    }
     const char *str = s;
     if (s[n] != '\0' || strlen(s) != n) {
         str = fp_strndup(c, s, n);
         if (!str) {
-            regfree(&re);
+            if (owned)
+                regfree(owned);
+            free(owned);
             return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
         }
     }
     int rc;
     if (!subst) {
-        rc = fp_push_bool(c, out, regexec(&re, str, 0, NULL, 0) == 0);
-        regfree(&re);
+        rc = fp_push_bool(c, out, regexec(pre, str, 0, NULL, 0) == 0);
+        if (owned) {
+            regfree(owned);
+            free(owned);
+        }
         return rc;
     }
     /* replaceMatches: every match replaced, $1..$9 name groups. */
@@ -994,7 +1062,7 @@ static int regex_run(fp_ctx *c, const char *pattern, const char *s, size_t n, in
     regmatch_t m[10];
     rc = FG_OK;
     while (res && pos <= n) {
-        if (regexec(&re, str + pos, 10, m, pos ? REG_NOTBOL : 0) != 0)
+        if (regexec(pre, str + pos, 10, m, pos ? REG_NOTBOL : 0) != 0)
             break;
         size_t need = o + (size_t)m[0].rm_so + subst_n * 4 + (n - pos) + 64;
         for (size_t k = 0; k < subst_n; k++)
@@ -1030,7 +1098,10 @@ static int regex_run(fp_ctx *c, const char *pattern, const char *s, size_t n, in
             pos += (size_t)m[0].rm_eo;
         }
     }
-    regfree(&re);
+    if (owned) {
+        regfree(owned);
+        free(owned);
+    }
     if (!res)
         return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
     if (pos < n) {

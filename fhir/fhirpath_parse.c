@@ -409,7 +409,7 @@ static int parse_call_or_member(parser *p, fp_node *left, fp_node **out)
     }
     n->nargs = nargs;
     *out = n;
-    return FG_OK;
+    return fp_func_prepare(p->fp, n, p->err);
 }
 
 static const char *const calendar_units[] = {

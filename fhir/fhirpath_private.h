@@ -85,12 +85,15 @@ struct fp_node {
     fp_node **args;
     int nargs;
     fp_item lit;
+    void *re; /* matches/replaceMatches with a literal pattern: its regex_t */
 };
 
 struct fg_fhirpath {
     fg_arena arena;
     char *text;
     fp_node *root;
+    void **regexes; /* regex_t * compiled from literal patterns, freed with the expression */
+    size_t nregexes;
 };
 
 /* The per-evaluation allocator: a stack block, then malloc'd blocks. */
@@ -144,6 +147,10 @@ typedef struct fp_func_info {
 } fp_func_info;
 const fp_func_info *fp_func_lookup(const char *name, int *id);
 int fp_func_is_typearg(int id); /* ofType, is, as: the argument is a type name */
+/* Compile-time work for a function node (a literal regular expression is
+ * compiled once here). */
+int fp_func_prepare(fg_fhirpath *fp, fp_node *n, fg_error *err);
+void fp_func_release(fg_fhirpath *fp);
 int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
             const fp_scope *sc, fp_coll *out);
 

@@ -33,6 +33,15 @@ static const struct {
 };
 #define NPRIMS (sizeof(prims) / sizeof(prims[0]))
 
+/* The complex types a choice element ([x]) may take in R4. */
+static const char *const choice_complex[] = {
+    "Address", "Age", "Annotation", "Attachment", "CodeableConcept", "Coding", "ContactPoint",
+    "Count", "Distance", "Duration", "HumanName", "Identifier", "Money", "Period", "Quantity",
+    "Range", "Ratio", "Reference", "SampledData", "Signature", "Timing", "ContactDetail",
+    "Contributor", "DataRequirement", "Expression", "ParameterDefinition", "RelatedArtifact",
+    "TriggerDefinition", "UsageContext", "Dosage", "Meta",
+};
+
 const char *fp_choice_type(const char *suffix)
 {
     if (!suffix || suffix[0] < 'A' || suffix[0] > 'Z')
@@ -40,10 +49,10 @@ const char *fp_choice_type(const char *suffix)
     for (size_t k = 0; k < NPRIMS; k++)
         if (strcmp(prims[k].choice, suffix) == 0)
             return prims[k].name;
-    for (const char *p = suffix; *p; p++)
-        if (!isalnum((unsigned char)*p))
-            return NULL;
-    return suffix; /* a complex type: Quantity, CodeableConcept, Reference... */
+    for (size_t k = 0; k < sizeof(choice_complex) / sizeof(choice_complex[0]); k++)
+        if (strcmp(choice_complex[k], suffix) == 0)
+            return choice_complex[k];
+    return NULL;
 }
 
 static int prim_index(const char *name)
