@@ -183,16 +183,23 @@ int llm_extract_json(const char *text, size_t len, size_t *off, size_t *n)
             }
         }
     }
+    /* the first {...} that is JSON; an unclosed one ends the search, as
+     * everything after it is inside it (a broken document is handed over
+     * whole, so its parser names the real fault, not a fragment's) */
     const char *open = memchr(text, '{', len);
     while (open) {
         size_t start = (size_t)(open - text);
         size_t k = balanced(open, len - start);
-        if (k) {
+        if (!k)
+            return 0;
+        json_t *v = json_loadb(open, k, 0, NULL);
+        json_decref(v);
+        if (v) {
             *off = start;
             *n = k;
             return 1;
         }
-        open = memchr(open + 1, '{', len - start - 1);
+        open = start + k < len ? memchr(open + k, '{', len - start - k) : NULL;
     }
     return 0;
 }

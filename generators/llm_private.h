@@ -90,9 +90,10 @@ void llm_anthropic_finish(llm_answer *a);
 void llm_error_text(const char *body, size_t len, const char *content_type, char *out,
                     size_t size);
 
-/* Find the JSON object in a model's text: the text itself when it is one,
- * the inside of a ```json fence, or the first balanced {...}. Sets
- * *off and *n and returns 1 when found, 0 otherwise. */
+/* Find the JSON object in a model's text: the text itself when it looks
+ * like one (starts with '{', ends with '}'), the inside of a ```json fence,
+ * or the first balanced {...} that parses, not looking inside an unclosed
+ * one. Sets *off and *n and returns 1 when found, 0 otherwise. */
 int llm_extract_json(const char *text, size_t len, size_t *off, size_t *n);
 
 /* ---- rate limits (llm_ratelimit.c) ---------------------------------------- */

@@ -338,6 +338,9 @@ static void test_extract_json(void **state)
     check_extract("The record {\"a\":{\"b\":\"{\"}} follows.", "{\"a\":{\"b\":\"{\"}}");
     check_extract("no object here", NULL);
     check_extract("{\"unbalanced\": [", NULL);
+    /* a broken document is not mistaken for the object nested in it */
+    check_extract("{\"patient\": {\"id\": \"p\"}, \"x\": 1,\n", NULL);
+    check_extract("Use {braces} like {\"a\": 1} here", "{\"a\": 1}");
 }
 
 /* ---- rate limits -------------------------------------------------------------- */
