@@ -46,7 +46,8 @@ int llm_anthropic_render(const fg_llm_config *cfg, const fg_llm_request *req, fg
             json_pack("[{s:s,s:s,s:o}]", "name", tool, "description",
                       "Record the answer: call this tool with the whole document as its input.",
                       "input_schema", json_deep_copy(req->schema)));
-        json_object_set_new(root, "tool_choice", json_pack("{s:s,s:s}", "type", "tool", "name", tool));
+        json_object_set_new(root, "tool_choice",
+                            json_pack("{s:s,s:s}", "type", "tool", "name", tool));
     }
     if (cfg->stream)
         json_object_set_new(root, "stream", json_true());

@@ -94,7 +94,8 @@ int llm_cache_get(const char *dir, const char *hex, const char *body, size_t len
     json_t *text = json_object_get(resp, "text");
     const char *finish = json_string_value(json_object_get(resp, "finish"));
     if (!req || !json_equal(json_object_get(root, "request"), req) || !json_is_string(text) ||
-        !finish || strcmp(finish, "stop") != 0 || json_string_length(text) > FG_MAX_LLM_RESPONSE_BYTES)
+        !finish || strcmp(finish, "stop") != 0 ||
+        json_string_length(text) > FG_MAX_LLM_RESPONSE_BYTES)
         goto cleanup;
     llm_answer_reset(a);
     fg_buf_append(&a->text, json_string_value(text), json_string_length(text));

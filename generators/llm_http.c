@@ -278,8 +278,9 @@ static int judge_failure(fg_llm *L, llm_slot *s, CURLcode cc, long status, int *
         return 0;
     }
     if (status == 404) {
-        *code = fg_error_set(e, FG_EUSAGE, L->url, "model %.100s not found at %.200s (HTTP 404: %s)",
-                             L->model, L->url, msg);
+        *code = fg_error_set(e, FG_EUSAGE, L->url,
+                             "model %.100s not found at %.200s (HTTP 404: %s)", L->model, L->url,
+                             msg);
         return 0;
     }
     *code = fg_error_set(e, fg_rest_status_retryable(status) || status == 409 ? FG_ENETWORK
@@ -368,10 +369,10 @@ static int finished(fg_llm *L, llm_slot *s, CURLcode cc, fg_llm_done_fn done, vo
             if (L->cache_dir && s->ans.finish == FG_LLM_FINISH_STOP && !s->ans.refusal.len) {
                 char key[65];
                 llm_cache_key(L->url, s->body.data, s->body.len, key);
-                fg_error ce;
-                llm_cache_put(L->cache_dir, key, s->body.data, s->body.len, s->ans.text.data ? s->ans.text.data : "",
-                              s->ans.text.len, s->ans.tokens_in, s->ans.tokens_out, s->ans.model,
-                              &ce); /* a cache that cannot be written only costs a rerun */
+                fg_error ce; /* a cache that cannot be written only costs a rerun */
+                llm_cache_put(L->cache_dir, key, s->body.data, s->body.len,
+                              s->ans.text.data ? s->ans.text.data : "", s->ans.text.len,
+                              s->ans.tokens_in, s->ans.tokens_out, s->ans.model, &ce);
             }
             llm_req *r = s->req;
             s->req = NULL;

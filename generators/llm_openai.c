@@ -157,10 +157,11 @@ int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
         rc = fg_error_set(err, FG_EINVALID, "response", "the answer has no choices[0].message");
         goto cleanup;
     }
-    const char *content = json_string_value(json_object_get(msg, "content"));
+    json_t *content_v = json_object_get(msg, "content");
+    const char *content = json_string_value(content_v);
     const char *refusal = json_string_value(json_object_get(msg, "refusal"));
     if (content)
-        llm_answer_append(a, &a->text, content, json_string_length(json_object_get(msg, "content")));
+        llm_answer_append(a, &a->text, content, json_string_length(content_v));
     a->finish = finish_of(json_string_value(json_object_get(c0, "finish_reason")));
     a->finished = 1;
     if (refusal && *refusal) {
