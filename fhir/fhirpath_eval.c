@@ -120,6 +120,8 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
     /* A choice element: `value` finds `valueQuantity` (or only its
      * `_valueString` companion). One pass over the keys, the first
      * character filtering most of them out. */
+    if (!fp_is_choice_name(name))
+        return FG_OK;
     const char *key;
     json_t *val;
     void *iter = json_object_iter((json_t *)obj);

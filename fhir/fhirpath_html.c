@@ -2,8 +2,9 @@
  * fhirpath_html.c: htmlChecks(), the test behind the narrative invariants
  * (txt-1, txt-2): the XHTML is well formed (tags nest and close, attributes
  * are quoted), uses only the basic formatting elements FHIR allows, has no
- * event attributes (onclick...) or javascript: links, and is not empty (some
- * text or an image).
+ * event attributes (onclick...) or javascript: links. Whether it has some
+ * content (txt-2) is not judged here: R4 writes txt-1 and txt-2 with the
+ * same expression, and an empty div must not break txt-1.
  */
 #include <ctype.h>
 #include <string.h>
@@ -111,15 +112,12 @@ static int attributes(const char *s, size_t n, size_t *k, int *self_closing)
 int fp_html_check(const char *s, size_t n)
 {
     char stack[HTML_MAX_DEPTH][HTML_NAME_MAX];
-    int depth = 0, seen_root = 0, content = 0;
+    int depth = 0, seen_root = 0;
     size_t k = 0;
     while (k < n) {
         if (s[k] != '<') {
-            if (!isspace((unsigned char)s[k])) {
-                if (depth == 0)
-                    return 0; /* text outside the root element */
-                content = 1;
-            }
+            if (!isspace((unsigned char)s[k]) && depth == 0)
+                return 0; /* text outside the root element */
             k++;
             continue;
         }
@@ -168,8 +166,6 @@ int fp_html_check(const char *s, size_t n)
         } else if (!is_allowed(name)) {
             return 0;
         }
-        if (strcmp(name, "img") == 0)
-            content = 1;
         int self_closing = 0;
         if (!attributes(s, n, &k, &self_closing))
             return 0;
@@ -179,5 +175,5 @@ int fp_html_check(const char *s, size_t n)
             return 0;
         memcpy(stack[depth++], name, HTML_NAME_MAX);
     }
-    return seen_root && depth == 0 && content;
+    return seen_root && depth == 0;
 }

@@ -168,6 +168,7 @@ int fp_compare(fp_ctx *c, const fp_item *a, const fp_item *b, int *cmp);
 /* String form (toString); 0 when there is none. */
 int fp_to_string(fp_ctx *c, const fp_item *it, const char **s, size_t *n);
 const char *fp_choice_type(const char *suffix); /* "Quantity", "DateTime" -> "dateTime" */
+int fp_is_choice_name(const char *name);        /* an R4 element name that ends in [x] */
 int fp_parse_datetime(const char *s, size_t n, int *kind);
 
 /* fhirpath_regex.c: rewrite a FHIRPath (Java-style) regular expression as a

@@ -42,6 +42,34 @@ static const char *const choice_complex[] = {
     "TriggerDefinition", "UsageContext", "Dosage", "Meta",
 };
 
+/* The names of the choice elements (path ending in [x]) of the R4 core
+ * definitions, sorted: only these are looked up with a type suffix, so
+ * `response` does not find TestScript's `responseCode`. */
+static const char *const choice_names[] = {
+    "abatement", "additive", "age", "allowed", "amount", "answer", "asNeeded", "author", "born",
+    "bounds", "characteristic", "chargeItem", "code", "collected", "content", "created", "date",
+    "deceased", "defaultValue", "definingSubstance", "definition", "detail", "diagnosis", "done",
+    "dose", "doseNumber", "due", "effective", "entity", "event", "example", "fastingStatus",
+    "fixed", "identified", "indication", "item", "legallyBinding", "location", "manufacturer",
+    "maxValue", "medication", "minValue", "minimumVolume", "module", "multipleBirth", "name",
+    "occurred", "occurrence", "offset", "onset", "participantEffective", "pattern", "performed",
+    "probability", "procedure", "product", "quantity", "rate", "reported", "scheduled",
+    "seriesDoses", "serviced", "source", "start", "statusReason", "studyEffective", "subject",
+    "substance", "target", "time", "timing", "topic", "used", "value", "what", "when", "where",
+    "why",
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int fp_is_choice_name(const char *name)
+{
+    return bsearch(&name, choice_names, sizeof(choice_names) / sizeof(choice_names[0]),
+                   sizeof(choice_names[0]), cmp_name) != NULL;
+}
+
 const char *fp_choice_type(const char *suffix)
 {
     if (!suffix || suffix[0] < 'A' || suffix[0] > 'Z')
@@ -159,6 +187,16 @@ int fp_is_type(const fp_item *it, const char *type)
     if (it->type) {
         if (!system_only && prim_is(it->type, type))
             return 1;
+        if (!fhir_only && !system_only && prim_index(it->type) >= 0 && type[0] >= 'A' &&
+            type[0] <= 'Z') {
+            /* `answer is Boolean` on a FHIR boolean: the System type of its value. */
+            fp_item v;
+            if (fp_prim(it, &v) < 0 || v.kind == FPV_JSON)
+                return 0;
+            if (v.kind == FPV_STR && (strcmp(it->type, "date") == 0))
+                v.kind = FPV_DATE;
+            return fp_is_type(&v, type);
+        }
         if (json_is_object(j) && json_object_get(j, "resourceType") &&
             (strcmp(type, "Resource") == 0 || strcmp(type, "DomainResource") == 0))
             return 1;
