@@ -23,9 +23,8 @@ for fmt in bundle ndjson; do
     python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-print(f"validate_engine: {sys.argv[2]}: {s[\"files\"]} files, {s[\"resources\"]} resources, "
-      f"{s[\"errors\"]} errors, {s[\"warnings\"]} warnings, {s[\"not_checked_count\"]} not checked, "
-      f"{s[\"seconds\"]:.2f} s")
+print("validate_engine: %s: %d files, %d resources, %d errors, %d warnings, %d not checked, %.2f s"
+      % (sys.argv[2], s["files"], s["resources"], s["errors"], s["warnings"], s["not_checked_count"], s["seconds"]))
 ' "$WORK/$fmt.json" "$fmt" || { cat "$WORK/$fmt.err" >&2; fail "$fmt: no summary"; }
     if [ $rc -ne 0 ]; then
         # shellcheck disable=SC2086
