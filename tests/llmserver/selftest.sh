@@ -138,7 +138,7 @@ expect nos-json 200 history_ok=1 fenced=0
 call nos-text openai text nostructured-scripted
 expect nos-text 200 history_ok=1 fenced=1
 call nos-an anthropic tool nostructured-scripted
-expect nos-an 400 kind=error
+expect nos-an 200 finish=tool_use history_ok=1
 call nos-an-text anthropic text nostructured-scripted
 expect nos-an-text 200 history_ok=1 fenced=1
 

@@ -352,10 +352,6 @@ async function handleCompletion(req, res, proto, azureName) {
       { param: 'response_format', code: 'unsupported_parameter' });
     return;
   }
-  if (info.nostructured && sm.mode === 'tool') {
-    fail(res, proto, 400, 'tools: tool use is not supported with this model');
-    return;
-  }
   let conv;
   try {
     conv = readConversation(body.messages);

@@ -101,7 +101,7 @@ export function buildStory(t, sk, opts = {}) {
       prefix: null,
       sex: sk.sex,
       birth_date: sk.birth_date,
-      death: sk.deathMs !== null ? iso(sk.deathMs + 12 * 3600000) : null,
+      death: sk.deathMs !== null ? iso(sk.deathMs + DAY - 1000) : null,
       race: null, race_display: null, ethnicity: null, ethnicity_display: null,
       marital_status: null, language: null, address: null, phone: null, mrn: `MRN-T${String(sk.index).padStart(8, '0')}`, ssn: null,
     },
@@ -349,6 +349,48 @@ export function buildStory(t, sk, opts = {}) {
     }
     rec.lines.unshift(ageAt(rec.s) < 18 ? 'Well-child visit.' : r.pick(['Annual wellness visit.', 'Yearly physical examination.', 'Routine health check.']));
     rec.lines.push(r.pick(['No new complaints.', 'Feels well overall.', 'Sleeping and eating well.', 'Reports good energy.']));
+  }
+
+  // Now and then an acute episode at an urgent visit, and an allergy noted
+  // at the first wellness visit.
+  if (t.acute.length > 0 && t.urgent && r.next() < 0.5 && lastDay - first > 60 * DAY) {
+    const ep = r.pick(t.acute);
+    const rec = addEncounter(first + r.int(30, Math.floor((lastDay - first) / DAY) - 30) * DAY, t.urgent.type,
+      ep.diagnosis, r.int(t.urgent.minutes[0], t.urgent.minutes[1]));
+    if (rec) {
+      const onset = rec.s + 10 * 60000;
+      const abate = Math.min(onset + r.int(ep.lastsDays[0], ep.lastsDays[1]) * DAY, lastDay + 23 * 3600000);
+      const cid = id('cond');
+      doc.conditions.push({
+        id: cid, encounter: rec.e.id, category: 'encounter-diagnosis', term: ep.diagnosis,
+        onset: iso(onset), abatement: abate > onset ? iso(abate) : null, recorded: iso(onset),
+      });
+      rec.lines.push(`Seen for ${ep.diagnosis.display.replace(/ \(disorder\)$/, '').toLowerCase()}.`);
+      vitals(rec, true);
+      const age = ageAt(rec.s);
+      const opts = ep.meds.filter((m) => (m.min_age ?? 0) <= age && (m.max_age ?? 200) >= age);
+      if (opts.length > 0 && r.next() < 0.7) {
+        const m = r.pick(opts);
+        const days = Array.isArray(m.days) ? r.int(m.days[0], m.days[1]) : 7;
+        const end = Math.min(rec.s + 15 * 60000 + days * DAY, lastDay + 23 * 3600000);
+        doc.medications.push({
+          id: id('med'), encounter: rec.e.id, term: m.term, status: end < lastDay ? 'completed' : 'active',
+          start: at(rec, 15), end: end < lastDay ? iso(end) : null, reason: cid, dosage: m.dosage || null,
+          per_day: Number.isInteger(m.per_day) ? m.per_day : 1, as_needed: !!m.as_needed,
+        });
+        rec.lines.push(`${m.term.display} for ${days} days.`);
+      }
+    }
+  }
+  if (t.allergies.length > 0 && wellRecs.length > 0 && r.next() < 0.3) {
+    const al = r.pick(t.allergies);
+    const rec = wellRecs[0];
+    const reaction = al.reactions.length > 0 && r.next() < 0.8 ? r.pick(al.reactions) : null;
+    doc.allergies.push({
+      id: id('alg'), encounter: rec.e.id, term: al.term, category: al.category, high_criticality: r.next() < 0.3,
+      onset: at(rec, 12), reaction, severity: reaction ? r.pick(['mild', 'moderate', 'severe']) : null,
+    });
+    rec.lines.push(`Allergy recorded: ${al.term.display.replace(/ \((substance|product)\)$/, '')}.`);
   }
 
   if (sk.deathMs !== null && g.naturalDeath) {

@@ -105,6 +105,45 @@ export function loadTerminology(dataDir) {
       }
     }
   }
+  t.acute = [];
+  t.allergies = [];
+  t.urgent = null;
+  const edir = path.join(dataDir, 'episodes');
+  const readJson = (f) => {
+    try {
+      return JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch (e) {
+      throw new Error(`${f}: ${e.message}`);
+    }
+  };
+  if (fs.existsSync(path.join(edir, 'acute.json'))) {
+    const a = readJson(path.join(edir, 'acute.json'));
+    const u = a.settings && a.settings.urgent;
+    t.urgent = u && t.ground(u.type) ? { type: t.ground(u.type), minutes: u.minutes || [15, 40] } : null;
+    for (const e of a.episodes || []) {
+      const dx = t.ground(e.diagnosis);
+      if (!dx) continue;
+      const meds = [];
+      for (const m of e.medications || []) {
+        for (const o of m.options || []) {
+          if (t.ground(o.term)) meds.push({ ...o, term: t.ground(o.term) });
+        }
+      }
+      t.acute.push({ name: e.name, diagnosis: dx, lastsDays: e.lasts_days || [7, 14], meds });
+    }
+  }
+  if (fs.existsSync(path.join(edir, 'allergies.json'))) {
+    const a = readJson(path.join(edir, 'allergies.json'));
+    const reactions = new Map();
+    for (const [k, v] of Object.entries(a.reactions || {})) if (t.ground(v)) reactions.set(k, t.ground(v));
+    for (const al of a.allergies || []) {
+      const sub = t.ground(al.substance);
+      const rs = Object.keys(al.reactions || {}).filter((k) => reactions.has(k)).map((k) => reactions.get(k));
+      if (sub && ['food', 'medication', 'environment'].includes(al.category)) {
+        t.allergies.push({ name: al.name, term: sub, category: al.category, reactions: rs });
+      }
+    }
+  }
   return t;
 }
 
