@@ -7,21 +7,22 @@ PACKAGE_DIR is the `package/` folder of hl7.fhir.r4.core#4.0.1 (default:
 ../shared/fhir-packages/hl7.fhir.r4.core#4.0.1/package next to the source
 tree); OUT_DIR defaults to data/r4core of the source tree.
 
-The output keeps the FHIR shape of every resource, so the registry reads
-it with the same code as any package, but drops what validation does not
-read: narrative, mappings, definitions and comments, examples, element
-extensions. Three files:
+The output keeps the FHIR shape of every resource, with the few shortcuts
+listed below, so the registry reads it with nearly the same code as any
+package. It drops what validation does not read: narrative, mappings,
+definitions and comments, examples, element extensions. Three files:
 
   constraints.json  every distinct invariant (key, severity, human,
                     expression, source) once; an element's "constraint"
                     array holds indexes into this list instead of objects;
   structures.json   every StructureDefinition (resources, datatypes,
-                    primitives, the core profiles and extension definitions)
-                    with its snapshot reduced to the fields in ELEMENT_KEYS; to keep
-                    the parser's work small, an element id equal to its
-                    path is left out, base.max only kept where it differs
-                    from max, and a type that is only a code is written as
-                    that string;
+                    primitives, the core profiles and extension
+                    definitions) with its snapshot reduced to the fields in
+                    ELEMENT_KEYS. To keep the parser's work small, an
+                    element id equal to its path, min 0 and false
+                    isModifier / mustSupport are left out (the defaults),
+                    base.max is kept only where it differs from max, and a
+                    type that is only a code is written as that string;
   terminology.json  the ValueSets named by a binding of any structure (any
                     strength: a profile may make a preferred binding
                     required), the value sets they import, and the
@@ -77,6 +78,9 @@ def reduce_element(e, ctable):
     out = {k: e[k] for k in ELEMENT_KEYS if k in e}
     if out.get("id") == out.get("path"):
         del out["id"]
+    for k, default in (("min", 0), ("isModifier", False), ("mustSupport", False)):
+        if k in out and out[k] == default:
+            del out[k]
     if "base" in e and "max" in e["base"] and e["base"]["max"] != e.get("max"):
         out["base"] = {"max": e["base"]["max"]}
     if "type" in e:
