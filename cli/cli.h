@@ -58,6 +58,18 @@ struct fg_registry;
 int cli_validate_load(const char *const *igs, size_t n_igs, const char *packages,
                       struct fg_registry **out, fg_error *err);
 
+/* 'generate --validate': a validator over base R4 and, when the package
+ * cache holds it, US Core 6.1.0 (a line on stderr says when it does not).
+ * cli_gen_check_fn is an fg_pipeline_options.check callback (ud: the
+ * cli_gen_check) counting errors and warnings; cli_gen_check_report prints
+ * the counts and the first errors (only errors when quiet) and returns 1
+ * when there were errors. */
+typedef struct cli_gen_check cli_gen_check;
+int cli_gen_check_open(cli_gen_check **out, fg_error *err);
+int cli_gen_check_fn(void *ud, uint64_t index, const char *json, size_t len, fg_error *err);
+int cli_gen_check_report(const cli_gen_check *c, int quiet, FILE *f);
+void cli_gen_check_free(cli_gen_check *c); /* accepts NULL */
+
 /* The push half of 'fhirgen generate --push': argv as for cmd_push (argv[0]
  * "push", no input names); the bundles come from next (see
  * fg_push_options.next_input, called with ctx) and the default journal

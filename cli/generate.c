@@ -63,6 +63,10 @@ static void usage(FILE *f)
         "      --random-ids           resource ids from the system random source instead\n"
         "                             of the seed (output is then not reproducible)\n"
         "      --summary-json FILE    also write the summary as JSON\n"
+        "      --validate             check every bundle (or NDJSON line) with the validator\n"
+        "                             of 'fhirgen validate': base R4, and US Core 6.1.0 when\n"
+        "                             it is in the package cache; counts in the summary,\n"
+        "                             exit status 1 when a check fails\n"
         "      --llm PROVIDER:MODEL   a language model writes each patient's story around\n"
         "                             the engine's skeleton, checked before it is written\n"
         "                             ('fhirgen generate --llm x --help' for its options)\n"
@@ -102,6 +106,7 @@ enum {
     OPT_RANDOM_IDS,
     OPT_SUMMARY_JSON,
     OPT_LIST,
+    OPT_VALIDATE,
 };
 
 static const struct option options[] = {
@@ -123,6 +128,7 @@ static const struct option options[] = {
     {"random-ids", no_argument, NULL, OPT_RANDOM_IDS},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"list-conditions", no_argument, NULL, OPT_LIST},
+    {"validate", no_argument, NULL, OPT_VALIDATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -268,7 +274,8 @@ int cmd_generate(int argc, char **argv)
     fg_cohort_spec spec;
     fg_cohort_spec_default(&spec);
     uint64_t count = 10;
-    int have_seed = 0, quiet = 0, list = 0;
+    int have_seed = 0, quiet = 0, list = 0, validate = 0;
+    cli_gen_check *gen_check = NULL;
     int jobs = cli_cpu_count();
     const char *out = "./out";
     const char *summary_json = NULL;
@@ -392,6 +399,7 @@ int cmd_generate(int argc, char **argv)
         case OPT_RANDOM_IDS: spec.random_ids = 1; break;
         case OPT_SUMMARY_JSON: summary_json = optarg; break;
         case OPT_LIST: list = 1; break;
+        case OPT_VALIDATE: validate = 1; break;
         default:
             fprintf(stderr, "Run 'fhirgen generate --help' for the options.\n");
             return EXIT_USAGE;
@@ -456,6 +464,19 @@ int cmd_generate(int argc, char **argv)
     cli_catch_signals();
     po.cancel = &cli_cancel;
 
+    if (validate && format == FG_FORMAT_HISTORY) {
+        rc = cli_usage_error(CMD, "--validate checks FHIR output: use --format bundle or ndjson");
+        goto cleanup;
+    }
+    if (validate) {
+        if (cli_gen_check_open(&gen_check, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            goto cleanup;
+        }
+        po.check = cli_gen_check_fn;
+        po.check_ud = gen_check;
+    }
+
     fg_run_summary sum;
     int prc, push_rc = EXIT_OK;
     if (push_at) {
@@ -513,7 +534,10 @@ int cmd_generate(int argc, char **argv)
         goto cleanup;
     }
     rc = push_rc;
+    if (gen_check && cli_gen_check_report(gen_check, quiet, stdout) && rc == EXIT_OK)
+        rc = EXIT_FAILED;
 cleanup:
+    cli_gen_check_free(gen_check);
     fg_mapper_free(mapper);
     fg_terminology_free(terms);
     fg_engine_free(engine);

@@ -52,6 +52,12 @@ typedef struct fg_pipeline_options {
     void *progress_ud;
     /* Set to non-zero (e.g. from a signal handler) to stop early; may be NULL. */
     volatile sig_atomic_t *cancel;
+    /* Called from the worker threads with every Bundle before its file is
+     * written (bundle format), or with every NDJSON line (ndjson format);
+     * may be NULL, must be thread-safe. The bytes are borrowed for the call.
+     * A return other than FG_OK fails the run with err. */
+    int (*check)(void *ud, uint64_t index, const char *json, size_t len, fg_error *err);
+    void *check_ud;
 } fg_pipeline_options;
 
 typedef struct fg_run_summary {

@@ -211,9 +211,10 @@ static int one_patient(run *r, uint64_t index, fg_history *h, fg_buf *scratch, s
         s->deceased++;
     if (o->format == FG_FORMAT_NDJSON) {
         fg_buf *outs[FG_RT_COUNT];
-        size_t before = 0;
+        size_t before = 0, starts[FG_RT_COUNT];
         for (int t = 0; t < FG_RT_COUNT; t++) {
             outs[t] = &s->bufs[t];
+            starts[t] = s->bufs[t].len;
             before += s->bufs[t].len;
         }
         rc = fg_map_ndjson(r->m, h, outs, &s->stats, err);
@@ -223,6 +224,16 @@ static int one_patient(run *r, uint64_t index, fg_history *h, fg_buf *scratch, s
         for (int t = 0; t < FG_RT_COUNT; t++)
             after += s->bufs[t].len;
         s->bytes += after - before;
+        for (int t = 0; o->check && t < FG_RT_COUNT; t++) {
+            const char *p = s->bufs[t].data + starts[t], *end = s->bufs[t].data + s->bufs[t].len;
+            while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                if (n > 0 && (rc = o->check(o->check_ud, index, p, n, err)) != FG_OK)
+                    return rc;
+                p += n + 1;
+            }
+        }
         return FG_OK;
     }
     fg_buf_clear(scratch);
@@ -231,6 +242,9 @@ static int one_patient(run *r, uint64_t index, fg_history *h, fg_buf *scratch, s
     else
         rc = fg_history_write(h, scratch);
     if (rc != FG_OK)
+        return rc;
+    if (o->check && o->format == FG_FORMAT_BUNDLE &&
+        (rc = o->check(o->check_ud, index, scratch->data, scratch->len, err)) != FG_OK)
         return rc;
     fg_buf_putc(scratch, '\n');
     if (scratch->failed)
