@@ -70,16 +70,16 @@ static int check_template(const char *text, const char *path, fg_error *err)
         size_t n;
         if (placeholder(p, &name, &n, &end) != 0) {
             fg_error_set(err, FG_EINVALID, path,
-                         "line %d: '{{' does not start a placeholder {{name}} (names are "
-                         "lowercase letters, digits and _)", line);
+                         "'{{' does not start a placeholder {{name}} (names are lowercase "
+                         "letters, digits and _)");
             err->line = line;
             return FG_EINVALID;
         }
         if (!known(name, n)) {
             fg_error_set(err, FG_EINVALID, path,
-                         "line %d: unknown placeholder {{%.*s}}; known: index, sex, age, "
-                         "birth_date, deceased_date, given, family, history_start, history_end, "
-                         "skeleton, conditions, scenario, errors, n_errors", line, (int)n, name);
+                         "unknown placeholder {{%.*s}}; known: index, sex, age, birth_date, "
+                         "deceased_date, given, family, history_start, history_end, skeleton, "
+                         "conditions, scenario, errors, n_errors", (int)n, name);
             err->line = line;
             return FG_EINVALID;
         }

@@ -131,7 +131,7 @@ grep -q "prompts/repair.txt: prompt template missing" "$WORK/prompts.log" || { c
 printf 'Fix {{erors}}\n' >"$WORK/prompts/repair.txt"
 llm prompts2 openai:scripted -n 1 --prompt-dir "$WORK/prompts"
 [ "$status" = 2 ] || fail "unknown placeholder: exit $status, expected 2"
-grep -q "repair.txt: line 1: unknown placeholder {{erors}}" "$WORK/prompts2.log" || { cat "$WORK/prompts2.log"; fail "unknown placeholder: no clear error"; }
+grep -q "repair.txt:1: unknown placeholder {{erors}}" "$WORK/prompts2.log" || { cat "$WORK/prompts2.log"; fail "unknown placeholder: no clear error"; }
 
 say "interrupted: finished patients kept, nothing half-written"
 "$FHIRGEN" generate --llm openai:fault-delay-1000 --llm-base-url "$LLM_TEST_URL/v1" --seed 7 \
