@@ -320,9 +320,16 @@ int fg_registry_finish(fg_registry *reg, fg_error *err)
     /* Every structure exists before any is compiled, so type references
      * find their base definitions whatever the load order. */
     for (size_t i = 0; i < reg->sds.n; i++) {
+        const fgr_sd *sd = reg->sds.items[i];
         rc = fgr_compile(reg, reg->sds.items[i], err);
-        if (rc != FG_OK)
+        if (rc != FG_OK) {
+            /* Name the file too: the url alone may not say where to look. */
+            if (err && sd->origin && !strstr(err->where, sd->origin)) {
+                size_t n = strlen(err->text);
+                snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
+            }
             return rc;
+        }
     }
     rc = fgr_index_codesystems(reg, err);
     if (rc != FG_OK)

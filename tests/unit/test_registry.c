@@ -353,6 +353,7 @@ static void test_package_errors(void **state)
     assert_non_null(strstr(err.where, "StructureDefinition/bad"));
     assert_non_null(strstr(err.where, "Patient.name"));
     assert_non_null(strstr(err.text, "many"));
+    assert_non_null(strstr(err.text, "StructureDefinition-bad.json"));
     fg_registry_free(reg);
 
     reg = load(TEST_PACKAGES, "fhirgen.test.orphan", &rl, &rf, &err);
