@@ -152,6 +152,23 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
     return FG_OK;
 }
 
+/* The type a key names when it is a choice element with its type suffix
+ * (`multipleBirthBoolean` -> boolean), else NULL. */
+static const char *choice_key_type(const char *key)
+{
+    char prefix[64];
+    for (size_t k = 1; key[k] && k < sizeof(prefix); k++) {
+        if (key[k] < 'A' || key[k] > 'Z')
+            continue;
+        memcpy(prefix, key, k);
+        prefix[k] = '\0';
+        const char *type = fp_choice_type(key + k);
+        if (type && fp_is_choice_name(prefix))
+            return type;
+    }
+    return NULL;
+}
+
 /* Every child element of an item (children()). */
 int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
 {
@@ -181,7 +198,7 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
         if (key[0] == '_') {
             if (json_object_get(obj, key + 1))
                 continue; /* visited with its value */
-            rc = push_values(c, it->type, key + 1, NULL, val, NULL, out);
+            rc = push_values(c, it->type, key + 1, NULL, val, choice_key_type(key + 1), out);
         } else {
             const json_t *e = NULL;
             if (strlen(key) + 2 <= sizeof(uname)) {
@@ -189,15 +206,7 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
                 strcpy(uname + 1, key);
                 e = json_object_get(obj, uname);
             }
-            const char *type = NULL;
-            for (const char *k = key + 1; *k && !type; k++)
-                if (*k >= 'A' && *k <= 'Z') {
-                    const char *t = fp_choice_type(k);
-                    if (t && !(c->env->child_type && it->type &&
-                               c->env->child_type(c->env->ctx, it->type, key)))
-                        type = t;
-                    break;
-                }
+            const char *type = choice_key_type(key);
             rc = push_values(c, it->type, key, val, e, type, out);
         }
         if (rc)

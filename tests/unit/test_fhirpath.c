@@ -181,6 +181,68 @@ static void test_semantics(void **state)
     assert_true(err.line > 0);
 }
 
+/* Element types as a validator would supply them. */
+static const char *typed_child(void *ctx, const char *parent, const char *name)
+{
+    static const char *const table[][3] = {
+        {"Patient", "birthDate", "date"},         {"Patient", "name", "HumanName"},
+        {"HumanName", "given", "string"},         {"Patient", "gender", "code"},
+        {"Observation", "effectivePeriod", "Period"}, {"Period", "start", "dateTime"},
+        {"Period", "end", "dateTime"},            {"Observation", "component", "Observation.component"},
+        {"Observation.component", "code", "CodeableConcept"}, {"Observation", "issued", "instant"},
+        {"CodeableConcept", "text", "string"},
+    };
+    (void)ctx;
+    for (size_t k = 0; k < sizeof(table) / sizeof(table[0]); k++)
+        if (strcmp(table[k][0], parent) == 0 && strcmp(table[k][1], name) == 0)
+            return table[k][2];
+    return NULL;
+}
+
+static void expect_typed(const char *expr, const char *json, int want)
+{
+    fg_fhirpath *fp = NULL;
+    fg_error err;
+    json_t *in = json_loads(json, 0, NULL);
+    assert_non_null(in);
+    assert_int_equal(fg_fhirpath_compile(expr, &fp, &err), FG_OK);
+    fg_fhirpath_env env = {.resource = in, .child_type = typed_child};
+    int got = 99;
+    int rc = fg_fhirpath_eval_bool(fp, in, NULL, &env, &got, &err);
+    if (rc != FG_OK || got != want)
+        print_message("%s: rc %d (%s), got %d, want %d\n", expr, rc, err.text, got, want);
+    assert_int_equal(rc, FG_OK);
+    assert_int_equal(got, want);
+    fg_fhirpath_free(fp);
+    json_decref(in);
+}
+
+static void test_typed(void **state)
+{
+    (void)state;
+    const char *pat = "{\"resourceType\":\"Patient\",\"birthDate\":\"1974-12-25\","
+                      "\"gender\":\"female\",\"name\":[{\"given\":[\"Ann\"]}]}";
+    const char *obs = "{\"resourceType\":\"Observation\",\"issued\":\"2020-01-01T10:00:00+02:00\","
+                      "\"effectivePeriod\":{\"start\":\"2020-01-01T10:00:00+01:00\","
+                      "\"end\":\"2020-01-01T09:30:00Z\"},"
+                      "\"component\":[{\"code\":{\"text\":\"x\"}}]}";
+    expect_typed("birthDate = '1974-12-25'", pat, 1);
+    expect_typed("birthDate < today()", pat, 1);
+    expect_typed("birthDate is date", pat, 1);
+    expect_typed("birthDate is Date", pat, 1);
+    expect_typed("gender is code and gender is string", pat, 1);
+    expect_typed("name.given is string", pat, 1);
+    expect_typed("name is HumanName", pat, 1);
+    expect_typed("effective.start <= effective.end", obs, 1);
+    expect_typed("effective.start = @2020-01-01T09:00:00Z", obs, 1);
+    expect_typed("issued < effective.end", obs, 1);
+    expect_typed("component.code is CodeableConcept", obs, 1);
+    expect_typed("component is Observation", obs, 0);
+    expect_typed("children().count() = 3", obs, 1);
+    expect_typed("descendants().ofType(dateTime).count() = 2", obs, 1);
+    expect_typed("descendants().ofType(instant).count() = 1", obs, 1);
+}
+
 /* ---- the invariants of the definitions ---- */
 
 typedef struct corpus {
@@ -471,6 +533,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_typed),
         cmocka_unit_test(test_definitions_compile),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_fuzz_corpus),
