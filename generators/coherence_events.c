@@ -52,6 +52,17 @@ static const fg_encounter *encounter(const fg_history *h, const char *id)
     return id ? fg_history_encounter(h, id) : NULL;
 }
 
+/* 1 when the encounter's own dates are wrong (reported at the encounter):
+ * its events are then not also reported as off its days. */
+static int encounter_dates_wrong(const coh_ctx *c, const fg_encounter *e)
+{
+    int64_t s = coh_day(e->start);
+    return (c->f.birth != FG_TIME_NONE && s < coh_day(c->f.birth)) ||
+           (c->f.death != FG_TIME_NONE && s > coh_day(c->f.death)) ||
+           (c->f.history_end != FG_TIME_NONE && s > coh_day(c->f.history_end)) ||
+           (e->end != FG_TIME_NONE && e->end < e->start);
+}
+
 /* An event's instant on the days of its encounter (which must exist). */
 static void check_in_encounter(coh_ctx *c, const fg_history *h, const char *list, size_t i,
                                const char *enc_id, const char *member, fg_time t)
@@ -61,7 +72,7 @@ static void check_in_encounter(coh_ctx *c, const fg_history *h, const char *list
         coh_add(c, list, i, "encounter", "no encounter has id \"%s\"", enc_id ? enc_id : "");
         return;
     }
-    if (t == FG_TIME_NONE || e->start == FG_TIME_NONE)
+    if (t == FG_TIME_NONE || e->start == FG_TIME_NONE || encounter_dates_wrong(c, e))
         return;
     int64_t d = coh_day(t), s = coh_day(e->start);
     int64_t x = e->end != FG_TIME_NONE && e->end > e->start ? coh_day(e->end) : s;
@@ -129,7 +140,7 @@ void coh_check_dates(coh_ctx *c, const fg_history *h)
             coh_add(c, "allergies", i, "encounter", "no encounter has id \"%s\"",
                     x->encounter ? x->encounter : "");
         else if (x->onset != FG_TIME_NONE && e->end != FG_TIME_NONE &&
-                 coh_day(x->onset) > coh_day(e->end))
+                 !encounter_dates_wrong(c, e) && coh_day(x->onset) > coh_day(e->end))
             coh_add(c, "allergies", i, "onset", "%s is after its encounter %s (%s) recorded it",
                     coh_date(c, 0, x->onset), e->id, coh_date(c, 1, e->end));
     }

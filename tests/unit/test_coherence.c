@@ -157,6 +157,16 @@ static void test_order_and_encounters(void **state)
     expect(&f, "observations[1].encounter", "no encounter has id \"e9\"");
     expect(&f, "reports[0].results[0]", "no observation has id \"obs-nothing\"");
     fg_history_free(&h);
+    /* An encounter dated before birth is reported once, at the encounter,
+     * not again at each of its events. */
+    load(&h);
+    h.encounters.v[0].start = fg_time_make(1948, 2, 4, 9, 0, 0);
+    h.encounters.v[0].end = h.encounters.v[0].start + 1800;
+    check(&h, NULL, &f);
+    expect(&f, "encounters[0].start", "before the patient's birth");
+    expect(&f, "encounters[0].end", "before the patient's birth");
+    assert_int_equal(f.n, 2);
+    fg_history_free(&h);
     /* The day after the encounter is accepted (a prescription filled the
      * next morning). */
     load(&h);
