@@ -24,7 +24,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   echo "test: installing ${need[*]}"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-for dir in tests/conformance tests/fhirserver; do
+for dir in tests/conformance tests/fhirserver tests/examples; do
   if [ -f "$dir/package-lock.json" ] && [ ! -d "$dir/node_modules" ]; then
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) ||
       echo "test: npm ci failed in $dir; its tests will report it"
