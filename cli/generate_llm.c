@@ -68,8 +68,8 @@ static void usage(FILE *f)
         "                             exit (no request is sent)\n"
         "\n"
         "Cohort and output, as for the engine: -n, --seed, --age, --sex, --state,\n"
-        "--condition, --years-of-history, --end-date, --mrn-system, -o, -f bundle|history,\n"
-        "--summary-json FILE, -q. See 'fhirgen generate --help'.\n"
+        "--condition, --years-of-history, --end-date, --mrn-system, -o,\n"
+        "-f bundle|ndjson|history, --summary-json FILE, -q. See 'fhirgen generate --help'.\n"
         "\n"
         "Exit status: 0 every patient written; 1 the run failed or a patient was\n"
         "dropped (finished patients are kept); 2 a bad command line; 130 interrupted.\n",
@@ -353,11 +353,13 @@ int cmd_generate_llm(int argc, char **argv)
         case 'f':
             if (strcmp(optarg, "bundle") == 0)
                 format = FG_FORMAT_BUNDLE;
+            else if (strcmp(optarg, "ndjson") == 0)
+                format = FG_FORMAT_NDJSON;
             else if (strcmp(optarg, "history") == 0)
                 format = FG_FORMAT_HISTORY;
             else
-                return cli_usage_error(CMD, "--format: '%s': with --llm the formats are bundle "
-                                       "and history", optarg);
+                return cli_usage_error(CMD, "--format: '%s' is not one of bundle, ndjson, history",
+                                       optarg);
             break;
         case 'j': break; /* the engine's threads: one loop drives the model */
         case 'q': quiet = 1; break;
@@ -531,7 +533,7 @@ int cmd_generate_llm(int argc, char **argv)
         goto cleanup;
     }
     fg_map_options mo = {spec.mrn_system};
-    if (format == FG_FORMAT_BUNDLE && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
+    if (format != FG_FORMAT_HISTORY && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
         cli_report(CMD, &err);
         goto cleanup;
     }

@@ -48,6 +48,8 @@ typedef struct run {
     fg_history ans;
     fg_findings f;
     fg_buf out, errors;
+    fg_buf nd[FG_RT_COUNT]; /* one patient's NDJSON lines per type */
+    llmgen_ndjson *ndjson;  /* NDJSON output, or NULL */
     char dir[4096];
     int stop_rc;
     fg_error stop_err;
@@ -162,6 +164,8 @@ static int on_more(void *ctx)
     run *r = ctx;
     if (r->stop_rc || r->next >= r->o->count || (r->o->cancel && *r->o->cancel))
         return 1;
+    if (r->ndjson && !llmgen_ndjson_room(r->ndjson, r->o->first + r->next))
+        return 0; /* an earlier patient holds the NDJSON files back: asked again shortly */
     slot *s = NULL;
     for (size_t i = 0; i < r->n_slots && !s; i++)
         if (!r->slots[i].used)
@@ -194,9 +198,12 @@ static void finish(run *r, slot *s)
         r->o->progress(r->o->ud, r->finished, r->o->count);
 }
 
-static void drop(run *r, slot *s, const char *reason, const char *errors)
+static int drop(run *r, slot *s, const char *reason, const char *errors)
 {
+    int rc = FG_OK;
     r->sum->dropped++;
+    if (r->ndjson)
+        rc = llmgen_ndjson_put(r->ndjson, s->index, NULL, &r->stop_err);
     if (r->o->on_drop)
         r->o->on_drop(r->o->ud, s->index, reason, errors ? errors : "");
     if (r->sum->drops && json_array_size(r->sum->drops) < FG_MAX_LLM_DROPS_KEPT) {
@@ -215,6 +222,7 @@ static void drop(run *r, slot *s, const char *reason, const char *errors)
         json_array_append_new(r->sum->drops, d);
     }
     finish(r, s);
+    return rc ? (r->stop_rc = rc) : FG_OK;
 }
 
 /* Map and write the checked history r->ans of slot s. FG_OK when written;
@@ -226,15 +234,22 @@ static int write_patient(run *r, slot *s, fg_error *err)
     char name[64];
     snprintf(name, sizeof(name), "patient-%08llu.json", (unsigned long long)s->index);
     fg_buf_clear(&r->out);
+    fg_map_stats st;
+    memset(&st, 0, sizeof(st));
     if (o->format == FG_FORMAT_HISTORY) {
         if (fg_history_write(&r->ans, &r->out) != FG_OK || r->out.failed)
             return fg_error_set(err, FG_ENOMEM, name, "out of memory");
     } else {
-        fg_map_stats st;
         fg_error merr;
-        memset(&st, 0, sizeof(st));
         fg_error_clear(&merr);
-        int rc = fg_map_bundle(o->mapper, &r->ans, &r->out, &st, &merr);
+        fg_buf *nd[FG_RT_COUNT];
+        for (int t = 0; t < FG_RT_COUNT; t++) {
+            fg_buf_clear(&r->nd[t]);
+            nd[t] = &r->nd[t];
+        }
+        int rc = o->format == FG_FORMAT_NDJSON
+                     ? fg_map_ndjson(o->mapper, &r->ans, nd, &st, &merr)
+                     : fg_map_bundle(o->mapper, &r->ans, &r->out, &st, &merr);
         if (rc == FG_ENOMEM)
             return fg_error_set(err, FG_ENOMEM, name, "out of memory");
         if (rc != FG_OK) {
@@ -242,17 +257,22 @@ static int write_patient(run *r, slot *s, fg_error *err)
                             "%s", merr.text);
             return FG_EINVALID;
         }
-        for (int t = 0; t < FG_RT_COUNT; t++) {
-            r->sum->resources[t] += st.resources[t];
-            r->sum->resources_total += st.resources[t];
-        }
     }
-    fg_buf_putc(&r->out, '\n');
-    int rc = write_atomic(r->dir, name, r->out.data, r->out.len, err);
-    if (rc != FG_OK)
-        return rc;
-    r->sum->bytes += r->out.len;
-    r->sum->files++;
+    int rc;
+    if (o->format == FG_FORMAT_NDJSON) {
+        if ((rc = llmgen_ndjson_put(r->ndjson, s->index, r->nd, err)) != FG_OK)
+            return rc;
+    } else {
+        fg_buf_putc(&r->out, '\n');
+        if ((rc = write_atomic(r->dir, name, r->out.data, r->out.len, err)) != FG_OK)
+            return rc;
+        r->sum->bytes += r->out.len;
+        r->sum->files++;
+    }
+    for (int t = 0; t < FG_RT_COUNT; t++) {
+        r->sum->resources[t] += st.resources[t];
+        r->sum->resources_total += st.resources[t];
+    }
     r->sum->written++;
     if (s->round > 0)
         r->sum->repaired++;
@@ -270,8 +290,7 @@ static int repair_or_drop(run *r, slot *s, const fg_llm_response *resp, fg_error
         char reason[160];
         snprintf(reason, sizeof(reason), "%zu problem%s left after %d repair round%s", r->f.n,
                  r->f.n == 1 ? "" : "s", s->round, s->round == 1 ? "" : "s");
-        drop(r, s, reason, r->errors.data);
-        return FG_OK;
+        return drop(r, s, reason, r->errors.data);
     }
     /* the errors block carries the findings without its trailing newline */
     if (r->errors.len && r->errors.data[r->errors.len - 1] == '\n')
@@ -317,8 +336,7 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
             char reason[FG_ERROR_WHERE_MAX + FG_ERROR_TEXT_MAX + 32];
             snprintf(reason, sizeof(reason), "no answer: %s%s%s", resp->err.where,
                      resp->err.where[0] ? ": " : "", resp->err.text);
-            drop(r, s, reason, NULL);
-            return FG_OK;
+            return drop(r, s, reason, NULL);
         }
         *err = resp->err;
         if (!err->text[0])
@@ -337,15 +355,14 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
         for (char *p = reason; *p; p++)
             if (*p == '\n' || *p == '\r')
                 *p = ' ';
-        drop(r, s, reason, NULL);
-        return FG_OK;
+        return drop(r, s, reason, NULL);
     }
     case FG_LLM_FINISH_LENGTH:
         r->sum->truncations++;
         if (s->length_retried) {
-            drop(r, s, "the answer was cut at the token budget twice (raise --llm-max-tokens)",
-                 NULL);
-            return FG_OK;
+            return drop(r, s,
+                        "the answer was cut at the token budget twice (raise --llm-max-tokens)",
+                        NULL);
         }
         s->length_retried = 1;
         s->max_tokens = 2 * (s->max_tokens > 0 ? s->max_tokens : DEFAULT_MAX_TOKENS);
@@ -386,13 +403,12 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
     fg_findings_init(&r->f);
     fg_buf_init(&r->out);
     fg_buf_init(&r->errors);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        fg_buf_init(&r->nd[t]);
     if (!o->engine || !o->terms || !o->llm || !o->prompts || !o->out_dir ||
         (o->format != FG_FORMAT_HISTORY && !o->mapper))
         return fg_error_set(err, FG_EUSAGE, "llm", "engine, terminology, client, prompts, "
                                                    "output folder and mapper are required");
-    if (o->format == FG_FORMAT_NDJSON)
-        return fg_error_set(err, FG_EUSAGE, "format",
-                            "LLM generation writes bundles or histories, not NDJSON");
     if ((rc = fg_coherence_load(o->datadir, &r->rules, err)) != FG_OK)
         return rc;
     r->n_slots = o->max_pending ? o->max_pending : DEFAULT_PENDING;
@@ -404,8 +420,13 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
     for (size_t i = 0; i < r->n_slots; i++)
         llmgen_skel_init(&r->slots[i].skel);
     snprintf(r->dir, sizeof(r->dir), "%s/%s", o->out_dir,
-             o->format == FG_FORMAT_HISTORY ? "histories" : "bundles");
+             o->format == FG_FORMAT_HISTORY  ? "histories"
+             : o->format == FG_FORMAT_NDJSON ? "ndjson"
+                                             : "bundles");
     if ((rc = make_dir(o->out_dir, err)) || (rc = make_dir(r->dir, err)))
+        return rc;
+    if (o->format == FG_FORMAT_NDJSON &&
+        (rc = llmgen_ndjson_open(r->dir, o->first, 4 * r->n_slots, &r->ndjson, err)) != FG_OK)
         return rc;
     return FG_OK;
 }
@@ -422,6 +443,8 @@ static void run_free(run *r)
     fg_findings_free(&r->f);
     fg_buf_free(&r->out);
     fg_buf_free(&r->errors);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        fg_buf_free(&r->nd[t]);
 }
 
 int fg_llmgen_run(const fg_llmgen_options *o, fg_llmgen_summary *sum, fg_error *err)
@@ -438,6 +461,15 @@ int fg_llmgen_run(const fg_llmgen_options *o, fg_llmgen_summary *sum, fg_error *
             *err = r.stop_err;
             if (err->code == 0)
                 err->code = rc;
+        }
+    }
+    if (r.ndjson) { /* every finished patient is kept, whatever stopped the run */
+        fg_error cerr;
+        int crc = llmgen_ndjson_close(r.ndjson, 1, &sum->files, &sum->bytes, &cerr);
+        r.ndjson = NULL;
+        if (crc != FG_OK && rc == FG_OK) {
+            rc = crc;
+            *err = cerr;
         }
     }
     fg_llm_get_stats(o->llm, &sum->llm);

@@ -8,6 +8,7 @@
 #    condition of the engine's patient is in the LLM patient's record;
 #  - a rerun answers from the cache: the server sees no new request and the
 #    output is identical;
+#  - NDJSON from the cached answers: patient order, references, validation;
 #  - Anthropic, streaming (both protocols) and HTTPS give the same patients;
 #  - fault-hallucinate: one repair round per patient, each a hallucinated
 #    code, every patient written.
@@ -138,6 +139,19 @@ after=$(requests)
 [ "$before" = "$after" ] || fail "the cached rerun sent $((after - before)) requests"
 [ "$(field "$WORK/again.summary.json" llm.cache_hits)" = "$N" ] || fail "expected $N cache hits"
 diff -r "$WORK/openai/bundles" "$WORK/again/bundles" >/dev/null || fail "the cached rerun wrote other bytes"
+
+say "NDJSON (answers from the cache): in patient order, every reference resolves, valid"
+llm "$WORK/nd" openai:scripted -n "$N" --llm-jobs 16 --cache "$WORK/cache" -q -f ndjson
+expect_ok "$WORK/nd" "ndjson"
+[ "$(wc -l <"$WORK/nd/ndjson/Patient.ndjson")" = "$N" ] || fail "ndjson: expected $N patients"
+if [ -x "$REFCHECK" ]; then
+    "$REFCHECK" --strict --max-print 30 "$WORK/nd/ndjson" || fail "ndjson: referential-integrity issues (above)"
+fi
+# shellcheck disable=SC2086
+node "$CONF/validate.mjs" $PACKAGES --max-print 40 "$WORK/nd/ndjson" >"$WORK/validate-nd.log" 2>&1 ||
+    { cat "$WORK/validate-nd.log"; fail "ndjson: the independent validator found errors (above)"; }
+grep -E '^validate:' "$WORK/validate-nd.log"
+[ "$after" = "$(requests)" ] || fail "ndjson from the cache sent requests"
 
 M=20
 for v in "anthropic:scripted" "openai:scripted --llm-stream" "anthropic:scripted --llm-stream"; do
