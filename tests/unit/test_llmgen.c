@@ -314,6 +314,55 @@ static void test_check_findings(void **state)
     llmgen_skel_free(&s);
 }
 
+/* NDJSON lines reach the files in patient order whatever order patients
+ * finish in; a dropped patient leaves no line; shared resources once. */
+static void test_ndjson_order(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fhirgen-ndjson-XXXXXX", path[256], line[256];
+    llmgen_ndjson *n = NULL;
+    fg_error err;
+    uint64_t files = 0, bytes = 0;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(llmgen_ndjson_open(dir, 10, 4, &n, &err), FG_OK);
+    assert_true(llmgen_ndjson_room(n, 13));
+    assert_false(llmgen_ndjson_room(n, 14));
+    uint64_t order[] = {12, 10, 13, 11};
+    for (size_t i = 0; i < 4; i++) {
+        fg_buf b[FG_RT_COUNT];
+        for (int t = 0; t < FG_RT_COUNT; t++)
+            fg_buf_init(&b[t]);
+        fg_buf_printf(&b[FG_RT_PATIENT], "{\"resourceType\":\"Patient\",\"id\":\"p%llu\"}\n",
+                      (unsigned long long)order[i]);
+        fg_buf_printf(&b[FG_RT_ORGANIZATION], "{\"resourceType\":\"Organization\",\"id\":\"o1\"}\n");
+        assert_int_equal(llmgen_ndjson_put(n, order[i], order[i] == 11 ? NULL : b, &err), FG_OK);
+        for (int t = 0; t < FG_RT_COUNT; t++)
+            fg_buf_free(&b[t]);
+    }
+    assert_true(llmgen_ndjson_room(n, 17));
+    assert_int_equal(llmgen_ndjson_close(n, 1, &files, &bytes, &err), FG_OK);
+    assert_int_equal(files, 2);
+    snprintf(path, sizeof(path), "%s/Patient.ndjson", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    const char *want[] = {"p10", "p12", "p13"};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(fgets(line, sizeof(line), f));
+        assert_non_null(strstr(line, want[i]));
+    }
+    assert_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/Organization.ndjson", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, sizeof(line), f));
+    assert_null(fgets(line, sizeof(line), f));
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_prompt_errors),
         cmocka_unit_test(test_check_engine_history),
         cmocka_unit_test(test_check_findings),
+        cmocka_unit_test(test_ndjson_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
