@@ -47,6 +47,29 @@ void fg_findings_free(fg_findings *f)
     memset(f, 0, sizeof(*f));
 }
 
+/* Replace each byte that does not start a complete UTF-8 sequence with '?':
+ * messages quote a model's text cut at a byte count, and go back to the
+ * model inside a JSON string. */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80          ? 1
+                   : (*p >> 5) == 6   ? 2
+                   : (*p >> 4) == 14  ? 3
+                   : (*p >> 3) == 30  ? 4
+                                      : 0;
+        size_t k = 1;
+        while (n > 1 && k < n && (p[k] & 0xC0) == 0x80)
+            k++;
+        if (n == 0 || k < n) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 int fg_findings_add(fg_findings *f, fg_finding_kind kind, const char *list, size_t index,
                     const char *path, const char *fmt, ...)
 {
@@ -67,6 +90,7 @@ int fg_findings_add(fg_findings *f, fg_finding_kind kind, const char *list, size
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    utf8_clean(msg);
     char *p = strdup(path ? path : ""), *m = strdup(msg);
     if (!p || !m) {
         free(p);

@@ -287,6 +287,17 @@ static void test_findings_list(void **state)
                                 "kinds)\n");
     fg_buf_free(&b);
     assert_string_equal(fg_finding_kind_name(FG_FIND_DISPLAY), "display mismatch");
+    /* A quote cut inside a UTF-8 sequence does not leave half a character. */
+    fg_findings_reset(&f);
+    assert_int_equal(fg_findings_add(&f, FG_FIND_UNKNOWN_TERM, "conditions", 0, "conditions[0]",
+                                     "\"%.4s\" and \"%s\"", "caf\xc3\xa9 au lait", "\xff ok"),
+                     FG_OK);
+    assert_string_equal(f.v[0].message, "\"caf?\" and \"? ok\"");
+    fg_findings_reset(&f);
+    assert_int_equal(fg_findings_add(&f, FG_FIND_UNKNOWN_TERM, NULL, 0, "x", "%s",
+                                     "na\xc3\xafve \xe2\x80\x94 ok"),
+                     FG_OK);
+    assert_string_equal(f.v[0].message, "na\xc3\xafve \xe2\x80\x94 ok");
     fg_findings_reset(&f);
     assert_int_equal(f.n, 0);
     assert_int_equal(f.dropped, 0);
