@@ -39,8 +39,8 @@ export function errorBody(proto, status, message, extra = {}) {
 // kind 'tool', text is the JSON text of input (possibly broken when
 // streamed by a faulty model).
 
-const OPENAI_FINISH = { stop: 'stop', length: 'length', refusal: 'stop' };
-const ANTHROPIC_STOP = { stop: 'end_turn', length: 'max_tokens', refusal: 'refusal' };
+const OPENAI_FINISH = { stop: 'stop', length: 'length', refusal: 'stop', filter: 'content_filter' };
+const ANTHROPIC_STOP = { stop: 'end_turn', length: 'max_tokens', refusal: 'refusal', filter: 'refusal' };
 
 export function openaiJson(ans, model, id) {
   const completion = tokens((ans.text || '').length);

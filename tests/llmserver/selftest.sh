@@ -194,6 +194,12 @@ expect fref 200 kind=refusal finish=stop
 grep -q '"content":null' "$tmp/fref.out" && ok || bad "refusal: content is not null"
 call fref-s openai schema fault-refusal --stream
 expect fref-s 200 kind=refusal done=1
+call ffilter openai schema fault-filter
+expect ffilter 200 finish=content_filter json_ok=0
+call ffilter-s openai schema fault-filter --stream
+expect ffilter-s 200 finish=content_filter done=1 json_ok=0
+call ffilter-an anthropic tool fault-filter --stream
+expect ffilter-an 200 finish=refusal done=1 json_ok=0
 call fref-an anthropic tool fault-refusal
 expect fref-an 200 finish=refusal
 call fref-an-s anthropic tool fault-refusal --stream

@@ -84,7 +84,7 @@ try {
 // ---- models -----------------------------------------------------------------
 
 const FAULTS = new Set(['429', '500', 'stall', 'length', 'length-always', 'badjson', 'schema', 'hallucinate',
-  'hopeless', 'refusal', 'html', 'oversize', 'midstream']);
+  'hopeless', 'refusal', 'filter', 'html', 'oversize', 'midstream']);
 
 // The behaviour a model name selects, or null for an unknown model.
 function modelInfo(name) {
@@ -396,6 +396,11 @@ async function handleCompletion(req, res, proto, azureName) {
   let ans;
   if (f === 'refusal') {
     ans = { kind: 'refusal', text: "I'm sorry, but I can't help with writing this record.", finish: 'refusal', promptTokens };
+  } else if (f === 'filter') {
+    // A content filter cuts the answer short: OpenAI content_filter,
+    // Anthropic (which has no such reason) refusal.
+    const text = render(answerDocument(info, conv, sm.mode), sm.mode, info, conv.skeleton);
+    ans = { kind: 'text', text: text.slice(0, Math.floor(text.length / 3)), finish: 'filter', promptTokens };
   } else {
     const doc = answerDocument(info, conv, sm.mode);
     let text = render(doc, sm.mode, info, conv.skeleton);
