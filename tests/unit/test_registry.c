@@ -461,6 +461,93 @@ static void test_us_core(void **state)
     fg_registry_free(reg);
 }
 
+/* Resources as odd as a package can make them: errors, never a crash. */
+static void test_hostile(void **state)
+{
+    (void)state;
+    static const char *const sds[] = {
+        /* wrong JSON types everywhere */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/a\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\",\"type\":[1,2],\"binding\":\"x\","
+        "\"constraint\":[3,{\"key\":\"k\",\"expression\":\"((((\"}],\"max\":\"*\"}]}}",
+        /* a slicing that is not an object */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/b\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\",\"slicing\":7}]}}",
+        /* a contentReference to nothing */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/c\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\"},"
+        "{\"path\":\"Patient.a\",\"contentReference\":\"#Nowhere\"}]}}",
+        /* the same id twice */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/d\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\"},{\"path\":\"Patient.a\"},"
+        "{\"path\":\"Patient.a\"}]}}",
+        /* the first element is not a root; a negative min */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/e\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient.a\"}]}}",
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/f\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\",\"min\":-1}]}}",
+        /* slices and ids that lead nowhere */
+        "{\"resourceType\":\"StructureDefinition\",\"url\":\"http://x/g\",\"type\":\"Patient\","
+        "\"snapshot\":{\"element\":[{\"path\":\"Patient\"},{\"id\":\"Patient.b:s/t/u\","
+        "\"path\":\"Patient.b\",\"sliceName\":\"u\"},{\"id\":\":::..\",\"path\":\".\"}]}}",
+    };
+    int ok = 0, invalid = 0;
+    for (size_t i = 0; i < sizeof sds / sizeof *sds; i++) {
+        fg_registry *reg = NULL;
+        fg_error err;
+        json_error_t jerr;
+        json_t *res = json_loads(sds[i], 0, &jerr);
+        assert_non_null(res);
+        assert_int_equal(fg_registry_new(&reg, &err), FG_OK);
+        int rc = fg_registry_add(reg, res, "hostile", &err);
+        json_decref(res);
+        if (rc == FG_OK)
+            rc = fg_registry_finish(reg, &err);
+        if (rc == FG_OK)
+            ok++;
+        else if (rc == FG_EINVALID)
+            invalid++;
+        else
+            fail_msg("case %zu: unexpected %d: %s", i, rc, err.text);
+        fg_registry_free(reg);
+    }
+    assert_int_equal(ok + invalid, sizeof sds / sizeof *sds);
+    assert_true(invalid >= 5);
+
+    /* Value sets that import each other, or themselves. */
+    fg_registry *reg = NULL;
+    fg_error err;
+    assert_int_equal(fg_registry_new(&reg, &err), FG_OK);
+    static const char *const vss[] = {
+        "{\"resourceType\":\"ValueSet\",\"url\":\"http://x/vs1\",\"compose\":{\"include\":"
+        "[{\"valueSet\":[\"http://x/vs2\"]}]}}",
+        "{\"resourceType\":\"ValueSet\",\"url\":\"http://x/vs2\",\"compose\":{\"include\":"
+        "[{\"valueSet\":[\"http://x/vs1\"]}]}}",
+        "{\"resourceType\":\"ValueSet\",\"url\":\"http://x/vs3\",\"compose\":{\"include\":"
+        "[{\"valueSet\":[\"http://x/vs3\"]},{\"system\":7}]}}",
+        "{\"resourceType\":\"ValueSet\",\"url\":\"http://x/vs4\",\"compose\":{\"include\":"
+        "[{\"system\":\"http://snomed.info/sct\",\"filter\":[{\"property\":\"concept\","
+        "\"op\":\"is-a\",\"value\":\"404684003\"}]}]}}",
+    };
+    for (size_t i = 0; i < sizeof vss / sizeof *vss; i++) {
+        json_t *res = json_loads(vss[i], 0, NULL);
+        assert_int_equal(fg_registry_add(reg, res, "hostile", &err), FG_OK);
+        json_decref(res);
+    }
+    assert_int_equal(fg_registry_finish(reg, &err), FG_OK);
+    for (size_t i = 1; i <= 4; i++) {
+        char url[32];
+        snprintf(url, sizeof url, "http://x/vs%zu", i);
+        const fg_valueset *vs = fg_registry_valueset(reg, url);
+        assert_non_null(vs);
+        assert_int_equal(fg_valueset_status(vs), FG_VS_NOT_EXPANDABLE);
+        assert_non_null(fg_valueset_note(vs));
+    }
+    assert_non_null(strstr(fg_valueset_note(fg_registry_valueset(reg, "http://x/vs4")),
+                           "SNOMED CT"));
+    fg_registry_free(reg);
+}
+
 /* data/r4core is what profiles/gen_r4core.py writes today. */
 static void test_core_is_current(void **state)
 {
@@ -502,7 +589,8 @@ int main(void)
     };
     const struct CMUnitTest other_tests[] = {
         cmocka_unit_test(test_package_good),  cmocka_unit_test(test_package_errors),
-        cmocka_unit_test(test_cache_dir),     cmocka_unit_test(test_us_core),
+        cmocka_unit_test(test_cache_dir),     cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_us_core),
         cmocka_unit_test(test_core_is_current),
     };
     int failed = cmocka_run_group_tests_name("registry core", core_tests, setup_core, teardown_core);
