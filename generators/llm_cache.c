@@ -120,7 +120,6 @@ int llm_cache_put(const char *dir, const char *hex, const char *body, size_t len
                   const char *text, size_t text_len, long tokens_in, long tokens_out,
                   const char *model, fg_error *err)
 {
-    static unsigned counter;
     char path[4200], tmp[4300], sub[4200];
     int rc = FG_EIO;
     char *s = NULL;
@@ -138,15 +137,20 @@ int llm_cache_put(const char *dir, const char *hex, const char *body, size_t len
     }
     snprintf(sub, sizeof(sub), "%s/%.2s", dir, hex);
     if (entry_path(dir, hex, path, sizeof(path)) != 0 ||
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(), counter++) >=
-            (int)sizeof(tmp)) {
+        snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
         rc = fg_error_set(err, FG_EIO, dir, "the cache path is too long");
         goto cleanup;
     }
-    if (mkdirs(sub) != 0 || !(f = fopen(tmp, "w"))) {
+    int fd = -1;
+    if (mkdirs(sub) != 0 || (fd = mkstemp(tmp)) < 0 || !(f = fdopen(fd, "w"))) {
         rc = fg_error_set(err, FG_EIO, sub, "cannot write to the cache: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
         goto cleanup;
     }
+    fchmod(fd, 0644); /* mkstemp makes it 0600; entries are plain data */
     size_t n = strlen(s);
     int bad = fwrite(s, 1, n, f) != n || fputc('\n', f) == EOF;
     bad |= fclose(f) != 0;

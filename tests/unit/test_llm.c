@@ -447,6 +447,10 @@ static void test_render(void **state)
     c.temperature = -1;
     assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
     assert_string_equal(L->url, "http://127.0.0.1:1/v1/messages");
+    fg_llm_free(L);
+    c.base_url = "http://127.0.0.1:1/v1/";
+    assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
+    assert_string_equal(L->url, "http://127.0.0.1:1/v1/messages");
     assert_int_equal(llm_render_buf(L, &r, 0, &b, &err), FG_OK);
     assert_null(strstr(b.data, "SECRET"));
     assert_non_null(strstr(b.data, "\"system\":\"Be brief.\""));
