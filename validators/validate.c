@@ -38,6 +38,10 @@ int fg_validator_new(const fg_registry *reg, const fg_validate_opts *opts, fg_va
         fg_validate_opts_default(&v->opts);
     pthread_mutex_init(&v->lock, NULL);
     v->extension = fg_registry_type(reg, "Extension");
+    if (fgv_index_build(reg, &v->index) != FG_OK) {
+        fg_validator_free(v);
+        return fg_error_set(err, FG_ENOMEM, "validator", "out of memory");
+    }
     if (v->opts.profile != NULL) {
         v->profile = fg_registry_structure(reg, v->opts.profile);
         if (v->profile == NULL) {
@@ -59,6 +63,7 @@ void fg_validator_free(fg_validator *v)
     for (size_t i = 0; i < v->n_not_checked; i++)
         free(v->not_checked[i]);
     free(v->not_checked);
+    fgv_index_free(v->index);
     pthread_mutex_destroy(&v->lock);
     free(v);
 }
@@ -254,14 +259,11 @@ int fg_validate_resource(const fg_validator *v, const json_t *resource, fg_issue
 {
     if (v == NULL || out == NULL)
         return fg_error_set(err, FG_EUSAGE, "validate", "no validator or issue list given");
-    fgv_ctx *c = malloc(sizeof *c);
-    if (c == NULL)
-        return fg_error_set(err, FG_ENOMEM, "validate", "out of memory");
+    fgv_ctx ctx; /* a few KB of stack: no allocation per call */
+    fgv_ctx *c = &ctx;
     ctx_init(c, v, out);
     fgv_resource(c, resource, NULL);
-    int failed = c->failed;
-    free(c);
-    if (failed)
+    if (c->failed)
         return fg_error_set(err, FG_ENOMEM, "validate", "out of memory while validating");
     return FG_OK;
 }

@@ -147,6 +147,85 @@ static int type_is(const char *t, const char *a, const char *b2)
     return t != NULL && (strcmp(t, a) == 0 || (b2 != NULL && strcmp(t, b2) == 0));
 }
 
+/* request.url against the resource: POST names its type, PUT its type
+ * and id (or a conditional Type?query). */
+static void request_rules(fgv_ctx *c, const json_t *req, const fgv_entry *en)
+{
+    const char *method = str(req, "method");
+    const char *url = str(req, "url");
+    if (method == NULL || url == NULL)
+        return;
+    int post = strcmp(method, "POST") == 0, put = strcmp(method, "PUT") == 0;
+    if (!post && !put)
+        return;
+    /* a full URL is read from its last Type/id or Type segment */
+    const char *u = url;
+    const char *q = strchr(u, '?');
+    size_t len = q ? (size_t)(q - u) : strlen(u);
+    const char *type = u, *id = NULL;
+    size_t tl = len, il = 0;
+    if (len > 0 && (u[0] == '$' || u[0] == '_'))
+        return; /* a system-level operation or search */
+    const char *slash = memchr(u, '/', len);
+    if (slash != NULL) {
+        tl = (size_t)(slash - u);
+        id = slash + 1;
+        il = len - tl - 1;
+        if (memchr(id, '/', il) != NULL || (il > 0 && (id[0] == '$' || id[0] == '_')))
+            return; /* absolute, _history, an operation or _search: not judged here */
+    }
+    size_t l0 = fgv_path_push(c, "request");
+    fgv_path_push(c, "url");
+    if (tl != strlen(en->type) || strncmp(type, en->type, tl) != 0)
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
+                  "request.url %s does not name the entry's resource type %s", url, en->type);
+    else if (put && id != NULL && en->id != NULL
+             && (strlen(en->id) != il || strncmp(en->id, id, il) != 0))
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
+                  "PUT %s carries resource id %s: the ids must agree", url, en->id);
+    fgv_path_pop(c, l0);
+}
+
+/* In a transaction no two entries may write the same resource (PUT, PATCH
+ * or DELETE of one url): the later one is reported. */
+static void overlapping_writes(fgv_ctx *c, const json_t *entries, size_t n)
+{
+    size_t cap = 16;
+    while (cap < n * 2)
+        cap <<= 1;
+    size_t *tab = calloc(cap, sizeof *tab);
+    if (tab == NULL) {
+        c->failed = 1;
+        return;
+    }
+    size_t l0 = fgv_path_push(c, "entry");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *req = json_object_get(json_array_get(entries, i), "request");
+        const char *m = str(req, "method"), *url = str(req, "url");
+        if (m == NULL || url == NULL
+            || !(strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 || strcmp(m, "PATCH") == 0))
+            continue;
+        size_t h = hash_str(FNV, url, strlen(url)) & (cap - 1);
+        while (tab[h] != 0) {
+            const json_t *oreq = json_object_get(json_array_get(entries, tab[h] - 1), "request");
+            if (strcmp(str(oreq, "url"), url) == 0) {
+                size_t l1 = fgv_path_index(c, i);
+                fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
+                          "entry[%zu] already writes %s in this transaction: a transaction "
+                          "may touch each resource once",
+                          tab[h] - 1, url);
+                fgv_path_pop(c, l1);
+                break;
+            }
+            h = (h + 1) & (cap - 1);
+        }
+        if (tab[h] == 0)
+            tab[h] = i + 1;
+    }
+    fgv_path_pop(c, l0);
+    free(tab);
+}
+
 static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
 {
     const char *bt = b->type;
@@ -202,6 +281,15 @@ static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
                       "fullUrl %s does not match the resource (%s/%s): it must end in %s",
                       en->full_url, en->type, en->id, tail + 1);
     }
+    if (en->full_url != NULL && en->resource != NULL && en->id == NULL
+        && strstr(en->full_url, "://") != NULL
+        && !(json_is_object(req) && str(req, "method") && strcmp(str(req, "method"), "POST") == 0))
+        fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
+                  "fullUrl %s names a resource on a server, but the resource has no id: give "
+                  "it the id the fullUrl ends in, or use a urn:uuid: fullUrl",
+                  en->full_url);
+    if (json_is_object(req) && en->type != NULL)
+        request_rules(c, req, en);
     if (b->dup_of != NULL && b->dup_of[i] != 0 && !(bt != NULL && strcmp(bt, "history") == 0))
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-7",
                   "fullUrl %s is also the fullUrl of entry[%zu]: each entry needs its own "
@@ -224,6 +312,8 @@ void fgv_bundle_rules(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
     }
     if (bt == NULL)
         return;
+    if (strcmp(bt, "transaction") == 0 && b->n > 1)
+        overlapping_writes(c, entries, b->n);
     if (json_object_get(bundle, "total") != NULL && !type_is(bt, "searchset", "history"))
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-1",
                   "total is only allowed in searchset and history bundles (bdl-1)");

@@ -89,11 +89,18 @@ const fg_elem *fgv_child_named(const fg_elem *parent, const char *name)
 
 /* Index of the child of `src` that property `key` belongs to, or -1; for a
  * choice, *tref is the type its suffix names (NULL when not allowed). */
-static long find_child(const fg_elem *src, const char *key, const fg_type_ref **tref,
-                       int *bad_choice)
+static long find_child(const fgv_ctx *c, const fg_elem *src, const char *key,
+                       const fg_type_ref **tref, int *bad_choice)
 {
     *tref = NULL;
     *bad_choice = 0;
+    int ti;
+    long hit = fgv_index_find(c->v->index, src, key, &ti);
+    if (hit >= 0) {
+        const fg_elem *e = src->children[hit];
+        *tref = ti >= 0 && (size_t)ti < e->n_types ? &e->types[ti] : NULL;
+        return hit;
+    }
     char k0 = key[0];
     for (size_t i = 0; i < src->n_children; i++) {
         const fg_elem *e = src->children[i];
@@ -228,9 +235,18 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
                           def->name ? def->name : "", def->name ? def->name : "");
             } else {
                 const fg_structure *pt = tref->base;
+                const fg_elem *sh = c->holder_def;
+                const fg_structure *st = c->holder_type;
+                const char *su = c->holder_ext_url;
+                c->holder_def = def;
+                c->holder_type = pt;
+                c->holder_ext_url = NULL;
                 c->depth++;
                 fgv_object(c, shadow, pt ? pt->root : NULL, pt, 0);
                 c->depth--;
+                c->holder_def = sh;
+                c->holder_type = st;
+                c->holder_ext_url = su;
             }
         }
         if (val == NULL || json_is_null(val)) {
@@ -313,7 +329,7 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
          * its children from elsewhere; keys already on the element are
          * skipped inside. */
         if (src != NULL && src != def && src->n_constraints > 0)
-            fgv_invariants(c, val, src, code);
+            fgv_invariants_except(c, val, src, code, def);
     }
 }
 
@@ -451,14 +467,23 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
     size_t ntrack = nch < FGV_MAX_SEEN ? nch : FGV_MAX_SEEN;
     memset(seen, 0, ntrack * sizeof seen[0]);
     int only_id = 1;
+    int any_shadow = 0;
 
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)obj, key, val)
     {
+        if (key[0] == '_') {
+            any_shadow = 1;
+            break;
+        }
+    }
+    json_object_foreach((json_t *)obj, key, val)
+    {
         if (strcmp(key, "id") != 0)
             only_id = 0;
-        if (key[0] == 'r' && strcmp(key, "resourceType") == 0) {
+        if (key[0] == 'r' && strcmp(key, "resourceType") == 0
+            && (is_root || fgv_child_named(src, "resourceType") == NULL)) {
             if (!is_root) {
                 size_t l0 = fgv_path_push(c, key);
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
@@ -477,7 +502,7 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
         }
         const fg_type_ref *tref;
         int bad_choice;
-        long idx = find_child(src, name, &tref, &bad_choice);
+        long idx = find_child(c, src, name, &tref, &bad_choice);
         if (idx < 0) {
             size_t l0 = fgv_path_push(c, key);
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
@@ -515,7 +540,7 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
             continue;
         }
         const json_t *shadow = NULL;
-        if (!is_shadow && fgv_is_primitive(tref)) {
+        if (!is_shadow && any_shadow && fgv_is_primitive(tref)) {
             char sk[256];
             size_t kl = strlen(key);
             if (kl + 2 < sizeof sk) {

@@ -30,6 +30,9 @@ static int has_value_x(const json_t *o)
     json_t *v;
     json_object_foreach((json_t *)o, k, v)
     {
+        /* a value present only through its `_valueX` extensions counts */
+        if (k[0] == '_')
+            k++;
         if (strncmp(k, "value", 5) == 0 && isupper((unsigned char)k[5]))
             return 1;
     }
@@ -47,7 +50,10 @@ static int refers_to(const json_t *j, const char *ref, const json_t *skip, int d
         json_object_foreach((json_t *)j, k, v)
         {
             if (json_is_string(v)) {
-                if (strcmp(k, "reference") == 0 && strcmp(json_string_value(v), ref) == 0)
+                /* Reference.reference, and canonical or uri values (dom-3
+                 * reads descendants().as(canonical) and .as(uri) too) */
+                (void)k;
+                if (strcmp(json_string_value(v), ref) == 0)
                     return 1;
             } else if (refers_to(v, ref, skip, depth + 1)) {
                 return 1;
@@ -58,7 +64,7 @@ static int refers_to(const json_t *j, const char *ref, const json_t *skip, int d
         json_t *v;
         json_array_foreach(j, i, v) if (refers_to(v, ref, skip, depth + 1)) return 1;
     } else if (json_is_string(j)) {
-        return 0;
+        return strcmp(json_string_value(j), ref) == 0;
     }
     return 0;
 }
@@ -276,11 +282,25 @@ static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const ch
                   k->key);
 }
 
+static int has_key(const fg_elem *e, const char *key)
+{
+    for (size_t i = 0; e != NULL && i < e->n_constraints; i++)
+        if (e->constraints[i].key && strcmp(e->constraints[i].key, key) == 0)
+            return 1;
+    return 0;
+}
+
 void fgv_invariants(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type)
+{
+    fgv_invariants_except(c, val, def, type, NULL);
+}
+
+void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+                           const fg_elem *done)
 {
     for (size_t i = 0; i < def->n_constraints && !c->failed; i++) {
         const fg_constraint *k = &def->constraints[i];
-        if (k->key == NULL)
+        if (k->key == NULL || (done != NULL && has_key(done, k->key)))
             continue;
         if (native_key(k->key)) {
             if (strcmp(k->key, "ext-1") == 0 && json_is_object(val)) {
@@ -344,6 +364,27 @@ static int context_matches(fgv_ctx *c, const char *ctxexpr, const fg_elem *holde
     return 0;
 }
 
+/* Extensions that the R4 specification itself publishes outside their
+ * declared contexts, thousands of times (structuredefinition-fhir-type on
+ * ElementDefinition.type instead of .type.code, normative-version on
+ * resources, translation on non-string elements): a misplaced one is a
+ * warning, so the specification's own material does not fail. Every other
+ * extension outside its contexts is an error. */
+static int context_lenient(const char *url)
+{
+    static const char *const lenient[] = {
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type",
+        "http://hl7.org/fhir/StructureDefinition/structuredefinition-normative-version",
+        "http://hl7.org/fhir/StructureDefinition/regex",
+        "http://hl7.org/fhir/StructureDefinition/translation",
+        "http://hl7.org/fhir/StructureDefinition/valueset-concept-comments",
+    };
+    for (size_t i = 0; url != NULL && i < sizeof lenient / sizeof lenient[0]; i++)
+        if (strcmp(url, lenient[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void fgv_extension_context(fgv_ctx *c, const fg_structure *ext, const fg_elem *holder_def,
                            const fg_structure *holder_type)
 {
@@ -362,6 +403,7 @@ void fgv_extension_context(fgv_ctx *c, const fg_structure *ext, const fg_elem *h
     const char *where = holder_def && holder_def->path ? holder_def->path
                         : holder_type && holder_type->type ? holder_type->type
                                                            : "?";
-    fgv_issue(c, FG_SEV_ERROR, FG_CHECK_EXTENSION, "structure", NULL,
+    fgv_issue(c, context_lenient(ext->url) ? FG_SEV_WARNING : FG_SEV_ERROR, FG_CHECK_EXTENSION,
+              "structure", NULL,
               "Extension %s is not allowed on %s: it may be used on %s", ext->url, where, list);
 }

@@ -21,11 +21,14 @@
 
 #define FGV_PATH_MAX 4096
 
+typedef struct fgv_index fgv_index;
+
 struct fg_validator {
     const fg_registry *reg;
     fg_validate_opts opts;
     const fg_structure *profile;   /* opts->profile, resolved, or NULL */
     const fg_structure *extension; /* the base Extension definition */
+    fgv_index *index;              /* children by (parent, JSON name) */
 
     pthread_mutex_t lock;          /* guards the not-checked list */
     char **not_checked;
@@ -75,6 +78,13 @@ typedef struct fgv_ctx {
     const fg_structure *holder_type;
     const char *holder_ext_url;  /* when the holder is an extension */
 } fgv_ctx;
+
+/* ---- validate_index.c ---- */
+int fgv_index_build(const fg_registry *reg, fgv_index **out);
+void fgv_index_free(fgv_index *ix);
+/* Index of the child of `parent` that JSON property `key` names, with
+ * *type its type index (-1 none); -1 when not indexed. */
+long fgv_index_find(const fgv_index *ix, const fg_elem *parent, const char *key, int *type);
 
 /* ---- validate_issue.c ---- */
 void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, const char *rule,
@@ -146,6 +156,10 @@ const fgv_entry *fgv_bundle_find(const fgv_bundle *b, const char *reference);
 
 /* ---- validate_invariant.c ---- */
 void fgv_invariants(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type);
+/* The same, skipping the keys `done` already has (the type's own
+ * constraints after the element's). */
+void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+                           const fg_elem *done);
 void fgv_extension_context(fgv_ctx *c, const fg_structure *ext, const fg_elem *holder_def,
                            const fg_structure *holder_type);
 

@@ -314,6 +314,76 @@ static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int
     return e;
 }
 
+#define FGV_DISC_DEFS 16
+
+/* Every element of slice `s` the path can reach: children, and at a sliced
+ * element also each of its slices (a re-sliced coding carries the fixed
+ * code in its slice, as the core bp profile does). */
+static size_t defs_at(fgv_ctx *c, const fg_elem *s, const char *path, const fg_elem **out)
+{
+    const fg_elem *cur[FGV_DISC_DEFS], *nxt[FGV_DISC_DEFS];
+    size_t ncur = 1, nn;
+    cur[0] = s;
+    char seg[256], arg[256];
+    const char *p = path;
+    while (*p && ncur > 0) {
+        p = next_seg(p, seg, sizeof seg);
+        if (strcmp(seg, "$this") == 0 || strcmp(seg, "resolve()") == 0
+            || fn_arg(seg, "ofType", arg, sizeof arg) || fn_arg(seg, "extension", arg, sizeof arg))
+            return 0; /* the single-path reader handles these */
+        nn = 0;
+        for (size_t i = 0; i < ncur; i++) {
+            const fg_elem *src = cur[i]->content_ref ? cur[i]->content_ref : cur[i];
+            const fg_elem *ch = fgv_child_named(src, seg);
+            if (ch == NULL && src->n_children == 0 && src->n_types > 0
+                && src->types[0].n_profiles > 0) {
+                const fg_structure *ps = fg_registry_structure(c->v->reg, src->types[0].profiles[0]);
+                if (ps != NULL && ps->root != NULL)
+                    ch = fgv_child_named(ps->root, seg);
+            }
+            if (ch == NULL)
+                continue;
+            if (nn < FGV_DISC_DEFS)
+                nxt[nn++] = ch;
+            for (size_t k = 0; k < ch->n_slices && nn < FGV_DISC_DEFS; k++)
+                nxt[nn++] = ch->slices[k];
+        }
+        memcpy(cur, nxt, nn * sizeof cur[0]);
+        ncur = nn;
+    }
+    memcpy(out, cur, ncur * sizeof cur[0]);
+    return ncur;
+}
+
+static int value_in(const fg_elem *e, const json_t *v)
+{
+    if (e->fixed != NULL)
+        return fgv_fixed_match(e->fixed, v);
+    if (e->pattern != NULL)
+        return fgv_pattern_match(e->pattern, v);
+    if (json_is_string(v))
+        return fg_valueset_contains(e->binding_exp, NULL, json_string_value(v));
+    const json_t *codings = json_object_get(v, "coding");
+    size_t nc = json_is_array(codings) ? json_array_size(codings) : 1;
+    for (size_t k = 0; k < nc; k++) {
+        const json_t *cd = json_is_array(codings) ? json_array_get(codings, k) : v;
+        const json_t *sy = json_object_get(cd, "system");
+        const json_t *co = json_object_get(cd, "code");
+        if (json_is_string(co)
+            && fg_valueset_contains(e->binding_exp, json_is_string(sy) ? json_string_value(sy) : NULL,
+                                    json_string_value(co)))
+            return 1;
+    }
+    return 0;
+}
+
+static int has_expectation(const fg_elem *e)
+{
+    return e->fixed != NULL || e->pattern != NULL
+           || (e->binding == FG_BIND_REQUIRED && e->binding_exp != NULL
+               && fg_valueset_status(e->binding_exp) == FG_VS_EXPANDED);
+}
+
 static const char *value_type(const json_t *v)
 {
     const json_t *rt = json_object_get(v, "resourceType");
@@ -345,8 +415,21 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
                     return 1;
             return 0;
         }
-        if (e == NULL)
-            return 1; /* the slice does not fix the value: nothing to tell slices apart */
+        if (e == NULL || !has_expectation(e)) {
+            /* the value may be fixed further down a re-sliced element */
+            const fg_elem *defs[FGV_DISC_DEFS];
+            size_t nd = defs_at(c, slice, d->path ? d->path : "$this", defs);
+            int any = 0;
+            for (size_t k = 0; k < nd; k++) {
+                if (!has_expectation(defs[k]))
+                    continue;
+                any = 1;
+                for (size_t i = 0; i < n; i++)
+                    if (value_in(defs[k], vals[i]))
+                        return 1;
+            }
+            return !any; /* nothing tells the slices apart: it matches */
+        }
         if (e->fixed != NULL || e->pattern != NULL) {
             for (size_t i = 0; i < n; i++) {
                 if (e->fixed != NULL && fgv_fixed_match(e->fixed, vals[i]))

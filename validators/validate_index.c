@@ -1,0 +1,186 @@
+/*
+ * validate_index.c: a child index over every compiled element tree, built
+ * once when the validator is made, so the walk finds the definition of a
+ * JSON property with one hash probe instead of a scan of the children.
+ *
+ * The key is (parent element, JSON property name). A choice element is
+ * entered once per allowed type under its JSON name (`value[x]` with
+ * Quantity -> `valueQuantity`), so the probe also yields the type. Names
+ * the index does not hold (unknown elements, a choice suffix that is not
+ * allowed) fall back to the scan, which then explains what is wrong.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate_private.h"
+
+typedef struct fgv_slot {
+    const fg_elem *parent;
+    const char *key;
+    uint32_t hash;
+    int32_t child;  /* index in parent->children */
+    int32_t type;   /* index in the child's types, -1 for none */
+} fgv_slot;
+
+struct fgv_index {
+    fgv_slot *slots;
+    size_t mask;
+    size_t used;
+    char **names; /* choice names allocated here */
+    size_t n_names, cap_names;
+};
+
+static uint32_t hash_key(const fg_elem *parent, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)parent;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL;
+    }
+    h ^= h >> 29;
+    return (uint32_t)h;
+}
+
+static int put(fgv_index *ix, const fg_elem *parent, const char *key, int32_t child,
+               int32_t type)
+{
+    uint32_t h = hash_key(parent, key);
+    size_t i = h & ix->mask;
+    while (ix->slots[i].parent != NULL) {
+        const fgv_slot *s = &ix->slots[i];
+        if (s->hash == h && s->parent == parent && strcmp(s->key, key) == 0)
+            return 0; /* first entry wins: exact names are entered first */
+        i = (i + 1) & ix->mask;
+    }
+    ix->slots[i] = (fgv_slot){parent, key, h, child, type};
+    ix->used++;
+    return 0;
+}
+
+static size_t count_elems(const fg_elem *e, int depth)
+{
+    if (e == NULL || depth > 64)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_children; i++)
+        n += 1 + e->children[i]->n_types + count_elems(e->children[i], depth + 1);
+    for (size_t i = 0; i < e->n_slices; i++)
+        n += count_elems(e->slices[i], depth + 1);
+    return n;
+}
+
+static char *choice_name(fgv_index *ix, const char *name, const char *code)
+{
+    size_t nl = strlen(name), cl = strlen(code);
+    char *s = malloc(nl + cl + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, name, nl);
+    memcpy(s + nl, code, cl + 1);
+    s[nl] = (char)toupper((unsigned char)s[nl]);
+    if (ix->n_names == ix->cap_names) {
+        size_t nc = ix->cap_names ? ix->cap_names * 2 : 1024;
+        char **n = realloc(ix->names, nc * sizeof *n);
+        if (n == NULL) {
+            free(s);
+            return NULL;
+        }
+        ix->names = n;
+        ix->cap_names = nc;
+    }
+    ix->names[ix->n_names++] = s;
+    return s;
+}
+
+static int add_tree(fgv_index *ix, const fg_elem *e, int depth)
+{
+    if (e == NULL || depth > 64)
+        return 0;
+    /* exact names first, so a name never loses to a choice expansion */
+    for (size_t i = 0; i < e->n_children; i++) {
+        const fg_elem *c = e->children[i];
+        if (!c->is_choice && c->name != NULL)
+            put(ix, e, c->name, (int32_t)i, c->n_types > 0 ? 0 : -1);
+    }
+    for (size_t i = 0; i < e->n_children; i++) {
+        const fg_elem *c = e->children[i];
+        if (!c->is_choice || c->name == NULL)
+            continue;
+        for (size_t t = 0; t < c->n_types; t++) {
+            const char *code = c->types[t].code;
+            if (code == NULL || strchr(code, ':') != NULL)
+                continue;
+            char *k = choice_name(ix, c->name, code);
+            if (k == NULL)
+                return -1;
+            put(ix, e, k, (int32_t)i, (int32_t)t);
+        }
+    }
+    for (size_t i = 0; i < e->n_children; i++)
+        if (add_tree(ix, e->children[i], depth + 1) < 0)
+            return -1;
+    for (size_t i = 0; i < e->n_slices; i++)
+        if (add_tree(ix, e->slices[i], depth + 1) < 0)
+            return -1;
+    return 0;
+}
+
+int fgv_index_build(const fg_registry *reg, fgv_index **out)
+{
+    fgv_index *ix = calloc(1, sizeof *ix);
+    if (ix == NULL)
+        return FG_ENOMEM;
+    size_t ns = fg_registry_structure_count(reg), total = 0;
+    for (size_t i = 0; i < ns; i++) {
+        const fg_structure *s = fg_registry_structure_at(reg, i);
+        if (s != NULL)
+            total += count_elems(s->root, 0);
+    }
+    size_t cap = 1024;
+    while (cap < total * 2)
+        cap <<= 1;
+    ix->slots = calloc(cap, sizeof *ix->slots);
+    if (ix->slots == NULL) {
+        fgv_index_free(ix);
+        return FG_ENOMEM;
+    }
+    ix->mask = cap - 1;
+    for (size_t i = 0; i < ns; i++) {
+        const fg_structure *s = fg_registry_structure_at(reg, i);
+        if (s != NULL && add_tree(ix, s->root, 0) < 0) {
+            fgv_index_free(ix);
+            return FG_ENOMEM;
+        }
+    }
+    *out = ix;
+    return FG_OK;
+}
+
+void fgv_index_free(fgv_index *ix)
+{
+    if (ix == NULL)
+        return;
+    for (size_t i = 0; i < ix->n_names; i++)
+        free(ix->names[i]);
+    free(ix->names);
+    free(ix->slots);
+    free(ix);
+}
+
+long fgv_index_find(const fgv_index *ix, const fg_elem *parent, const char *key, int *type)
+{
+    if (ix == NULL)
+        return -2;
+    uint32_t h = hash_key(parent, key);
+    size_t i = h & ix->mask;
+    while (ix->slots[i].parent != NULL) {
+        const fgv_slot *s = &ix->slots[i];
+        if (s->hash == h && s->parent == parent && strcmp(s->key, key) == 0) {
+            *type = s->type;
+            return s->child;
+        }
+        i = (i + 1) & ix->mask;
+    }
+    return -1;
+}
