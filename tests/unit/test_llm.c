@@ -871,6 +871,60 @@ static void test_loop_followups_and_rpm(void **state)
     server_stop(&S);
 }
 
+#define SSE_HEAD "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+
+static void test_loop_stream(void **state)
+{
+    (void)state;
+    server S = {0};
+    /* cut short (no finish reason), then whole */
+    S.replies[0] = SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n";
+    S.replies[1] = SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\r\n\r\n"
+                            ": keep-alive\r\n\r\n"
+                            "data: {\"choices\":[{\"delta\":{\"content\":\"2}\"},"
+                            "\"finish_reason\":\"stop\"}]}\n\n"
+                            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+                            "\"completion_tokens\":6}}\n\ndata: [DONE]\n\n";
+    S.replies[2] = S.replies[0];
+    S.n_replies = 3;
+    server_start(&S);
+    char url[100];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S.port);
+    fg_llm_config c;
+    fg_llm_config_default(&c);
+    c.model = "m";
+    c.base_url = url;
+    c.stream = 1;
+    c.max_attempts = 2;
+    fg_error err;
+    fg_llm *L = NULL;
+    assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
+    json_t *schema = small_schema();
+    fg_llm_message m = {"user", "hi"};
+    fg_llm_request r = {1, NULL, &m, 1, schema, "doc", 0};
+    run_ctx rc = {0};
+    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
+    assert_int_equal(fg_llm_run(L, NULL, on_done, &rc, NULL, &err), FG_OK);
+    assert_int_equal(rc.status, FG_OK);
+    assert_int_equal(rc.attempts, 2);
+    assert_string_equal(rc.text, "{\"a\":2}");
+    assert_non_null(strstr(S.heads[0], "Accept: text/event-stream"));
+    assert_non_null(strstr(S.bodies[0], "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    fg_llm_stats st;
+    fg_llm_get_stats(L, &st);
+    assert_int_equal(st.tokens_in, 5);
+    assert_int_equal(st.tokens_out, 6);
+    /* cut short on every try: a failure that says so */
+    rc = (run_ctx){0};
+    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
+    assert_int_equal(fg_llm_run(L, NULL, on_done, &rc, NULL, &err), FG_OK);
+    assert_int_equal(rc.status, FG_ENETWORK);
+    assert_non_null(strstr(rc.error, "the stream ended before the answer was complete"));
+    fg_llm_free(L);
+    json_decref(schema);
+    server_stop(&S);
+}
+
 /* ---- the fuzz corpus, replayed -------------------------------------------------- */
 
 /* Every seed of tests/fuzz/corpus-llm through the fuzz target, cut at every
@@ -932,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_loop_retry_and_failures),
         cmocka_unit_test(test_loop_cancel),
         cmocka_unit_test(test_loop_followups_and_rpm),
+        cmocka_unit_test(test_loop_stream),
         cmocka_unit_test(test_replay_corpus),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
