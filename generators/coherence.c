@@ -154,7 +154,7 @@ const coh_sexage *coh_sex_age(const fg_coherence_rules *r, const char *system, c
 
 int64_t coh_day(fg_time t)
 {
-    return t >= 0 ? t / FG_DAY : -((-t + FG_DAY - 1) / FG_DAY);
+    return t / FG_DAY - (t % FG_DAY < 0); /* floor, defined for every t */
 }
 
 void coh_add(coh_ctx *c, const char *list, size_t index, const char *member, const char *fmt,

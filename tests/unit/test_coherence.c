@@ -347,6 +347,44 @@ static void test_rules_files(void **state)
     fg_tsv_free(t);
 }
 
+/* Items with every optional member missing and times unset: no crash, and
+ * grounding names what it cannot use. */
+static void test_degenerate(void **state)
+{
+    (void)state;
+    fg_history h;
+    fg_findings f;
+    fg_error err;
+    fg_history_init(&h);
+    fg_findings_init(&f);
+    h.patient.birth_date = FG_TIME_NONE;
+    h.patient.death = FG_TIME_NONE;
+    fg_encounter *e = FG_PUSH(&h, encounters);
+    assert_non_null(e);
+    e->start = e->end = FG_TIME_NONE;
+    fg_condition *c = FG_PUSH(&h, conditions);
+    c->onset = c->abatement = c->recorded = FG_TIME_NONE;
+    fg_observation *o = FG_PUSH(&h, observations);
+    o->time = FG_TIME_NONE;
+    o->kind = FG_VALUE_QUANTITY;
+    fg_medication *m = FG_PUSH(&h, medications);
+    m->start = m->end = INT64_MIN + 1;
+    m->reason = "nothing";
+    fg_note *n = FG_PUSH(&h, notes);
+    n->time = FG_TIME_NONE;
+    n->text = "Denies everything. 40 yo";
+    fg_allergy *a = FG_PUSH(&h, allergies);
+    a->onset = INT64_MAX;
+    assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
+    assert_true(f.n >= 5);
+    assert_int_equal(fg_coherence_check(rules, &h, NULL, &f, &err), FG_OK);
+    assert_true(fg_findings_names(&f, "medications", 0));
+    assert_int_equal(fg_coherence_check(NULL, &h, NULL, &f, &err), FG_EUSAGE);
+    assert_int_equal(fg_ground_history(NULL, &h, &f, &err), FG_EUSAGE);
+    fg_findings_free(&f);
+    fg_history_free(&h);
+}
+
 /* The engine's histories, grounded and checked, raise nothing. */
 static void test_engine_histories(void **state)
 {
@@ -403,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_physiology),
         cmocka_unit_test(test_notes),
         cmocka_unit_test(test_rules_files),
+        cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_engine_histories),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
