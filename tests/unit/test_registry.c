@@ -304,7 +304,27 @@ static void test_package_good(void **state)
         fg_registry_structure(reg, "http://example.org/fhirgen-test/StructureDefinition/test-patient");
     assert_non_null(st); /* found without .index.json */
     assert_string_equal(st->package, "fhirgen.test.good#1.10.0");
-    assert_int_equal(child(st->root, "identifier")->min, 1);
+    const fg_elem *ident = child(st->root, "identifier");
+    assert_int_equal(ident->min, 1);
+    /* A slice, its children, and a re-slice below it. */
+    assert_true(ident->sliced);
+    assert_int_equal(ident->n_children, 1);
+    assert_int_equal(ident->n_slices, 1);
+    const fg_elem *mrn = slice(ident, "mrn");
+    assert_non_null(mrn);
+    assert_true(mrn->sliced);
+    assert_int_equal(mrn->slice_rules, FG_SLICE_CLOSED);
+    assert_true(mrn->slice_ordered);
+    assert_string_equal(child(mrn, "system")->fixed_type, "Uri");
+    assert_string_equal(json_string_value(child(mrn, "system")->fixed),
+                        "http://example.org/fhirgen-test/mrn");
+    assert_int_equal(mrn->n_slices, 1);
+    const fg_elem *local = slice(mrn, "mrn/local");
+    assert_non_null(local);
+    assert_int_equal(local->max, 1);
+    assert_true(local->is_array);
+    assert_non_null(child(local, "type")->pattern);
+    assert_ptr_equal(local->parent, st->root);
     /* "deceasedBoolean" next to "deceased[x]" folds into a type slice. */
     const fg_elem *dec = child(st->root, "deceased");
     assert_non_null(dec);
@@ -560,7 +580,9 @@ static void test_core_is_current(void **state)
         skip(); /* needs python3 */
         return;
     }
-    char tmp[] = "/tmp/fg_r4core_XXXXXX";
+    char tmp[512];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/fg_r4core_XXXXXX", tmpdir && *tmpdir ? tmpdir : P_tmpdir);
     assert_non_null(mkdtemp(tmp));
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "python3 profiles/gen_r4core.py '%s' '%s'", CORE_PACKAGE_DIR, tmp);
