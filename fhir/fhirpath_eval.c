@@ -24,9 +24,20 @@ int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b)
         *b = -1;
         return FG_OK;
     }
-    if (v->n > 1)
-        return fp_fail(c, FG_EINVALID,
-                       "a collection of %zu items was used where one boolean was expected", v->n);
+    fp_item p;
+    if (v->n > 1) {
+        /* Several items: an error when any is a boolean (which one counts?);
+         * references or codings (`practitioner or organization`) count as
+         * present, the reading invariants written this way intend. */
+        for (size_t k = 0; k < v->n; k++)
+            if (fp_prim(&v->items[k], &p) == FPV_BOOL)
+                return fp_fail(c, FG_EINVALID,
+                               "a collection of %zu items was used where one boolean was "
+                               "expected",
+                               v->n);
+        *b = 1;
+        return FG_OK;
+    }
     const fp_item *it = &v->items[0];
     if (it->kind == FPV_BOOL)
         *b = it->i != 0;

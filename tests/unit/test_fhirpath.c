@@ -247,7 +247,8 @@ static void test_typed(void **state)
 
 typedef struct corpus {
     json_t *seen;        /* expression -> true */
-    json_t *by_type;     /* resource type -> array of root-level expressions */
+    json_t *by_type;     /* resource type -> array of [relative path, expression] */
+    json_t *by_profile;  /* US Core profile url -> the same, for its own (us-core-*) invariants */
     json_t *unsupported; /* expression -> reason */
     size_t total, compiled, failed;
 } corpus;
@@ -284,6 +285,7 @@ static void scan_definition(corpus *cp, const char *path)
         return;
     }
     const char *type = json_string_value(json_object_get(sd, "type"));
+    const char *url = json_string_value(json_object_get(sd, "url"));
     const char *derivation = json_string_value(json_object_get(sd, "derivation"));
     const json_t *elements = json_object_get(json_object_get(sd, "snapshot"), "element");
     for (size_t k = 0; k < json_array_size(elements); k++) {
@@ -307,6 +309,25 @@ static void scan_definition(corpus *cp, const char *path)
                     json_object_set_new(cp->by_type, type, list);
                 }
                 /* The element path relative to the resource, without [x]. */
+                char rel[1024];
+                snprintf(rel, sizeof(rel), "%s", epath[tlen] ? epath + tlen + 1 : "");
+                char *x = strstr(rel, "[x]");
+                if (x)
+                    memmove(x, x + 3, strlen(x + 3) + 1);
+                json_array_append_new(list, json_pack("[ss]", rel, expr));
+            }
+            const char *key = json_string_value(json_object_get(json_array_get(cons, j), "key"));
+            const char *eid = json_string_value(json_object_get(el, "id"));
+            int on_slice = eid && strchr(eid, ':'); /* applies to the matching items only */
+            if (!on_slice && type && epath && url && key && strncmp(key, "us-core-", 8) == 0 &&
+                severity &&
+                strcmp(severity, "error") == 0 && strncmp(epath, type, tlen) == 0 &&
+                (epath[tlen] == '\0' || epath[tlen] == '.')) {
+                json_t *list = json_object_get(cp->by_profile, url);
+                if (!list) {
+                    list = json_array();
+                    json_object_set_new(cp->by_profile, url, list);
+                }
                 char rel[1024];
                 snprintf(rel, sizeof(rel), "%s", epath[tlen] ? epath + tlen + 1 : "");
                 char *x = strstr(rel, "[x]");
@@ -357,6 +378,7 @@ static void test_definitions_compile(void **state)
     corpus *cp = &the_corpus;
     cp->seen = json_object();
     cp->by_type = json_object();
+    cp->by_profile = json_object();
     cp->unsupported = load_unsupported();
     if (!scan_dir(cp, R4_DIR)) {
         print_message("skipped: ../shared/fhir-packages is absent\n");
@@ -375,16 +397,11 @@ static void test_definitions_compile(void **state)
  * FHIRPath expression): the official conformance resources and the Synthea
  * sample in the shared folder must satisfy them all. */
 typedef struct sweep {
-    size_t resources, evals, falses, errors;
+    size_t resources, profiled, evals, falses, errors;
 } sweep;
 
-static void sweep_resource(corpus *cp, sweep *sw, const char *name, json_t *res)
+static void sweep_list(sweep *sw, const char *name, json_t *res, const json_t *list)
 {
-    const char *rt = json_string_value(json_object_get(res, "resourceType"));
-    const json_t *list = rt ? json_object_get(cp->by_type, rt) : NULL;
-    if (!list)
-        return;
-    sw->resources++;
     fg_fhirpath_env env = {.resource = res, .root_resource = res};
     for (size_t k = 0; k < json_array_size(list); k++) {
         const json_t *inv = json_array_get(list, k);
@@ -425,6 +442,25 @@ static void sweep_resource(corpus *cp, sweep *sw, const char *name, json_t *res)
         json_decref(targets);
         fg_fhirpath_free(fp);
         fg_fhirpath_free(pp);
+    }
+}
+
+static void sweep_resource(corpus *cp, sweep *sw, const char *name, json_t *res)
+{
+    const char *rt = json_string_value(json_object_get(res, "resourceType"));
+    const json_t *list = rt ? json_object_get(cp->by_type, rt) : NULL;
+    if (!list)
+        return;
+    sw->resources++;
+    sweep_list(sw, name, res, list);
+    const json_t *profiles = json_object_get(json_object_get(res, "meta"), "profile");
+    for (size_t k = 0; k < json_array_size(profiles); k++) {
+        const json_t *plist =
+            json_object_get(cp->by_profile, json_string_value(json_array_get(profiles, k)));
+        if (plist) {
+            sw->profiled++;
+            sweep_list(sw, name, res, plist);
+        }
     }
 }
 
@@ -472,9 +508,10 @@ static void test_examples(void **state)
     }
     if (d)
         closedir(d);
-    print_message("%zu package resources and %zu Synthea resources, %zu invariant "
-                  "evaluations, %zu false, %zu errors\n",
-                  from_package, sw.resources - from_package, sw.evals, sw.falses, sw.errors);
+    print_message("%zu package resources and %zu Synthea resources (%zu US Core profile "
+                  "claims), %zu invariant evaluations, %zu false, %zu errors\n",
+                  from_package, sw.resources - from_package, sw.profiled, sw.evals, sw.falses,
+                  sw.errors);
     assert_true(sw.resources > 100);
     assert_int_equal(sw.errors, 0);
     assert_true(sw.falses <= FHIRPATH_EXAMPLE_FALSES_MAX);
@@ -524,6 +561,7 @@ static int teardown_corpus(void **state)
     (void)state;
     json_decref(the_corpus.seen);
     json_decref(the_corpus.by_type);
+    json_decref(the_corpus.by_profile);
     json_decref(the_corpus.unsupported);
     return 0;
 }
