@@ -221,7 +221,7 @@ static void check_values(coh_ctx *c, const fg_history *h)
     }
 }
 
-/* Conditions and procedures against the sex and age table. */
+/* Conditions, procedures and observations against the sex and age table. */
 static void check_sex_age(coh_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->conditions.n; i++) {
@@ -259,6 +259,18 @@ static void check_sex_age(coh_ctx *c, const fg_history *h)
             coh_add(c, "procedures", i, "start", "\"%s\" at age %d: it is done between ages %d "
                     "and %d", x->term.display ? x->term.display : x->term.code, age, s->age_min,
                     s->age_max);
+    }
+    for (size_t i = 0; i < h->observations.n; i++) {
+        const fg_observation *x = &h->observations.v[i];
+        const coh_sexage *s;
+        if (!x->term.code || !x->term.system ||
+            !(s = coh_sex_age(c->r, x->term.system, x->term.code)))
+            continue;
+        if (s->sex >= 0 && (int)c->f.sex != s->sex)
+            coh_add(c, "observations", i, "term", "\"%s\" is only measured in a %s patient; "
+                    "this patient is %s", x->term.display ? x->term.display : x->term.code,
+                    s->sex == FG_SEX_MALE ? "male" : "female",
+                    c->f.sex == FG_SEX_MALE ? "male" : "female");
     }
 }
 

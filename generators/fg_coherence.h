@@ -5,8 +5,9 @@
  * of the history window, and in order (an encounter starts before it ends, events fall in
  * their encounter's days, abatement follows onset); every event names an
  * encounter that exists; medications and procedures with a `reason` start
- * on or after that condition's onset and the reason exists; conditions
- * suit the patient's sex and age (data/tables/condition_sex_age.tsv);
+ * on or after that condition's onset and the reason exists; conditions,
+ * procedures and observations suit the patient's sex and age
+ * (data/tables/condition_sex_age.tsv);
  * vitals and labs lie inside physiological bounds
  * (data/tables/physiology.tsv); notes do not deny an active condition nor
  * name the other sex. Knowledge lives in those tables, each row naming

@@ -213,6 +213,11 @@ static void test_sex_and_age(void **state)
     check(&h, NULL, &f);
     expect(&f, "conditions[0].term", "only possible in a male patient; this patient is female");
     expect(&f, "procedures[0].term", "only possible in a male patient");
+    h.observations.v[2].term = (fg_term){FG_SYS_LOINC, "2857-1", "PSA"};
+    h.observations.v[2].unit = "ng/mL";
+    h.observations.v[2].value = 1.2;
+    check(&h, NULL, &f);
+    expect(&f, "observations[2].term", "only measured in a male patient");
     /* The same record for a man is fine. */
     fg_coherence_facts facts;
     fg_coherence_facts_of(&h, &facts);
@@ -222,6 +227,9 @@ static void test_sex_and_age(void **state)
     /* Pregnancy at 49 is possible, at 60 not; for a man never. */
     h.conditions.v[0].term = (fg_term){FG_SYS_SNOMED, "72892002", "Normal pregnancy"};
     h.procedures.v[0].term = (fg_term){FG_SYS_SNOMED, "29303009", "ECG"};
+    h.observations.v[2].term = (fg_term){FG_SYS_LOINC, "2339-0", "Glucose"};
+    h.observations.v[2].unit = "mg/dL";
+    h.observations.v[2].value = 92;
     check(&h, NULL, &f);
     assert_int_equal(f.n, 0);
     check(&h, &facts, &f);
