@@ -5,6 +5,9 @@
 //   node selftest-lib.mjs decode PROTO STREAM FILE [--out HISTORY.json]
 //     reads an answer (JSON, or server-sent events when STREAM is 1) and prints
 //     one line of key=value facts about it; --out writes the history found.
+//   node selftest-lib.mjs requests PLAN DIR / decode-all PLAN DIR
+//     the same for every line "NAME PROTO MODE MODEL [flags]" of PLAN, in one
+//     process: DIR/NAME.req, and DIR/NAME.facts from DIR/NAME.out.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,12 +37,10 @@ function skeleton(index, t) {
   };
 }
 
-function request(argv) {
+function request(argv, t, schema) {
   const [proto, mode, model] = argv;
   const flag = (f) => argv.includes(f);
   const val = (f, d) => (argv.includes(f) ? Number(argv[argv.indexOf(f) + 1]) : d);
-  const t = loadTerminology(dataDir);
-  const schema = JSON.parse(fs.readFileSync(path.join(dataDir, 'schema', 'history.schema.json'), 'utf8'));
   const sk = skeleton(val('--index', 0), t);
   const first = flag('--no-skeleton') ? 'Write a patient history.'
     : `Write this patient's history as one JSON document.\n<skeleton>\n${JSON.stringify(sk)}\n</skeleton>\n`;
@@ -62,7 +63,7 @@ function request(argv) {
     }
   }
   if (flag('--stream')) body.stream = true;
-  process.stdout.write(JSON.stringify(body));
+  return JSON.stringify(body);
 }
 
 function parseSse(text) {
@@ -100,10 +101,10 @@ const KEYS = ['fhirgen_history', 'patient', 'organizations', 'practitioners', 'l
   'conditions', 'observations', 'reports', 'medications', 'immunizations', 'procedures', 'allergies',
   'careplans', 'notes', 'death_cause'];
 
-function decode(argv) {
+function decode(argv, t) {
   const [proto, stream, file] = argv;
   const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : null;
-  const raw = fs.readFileSync(file, 'utf8');
+  const raw = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
   const f = { finish: 'none', kind: 'none', bytes: raw.length, done: 0, usage_in: 0, usage_out: 0, error_event: 0, order: 'ok' };
   let text = '';
   let input = null;
@@ -170,7 +171,6 @@ function decode(argv) {
   f.history_ok = f.json_ok && KEYS.every((k) => k in doc) && Object.keys(doc).length === KEYS.length &&
     Array.isArray(doc.encounters) && doc.encounters.length > 0 ? 1 : 0;
   if (f.history_ok) {
-    const t = loadTerminology(dataDir);
     const bad = unknownCodes(doc, t);
     f.unknown_codes = bad.length;
     const birth = doc.patient.birth_date;
@@ -180,13 +180,43 @@ function decode(argv) {
     f.given = doc.patient.given;
     if (out) fs.writeFileSync(out, JSON.stringify(doc, null, 1));
   }
-  process.stdout.write(Object.entries(f).map(([k, v]) => `${k}=${v}`).join(' ') + '\n');
+  return Object.entries(f).map(([k, v]) => `${k}=${v}`).join(' ') + '\n';
+}
+
+// A plan: one request a line, "NAME PROTO MODE MODEL [flags...]".
+function readPlan(file) {
+  return fs.readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(/\s+/));
 }
 
 const [cmd, ...rest] = process.argv.slice(2);
-if (cmd === 'request') request(rest);
-else if (cmd === 'decode') decode(rest);
-else {
-  process.stderr.write('usage: selftest-lib.mjs request|decode ...\n');
+const terms = () => loadTerminology(dataDir);
+const schemaOf = () => JSON.parse(fs.readFileSync(path.join(dataDir, 'schema', 'history.schema.json'), 'utf8'));
+if (cmd === 'request') {
+  process.stdout.write(request(rest, terms(), schemaOf()));
+} else if (cmd === 'decode') {
+  process.stdout.write(decode(rest, terms()));
+} else if (cmd === 'requests') {
+  // requests PLAN DIR: DIR/NAME.req for every line of the plan.
+  const [plan, dir] = rest;
+  const t = terms();
+  const schema = schemaOf();
+  for (const [name, ...args] of readPlan(plan)) fs.writeFileSync(path.join(dir, name + '.req'), request(args, t, schema));
+} else if (cmd === 'decode-all') {
+  // decode-all PLAN DIR: DIR/NAME.facts and DIR/NAME.history.json from DIR/NAME.out.
+  const [plan, dir] = rest;
+  const t = terms();
+  for (const [name, proto, , , ...flags] of readPlan(plan)) {
+    const base = path.join(dir, name);
+    let facts;
+    try {
+      facts = decode([proto, flags.includes('--stream') ? '1' : '0', base + '.out', '--out', base + '.history.json'], t);
+    } catch (e) {
+      facts = `decode-failed=${JSON.stringify(e.message)}\n`;
+    }
+    fs.writeFileSync(base + '.facts', facts);
+  }
+} else {
+  process.stderr.write('usage: selftest-lib.mjs request|decode|requests|decode-all ...\n');
   process.exit(2);
 }
