@@ -300,7 +300,9 @@ static void walk_dir(walk *w, const char *dir, const char *rel)
             continue;
         size_t l = strlen(de->d_name);
         if (S_ISDIR(st.st_mode)) {
-            if (strcmp(r, "terminology") != 0)
+            /* the tables themselves, and the validator's R4 core definitions
+             * (codes profiles require, which fhirgen never writes) */
+            if (strcmp(r, "terminology") != 0 && strcmp(r, "r4core") != 0)
                 walk_dir(w, path, r);
         } else if (l > 5 && !strcmp(de->d_name + l - 5, ".json")) {
             json_error_t je;
