@@ -123,13 +123,20 @@ grep -E '^validate:' "$WORK/validate.log"
 if [ -x "$REFCHECK" ]; then
     "$REFCHECK" --strict --max-print 30 "$WORK/openai/bundles" || fail "referential-integrity issues (above)"
 fi
-if "$FHIRGEN" validate --help >/dev/null 2>&1; then
-    if ! "$FHIRGEN" validate "$WORK/openai/bundles" >"$WORK/fvalidate.log" 2>&1; then
-        tail -40 "$WORK/fvalidate.log"
-        fail "fhirgen validate found errors in the LLM bundles (above)"
+# fhirgen validate DIR: zero errors (US Core 6.1.0 too when the shared packages are there)
+fvalidate() {
+    "$FHIRGEN" validate --help >/dev/null 2>&1 || return 0
+    IG=""
+    [ -n "$PACKAGES" ] && IG="$PACKAGES --ig hl7.fhir.us.core#6.1.0"
+    # shellcheck disable=SC2086
+    if ! "$FHIRGEN" validate $IG --jobs 2 "$1" >"$WORK/fvalidate.log" 2>&1; then
+        grep -v '^  ' "$WORK/fvalidate.log" | tail -5
+        grep '^  error' "$WORK/fvalidate.log" | head -30
+        fail "fhirgen validate found errors in $1 (above)"
     fi
-    say "  fhirgen validate: $(tail -1 "$WORK/fvalidate.log")"
-fi
+    say "  fhirgen validate: $(grep -E '^[0-9]+ files, ' "$WORK/fvalidate.log" | tail -1)"
+}
+fvalidate "$WORK/openai/bundles"
 
 say "rerun from the cache: no request reaches the server, the same bytes"
 before=$(requests)
@@ -151,6 +158,7 @@ fi
 node "$CONF/validate.mjs" $PACKAGES --max-print 40 "$WORK/nd/ndjson" >"$WORK/validate-nd.log" 2>&1 ||
     { cat "$WORK/validate-nd.log"; fail "ndjson: the independent validator found errors (above)"; }
 grep -E '^validate:' "$WORK/validate-nd.log"
+fvalidate "$WORK/nd/ndjson"
 [ "$after" = "$(requests)" ] || fail "ndjson from the cache sent requests"
 
 M=20
