@@ -175,7 +175,9 @@ function readConversation(messages) {
 function structuredMode(proto, body) {
   if (proto === 'openai') {
     const rf = body.response_format;
-    if (rf === undefined || rf === null || rf.type === 'text') return { mode: 'text' };
+    if (rf === undefined || rf === null) return { mode: 'text' };
+    if (typeof rf !== 'object' || Array.isArray(rf)) throw new Error('response_format: expected an object {type, ...}');
+    if (rf.type === 'text') return { mode: 'text' };
     if (rf.type === 'json_object') return { mode: 'json' };
     if (rf.type === 'json_schema') {
       const js = rf.json_schema;
@@ -267,8 +269,10 @@ function readBody(req) {
     req.on('data', (c) => {
       n += c.length;
       if (n > MAX_BODY) {
+        // Answer 413 and drop the rest of the body unread.
+        req.removeAllListeners('data');
+        req.resume();
         reject(Object.assign(new Error(`request body larger than ${MAX_BODY} bytes`), { status: 413 }));
-        req.destroy();
         return;
       }
       parts.push(c);
@@ -296,7 +300,7 @@ async function handleCompletion(req, res, proto, azureName) {
   try {
     raw = await readBody(req);
   } catch (e) {
-    fail(res, proto, e.status || 400, e.message);
+    fail(res, proto, e.status || 400, e.message, {}, { connection: 'close' });
     return;
   }
   let body;

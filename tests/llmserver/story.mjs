@@ -397,6 +397,11 @@ export function buildStory(t, sk, opts = {}) {
     doc.death_cause = { system: g.naturalDeath.system, code: g.naturalDeath.code, display: g.naturalDeath.display };
   }
 
+  // The scenario, when the cohort has one, colours the first note.
+  if (typeof sk.scenario === 'string' && sk.scenario.trim() && encounters.length > 0) {
+    encounters[0].lines.unshift(`Background: ${sk.scenario.trim().replace(/\s+/g, ' ').slice(0, 500)}.`);
+  }
+
   // A note per encounter, written last so it says what the record says.
   if (g.progressNote) {
     for (const rec of encounters) {
