@@ -488,12 +488,17 @@ static void test_examples(void **state)
     }
     closedir(d);
     size_t from_package = sw.resources;
-    d = opendir(SYNTHEA_DIR);
+    /* FHIRPATH_SWEEP_DIR names another NDJSON folder to sweep (fhirgen's own
+     * output, say) in place of the Synthea sample. */
+    const char *ndjson_dir = getenv("FHIRPATH_SWEEP_DIR");
+    if (!ndjson_dir || !*ndjson_dir)
+        ndjson_dir = SYNTHEA_DIR;
+    d = opendir(ndjson_dir);
     while (d && (e = readdir(d))) {
         if (!strstr(e->d_name, ".ndjson"))
             continue;
         char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", SYNTHEA_DIR, e->d_name);
+        snprintf(path, sizeof(path), "%s/%s", ndjson_dir, e->d_name);
         FILE *f = fopen(path, "r");
         if (!f)
             continue;
@@ -508,7 +513,7 @@ static void test_examples(void **state)
     }
     if (d)
         closedir(d);
-    print_message("%zu package resources and %zu Synthea resources (%zu US Core profile "
+    print_message("%zu package resources and %zu NDJSON resources (%zu US Core profile "
                   "claims), %zu invariant evaluations, %zu false, %zu errors\n",
                   from_package, sw.resources - from_package, sw.profiled, sw.evals, sw.falses,
                   sw.errors);
