@@ -584,8 +584,29 @@ static int feed_input(run *r, size_t file, int threaded)
     int bad = 0;
     r->files++;
 
+    if (sniff) {
+        /* Read up to the end of the first line: NDJSON when it is a complete
+         * JSON value followed by more lines, streamed like any NDJSON file. */
+        int fr;
+        while ((fr = reader_fill(&rd)) > 0 && !memchr(rd.buf, '\n', rd.len) &&
+               rd.len <= FG_MAX_NDJSON_LINE_BYTES && !cli_cancel)
+            ;
+        if (fr < 0) {
+            fprintf(stderr, "fhirgen validate: %s: read error: %s\n", name, strerror(errno));
+            bad = 1;
+            goto cleanup;
+        }
+        if (!rd.eof) {
+            /* More may follow the first line: is there a second one? */
+            const char *nl = rd.buf ? memchr(rd.buf, '\n', rd.len) : NULL;
+            while (nl && (size_t)(nl - rd.buf) + 1 == rd.len && (fr = reader_fill(&rd)) > 0)
+                nl = memchr(rd.buf, '\n', rd.len);
+        }
+        if (rd.buf && looks_ndjson(rd.buf, rd.len))
+            ndjson = 1;
+    }
     if (!ndjson) {
-        /* A whole document, bounded; or, when sniffing, perhaps NDJSON. */
+        /* A whole document, bounded. */
         int fr;
         while ((fr = reader_fill(&rd)) > 0 && rd.len <= FG_MAX_BUNDLE_BYTES && !cli_cancel)
             ;
@@ -594,9 +615,7 @@ static int feed_input(run *r, size_t file, int threaded)
             bad = 1;
             goto cleanup;
         }
-        if (sniff && looks_ndjson(rd.buf, rd.len) && rd.len <= FG_MAX_BUNDLE_BYTES) {
-            ndjson = 1;
-        } else {
+        {
             slot *s = take_slot(r, threaded);
             if (rd.len > FG_MAX_BUNDLE_BYTES) {
                 s->too_long = 1;
