@@ -76,5 +76,6 @@
 #define FG_MAX_SNAPSHOT_ELEMENTS 20000        /* elements of one StructureDefinition snapshot */
 #define FG_MAX_VALUESET_IMPORT_DEPTH 32       /* value sets importing value sets */
 #define FG_MAX_REGISTRY_NOTES 10000           /* notes one registry keeps */
+#define FG_MAX_PACKAGE_LOAD_THREADS 8         /* threads parsing the files of one package */
 
 #endif

@@ -10,9 +10,12 @@
  * registry; with an index, other files are not even opened.
  */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../fhir/fg_limits.h"
 #include "registry_private.h"
@@ -52,41 +55,138 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read and add one resource file. */
-static int add_file(fg_registry *reg, const char *pkgdir, const char *name, const char *package,
-                    int indexing, fg_error *err)
+/* ---- parsing the files of a package on several threads ---- */
+
+typedef struct parse_set {
+    const char *dir;
+    char **names;    /* file names, owned */
+    size_t n, cap;
+    json_t **res;    /* parsed resources, [n] */
+    int *rcs;        /* FG_OK or the failure of each file */
+    fg_error *errs;  /* where a file failed */
+    atomic_size_t next;
+} parse_set;
+
+static void parse_set_free(parse_set *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        free(ps->names[i]);
+        if (ps->res)
+            json_decref(ps->res[i]);
+    }
+    free(ps->names);
+    free(ps->res);
+    free(ps->rcs);
+    free(ps->errs);
+}
+
+static int parse_set_push(parse_set *ps, const char *name)
+{
+    if (ps->n == FG_MAX_PACKAGE_FILES)
+        return FG_ELIMIT;
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 64;
+        char **nn = realloc(ps->names, cap * sizeof *nn);
+        if (!nn)
+            return FG_ENOMEM;
+        ps->names = nn;
+        ps->cap = cap;
+    }
+    if (!(ps->names[ps->n] = strdup(name)))
+        return FG_ENOMEM;
+    ps->n++;
+    return FG_OK;
+}
+
+static void *parse_worker(void *arg)
+{
+    parse_set *ps = arg;
+    char path[4096];
+    for (;;) {
+        size_t i = atomic_fetch_add(&ps->next, 1);
+        if (i >= ps->n)
+            break;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", ps->dir, ps->names[i]) >= sizeof path) {
+            ps->rcs[i] = fg_error_set(&ps->errs[i], FG_ELIMIT, ps->dir, "file path too long");
+            continue;
+        }
+        ps->rcs[i] = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, &ps->res[i], &ps->errs[i]);
+        if (ps->rcs[i] == FG_OK && !json_is_object(ps->res[i]))
+            ps->rcs[i] = fg_error_set(&ps->errs[i], FG_EINVALID, path,
+                                      "not a FHIR resource (no JSON object): fix or remove the "
+                                      "file");
+    }
+    return NULL;
+}
+
+/* Parse every file of ps, on up to FG_MAX_PACKAGE_LOAD_THREADS threads
+ * (parsing is most of the time a package takes to load). Failures stay
+ * per file, so the caller reports the first one in name order whatever
+ * the thread count. */
+static int parse_all(parse_set *ps)
+{
+    if (!ps->n)
+        return FG_OK;
+    ps->res = calloc(ps->n, sizeof *ps->res);
+    ps->rcs = calloc(ps->n, sizeof *ps->rcs);
+    ps->errs = calloc(ps->n, sizeof *ps->errs);
+    if (!ps->res || !ps->rcs || !ps->errs)
+        return FG_ENOMEM;
+    atomic_init(&ps->next, 0);
+    /* jansson seeds its object hashing on first use: do it before the
+     * threads start. */
+    json_decref(json_object());
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus > 1 ? (size_t)cpus : 1;
+    if (want > FG_MAX_PACKAGE_LOAD_THREADS)
+        want = FG_MAX_PACKAGE_LOAD_THREADS;
+    if (want > ps->n / 4 + 1)
+        want = ps->n / 4 + 1; /* a few files are not worth a thread */
+    pthread_t tids[FG_MAX_PACKAGE_LOAD_THREADS];
+    size_t started = 0;
+    for (size_t t = 1; t < want; t++) {
+        if (pthread_create(&tids[started], NULL, parse_worker, ps) != 0)
+            break; /* fewer threads is fine */
+        started++;
+    }
+    parse_worker(ps);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+    return FG_OK;
+}
+
+/* Add the parsed files in name order; the first failure ends it. */
+static int add_parsed(fg_registry *reg, parse_set *ps, const char *package, int indexing,
+                      fg_error *err)
 {
     char path[4096];
-    json_t *res = NULL;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", pkgdir, name) >= sizeof path)
-        return fg_error_set(err, FG_ELIMIT, pkgdir, "file path too long");
-    int rc = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, &res, err);
-    if (rc != FG_OK)
-        return rc;
-    if (!json_is_object(res)) {
-        json_decref(res);
-        return fg_error_set(err, FG_EINVALID, path,
-                            "not a FHIR resource (no JSON object): fix or remove the file");
+    for (size_t i = 0; i < ps->n; i++) {
+        if (ps->rcs[i] != FG_OK) {
+            if (err)
+                *err = ps->errs[i];
+            return ps->rcs[i];
+        }
+        json_t *res = ps->res[i];
+        snprintf(path, sizeof path, "%s/%s", ps->dir, ps->names[i]);
+        const char *rt = fgr_str(res, "resourceType");
+        if (indexing && rt && push_entry(reg, package, res, ps->names[i]) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, path, "out of memory");
+        if (wanted_type(rt)) {
+            int rc = fg_registry_add(reg, res, path, err);
+            if (rc != FG_OK)
+                return rc;
+        }
     }
-    const char *rt = fgr_str(res, "resourceType");
-    if (indexing && rt && push_entry(reg, package, res, name) != FG_OK) {
-        json_decref(res);
-        return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-    }
-    if (wanted_type(rt))
-        rc = fg_registry_add(reg, res, path, err);
-    json_decref(res);
-    return rc;
+    return FG_OK;
 }
 
 /* Without .index.json: every *.json of the folder, sorted by name. */
 static int load_unindexed(fg_registry *reg, const char *pkgdir, const char *package,
                           fg_error *err)
 {
-    DIR *d = opendir(pkgdir);
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    parse_set ps = {.dir = pkgdir};
     int rc = FG_OK;
+    DIR *d = opendir(pkgdir);
     if (!d)
         return fg_error_set(err, FG_EIO, pkgdir, "cannot list the package folder");
     struct dirent *de;
@@ -95,35 +195,23 @@ static int load_unindexed(fg_registry *reg, const char *pkgdir, const char *pack
         if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
             strcmp(de->d_name, "package.json") == 0)
             continue;
-        if (n == FG_MAX_PACKAGE_FILES) {
-            rc = fg_error_set(err, FG_ELIMIT, pkgdir, "more than %d files in one package",
-                              FG_MAX_PACKAGE_FILES);
+        if ((rc = parse_set_push(&ps, de->d_name)) != FG_OK) {
+            rc = rc == FG_ELIMIT ? fg_error_set(err, FG_ELIMIT, pkgdir,
+                                                "more than %d files in one package",
+                                                FG_MAX_PACKAGE_FILES)
+                                 : fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
             goto cleanup;
         }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            char **nn = realloc(names, cap * sizeof *names);
-            if (!nn) {
-                rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
-                goto cleanup;
-            }
-            names = nn;
-        }
-        names[n] = strdup(de->d_name);
-        if (!names[n]) {
-            rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
-            goto cleanup;
-        }
-        n++;
     }
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n && rc == FG_OK; i++)
-        rc = add_file(reg, pkgdir, names[i], package, 1, err);
+    qsort(ps.names, ps.n, sizeof *ps.names, cmp_str);
+    if (parse_all(&ps) != FG_OK) {
+        rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
+        goto cleanup;
+    }
+    rc = add_parsed(reg, &ps, package, 1, err);
 cleanup:
     closedir(d);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    parse_set_free(&ps);
     return rc;
 }
 
@@ -142,6 +230,7 @@ int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *pac
     if (rc != FG_OK)
         return rc;
     const json_t *files = json_object_get(index, "files");
+    parse_set ps = {.dir = pkgdir};
     if (!json_is_array(files)) {
         json_decref(index);
         return fg_error_set(err, FG_EINVALID, path,
@@ -154,17 +243,28 @@ int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *pac
         if (!name || strchr(name, '/') || name[0] == '.') {
             rc = fg_error_set(err, FG_EINVALID, path,
                               "files[%zu].filename is missing or not a plain file name", i);
-            break;
+            goto cleanup;
         }
-        if ((rc = push_entry(reg, package, f, name)) != FG_OK) {
+        if (push_entry(reg, package, f, name) != FG_OK) {
             rc = fg_error_set(err, FG_ENOMEM, path, "out of memory");
-            break;
+            goto cleanup;
         }
         if (!wanted_type(fgr_str(f, "resourceType")))
             continue;
-        if ((rc = add_file(reg, pkgdir, name, package, 0, err)) != FG_OK)
-            break;
+        if ((rc = parse_set_push(&ps, name)) != FG_OK) {
+            rc = fg_error_set(err, rc, path, "%s",
+                              rc == FG_ELIMIT ? "more files than the limit of one package"
+                                              : "out of memory");
+            goto cleanup;
+        }
     }
+    if (parse_all(&ps) != FG_OK) {
+        rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
+        goto cleanup;
+    }
+    rc = add_parsed(reg, &ps, package, 0, err);
+cleanup:
+    parse_set_free(&ps);
     json_decref(index);
     return rc;
 }
