@@ -3,7 +3,8 @@
  *
  * Dates: every instant lies after the birth date, not after death and not
  * after the end of the history; ends follow starts; an event falls on the
- * days of its encounter (or the day after).
+ * days of its encounter (or the day after); a medication's status agrees
+ * with its end.
  * References: every event's encounter exists; a medication's or
  * procedure's reason and a care plan's conditions exist and were present
  * (onset on or before the day treatment starts); a report's results exist.
@@ -119,6 +120,15 @@ void coh_check_dates(coh_ctx *c, const fg_history *h)
         check_when(c, "medications", i, "end", x->end);
         check_order(c, "medications", i, "end", x->start, x->end, "start");
         check_in_encounter(c, h, "medications", i, x->encounter, "start", x->start);
+        if (x->status == FG_MED_ACTIVE && x->end != FG_TIME_NONE &&
+            (c->f.history_end == FG_TIME_NONE || x->end <= c->f.history_end))
+            coh_add(c, "medications", i, "status",
+                    "\"active\" but the medication ended %s: use \"completed\" or \"stopped\", "
+                    "or end null", coh_date(c, 0, x->end));
+        else if (x->status != FG_MED_ACTIVE && x->end == FG_TIME_NONE)
+            coh_add(c, "medications", i, "end",
+                    "a %s medication needs the date it ended",
+                    x->status == FG_MED_STOPPED ? "stopped" : "completed");
     }
     for (size_t i = 0; i < h->immunizations.n; i++) {
         const fg_immunization *x = &h->immunizations.v[i];

@@ -167,6 +167,24 @@ static void test_order_and_encounters(void **state)
     expect(&f, "encounters[0].end", "before the patient's birth");
     assert_int_equal(f.n, 2);
     fg_history_free(&h);
+    /* A medication's status and end. */
+    load(&h);
+    h.medications.v[0].end = fg_time_make(2020, 9, 1, 0, 0, 0);
+    check(&h, NULL, &f);
+    expect(&f, "medications[0].status", "\"active\" but the medication ended 2020-09-01");
+    fg_coherence_facts facts;
+    fg_coherence_facts_of(&h, &facts);
+    facts.history_end = fg_time_make(2020, 8, 1, 0, 0, 0);
+    check(&h, &facts, &f); /* an end after today is reported once, as such */
+    expect(&f, "medications[0].end", "after the end of the history (2020-08-01)");
+    assert_int_equal(f.n, 1);
+    h.medications.v[0].status = FG_MED_COMPLETED;
+    check(&h, NULL, &f);
+    assert_int_equal(f.n, 0);
+    h.medications.v[0].end = FG_TIME_NONE;
+    check(&h, NULL, &f);
+    expect(&f, "medications[0].end", "a completed medication needs the date it ended");
+    fg_history_free(&h);
     /* The day after the encounter is accepted (a prescription filled the
      * next morning). */
     load(&h);
