@@ -234,6 +234,29 @@ static int arg_int(fp_ctx *c, const fp_node *n, int k, const fp_coll *focus, con
     return 1;
 }
 
+/* Strings are UTF-8; FHIRPath counts characters. */
+static size_t cp_count(const char *s, size_t n)
+{
+    size_t count = 0;
+    for (size_t k = 0; k < n; k++)
+        count += ((unsigned char)s[k] & 0xC0) != 0x80;
+    return count;
+}
+
+/* Byte offset of character idx (n when past the end). */
+static size_t cp_offset(const char *s, size_t n, size_t idx)
+{
+    size_t seen = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (((unsigned char)s[k] & 0xC0) != 0x80) {
+            if (seen == idx)
+                return k;
+            seen++;
+        }
+    }
+    return n;
+}
+
 static int push_str(fp_ctx *c, fp_coll *out, const char *s, size_t n, int copy)
 {
     fp_item it = {.kind = FPV_STR, .s = s, .n = n};
@@ -513,11 +536,12 @@ static int string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp
                 at = (long long)k;
         if (n->op == F_CONTAINS)
             return fp_push_bool(c, out, at >= 0);
-        fp_item r = {.kind = FPV_INT, .i = at};
+        fp_item r = {.kind = FPV_INT, .i = at < 0 ? -1 : (long long)cp_count(s, (size_t)at)};
         return fp_push(c, out, &r);
     }
     case F_SUBSTRING: {
-        long long start = 0, len = (long long)sn;
+        long long chars = (long long)cp_count(s, sn);
+        long long start = 0, len = chars;
         rc = arg_int(c, n, 0, focus, sc, &start);
         if (rc <= 0)
             return rc;
@@ -526,15 +550,17 @@ static int string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp
             if (rc < 0)
                 return rc;
             if (rc == 0)
-                len = (long long)sn;
+                len = chars;
         }
-        if (start < 0 || start >= (long long)sn)
+        if (start < 0 || start >= chars)
             return FG_OK;
         if (len < 0)
             len = 0;
-        if (len > (long long)sn - start)
-            len = (long long)sn - start;
-        return push_str(c, out, s + start, (size_t)len, 1);
+        if (len > chars - start)
+            len = chars - start;
+        size_t from = cp_offset(s, sn, (size_t)start);
+        size_t to = cp_offset(s, sn, (size_t)(start + len));
+        return push_str(c, out, s + from, to - from, 1);
     }
     case F_UPPER:
     case F_LOWER: {
@@ -547,14 +573,18 @@ static int string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp
         return push_str(c, out, r, sn, 0);
     }
     case F_LENGTH: {
-        fp_item r = {.kind = FPV_INT, .i = (long long)sn};
+        fp_item r = {.kind = FPV_INT, .i = (long long)cp_count(s, sn)};
         return fp_push(c, out, &r);
     }
     case F_TOCHARS:
-        for (size_t k = 0; k < sn; k++) {
-            rc = push_str(c, out, s + k, 1, 1);
+        for (size_t k = 0; k < sn;) {
+            size_t e = k + 1;
+            while (e < sn && ((unsigned char)s[e] & 0xC0) == 0x80)
+                e++;
+            rc = push_str(c, out, s + k, e - k, 1);
             if (rc)
                 return rc;
+            k = e;
         }
         return FG_OK;
     case F_REPLACE: {
