@@ -532,6 +532,10 @@ int cmd_generate_llm(int argc, char **argv)
         cli_report(CMD, &err);
         goto cleanup;
     }
+    if (fg_llmgen_prompts_set_terms(prompts, terms, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        goto cleanup;
+    }
     fg_map_options mo = {spec.mrn_system};
     if (format != FG_FORMAT_HISTORY && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
         cli_report(CMD, &err);

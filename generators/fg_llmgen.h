@@ -45,6 +45,11 @@ int fg_llmgen_prompts_load(const char *dir, fg_llmgen_prompts **out, fg_error *e
 /* Accepts NULL. */
 void fg_llmgen_prompts_free(fg_llmgen_prompts *p);
 
+/* Give the templates the codes of t (SNOMED CT, LOINC with units, RxNorm,
+ * CVX) for the placeholder {{vocabulary}}, one `code | display` line each,
+ * grouped by system; without this call it renders empty. FG_ENOMEM. */
+int fg_llmgen_prompts_set_terms(fg_llmgen_prompts *p, const fg_terminology *t, fg_error *err);
+
 typedef struct fg_llmgen_options {
     const fg_engine *engine;     /* draws the skeletons */
     const fg_terminology *terms; /* grounding */

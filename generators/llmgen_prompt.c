@@ -17,6 +17,7 @@
 
 struct fg_llmgen_prompts {
     char *text[LLMGEN_TPL_COUNT];
+    char *vocabulary; /* the terminology tables as prompt text, or NULL */
     char path[LLMGEN_TPL_COUNT][1024];
 };
 
@@ -26,7 +27,7 @@ static const char *const file_names[LLMGEN_TPL_COUNT] = {"system.txt", "patient.
 static const char *const known_names[] = {
     "index", "sex", "age", "birth_date", "deceased_date", "given", "family",
     "history_start", "history_end", "skeleton", "conditions", "scenario",
-    "errors", "n_errors",
+    "errors", "n_errors", "vocabulary",
 };
 
 static int known(const char *name, size_t n)
@@ -79,7 +80,7 @@ static int check_template(const char *text, const char *path, fg_error *err)
             fg_error_set(err, FG_EINVALID, path,
                          "unknown placeholder {{%.*s}}; known: index, sex, age, birth_date, "
                          "deceased_date, given, family, history_start, history_end, skeleton, "
-                         "conditions, scenario, errors, n_errors", (int)n, name);
+                         "conditions, scenario, errors, n_errors, vocabulary", (int)n, name);
             err->line = line;
             return FG_EINVALID;
         }
@@ -94,6 +95,7 @@ void fg_llmgen_prompts_free(fg_llmgen_prompts *p)
         return;
     for (int i = 0; i < LLMGEN_TPL_COUNT; i++)
         free(p->text[i]);
+    free(p->vocabulary);
     free(p);
 }
 
@@ -141,6 +143,57 @@ cleanup:
     return rc;
 }
 
+static const char *system_name(const char *uri)
+{
+    static const char *const names[][2] = {
+        {"http://snomed.info/sct", "SNOMED CT"},
+        {"http://loinc.org", "LOINC"},
+        {"http://www.nlm.nih.gov/research/umls/rxnorm", "RxNorm"},
+        {"http://hl7.org/fhir/sid/cvx", "CVX"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(uri, names[i][0]) == 0)
+            return names[i][1];
+    return NULL;
+}
+
+int fg_llmgen_prompts_set_terms(fg_llmgen_prompts *p, const fg_terminology *t, fg_error *err)
+{
+    fg_buf b;
+    fg_buf_init(&b);
+    /* one block per code system, in the tables' order of first appearance */
+    const char *done[16];
+    size_t n_done = 0, n = fg_terminology_count(t);
+    for (size_t i = 0; i < n; i++) {
+        const char *sys = fg_terminology_at(t, i)->system;
+        const char *name = system_name(sys);
+        size_t k;
+        for (k = 0; k < n_done && strcmp(done[k], sys) != 0; k++)
+            ;
+        if (!name || k < n_done || n_done == sizeof(done) / sizeof(done[0]))
+            continue;
+        done[n_done++] = sys;
+        fg_buf_printf(&b, "%s%s (system %s): code | display%s\n", b.len ? "\n" : "", name, sys,
+                      strcmp(name, "LOINC") == 0 ? " | UCUM unit of a quantity" : "");
+        for (size_t j = i; j < n; j++) {
+            const fg_code_entry *e = fg_terminology_at(t, j);
+            if (strcmp(e->system, sys) != 0)
+                continue;
+            fg_buf_printf(&b, "%s | %s%s%s\n", e->code, e->display, e->unit && *e->unit ? " | " : "",
+                          e->unit && *e->unit ? e->unit : "");
+        }
+    }
+    if (b.failed) {
+        fg_buf_free(&b);
+        return fg_error_set(err, FG_ENOMEM, "prompts", "out of memory");
+    }
+    if (b.len && b.data[b.len - 1] == '\n')
+        b.data[--b.len] = 0;
+    free(p->vocabulary);
+    p->vocabulary = fg_buf_take(&b, NULL);
+    return FG_OK;
+}
+
 int llmgen_prompt_render(const fg_llmgen_prompts *p, int which, const llmgen_var *vars,
                          size_t n_vars, fg_buf *out, fg_error *err)
 {
@@ -180,8 +233,8 @@ typedef struct vars_scratch {
     char *conditions;
 } vars_scratch;
 
-static size_t fill_vars(const llmgen_skel *s, const char *scenario, vars_scratch *x,
-                        llmgen_var *v)
+static size_t fill_vars(const fg_llmgen_prompts *pr, const llmgen_skel *s, const char *scenario,
+                        vars_scratch *x, llmgen_var *v)
 {
     const fg_patient *p = &s->h.patient;
     snprintf(x->index, sizeof(x->index), "%llu", (unsigned long long)s->index);
@@ -217,6 +270,7 @@ static size_t fill_vars(const llmgen_skel *s, const char *scenario, vars_scratch
     v[n++] = (llmgen_var){"skeleton", s->json};
     v[n++] = (llmgen_var){"conditions", x->conditions ? x->conditions : ""};
     v[n++] = (llmgen_var){"scenario", scenario && *scenario ? scenario : "none"};
+    v[n++] = (llmgen_var){"vocabulary", pr->vocabulary ? pr->vocabulary : ""};
     return n;
 }
 
@@ -227,7 +281,7 @@ static int render_patient_tpl(const fg_llmgen_prompts *p, int which, const llmge
     vars_scratch x;
     llmgen_var v[16];
     memset(&x, 0, sizeof(x));
-    size_t n = fill_vars(s, scenario, &x, v);
+    size_t n = fill_vars(p, s, scenario, &x, v);
     if (errors) {
         snprintf(x.n_errors, sizeof(x.n_errors), "%zu", n_errors);
         v[n++] = (llmgen_var){"errors", errors};

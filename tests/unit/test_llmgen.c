@@ -53,6 +53,8 @@ static int setup(void **state)
         fail_msg("coherence: %s: %s", err.where, err.text);
     if (fg_llmgen_prompts_load(NULL, &x->prompts, &err) != FG_OK)
         fail_msg("prompts: %s: %s", err.where, err.text);
+    if (fg_llmgen_prompts_set_terms(x->prompts, x->terms, &err) != FG_OK)
+        fail_msg("prompts: %s", err.text);
     x->o.engine = x->engine;
     x->o.terms = x->terms;
     x->o.prompts = x->prompts;
@@ -181,6 +183,11 @@ static void test_prompt_blocks(void **state)
     fg_buf_clear(&b);
     assert_int_equal(llmgen_prompt_system(x->prompts, &s, NULL, &b, &err), FG_OK);
     assert_true(b.len > 100);
+    /* the vocabulary lists the skeleton's codes with their displays */
+    char line[512];
+    snprintf(line, sizeof(line), "\n%s | %s\n", s.conds[0].term.code, s.conds[0].term.display);
+    assert_non_null(strstr(b.data, line));
+    assert_non_null(strstr(b.data, "LOINC (system http://loinc.org)"));
     fg_buf_free(&b);
     llmgen_skel_free(&s);
 }
