@@ -432,6 +432,18 @@ static void check_unit(gctx *c, const fg_code_entry *e, const char *unit, const 
         c->rc = rc;
 }
 
+/* A quantity code written without its number. */
+static void not_quantity(gctx *c, const fg_code_entry *e, size_t i)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "observations[%zu].value_kind", i);
+    if (fg_findings_add(c->out, FG_FIND_UNIT, "observations", i, path,
+                        "LOINC %s (\"%.120s\") is a quantity: write value_kind \"quantity\" with "
+                        "a value in \"%s\"",
+                        e->code, e->display, e->unit) != FG_OK)
+        c->rc = FG_ENOMEM;
+}
+
 static void ground_observations(gctx *c, fg_history *h)
 {
     char member[64];
@@ -442,6 +454,8 @@ static void ground_observations(gctx *c, fg_history *h)
             check_unit(c, e, o->unit, "observations", i, "unit");
         if (o->kind == FG_VALUE_CODE)
             ground(c, &o->code_value, NULL, "observations", i, "code_value", 0);
+        if (e && e->unit && o->kind != FG_VALUE_QUANTITY && !o->n_components)
+            not_quantity(c, e, i);
         for (size_t j = 0; j < o->n_components; j++) {
             fg_component *k = &o->components[j];
             snprintf(member, sizeof(member), "components[%zu].term", j);

@@ -247,6 +247,18 @@ static void test_history(void **state)
     assert_int_equal(x->kind, FG_FIND_UNKNOWN_TERM);
     assert_int_equal(f.n, 6);
     assert_int_equal(fg_findings_count(&f, FG_FIND_UNIT), 2);
+    /* A quantity code with a coded value. */
+    fg_findings_reset(&f);
+    h.observations.v[1].kind = FG_VALUE_CODE;
+    h.observations.v[1].code_value = (fg_term){FG_SYS_SNOMED, "162864005", NULL};
+    assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
+    assert_non_null(x = find_path(&f, "observations[1].value_kind"));
+    assert_int_equal(x->kind, FG_FIND_UNIT);
+    assert_non_null(strstr(x->message, "\"kg\""));
+    h.observations.v[1].kind = FG_VALUE_QUANTITY;
+    fg_findings_reset(&f);
+    assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
+    assert_int_equal(f.n, 6);
     assert_true(fg_findings_names(&f, "procedures", 0));
     assert_false(fg_findings_names(&f, "procedures", 1));
     assert_false(fg_findings_names(&f, "reports", 0));
