@@ -7,6 +7,7 @@
  * constraints by index into that table) and terminology.json (the value
  * sets and code systems the core's required and extensible bindings need).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,13 +40,35 @@ static int load_list(const char *dir, const char *file, const char *key, json_t 
     return FG_OK;
 }
 
+/* terminology.json is parsed on a second thread while the structures
+ * are parsed on the first: parsing is most of the load. */
+typedef struct term_job {
+    const char *dir;
+    json_t *doc, *list;
+    int rc;
+    fg_error err;
+} term_job;
+
+static void *load_terminology(void *arg)
+{
+    term_job *job = arg;
+    job->rc = load_list(job->dir, "terminology.json", "resources", &job->doc, &job->list,
+                        &job->err);
+    return NULL;
+}
+
 int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
 {
     json_t *cons_doc = NULL, *sd_doc = NULL, *term_doc = NULL, *list = NULL;
     const char *saved = reg->package;
+    term_job job = {.dir = datadir};
+    pthread_t tid;
+    int threaded = 0;
     int rc;
     if (reg->core_constraints)
         return FG_OK; /* already loaded */
+    json_decref(json_object()); /* jansson seeds its hashing once, before threads */
+    threaded = pthread_create(&tid, NULL, load_terminology, &job) == 0;
     if ((rc = load_list(datadir, "constraints.json", "constraints", &cons_doc, &list, err)) != FG_OK)
         goto cleanup;
     reg->core_constraints = json_incref(list);
@@ -58,8 +81,20 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
         if ((rc = fg_registry_add(reg, res, "data/r4core/structures.json", err)) != FG_OK)
             goto cleanup;
     }
-    if ((rc = load_list(datadir, "terminology.json", "resources", &term_doc, &list, err)) != FG_OK)
+    if (threaded) {
+        pthread_join(tid, NULL);
+        threaded = 0;
+    } else {
+        load_terminology(&job);
+    }
+    term_doc = job.doc;
+    job.doc = NULL;
+    if ((rc = job.rc) != FG_OK) {
+        if (err)
+            *err = job.err;
         goto cleanup;
+    }
+    list = job.list;
     json_array_foreach(list, i, res) {
         if ((rc = fg_registry_add(reg, res, "data/r4core/terminology.json", err)) != FG_OK)
             goto cleanup;
@@ -67,6 +102,9 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
     if (fgr_map_put(&reg->packages, "hl7.fhir.r4.core", (void *)1) != FG_OK)
         rc = fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
 cleanup:
+    if (threaded)
+        pthread_join(tid, NULL);
+    json_decref(job.doc);
     reg->package = saved;
     json_decref(cons_doc);
     json_decref(sd_doc);
