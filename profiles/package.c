@@ -136,8 +136,14 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
                             name, cache);
     }
     snprintf(key, sizeof key, "%s#%s", name, ver);
-    if (fgr_map_get(&reg->packages, key) || fgr_map_get(&reg->packages, name))
+    if (fgr_map_get(&reg->packages, key))
         return FG_OK;
+    if (fgr_map_get(&reg->packages, name))
+        return fgr_note(reg, "%s is not loaded: another version of %s already is (only one "
+                             "version of a package is used)",
+                        key, name) == FG_OK
+                   ? FG_OK
+                   : fg_error_set(err, FG_ENOMEM, key, "out of memory");
     if (reg->packages.n >= FG_MAX_PACKAGES)
         return fg_error_set(err, FG_ELIMIT, key, "more than %d packages to load", FG_MAX_PACKAGES);
     if ((size_t)snprintf(dir, sizeof dir, "%s/%s/package", cache, key) >= sizeof dir)

@@ -297,7 +297,15 @@ static void test_package_good(void **state)
     fg_error err;
     int rl, rf;
     /* Bare name: 1.10.0 beats 1.9.0 (which is broken and must not be read). */
-    fg_registry *reg = load(TEST_PACKAGES, "fhirgen.test.good", &rl, &rf, &err);
+    fg_registry *reg = NULL;
+    assert_int_equal(fg_registry_new(&reg, &err), FG_OK);
+    assert_int_equal(fg_registry_load_package(reg, TEST_PACKAGES, "fhirgen.test.good", &err), FG_OK);
+    /* A second version of the same package is a note, not a second load. */
+    assert_int_equal(fg_registry_load_package(reg, TEST_PACKAGES, "fhirgen.test.good#1.9.0", &err),
+                     FG_OK);
+    assert_true(has_note(reg, "fhirgen.test.good#1.9.0 is not loaded", NULL));
+    rl = FG_OK;
+    rf = fg_registry_finish(reg, &err);
     assert_int_equal(rl, FG_OK);
     assert_int_equal(rf, FG_OK);
     const fg_structure *st =
