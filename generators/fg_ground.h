@@ -33,7 +33,7 @@ typedef enum fg_finding_kind {
     FG_FIND_HALLUCINATED = 0, /* a code not in its system's table (or malformed) */
     FG_FIND_DISPLAY = 1,      /* the code exists, the display names another concept */
     FG_FIND_UNKNOWN_TERM = 2, /* no code, and the name matches no display or synonym */
-    FG_FIND_UNIT = 3,         /* a LOINC quantity's unit is not the table's UCUM unit */
+    FG_FIND_UNIT = 3,         /* a LOINC quantity not in the table's unit, or without value */
     FG_FIND_INCOHERENT = 4,   /* dates, references, sex/age, physiology, notes */
     FG_FIND_KIND_COUNT
 } fg_finding_kind;
