@@ -423,7 +423,11 @@ static int setup_request(push *P, slot *s, const char *url, const char *body, si
     curl_easy_setopt(e, CURLOPT_URL, url);
     fg_rest_apply_transport(e, &tr);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* wait for a connection that may multiplex (HTTP/2) rather than open a
+     * new one; over cleartext http there is no HTTP/2 to wait for, and
+     * every transfer would queue behind the first answer */
+    if (strncasecmp(url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
