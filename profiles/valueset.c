@@ -19,6 +19,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../fhir/fg_limits.h"
@@ -210,11 +211,12 @@ static const char *grammar_note(const char *url)
     return NULL;
 }
 
+static const char *find_key(const fgr_map *m, const char *system, const char *code);
+
+/* Whether system|code is in the set being built (whatever its status). */
 static int in_set(const fg_valueset *vs, const char *system, const char *code)
 {
-    char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%s|%s", system, code);
-    return n > 0 && (size_t)n < sizeof buf && fgr_map_get(&vs->by_system, buf) != NULL;
+    return find_key(&vs->by_system, system, code) != NULL;
 }
 
 /* The descendants of `concept`: its nested concepts and the codes its
@@ -543,11 +545,21 @@ static const char *lookup(const fg_valueset *vs, const char *system, const char 
         return NULL;
     if (!system)
         return fgr_map_get(&vs->by_code, code);
-    char buf[1024];
-    int n = snprintf(buf, sizeof buf, "%s|%s", system, code);
-    if (n < 0 || (size_t)n >= sizeof buf)
+    return find_key(&vs->by_system, system, code);
+}
+
+static const char *find_key(const fgr_map *m, const char *system, const char *code)
+{
+    char buf[512];
+    size_t n = strlen(system) + strlen(code) + 2;
+    char *key = n <= sizeof buf ? buf : malloc(n);
+    if (!key)
         return NULL;
-    return fgr_map_get(&vs->by_system, buf);
+    snprintf(key, n, "%s|%s", system, code);
+    const char *d = fgr_map_get(m, key);
+    if (key != buf)
+        free(key);
+    return d;
 }
 
 int fg_valueset_contains(const fg_valueset *vs, const char *system, const char *code)
