@@ -234,7 +234,8 @@ static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
 {
     size_t scanned = 0;
     for (;;) {
-        char *nl = memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned);
+        char *nl = r->buf ? memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned)
+                          : NULL;
         if (nl) {
             *out = r->buf + r->pos;
             *n = (size_t)(nl - (r->buf + r->pos));
