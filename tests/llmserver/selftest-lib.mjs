@@ -53,6 +53,10 @@ function request(argv, t, schema) {
   if (proto === 'openai') {
     body.messages.unshift({ role: 'system', content: 'You write synthetic patient histories.' });
     if (mode === 'schema') body.response_format = { type: 'json_schema', json_schema: { name: 'history', strict: true, schema } };
+    if (mode === 'schema' && flag('--loose-schema')) {
+      body.response_format.json_schema.schema = JSON.parse(JSON.stringify(schema));
+      delete body.response_format.json_schema.schema.properties.patient.additionalProperties;
+    }
     if (mode === 'json') body.response_format = { type: 'json_object' };
     if (flag('--usage')) body.stream_options = { include_usage: true };
   } else {

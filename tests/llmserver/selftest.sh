@@ -60,6 +60,7 @@ p det-a openai schema scripted --index 3
 p unknown openai schema gpt-unknown
 p unknown-an anthropic tool claude-unknown
 p noskel openai schema scripted --no-skeleton
+p loose openai schema scripted --loose-schema
 p nos openai schema nostructured-scripted
 p nos-json openai json nostructured-scripted
 p nos-text openai text nostructured-scripted
@@ -160,6 +161,9 @@ expect unknown 404 kind=error error_type=model_not_found
 expect unknown-an 404 kind=error error_type=not_found_error
 expect noskel 400 kind=error
 grep -q skeleton "$tmp/noskel.out" || bad "no-skeleton error does not say what is missing"
+# Strict structured output refuses a schema with an open object, as OpenAI does.
+expect loose 400 kind=error
+grep -q "context=('patient'), 'additionalProperties'" "$tmp/loose.out" && ok || bad "loose schema: $(head -c 300 "$tmp/loose.out")"
 
 # ---- fallbacks for servers without structured output ---------------------
 expect nos 400 kind=error error_type=unsupported_parameter

@@ -171,6 +171,54 @@ function readConversation(messages) {
   throw new Error('no user message holds a <skeleton> ... </skeleton> block (one JSON object between those two lines)');
 }
 
+// The rules OpenAI's strict structured output puts on a schema: an object at
+// the root, every object closed (additionalProperties false) with all its
+// properties required, at most 10 levels of objects and 5000 properties.
+// Returns null or the first breach, in the API's words.
+function strictSchemaError(schema) {
+  let props = 0;
+  const walk = (o, ctx, depth) => {
+    if (Array.isArray(o)) {
+      for (const x of o) {
+        const e = walk(x, ctx, depth);
+        if (e) return e;
+      }
+      return null;
+    }
+    if (!o || typeof o !== 'object') return null;
+    const types = Array.isArray(o.type) ? o.type : [o.type];
+    if (types.includes('object') || o.properties) {
+      depth++;
+      if (depth > 10) return `In context=(${ctx}), the schema has more than 10 levels of nesting.`;
+      const keys = Object.keys(o.properties || {});
+      props += keys.length;
+      if (props > 5000) return 'The schema has more than 5000 object properties.';
+      if (o.additionalProperties !== false) {
+        return `In context=(${ctx}), 'additionalProperties' is required to be supplied and to be false.`;
+      }
+      const req = Array.isArray(o.required) ? o.required : [];
+      const missing = keys.find((k) => !req.includes(k));
+      if (missing !== undefined) {
+        return `In context=(${ctx}), 'required' is required to be supplied and to be an array including every key in properties. Missing '${missing}'.`;
+      }
+    }
+    for (const [k, v] of Object.entries(o)) {
+      if (k === 'properties' && v && typeof v === 'object') {
+        for (const [pk, pv] of Object.entries(v)) {
+          const e = walk(pv, ctx ? `${ctx}, '${pk}'` : `'${pk}'`, depth);
+          if (e) return e;
+        }
+      } else if (v && typeof v === 'object') {
+        const e = walk(v, k === 'items' ? (ctx ? `${ctx}, 'items'` : "'items'") : ctx, depth);
+        if (e) return e;
+      }
+    }
+    return null;
+  };
+  if (schema.type !== 'object') return "In context=(), schema must be a JSON Schema of 'type: \"object\"', got 'type: \"" + String(schema.type) + "\"'.";
+  return walk(schema, '', 0);
+}
+
 // The response mode: how the client asked for JSON.
 function structuredMode(proto, body) {
   if (proto === 'openai') {
@@ -184,6 +232,10 @@ function structuredMode(proto, body) {
       if (!js || typeof js.name !== 'string' || typeof js.schema !== 'object' || js.schema === null) {
         throw new Error("response_format.json_schema: expected {name, strict, schema}");
       }
+      if (js.strict === true) {
+        const e = strictSchemaError(js.schema);
+        if (e) throw new Error(`Invalid schema for response_format '${js.name}': ${e}`);
+      }
       return { mode: 'schema' };
     }
     throw new Error(`response_format.type: unknown value "${rf.type}" (json_schema, json_object, text)`);
@@ -195,6 +247,7 @@ function structuredMode(proto, body) {
     if (!tl || typeof tl.name !== 'string' || typeof tl.input_schema !== 'object' || tl.input_schema === null) {
       throw new Error(`tools.${i}: expected {name, description, input_schema}`);
     }
+    if (tl.input_schema.type !== 'object') throw new Error(`tools.${i}.input_schema.type: Input should be 'object'`);
   }
   const tc = body.tool_choice;
   if (tc && tc.type === 'tool') {
