@@ -551,11 +551,13 @@ static const char *lookup(const fg_valueset *vs, const char *system, const char 
 static const char *find_key(const fgr_map *m, const char *system, const char *code)
 {
     char buf[512];
-    size_t n = strlen(system) + strlen(code) + 2;
+    size_t ls = strlen(system), lc = strlen(code), n = ls + lc + 2;
     char *key = n <= sizeof buf ? buf : malloc(n);
     if (!key)
         return NULL;
-    snprintf(key, n, "%s|%s", system, code);
+    memcpy(key, system, ls);
+    key[ls] = '|';
+    memcpy(key + ls + 1, code, lc + 1);
     const char *d = fgr_map_get(m, key);
     if (key != buf)
         free(key);
