@@ -44,6 +44,10 @@ shift
 : > "$tmp/cmd"
 for a in "$@"; do printf '%s\n' "$a" >> "$tmp/cmd"; done
 [ -n "$key" ] || key="test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+if [ "$tls" = 1 ] && ! command -v openssl >/dev/null; then
+    echo "run-with-llmserver.sh: openssl not installed, serving HTTP only" >&2
+    tls=0
+fi
 
 set -- --key "$key"
 while IFS= read -r a; do set -- "$@" "$a"; done < "$tmp/opts"

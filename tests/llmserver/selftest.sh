@@ -57,8 +57,8 @@ p an-text anthropic text scripted --index 9
 p an-text-stream anthropic text scripted --index 10 --stream
 for i in 11 12 13 14 20 27; do p idx-$i openai schema scripted --index $i; done
 p det-a openai schema scripted --index 3
-p unknown openai schema gpt-unknown
-p unknown-an anthropic tool claude-unknown
+p unknown openai schema no-such-model
+p unknown-an anthropic tool no-such-model
 p noskel openai schema scripted --no-skeleton
 p loose openai schema scripted --loose-schema
 p nos openai schema nostructured-scripted
