@@ -173,11 +173,12 @@ void coh_add(coh_ctx *c, const char *list, size_t index, const char *member, con
         c->rc = FG_ENOMEM;
 }
 
-/* An instant's date for messages (static buffer per slot: two per call). */
+/* An instant's date for messages (a buffer per slot: three per message). */
 const char *coh_date(coh_ctx *c, int slot, fg_time t)
 {
-    fg_format_date(t, c->dates[slot & 1]);
-    return c->dates[slot & 1];
+    char *out = c->dates[slot < 0 || slot > 2 ? 0 : slot];
+    fg_format_date(t, out);
+    return out;
 }
 
 /* Physiological bounds of observation i and its components, and a blood

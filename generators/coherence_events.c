@@ -80,9 +80,12 @@ static void check_in_encounter(coh_ctx *c, const fg_history *h, const char *list
     /* The day after counts: a visit late in the evening ends past midnight,
      * and a prescription may start the next morning. */
     if (d < s || d > x + 1)
-        coh_add(c, list, i, member, "%s is not on the days of its encounter %s (%s%s%s)",
+        coh_add(c, list, i, member, "%s is not on the days of its encounter %s (%s%s%s)%s",
                 coh_date(c, 0, t), e->id, coh_date(c, 1, e->start), x > s ? " to " : "",
-                x > s ? coh_date(c, 1, e->end) : "");
+                x > s ? coh_date(c, 2, e->end) : "",
+                strcmp(member, "recorded") == 0
+                    ? ": recorded is when that encounter noted it (the onset may be earlier)"
+                    : "");
 }
 
 void coh_check_dates(coh_ctx *c, const fg_history *h)

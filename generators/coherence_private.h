@@ -40,7 +40,7 @@ typedef struct coh_ctx {
     fg_coherence_facts f;
     fg_findings *out;
     int rc; /* first FG_ENOMEM */
-    char dates[2][11];
+    char dates[3][11];
 } coh_ctx;
 
 const coh_range *coh_physiology(const fg_coherence_rules *r, const char *code);
@@ -49,7 +49,7 @@ const coh_sexage *coh_sex_age(const fg_coherence_rules *r, const char *system, c
 /* Days since 1970-01-01 of an instant (floor). */
 int64_t coh_day(fg_time t);
 
-/* An instant's date for a message; two slots (0, 1) per message. */
+/* An instant's date for a message; three slots (0, 1, 2) per message. */
 const char *coh_date(coh_ctx *c, int slot, fg_time t);
 
 /* Append an incoherence at `list[index].member` (list NULL: member alone). */

@@ -153,7 +153,8 @@ static void test_order_and_encounters(void **state)
     check(&h, NULL, &f);
     expect(&f, "encounters[0].end", "is before the start");
     expect(&f, "conditions[0].abatement", "is before the onset (2020-03-02)");
-    expect(&f, "procedures[0].start", "is not on the days of its encounter e2");
+    expect(&f, "procedures[0].start", "is not on the days of its encounter e2 (2020-06-01)");
+    expect(&f, "encounters[0].end", "is before the start");
     expect(&f, "observations[1].encounter", "no encounter has id \"e9\"");
     expect(&f, "reports[0].results[0]", "no observation has id \"obs-nothing\"");
     fg_history_free(&h);
@@ -166,6 +167,17 @@ static void test_order_and_encounters(void **state)
     expect(&f, "encounters[0].start", "before the patient's birth");
     expect(&f, "encounters[0].end", "before the patient's birth");
     assert_int_equal(f.n, 2);
+    fg_history_free(&h);
+    /* A two-day encounter names both days; a condition recorded years
+     * after its encounter gets a hint. */
+    load(&h);
+    h.encounters.v[1].end += 2 * FG_DAY;
+    h.procedures.v[0].start += 6 * FG_DAY;
+    h.procedures.v[0].end = h.procedures.v[0].start;
+    h.conditions.v[0].recorded = fg_time_make(2021, 1, 1, 0, 0, 0);
+    check(&h, NULL, &f);
+    expect(&f, "procedures[0].start", "its encounter e2 (2020-06-01 to 2020-06-03)");
+    expect(&f, "conditions[0].recorded", "the onset may be earlier");
     fg_history_free(&h);
     /* A medication's status and end. */
     load(&h);
