@@ -90,7 +90,19 @@ size_t fgv_path_index(fgv_ctx *c, size_t i)
     size_t old = c->path_len;
     if (old + 24 >= FGV_PATH_MAX)
         return old;
-    c->path_len += (size_t)snprintf(c->path + old, FGV_PATH_MAX - old, "[%zu]", i);
+    char digits[24];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    char *p = c->path + old;
+    *p++ = '[';
+    while (n > 0)
+        *p++ = digits[--n];
+    *p++ = ']';
+    *p = '\0';
+    c->path_len = (size_t)(p - c->path);
     return old;
 }
 

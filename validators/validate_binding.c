@@ -18,15 +18,20 @@ static int usable(fgv_ctx *c, const fg_elem *def)
 {
     const fg_valueset *vs = def->binding_exp;
     const char *url = def->binding_vs ? def->binding_vs : "(no value set)";
+    if (vs == NULL || fg_valueset_status(vs) != FG_VS_EXPANDED) {
+        if (!fgv_once(c->v, def->binding_vs))
+            return 0; /* recorded already */
+    }
+    char key[600];
+    snprintf(key, sizeof key, "value set %s not checked", url);
     if (vs == NULL) {
-        fgv_not_checked(c->v, "value set %s not checked: it is not loaded (bound to %s)", url,
-                        def->path ? def->path : "?");
+        fgv_not_checked_key(c->v, key, "%s: it is not loaded (first met at %s)", key,
+                            def->path ? def->path : "?");
         return 0;
     }
     if (fg_valueset_status(vs) != FG_VS_EXPANDED) {
         const char *why = fg_valueset_note(vs);
-        fgv_not_checked(c->v, "value set %s not checked: %s", url,
-                        why ? why : "it cannot be expanded");
+        fgv_not_checked_key(c->v, key, "%s: %s", key, why ? why : "it cannot be expanded");
         return 0;
     }
     return 1;

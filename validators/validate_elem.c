@@ -139,7 +139,7 @@ const fg_elem *fgv_children_source(const fgv_ctx *c, const fg_elem *def, const f
     if (def->n_children > 0)
         return def;
     if (tref != NULL && tref->n_profiles > 0) {
-        const fg_structure *p = fg_registry_structure(c->v->reg, tref->profiles[0]);
+        const fg_structure *p = fgv_canonical(c->v, tref->profiles[0]);
         if (p != NULL && p->root != NULL) {
             *type_out = p;
             return p->root;
@@ -172,7 +172,7 @@ static const fg_elem *extension_source(fgv_ctx *c, const json_t *val, const fg_e
     }
     const fg_structure *ext = NULL;
     if (tref != NULL && tref->n_profiles > 0)
-        ext = fg_registry_structure(c->v->reg, tref->profiles[0]);
+        ext = fgv_canonical(c->v, tref->profiles[0]);
     if (ext == NULL && url != NULL)
         ext = fg_registry_structure(c->v->reg, url);
     if (ext != NULL && ext->root != NULL && ext->type != NULL
@@ -286,7 +286,7 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
             c->in_contained = 1;
         const fg_structure *prof = NULL;
         if (tref->n_profiles > 0)
-            prof = fg_registry_structure(c->v->reg, tref->profiles[0]);
+            prof = fgv_canonical(c->v, tref->profiles[0]);
         fgv_resource(c, val, prof);
         c->in_contained = saved;
         c->holder_def = sh;

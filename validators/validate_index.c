@@ -10,6 +10,7 @@
  * allowed) fall back to the scan, which then explains what is wrong.
  */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,10 +24,24 @@ typedef struct fgv_slot {
     int32_t type;   /* index in the child's types, -1 for none */
 } fgv_slot;
 
+typedef struct fgv_canon {
+    const char *url; /* by address: the registry's own string */
+    const fg_structure *s;
+} fgv_canon;
+
+typedef struct fgv_flag {
+    const void *key;
+    atomic_int seen;
+} fgv_flag;
+
 struct fgv_index {
     fgv_slot *slots;
     size_t mask;
     size_t used;
+    fgv_canon *canon; /* type profiles, target profiles and base URLs, resolved */
+    size_t canon_mask;
+    fgv_flag *once; /* binding value sets and constraints met at least once */
+    size_t once_mask;
     char **names; /* choice names allocated here */
     size_t n_names, cap_names;
 };
@@ -56,6 +71,93 @@ static int put(fgv_index *ix, const fg_elem *parent, const char *key, int32_t ch
     ix->slots[i] = (fgv_slot){parent, key, h, child, type};
     ix->used++;
     return 0;
+}
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 20);
+}
+
+static void canon_put(fgv_index *ix, const fg_registry *reg, const char *url)
+{
+    if (url == NULL || ix->canon == NULL)
+        return;
+    size_t i = ptr_hash(url) & ix->canon_mask;
+    while (ix->canon[i].url != NULL) {
+        if (ix->canon[i].url == url)
+            return;
+        i = (i + 1) & ix->canon_mask;
+    }
+    ix->canon[i].url = url;
+    ix->canon[i].s = fg_registry_structure(reg, url);
+}
+
+static void once_put(fgv_index *ix, const void *key)
+{
+    if (key == NULL || ix->once == NULL)
+        return;
+    size_t i = ptr_hash(key) & ix->once_mask;
+    while (ix->once[i].key != NULL) {
+        if (ix->once[i].key == key)
+            return;
+        i = (i + 1) & ix->once_mask;
+    }
+    ix->once[i].key = key;
+    atomic_init(&ix->once[i].seen, 0);
+}
+
+int fgv_once(const fg_validator *v, const void *key)
+{
+    fgv_index *ix = v->index;
+    if (ix == NULL || ix->once == NULL || key == NULL)
+        return 1;
+    size_t i = ptr_hash(key) & ix->once_mask;
+    while (ix->once[i].key != NULL) {
+        if (ix->once[i].key == key) {
+            if (atomic_load_explicit(&ix->once[i].seen, memory_order_relaxed))
+                return 0;
+            return atomic_exchange(&ix->once[i].seen, 1) == 0;
+        }
+        i = (i + 1) & ix->once_mask;
+    }
+    return 1;
+}
+
+static void canon_tree(fgv_index *ix, const fg_registry *reg, const fg_elem *e, int depth)
+{
+    if (e == NULL || depth > 64)
+        return;
+    if (e->binding >= FG_BIND_EXTENSIBLE && e->binding_vs != NULL)
+        once_put(ix, e->binding_vs);
+    for (size_t k = 0; k < e->n_constraints; k++)
+        once_put(ix, &e->constraints[k]);
+    for (size_t t = 0; t < e->n_types; t++) {
+        for (size_t k = 0; k < e->types[t].n_profiles; k++)
+            canon_put(ix, reg, e->types[t].profiles[k]);
+        for (size_t k = 0; k < e->types[t].n_targets; k++)
+            canon_put(ix, reg, e->types[t].targets[k]);
+    }
+    for (size_t i = 0; i < e->n_children; i++)
+        canon_tree(ix, reg, e->children[i], depth + 1);
+    for (size_t i = 0; i < e->n_slices; i++)
+        canon_tree(ix, reg, e->slices[i], depth + 1);
+}
+
+const fg_structure *fgv_canonical(const fg_validator *v, const char *url)
+{
+    const fgv_index *ix = v->index;
+    if (url == NULL)
+        return NULL;
+    if (ix != NULL && ix->canon != NULL) {
+        size_t i = ptr_hash(url) & ix->canon_mask;
+        while (ix->canon[i].url != NULL) {
+            if (ix->canon[i].url == url)
+                return ix->canon[i].s;
+            i = (i + 1) & ix->canon_mask;
+        }
+    }
+    return fg_registry_structure(v->reg, url);
 }
 
 static size_t count_elems(const fg_elem *e, int depth)
@@ -153,6 +255,30 @@ int fgv_index_build(const fg_registry *reg, fgv_index **out)
             return FG_ENOMEM;
         }
     }
+    /* every canonical a type names, resolved once (at most one per
+     * element type profile/target, so `total` bounds them) */
+    size_t ccap = 1024;
+    while (ccap < total * 2)
+        ccap <<= 1;
+    ix->canon = calloc(ccap, sizeof *ix->canon);
+    if (ix->canon == NULL) {
+        fgv_index_free(ix);
+        return FG_ENOMEM;
+    }
+    ix->canon_mask = ccap - 1;
+    ix->once = calloc(ccap, sizeof *ix->once);
+    if (ix->once == NULL) {
+        fgv_index_free(ix);
+        return FG_ENOMEM;
+    }
+    ix->once_mask = ccap - 1;
+    for (size_t i = 0; i < ns; i++) {
+        const fg_structure *s = fg_registry_structure_at(reg, i);
+        if (s != NULL) {
+            canon_put(ix, reg, s->base);
+            canon_tree(ix, reg, s->root, 0);
+        }
+    }
     *out = ix;
     return FG_OK;
 }
@@ -165,6 +291,8 @@ void fgv_index_free(fgv_index *ix)
         free(ix->names[i]);
     free(ix->names);
     free(ix->slots);
+    free(ix->canon);
+    free(ix->once);
     free(ix);
 }
 

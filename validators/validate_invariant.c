@@ -13,6 +13,9 @@
  *   dom-4  contained.meta.versionId.empty() and contained.meta.lastUpdated.empty()
  *   dom-5  contained.meta.security.empty()
  *   dom-6  text.`div`.exists()   (a warning: best practice)
+ *   qty-3, cpt-2, att-1  "x.empty() or y.exists()"; sqty-1 comparator.empty()
+ *   ref-1  a "#id" reference names a contained resource: the reference
+ *          check reports it (validate_reference.c, check reference)
  *   bdl-*  the Bundle rules                                    (validate_bundle.c)
  * Every other constraint with a compiled expression is evaluated with the
  * FHIRPath evaluator; one without is reported once as not checked, and so is
@@ -230,10 +233,21 @@ static int cb_member_of(void *ctx, const json_t *coded, const char *coded_type, 
                                 json_string_value(co));
 }
 
+/* "a.empty() or b.exists()" constraints, natively: key, a, b */
+static const char *const empty_or_exists[][3] = {
+    {"qty-3", "code", "system"},
+    {"cpt-2", "value", "system"},
+    {"att-1", "data", "contentType"},
+};
+
 static int native_key(const char *key)
 {
     if (key[0] == 'e')
         return strcmp(key, "ele-1") == 0 || strcmp(key, "ext-1") == 0;
+    if (key[0] == 'q' || key[0] == 'c' || key[0] == 'a' || key[0] == 'r' || key[0] == 's')
+        return strcmp(key, "qty-3") == 0 || strcmp(key, "cpt-2") == 0
+               || strcmp(key, "att-1") == 0 || strcmp(key, "ref-1") == 0
+               || strcmp(key, "sqty-1") == 0;
     if (key[0] == 'd')
         return strncmp(key, "dom-", 4) == 0;
     if (key[0] == 'b')
@@ -245,6 +259,8 @@ static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const ch
                      const fg_constraint *k)
 {
     if (k->compiled == NULL) {
+        if (!fgv_once(c->v, k))
+            return;
         fgv_not_checked(c->v, "invariant %s (%s) not checked: its expression could not be "
                               "compiled: %s",
                         k->key, k->source ? k->source : "?",
@@ -269,7 +285,10 @@ static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const ch
     };
     int result = -1;
     fg_error err;
-    fg_error_clear(&err);
+    err.code = 0;
+    err.line = 0;
+    err.where[0] = '\0';
+    err.text[0] = '\0';
     int rc = fg_fhirpath_eval_bool(k->compiled, val, focus_type, &env, &result, &err);
     if (rc != FG_OK) {
         fgv_not_checked(c->v, "invariant %s (%s) not checked: evaluation failed: %s", k->key,
@@ -300,9 +319,14 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
 {
     for (size_t i = 0; i < def->n_constraints && !c->failed; i++) {
         const fg_constraint *k = &def->constraints[i];
-        if (k->key == NULL || (done != NULL && has_key(done, k->key)))
+        if (k->key == NULL)
             continue;
-        if (native_key(k->key)) {
+        int native = native_key(k->key);
+        if (done != NULL
+            && ((native && (k->key[0] == 'd' || k->key[0] == 'b' || strcmp(k->key, "ele-1") == 0))
+                || has_key(done, k->key)))
+            continue; /* ele-1 and dom-* do not apply to a type's root here */
+        if (native) {
             if (strcmp(k->key, "ext-1") == 0 && json_is_object(val)) {
                 const json_t *ex = json_object_get(val, "extension");
                 int has_ext = json_is_array(ex) && json_array_size(ex) > 0;
@@ -312,6 +336,22 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
                                         "not both (ext-1)"
                                       : "An extension must have either extensions or a value "
                                         "(ext-1)");
+            } else if (strcmp(k->key, "sqty-1") == 0 && json_is_object(val)) {
+                if (json_object_get(val, "comparator") != NULL)
+                    fgv_issue(c, k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING,
+                              FG_CHECK_INVARIANT, "invariant", k->key,
+                              "%s (%s)", k->human ? k->human : "The comparator is not used on a SimpleQuantity",
+                              k->key);
+            } else if (json_is_object(val) && k->key[0] != 'd' && k->key[0] != 'r') {
+                for (size_t e = 0; e < sizeof empty_or_exists / sizeof empty_or_exists[0]; e++) {
+                    if (strcmp(k->key, empty_or_exists[e][0]) != 0)
+                        continue;
+                    if (json_object_get(val, empty_or_exists[e][1]) != NULL
+                        && json_object_get(val, empty_or_exists[e][2]) == NULL)
+                        fgv_issue(c, k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING,
+                                  FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
+                                  k->human ? k->human : "Constraint failed", k->key);
+                }
             } else if (k->key[0] == 'd' && json_is_object(val) && def->parent == NULL
                        && json_object_get(val, "resourceType") != NULL) {
                 dom_rules(c, val, k->key, k->is_error);
@@ -357,7 +397,7 @@ static int context_matches(fgv_ctx *c, const char *ctxexpr, const fg_elem *holde
             return 1;
         if (t->name && strcmp(t->name, ctxexpr) == 0)
             return 1;
-        t = t->base ? fg_registry_structure(c->v->reg, t->base) : NULL;
+        t = t->base ? fgv_canonical(c->v, t->base) : NULL;
     }
     if (holder_type == NULL && holder_def == NULL)
         return 1; /* nothing known about the holder */

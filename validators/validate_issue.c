@@ -100,17 +100,18 @@ void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, co
         c->failed = 1;
 }
 
-void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
+static void not_checked_v(const fg_validator *v, const char *key, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    if (key == NULL)
+        key = msg;
+    size_t kl = strlen(key);
     fg_validator *w = (fg_validator *)v; /* only the guarded list changes */
     pthread_mutex_lock(&w->lock);
     for (size_t i = 0; i < w->n_not_checked; i++)
-        if (strcmp(w->not_checked[i], msg) == 0)
+        if (strncmp(w->not_checked[i], key, kl) == 0
+            && (w->not_checked[i][kl] == '\0' || w->not_checked[i][kl] == ':'))
             goto done;
     if (w->n_not_checked == w->cap_not_checked) {
         size_t ncap = w->cap_not_checked ? w->cap_not_checked * 2 : 16;
@@ -125,6 +126,22 @@ void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
         w->not_checked[w->n_not_checked++] = s;
 done:
     pthread_mutex_unlock(&w->lock);
+}
+
+void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    not_checked_v(v, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void fgv_not_checked_key(const fg_validator *v, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    not_checked_v(v, key, fmt, ap);
+    va_end(ap);
 }
 
 size_t fg_validator_not_checked_count(const fg_validator *v)

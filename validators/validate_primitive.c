@@ -215,22 +215,40 @@ static int is_code(const char *s)
     return 1;
 }
 
+/* 1 base64 alphabet, 2 '=', 3 whitespace, 0 anything else */
+static const unsigned char b64class[256] = {
+    ['\t'] = 3, ['\n'] = 3, ['\r'] = 3, [' '] = 3, ['+'] = 1, ['/'] = 1, ['='] = 2,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static int is_base64(const char *s)
 {
     size_t n = 0, pad = 0;
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (isspace(ch))
-            continue;
-        if (ch == '=') {
-            pad++;
-        } else if (isalnum(ch) || ch == '+' || ch == '/') {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (b64class[*p]) {
+        case 1:
             if (pad)
                 return 0;
-        } else {
+            n++;
+            break;
+        case 2:
+            pad++;
+            n++;
+            break;
+        case 3:
+            break;
+        default:
             return 0;
         }
-        n++;
     }
     return n % 4 == 0 && pad <= 2;
 }
@@ -422,7 +440,7 @@ void fgv_primitive(fgv_ctx *c, const json_t *val, const char *code)
                   len > 80 ? "..." : "", want);
         return;
     }
-    if (strcmp(code, "xhtml") != 0) {
+    if (code[0] != 'x' && code[0] != 'b') { /* xhtml, base64Binary: checked above */
         const char *bad = bad_control(s);
         if (bad != NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FORMAT, "value", NULL,

@@ -85,6 +85,14 @@ void fgv_index_free(fgv_index *ix);
 /* Index of the child of `parent` that JSON property `key` names, with
  * *type its type index (-1 none); -1 when not indexed. */
 long fgv_index_find(const fgv_index *ix, const fg_elem *parent, const char *key, int *type);
+/* fg_registry_structure for a canonical string owned by the registry (a
+ * type profile, target profile or base), answered from a table keyed by
+ * the string's address; other strings fall back to the registry. */
+const fg_structure *fgv_canonical(const fg_validator *v, const char *url);
+/* 1 the first time `key` (a binding's value set string or a constraint,
+ * both owned by the registry) is met by any thread, 0 afterwards; 1 for
+ * keys not in the table (the not-checked list dedupes those itself). */
+int fgv_once(const fg_validator *v, const void *key);
 
 /* ---- validate_issue.c ---- */
 void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, const char *rule,
@@ -92,6 +100,11 @@ void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, co
 /* Record a check that could not be made, once per `key` (copied). */
 void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The same, once per `key`: an entry whose text starts with `key` followed
+ * by ':' or the end counts as the same. */
+void fgv_not_checked_key(const fg_validator *v, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- path buffer (validate.c) ---- */
 size_t fgv_path_push(fgv_ctx *c, const char *name);

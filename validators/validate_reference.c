@@ -104,7 +104,7 @@ static int target_allows(const fgv_ctx *c, const fg_type_ref *tref, const char *
         return 1;
     for (size_t i = 0; i < tref->n_targets; i++) {
         const char *url = tref->targets[i];
-        const fg_structure *s = fg_registry_structure(c->v->reg, url);
+        const fg_structure *s = fgv_canonical(c->v, url);
         const char *tt = s && s->type ? s->type : NULL;
         char buf[128];
         if (tt == NULL) {

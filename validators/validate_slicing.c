@@ -304,7 +304,7 @@ static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int
             /* the slice does not go deeper: its type profile may */
             const fg_type_ref *t = &src->types[0];
             if (t->n_profiles > 0) {
-                const fg_structure *ps = fg_registry_structure(c->v->reg, t->profiles[0]);
+                const fg_structure *ps = fgv_canonical(c->v, t->profiles[0]);
                 if (ps != NULL && ps->root != NULL)
                     child = fgv_child_named(ps->root, seg);
             }
@@ -337,7 +337,7 @@ static size_t defs_at(fgv_ctx *c, const fg_elem *s, const char *path, const fg_e
             const fg_elem *ch = fgv_child_named(src, seg);
             if (ch == NULL && src->n_children == 0 && src->n_types > 0
                 && src->types[0].n_profiles > 0) {
-                const fg_structure *ps = fg_registry_structure(c->v->reg, src->types[0].profiles[0]);
+                const fg_structure *ps = fgv_canonical(c->v, src->types[0].profiles[0]);
                 if (ps != NULL && ps->root != NULL)
                     ch = fgv_child_named(ps->root, seg);
             }
@@ -479,7 +479,7 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
                 if (d->kind == FG_DISC_TYPE && np == 0 && strcmp(t->code, rt) == 0)
                     return 1;
                 for (size_t j = 0; j < np; j++) {
-                    const fg_structure *ps = fg_registry_structure(c->v->reg, pl[j]);
+                    const fg_structure *ps = fgv_canonical(c->v, pl[j]);
                     if (ps != NULL && ps->type != NULL && strcmp(ps->type, rt) == 0)
                         return 1;
                 }
