@@ -87,7 +87,7 @@ int fp_push(fp_ctx *c, fp_coll *out, const fp_item *it)
             return fp_fail(c, FG_ELIMIT,
                            "a FHIRPath collection grew past %d items (FG_MAX_FHIRPATH_ITEMS)",
                            FG_MAX_FHIRPATH_ITEMS);
-        size_t cap = out->cap ? out->cap * 2 : 4;
+        size_t cap = out->cap ? out->cap * 2 : 2;
         fp_item *items = fp_alloc(c, cap * sizeof(*items));
         if (!items)
             return fp_fail(c, FG_ELIMIT,
@@ -148,10 +148,10 @@ const char *fg_fhirpath_text(const fg_fhirpath *fp)
     return fp ? fp->text : NULL;
 }
 
-/* Evaluate into *res with a caller-owned stack block; the caller frees
- * c->mem's blocks. */
-static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
-               const fg_fhirpath_env *env, fp_coll *res)
+_Thread_local fp_ctx *fp_current;
+
+static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus,
+                     const char *focus_type, const fg_fhirpath_env *env, fp_coll *res)
 {
     static const fg_fhirpath_env no_env;
     c->env = env ? env : &no_env;
@@ -164,7 +164,9 @@ static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char
     if (rc)
         return rc;
     c->context = in;
-    if (c->env->resource) {
+    if (c->env->resource && c->env->resource == focus && it.type) {
+        c->resource = in;
+    } else if (c->env->resource) {
         fp_item r = {.kind = FPV_JSON, .json = c->env->resource};
         r.type = json_string_value(json_object_get(c->env->resource, "resourceType"));
         rc = fp_push(c, &c->resource, &r);
@@ -173,7 +175,10 @@ static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char
     } else if (json_is_object(focus) && json_object_get(focus, "resourceType")) {
         c->resource = in;
     }
-    if (c->env->root_resource) {
+    if (c->env->root_resource && c->resource.n &&
+        c->env->root_resource == c->resource.items[0].json) {
+        c->root = c->resource;
+    } else if (c->env->root_resource) {
         fp_item r = {.kind = FPV_JSON, .json = c->env->root_resource};
         r.type = json_string_value(json_object_get(c->env->root_resource, "resourceType"));
         rc = fp_push(c, &c->root, &r);
@@ -184,6 +189,18 @@ static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char
     }
     fp_scope sc = {.this_item = NULL};
     return fp_eval(c, fp->root, &in, &sc, res);
+}
+
+/* Evaluate into *res with a caller-owned stack block; the caller frees
+ * c->mem's blocks. */
+static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+               const fg_fhirpath_env *env, fp_coll *res)
+{
+    fp_ctx *outer = fp_current;
+    fp_current = c;
+    int rc = run_inner(c, fp, focus, focus_type, env, res);
+    fp_current = outer;
+    return rc;
 }
 
 int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const json_t *focus, const char *focus_type,

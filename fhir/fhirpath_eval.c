@@ -11,10 +11,18 @@
 #include "fg_limits.h"
 #include "fhirpath_private.h"
 
+static const fp_item bool_items[2] = {{.kind = FPV_BOOL, .i = 0}, {.kind = FPV_BOOL, .i = 1}};
+
 int fp_push_bool(fp_ctx *c, fp_coll *out, int b)
 {
-    fp_item it = {.kind = FPV_BOOL, .i = b != 0};
-    return fp_push(c, out, &it);
+    if (out->n == 0) {
+        /* Collections are never written in place (cap == n makes the next
+         * push copy), so a result can share a constant item. */
+        out->items = (fp_item *)&bool_items[b != 0];
+        out->n = out->cap = 1;
+        return FG_OK;
+    }
+    return fp_push(c, out, &bool_items[b != 0]);
 }
 
 /* Singleton evaluation of a collection as a boolean: -1 empty. */
@@ -48,26 +56,30 @@ int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b)
     return FG_OK;
 }
 
-/* The FHIR type of a value reached as property `name` of parent type
- * `ptype`: a contained resource names its own, else the env knows. */
-static const char *child_type(fp_ctx *c, const char *ptype, const char *name, const json_t *v)
+const char *fp_type(const fp_item *it)
 {
-    if (json_is_object(v)) {
-        const char *rt = json_string_value(json_object_get(v, "resourceType"));
+    if (it->type || it->kind != FPV_JSON)
+        return it->type;
+    if (json_is_object(it->json)) {
+        const char *rt = json_string_value(json_object_get(it->json, "resourceType"));
         if (rt)
             return rt;
     }
-    if (ptype && c->env->child_type)
-        return c->env->child_type(c->env->ctx, ptype, name);
-    return NULL;
+    fp_ctx *c = fp_current;
+    if (!it->parent || !it->pname || !c || !c->env->child_type)
+        return NULL;
+    const char *ptype = fp_type(it->parent);
+    return ptype ? c->env->child_type(c->env->ctx, ptype, it->pname) : NULL;
 }
 
 /* Push the items of property value v (array or single) with its `_name`
- * companion e. */
-static int push_values(fp_ctx *c, const char *ptype, const char *name, const json_t *v,
+ * companion e, reached from parent by `name`; type is known for a choice
+ * element's suffix, else left to fp_type. */
+static int push_values(fp_ctx *c, const fp_item *parent, const char *name, const json_t *v,
                        const json_t *e, const char *type, fp_coll *out)
 {
     int rc;
+    fp_item it = {.kind = FPV_JSON, .type = type, .parent = parent, .pname = name};
     if (json_is_array(v) || (!v && json_is_array(e))) {
         size_t nv = json_is_array(v) ? json_array_size(v) : 0;
         size_t ne = json_is_array(e) ? json_array_size(e) : 0;
@@ -81,10 +93,8 @@ static int push_values(fp_ctx *c, const char *ptype, const char *name, const jso
                 ei = NULL;
             if (!vi && !ei)
                 continue;
-            fp_item it = {.kind = FPV_JSON, .json = vi, .ext = ei};
-            it.type = type ? type : child_type(c, ptype, name, vi);
-            if (type && json_is_object(vi) && json_object_get(vi, "resourceType"))
-                it.type = json_string_value(json_object_get(vi, "resourceType"));
+            it.json = vi;
+            it.ext = ei;
             rc = fp_push(c, out, &it);
             if (rc)
                 return rc;
@@ -97,10 +107,8 @@ static int push_values(fp_ctx *c, const char *ptype, const char *name, const jso
         e = NULL;
     if (!v && !e)
         return FG_OK;
-    fp_item it = {.kind = FPV_JSON, .json = v, .ext = e};
-    it.type = type ? type : child_type(c, ptype, name, v);
-    if (type && json_is_object(v) && json_object_get(v, "resourceType"))
-        it.type = json_string_value(json_object_get(v, "resourceType"));
+    it.json = v;
+    it.ext = e;
     return fp_push(c, out, &it);
 }
 
@@ -113,21 +121,23 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
     if (!json_is_object(obj)) {
         /* A primitive: its id and extensions live in `_name`. */
         if (it->ext && (strcmp(name, "extension") == 0 || strcmp(name, "id") == 0))
-            return push_values(c, "Element", name, json_object_get(it->ext, name), NULL,
+            return push_values(c, it, name, json_object_get(it->ext, name), NULL,
                                strcmp(name, "id") == 0 ? "string" : "Extension", out);
         return FG_OK;
     }
     char uname[128];
     size_t len = strlen(name);
     const json_t *e = NULL;
-    if (len + 2 <= sizeof(uname)) {
+    const json_t *v = json_object_get(obj, name);
+    /* Only primitives have a `_name` companion: skip the lookup for objects. */
+    const json_t *first = json_is_array(v) ? json_array_get(v, 0) : v;
+    if (!json_is_object(first) && len + 2 <= sizeof(uname)) {
         uname[0] = '_';
         memcpy(uname + 1, name, len + 1);
         e = json_object_get(obj, uname);
     }
-    const json_t *v = json_object_get(obj, name);
     if (v || e)
-        return push_values(c, it->type, name, v, e, NULL, out);
+        return push_values(c, it, name, v, e, NULL, out);
     /* A choice element: `value` finds `valueQuantity` (or only its
      * `_valueString` companion). One pass over the keys, the first
      * character filtering most of them out. */
@@ -150,7 +160,7 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
         if (under) {
             if (json_object_get(obj, k))
                 continue; /* taken with its value */
-            return push_values(c, it->type, k, NULL, val, type, out);
+            return push_values(c, it, k, NULL, val, type, out);
         }
         const json_t *ce = NULL;
         if (strlen(key) + 2 <= sizeof(uname)) {
@@ -158,7 +168,7 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
             strcpy(uname + 1, key);
             ce = json_object_get(obj, uname);
         }
-        return push_values(c, it->type, key, val, ce, type, out);
+        return push_values(c, it, key, val, ce, type, out);
     }
     return FG_OK;
 }
@@ -188,12 +198,12 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
     const json_t *obj = it->json;
     if (!json_is_object(obj)) {
         if (it->ext) {
-            int rc = push_values(c, "Element", "id", json_object_get(it->ext, "id"), NULL,
-                                 "string", out);
+            int rc = push_values(c, it, "id", json_object_get(it->ext, "id"), NULL, "string",
+                                 out);
             if (rc)
                 return rc;
-            return push_values(c, "Element", "extension", json_object_get(it->ext, "extension"),
-                               NULL, "Extension", out);
+            return push_values(c, it, "extension", json_object_get(it->ext, "extension"), NULL,
+                               "Extension", out);
         }
         return FG_OK;
     }
@@ -209,7 +219,7 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
         if (key[0] == '_') {
             if (json_object_get(obj, key + 1))
                 continue; /* visited with its value */
-            rc = push_values(c, it->type, key + 1, NULL, val, choice_key_type(key + 1), out);
+            rc = push_values(c, it, key + 1, NULL, val, choice_key_type(key + 1), out);
         } else {
             const json_t *e = NULL;
             if (strlen(key) + 2 <= sizeof(uname)) {
@@ -218,7 +228,7 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
                 e = json_object_get(obj, uname);
             }
             const char *type = choice_key_type(key);
-            rc = push_values(c, it->type, key, val, e, type, out);
+            rc = push_values(c, it, key, val, e, type, out);
         }
         if (rc)
             return rc;
@@ -554,7 +564,12 @@ int fp_eval(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *s
     }
     switch (n->kind) {
     case FPN_LITERAL:
-        rc = fp_push(c, out, &n->lit);
+        if (out->n == 0) {
+            out->items = (fp_item *)&n->lit; /* shared, read-only: see fp_push_bool */
+            out->n = out->cap = 1;
+        } else {
+            rc = fp_push(c, out, &n->lit);
+        }
         break;
     case FPN_EMPTY:
         break;

@@ -777,7 +777,7 @@ static int callback_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const 
         return FG_OK;
     int ans = -1;
     if (n->op == F_MEMBEROF && env->member_of)
-        ans = env->member_of(env->ctx, it->json, it->type, url);
+        ans = env->member_of(env->ctx, it->json, fp_type(it), url);
     else if (n->op == F_CONFORMSTO && env->conforms_to)
         ans = env->conforms_to(env->ctx, it->json, url);
     if (ans < 0)

@@ -35,16 +35,19 @@ enum {
     FPV_QTY,      /* d + unit */
 };
 
-typedef struct fp_item {
+typedef struct fp_item fp_item;
+struct fp_item {
     int kind;
-    const char *type;   /* FHIR type name when known (FPV_JSON), else NULL */
+    const char *type;   /* FHIR type name when known (FPV_JSON), else NULL: see fp_type */
+    const fp_item *parent; /* FPV_JSON: the item this one was reached from (arena) */
+    const char *pname;     /* and the property name it was reached by */
     const json_t *json; /* FPV_JSON: the value */
     const json_t *ext;  /* FPV_JSON primitives: the `_name` object, or NULL */
     long long i;        /* FPV_BOOL, FPV_INT */
     double d;           /* FPV_DEC, FPV_QTY */
     const char *s;      /* FPV_STR, FPV_DATE.., FPV_QTY unit */
     size_t n;           /* length of s */
-} fp_item;
+};
 
 typedef struct fp_coll {
     fp_item *items;
@@ -133,6 +136,13 @@ int fp_fail(fp_ctx *c, int code, const char *fmt, ...) __attribute__((format(pri
 int fp_parse(fg_fhirpath *fp, fg_error *err);
 
 /* fhirpath_eval.c */
+/* The FHIR type of an item, worked out when first needed: a resource's
+ * resourceType, else the environment's child_type of its parent's type.
+ * Types are resolved lazily because most evaluations never need one and
+ * the callback walks the validator's element trees. */
+const char *fp_type(const fp_item *it);
+/* The evaluation running on this thread (fp_type reaches its env). */
+extern _Thread_local fp_ctx *fp_current;
 int fp_eval(fp_ctx *c, const fp_node *n, const fp_coll *focus, const fp_scope *sc, fp_coll *out);
 int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out);
 int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out);

@@ -138,8 +138,9 @@ const char *fp_item_type(const fp_item *it)
 {
     static const char *const names[] = {"object", "Boolean", "Integer", "Decimal", "String",
                                         "Date", "DateTime", "Time", "Quantity"};
-    if (it->kind == FPV_JSON && it->type)
-        return it->type;
+    const char *t = fp_type(it);
+    if (it->kind == FPV_JSON && t)
+        return t;
     if (it->kind == FPV_JSON) {
         if (json_is_string(it->json))
             return "string";
@@ -184,23 +185,24 @@ int fp_is_type(const fp_item *it, const char *type)
         return strcasecmp(sys[it->kind], type) == 0;
     }
     const json_t *j = it->json;
-    if (it->type) {
-        if (!system_only && prim_is(it->type, type))
+    const char *t = fp_type(it);
+    if (t) {
+        if (!system_only && prim_is(t, type))
             return 1;
-        if (!fhir_only && !system_only && prim_index(it->type) >= 0 && type[0] >= 'A' &&
+        if (!fhir_only && !system_only && prim_index(t) >= 0 && type[0] >= 'A' &&
             type[0] <= 'Z') {
             /* `answer is Boolean` on a FHIR boolean: the System type of its value. */
             fp_item v;
             if (fp_prim(it, &v) < 0 || v.kind == FPV_JSON)
                 return 0;
-            if (v.kind == FPV_STR && (strcmp(it->type, "date") == 0))
+            if (v.kind == FPV_STR && strcmp(t, "date") == 0)
                 v.kind = FPV_DATE;
             return fp_is_type(&v, type);
         }
         if (json_is_object(j) && json_object_get(j, "resourceType") &&
             (strcmp(type, "Resource") == 0 || strcmp(type, "DomainResource") == 0))
             return 1;
-        if (system_only || prim_index(it->type) >= 0) {
+        if (system_only || prim_index(t) >= 0) {
             /* A FHIR primitive read as its System type. */
             fp_item v;
             if (fp_prim(it, &v) < 0 || v.kind == FPV_JSON)
@@ -448,7 +450,10 @@ int fp_equal(const fp_item *x, const fp_item *y)
         return num_cmp(&a, &b) == 0;
     dt da, db;
     int cmp = 0;
-    if (as_dates(&a, &b, 0, &da, &db)) {
+    /* Two strings of the input that both read as dates (their types are
+     * seldom known here) compare as dates: time zones and precision count. */
+    int both_json = x->kind == FPV_JSON && y->kind == FPV_JSON;
+    if (as_dates(&a, &b, both_json, &da, &db)) {
         if (!dt_compare(&da, &db, &cmp))
             return -1;
         return cmp == 0;
@@ -519,12 +524,13 @@ static int qty_view(const fp_item *it, double *value, const char **unit, size_t 
     if (it->kind != FPV_JSON || !json_is_object(it->json))
         return 0;
     int known = 0;
-    for (size_t k = 0; it->type && k < sizeof(qtypes) / sizeof(qtypes[0]); k++)
-        known |= strcmp(it->type, qtypes[k]) == 0;
+    const char *t = fp_type(it);
+    for (size_t k = 0; t && k < sizeof(qtypes) / sizeof(qtypes[0]); k++)
+        known |= strcmp(t, qtypes[k]) == 0;
     const json_t *v = json_object_get(it->json, "value");
     if (!json_is_number(v))
         return 0;
-    if (!known && it->type)
+    if (!known && t)
         return 0;
     if (!known) {
         const char *key;
