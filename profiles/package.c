@@ -167,7 +167,7 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
         return fg_error_set(err, FG_ENOMEM, key, "out of memory");
     char pj[4200];
     snprintf(pj, sizeof pj, "%s/package.json", dir);
-    rc = fgr_load_json(pj, FG_MAX_PACKAGE_FILE_BYTES, &pkgjson, err);
+    rc = fgr_load_json(pj, FG_MAX_PACKAGE_FILE_BYTES, 0, &pkgjson, err);
     if (rc == FG_ENOTFOUND)
         return fg_error_set(err, FG_EINVALID, dir,
                             "no package.json: this folder is not a FHIR package (expected "

@@ -55,6 +55,127 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- trimming what the registry never reads ---- */
+
+/* Members left out before parsing. At the top of a resource: the
+ * narrative, the differential and the mappings of a StructureDefinition
+ * (a third of US Core's bytes). Deeper: the prose of element definitions
+ * and concept definitions. Parsing is most of what loading a package
+ * costs, and the parser's work grows with the bytes. */
+static const char *const trim_top[] = {"text", "differential", "mapping"};
+static const char *const trim_deep[] = {"definition", "comment", "requirements", "mapping",
+                                        "alias", "isModifierReason", "example"};
+
+static int key_in(const char *k, size_t n, const char *const *set, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(set[i]) == n && memcmp(set[i], k, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The end of the string starting at in[i] == '"', or 0. */
+static size_t string_end(const char *in, size_t len, size_t i)
+{
+    for (i++; i < len; i++) {
+        if (in[i] == '\\')
+            i++;
+        else if (in[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+static size_t skip_ws(const char *in, size_t len, size_t i)
+{
+    while (i < len && (in[i] == ' ' || in[i] == '\n' || in[i] == '\r' || in[i] == '\t'))
+        i++;
+    return i;
+}
+
+/* The end of the value starting at in[i], or 0. */
+static size_t value_end(const char *in, size_t len, size_t i)
+{
+    if (i >= len)
+        return 0;
+    if (in[i] == '"')
+        return string_end(in, len, i);
+    if (in[i] != '{' && in[i] != '[') {
+        while (i < len && !strchr(",}] \n\r\t", in[i]))
+            i++;
+        return i;
+    }
+    size_t depth = 0;
+    while (i < len) {
+        char c = in[i];
+        if (c == '"') {
+            i = string_end(in, len, i);
+            if (!i)
+                return 0;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return i + 1;
+        i++;
+    }
+    return 0;
+}
+
+char *fgr_json_trim(const char *in, size_t len, size_t *out_len)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0, i = 0, depth = 0;
+    if (!out)
+        return NULL;
+    while (i < len) {
+        char c = in[i];
+        if (c == '"') {
+            size_t j = string_end(in, len, i);
+            if (!j)
+                goto fail;
+            size_t k = skip_ws(in, len, j);
+            size_t n = j - i - 2;
+            if (k < len && in[k] == ':' &&
+                ((depth == 1 && key_in(in + i + 1, n, trim_top, 3)) ||
+                 (depth >= 2 && key_in(in + i + 1, n, trim_deep, 7)))) {
+                size_t end = value_end(in, len, skip_ws(in, len, k + 1));
+                if (!end)
+                    goto fail;
+                end = skip_ws(in, len, end);
+                if (end < len && in[end] == ',') {
+                    i = end + 1; /* the member and its comma */
+                } else {
+                    /* the last member: drop the comma before it */
+                    while (o > 0 && strchr(" \n\r\t", out[o - 1]))
+                        o--;
+                    if (o > 0 && out[o - 1] == ',')
+                        o--;
+                    i = end;
+                }
+                continue;
+            }
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && depth > 0)
+            depth--;
+        out[o++] = c;
+        i++;
+    }
+    out[o] = 0;
+    *out_len = o;
+    return out;
+fail:
+    free(out);
+    return NULL;
+}
+
 /* ---- parsing the files of a package on several threads ---- */
 
 typedef struct parse_set {
@@ -110,7 +231,7 @@ static void *parse_worker(void *arg)
             ps->rcs[i] = fg_error_set(&ps->errs[i], FG_ELIMIT, ps->dir, "file path too long");
             continue;
         }
-        ps->rcs[i] = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, &ps->res[i], &ps->errs[i]);
+        ps->rcs[i] = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, 1, &ps->res[i], &ps->errs[i]);
         if (ps->rcs[i] == FG_OK && !json_is_object(ps->res[i]))
             ps->rcs[i] = fg_error_set(&ps->errs[i], FG_EINVALID, path,
                                       "not a FHIR resource (no JSON object): fix or remove the "
@@ -222,7 +343,7 @@ int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *pac
     json_t *index = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/.index.json", pkgdir) >= sizeof path)
         return fg_error_set(err, FG_ELIMIT, pkgdir, "folder path too long");
-    int rc = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, &index, err);
+    int rc = fgr_load_json(path, FG_MAX_PACKAGE_FILE_BYTES, 0, &index, err);
     if (rc == FG_ENOTFOUND) {
         fg_error_clear(err);
         return load_unindexed(reg, pkgdir, package, err);

@@ -128,7 +128,7 @@ int fgr_note(fg_registry *reg, const char *fmt, ...)
     return FG_OK;
 }
 
-int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err)
+int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error *err)
 {
     /* Mapped rather than read: package files run to megabytes, and a
      * growing read buffer costs more than the parse around it. */
@@ -151,7 +151,18 @@ int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err)
     if (len && map == MAP_FAILED)
         return fg_error_set(err, FG_EIO, path, "cannot map: %s", strerror(errno));
     json_error_t jerr;
-    json_t *j = json_loadb(len ? map : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = NULL;
+    if (trim && len) {
+        size_t tlen = 0;
+        char *t = fgr_json_trim(map, len, &tlen);
+        if (t)
+            j = json_loadb(t, tlen, JSON_REJECT_DUPLICATES, &jerr);
+        free(t);
+    }
+    /* Untrimmed when trimming was not asked for or did not work out (the
+     * parser then says what is wrong with the file as it is). */
+    if (!j)
+        j = json_loadb(len ? map : "", len, JSON_REJECT_DUPLICATES, &jerr);
     if (len)
         munmap(map, len);
     if (!j) {

@@ -22,7 +22,7 @@ static int load_list(const char *dir, const char *file, const char *key, json_t 
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/r4core/%s", dir, file) >= sizeof path)
         return fg_error_set(err, FG_ELIMIT, dir, "data folder path too long");
-    int rc = fgr_load_json(path, CORE_MAX_BYTES, doc, err);
+    int rc = fgr_load_json(path, CORE_MAX_BYTES, 0, doc, err);
     if (rc == FG_ENOTFOUND)
         return fg_error_set(err, FG_ENOTFOUND, path,
                             "the compact R4 core is missing: reinstall fhirgen, set "

@@ -127,10 +127,16 @@ typedef struct fgr_index_entry {
 int fgr_note(fg_registry *reg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A string member of a JSON object, or NULL. Borrowed. */
 const char *fgr_str(const json_t *obj, const char *key);
-/* Parse a JSON file of at most `max` bytes; err names the file. */
-int fgr_load_json(const char *path, size_t max, json_t **out, fg_error *err);
+/* Parse a JSON file of at most `max` bytes; err names the file. With
+ * `trim`, members the registry never reads are left out (fgr_json_trim). */
+int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error *err);
 
 /* package_index.c */
+/* A copy of the JSON text `in` without the object members the registry
+ * never reads (narrative, differential, mappings, and the prose of
+ * element definitions), or NULL when the text is not well formed enough to
+ * trim (the caller then parses it as it is). free() the result. */
+char *fgr_json_trim(const char *in, size_t len, size_t *out_len);
 /* Add the conformance resources of package folder `pkgdir` (the package/
  * folder), through its .index.json or, without one, by reading every
  * *.json file. `package` ("name#version") is recorded in the index. */
