@@ -21,6 +21,7 @@
 
 #include "fhir/fg_data.h"
 #include "profiles/fg_registry.h"
+#include "profiles/registry_private.h"
 
 #define SHARED_PACKAGES "../shared/fhir-packages"
 #define CORE_PACKAGE_DIR SHARED_PACKAGES "/hl7.fhir.r4.core#4.0.1/package"
@@ -576,6 +577,35 @@ static void test_hostile(void **state)
     fg_registry_free(reg);
 }
 
+/* The members the registry never reads go before parsing; nothing else. */
+static void test_json_trim(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"{\"a\":1,\"text\":{\"div\":\"<p>\\\"}\\\"</p>\"},\"b\":[2]}", "{\"a\":1,\"b\":[2]}"},
+        {"{\"text\":\"x\", \"a\" : 1}", "{ \"a\" : 1}"},
+        {"{\"a\":1 , \"differential\" : {\"element\":[{}]} }", "{\"a\":1 }"},
+        {"{\"text\":1}", "{}"},
+        /* deeper: element prose goes, a pattern's text stays */
+        {"{\"e\":[{\"path\":\"A\",\"definition\":\"d\",\"patternCodeableConcept\":{\"text\":\"t\"}}]}",
+         "{\"e\":[{\"path\":\"A\",\"patternCodeableConcept\":{\"text\":\"t\"}}]}"},
+        /* a value that is only a string equal to a trimmed key */
+        {"{\"a\":[\"text\",\"comment\"]}", "{\"a\":[\"text\",\"comment\"]}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = 0;
+        char *t = fgr_json_trim(cases[i][0], strlen(cases[i][0]), &n);
+        assert_non_null(t);
+        assert_int_equal(n, strlen(t));
+        assert_string_equal(t, cases[i][1]);
+        free(t);
+    }
+    /* Not well formed: no trimmed copy (the caller parses the original). */
+    size_t n = 0;
+    assert_null(fgr_json_trim("{\"text\":\"open", 14, &n));
+    assert_null(fgr_json_trim("{\"text\":{\"a\":[1}", 17, &n));
+}
+
 /* data/r4core is what profiles/gen_r4core.py writes today. */
 static void test_core_is_current(void **state)
 {
@@ -620,6 +650,7 @@ int main(void)
     const struct CMUnitTest other_tests[] = {
         cmocka_unit_test(test_package_good),  cmocka_unit_test(test_package_errors),
         cmocka_unit_test(test_cache_dir),     cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_json_trim),
         cmocka_unit_test(test_us_core),
         cmocka_unit_test(test_core_is_current),
     };
