@@ -233,26 +233,53 @@ static int cb_member_of(void *ctx, const json_t *coded, const char *coded_type, 
                                 json_string_value(co));
 }
 
-/* "a.empty() or b.exists()" constraints, natively: key, a, b */
+typedef enum native_kind {
+    NK_NONE = 0, /* evaluated with FHIRPath */
+    NK_ELE1,
+    NK_EXT1,
+    NK_DOM,
+    NK_BDL,
+    NK_REF1,
+    NK_SQTY1,
+    NK_EMPTY_OR_EXISTS, /* "a.empty() or b.exists()" */
+} native_kind;
+
+/* The native constraints of the form "a.empty() or b.exists()": key, a, b. */
 static const char *const empty_or_exists[][3] = {
     {"qty-3", "code", "system"},
     {"cpt-2", "value", "system"},
     {"att-1", "data", "contentType"},
 };
 
-static int native_key(const char *key)
+static native_kind classify(const char *key, size_t *eoe)
 {
-    if (key[0] == 'e')
-        return strcmp(key, "ele-1") == 0 || strcmp(key, "ext-1") == 0;
-    if (key[0] == 'q' || key[0] == 'c' || key[0] == 'a' || key[0] == 'r' || key[0] == 's')
-        return strcmp(key, "qty-3") == 0 || strcmp(key, "cpt-2") == 0
-               || strcmp(key, "att-1") == 0 || strcmp(key, "ref-1") == 0
-               || strcmp(key, "sqty-1") == 0;
-    if (key[0] == 'd')
-        return strncmp(key, "dom-", 4) == 0;
-    if (key[0] == 'b')
-        return strncmp(key, "bdl-", 4) == 0;
-    return 0;
+    switch (key[0]) {
+    case 'e':
+        if (strcmp(key, "ele-1") == 0)
+            return NK_ELE1;
+        if (strcmp(key, "ext-1") == 0)
+            return NK_EXT1;
+        return NK_NONE;
+    case 'd':
+        return strncmp(key, "dom-", 4) == 0 ? NK_DOM : NK_NONE;
+    case 'b':
+        return strncmp(key, "bdl-", 4) == 0 ? NK_BDL : NK_NONE;
+    case 'r':
+        return strcmp(key, "ref-1") == 0 ? NK_REF1 : NK_NONE;
+    case 's':
+        return strcmp(key, "sqty-1") == 0 ? NK_SQTY1 : NK_NONE;
+    case 'q':
+    case 'c':
+    case 'a':
+        for (size_t e = 0; e < sizeof empty_or_exists / sizeof empty_or_exists[0]; e++)
+            if (strcmp(key, empty_or_exists[e][0]) == 0) {
+                *eoe = e;
+                return NK_EMPTY_OR_EXISTS;
+            }
+        return NK_NONE;
+    default:
+        return NK_NONE;
+    }
 }
 
 static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
@@ -321,13 +348,16 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
         const fg_constraint *k = &def->constraints[i];
         if (k->key == NULL)
             continue;
-        int native = native_key(k->key);
-        if (done != NULL
-            && ((native && (k->key[0] == 'd' || k->key[0] == 'b' || strcmp(k->key, "ele-1") == 0))
-                || has_key(done, k->key)))
-            continue; /* ele-1 and dom-* do not apply to a type's root here */
-        if (native) {
-            if (strcmp(k->key, "ext-1") == 0 && json_is_object(val)) {
+        size_t eoe = 0;
+        native_kind nk = classify(k->key, &eoe);
+        if (nk == NK_ELE1 || nk == NK_BDL || nk == NK_REF1)
+            continue; /* checked elsewhere (see the top of this file) */
+        if (done != NULL && (nk == NK_DOM || has_key(done, k->key)))
+            continue; /* met on the element already; dom-* only at a resource root */
+        fg_severity sev = k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING;
+        switch (nk) {
+        case NK_EXT1:
+            if (json_is_object(val)) {
                 const json_t *ex = json_object_get(val, "extension");
                 int has_ext = json_is_array(ex) && json_array_size(ex) > 0;
                 if (has_ext == has_value_x(val))
@@ -336,34 +366,33 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
                                         "not both (ext-1)"
                                       : "An extension must have either extensions or a value "
                                         "(ext-1)");
-            } else if (strcmp(k->key, "sqty-1") == 0 && json_is_object(val)) {
-                if (json_object_get(val, "comparator") != NULL)
-                    fgv_issue(c, k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING,
-                              FG_CHECK_INVARIANT, "invariant", k->key,
-                              "%s (%s)", k->human ? k->human : "The comparator is not used on a SimpleQuantity",
-                              k->key);
-            } else if (json_is_object(val) && k->key[0] != 'd' && k->key[0] != 'r') {
-                for (size_t e = 0; e < sizeof empty_or_exists / sizeof empty_or_exists[0]; e++) {
-                    if (strcmp(k->key, empty_or_exists[e][0]) != 0)
-                        continue;
-                    if (json_object_get(val, empty_or_exists[e][1]) != NULL
-                        && json_object_get(val, empty_or_exists[e][2]) == NULL)
-                        fgv_issue(c, k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING,
-                                  FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
-                                  k->human ? k->human : "Constraint failed", k->key);
-                }
-            } else if (k->key[0] == 'd' && json_is_object(val) && def->parent == NULL
-                       && json_object_get(val, "resourceType") != NULL) {
-                dom_rules(c, val, k->key, k->is_error);
             }
-            continue;
+            break;
+        case NK_SQTY1:
+            if (json_is_object(val) && json_object_get(val, "comparator") != NULL)
+                fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
+                          k->human ? k->human : "A SimpleQuantity has no comparator", k->key);
+            break;
+        case NK_EMPTY_OR_EXISTS:
+            if (json_is_object(val) && json_object_get(val, empty_or_exists[eoe][1]) != NULL
+                && json_object_get(val, empty_or_exists[eoe][2]) == NULL)
+                fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
+                          k->human ? k->human : "Constraint failed", k->key);
+            break;
+        case NK_DOM:
+            if (json_is_object(val) && def->parent == NULL
+                && json_object_get(val, "resourceType") != NULL)
+                dom_rules(c, val, k->key, k->is_error);
+            break;
+        default: {
+            /* the same key twice on one element (a profile restating it) */
+            int dup = 0;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = def->constraints[j].key && strcmp(def->constraints[j].key, k->key) == 0;
+            if (!dup)
+                evaluate(c, val, def, type, k);
         }
-        /* the same key met on the element and again on its type */
-        int dup = 0;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = def->constraints[j].key && strcmp(def->constraints[j].key, k->key) == 0;
-        if (!dup)
-            evaluate(c, val, def, type, k);
+        }
     }
 }
 

@@ -18,13 +18,23 @@
 
 int fgv_prim_is_integer(const char *code)
 {
-    return strcmp(code, "integer") == 0 || strcmp(code, "positiveInt") == 0
-           || strcmp(code, "unsignedInt") == 0;
+    switch (code[0]) {
+    case 'i':
+        return code[1] == 'n' && strcmp(code, "integer") == 0;
+    case 'p':
+        return strcmp(code, "positiveInt") == 0;
+    case 'u':
+        return code[1] == 'n' && strcmp(code, "unsignedInt") == 0;
+    default:
+        return 0;
+    }
 }
 
 int fgv_prim_is_number(const char *code)
 {
-    return fgv_prim_is_integer(code) || strcmp(code, "decimal") == 0;
+    if (code[0] == 'd')
+        return code[1] == 'e' && strcmp(code, "decimal") == 0;
+    return fgv_prim_is_integer(code);
 }
 
 static int digits(const char *s, int n)
@@ -254,9 +264,18 @@ static int is_base64(const char *s)
 }
 
 /* Printable text: no control characters other than tab, CR and LF. */
-static const char *bad_control(const char *s)
+static const char *bad_control(const char *s, size_t len)
 {
-    for (; *s; s++) {
+    /* eight bytes at a time while none is below 0x20 (the usual case) */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (((x - 0x20 * ones) & ~x & highs) != 0)
+            break;
+    }
+    for (s += i; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n')
             return s;
@@ -334,7 +353,7 @@ void fgv_primitive(fgv_ctx *c, const json_t *val, const char *code)
 {
     if (json_is_null(val))
         return; /* the caller decides whether a null placeholder is allowed */
-    if (strcmp(code, "boolean") == 0) {
+    if (code[0] == 'b' && code[1] == 'o' && strcmp(code, "boolean") == 0) {
         if (!json_is_boolean(val))
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                       "A boolean must be JSON true or false, found %s%s", json_kind(val),
@@ -441,7 +460,7 @@ void fgv_primitive(fgv_ctx *c, const json_t *val, const char *code)
         return;
     }
     if (code[0] != 'x' && code[0] != 'b') { /* xhtml, base64Binary: checked above */
-        const char *bad = bad_control(s);
+        const char *bad = bad_control(s, len);
         if (bad != NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FORMAT, "value", NULL,
                       "The %s holds control character 0x%02x at offset %zu", code,
