@@ -7,6 +7,7 @@
  * regeneration tests need the shared folder (../shared) and skip, saying
  * why, without it.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -265,6 +266,37 @@ static void test_core_valuesets(void **state)
     assert_int_equal(fg_valueset_status(vs), FG_VS_EXPANDED);
     assert_true(fg_valueset_contains(vs, "http://terminology.hl7.org/CodeSystem/v2-0131", "C"));
     assert_false(fg_valueset_contains(vs, "http://terminology.hl7.org/CodeSystem/v2-0131", "O"));
+}
+
+/* After finish, readers share the registry without locks. */
+static void *reader(void *arg)
+{
+    (void)arg;
+    long hits = 0;
+    for (int i = 0; i < 2000; i++) {
+        const fg_structure *st = fg_registry_type(core_reg, i % 2 ? "Patient" : "Observation");
+        const fg_valueset *vs =
+            fg_registry_valueset(core_reg, "http://hl7.org/fhir/ValueSet/administrative-gender");
+        hits += st != NULL;
+        hits += fg_valueset_contains(vs, "http://hl7.org/fhir/administrative-gender", "female");
+        hits += fg_valueset_contains(vs, NULL, "male");
+        hits += fg_registry_structure(core_reg, "http://hl7.org/fhir/StructureDefinition/bp|4.0.1") !=
+                NULL;
+    }
+    return (void *)hits;
+}
+
+static void test_concurrent_reads(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reader, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *hits = NULL;
+        pthread_join(t[i], &hits);
+        assert_int_equal((long)hits, 8000);
+    }
 }
 
 /* ---- packages ---- */
@@ -646,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_core_choice_and_refs),
         cmocka_unit_test(test_core_profiles_and_slices),
         cmocka_unit_test(test_core_valuesets),
+        cmocka_unit_test(test_concurrent_reads),
     };
     const struct CMUnitTest other_tests[] = {
         cmocka_unit_test(test_package_good),  cmocka_unit_test(test_package_errors),
