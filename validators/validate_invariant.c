@@ -14,6 +14,8 @@
  *   dom-5  contained.meta.security.empty()
  *   dom-6  text.`div`.exists()   (a warning: best practice)
  *   qty-3, cpt-2, att-1  "x.empty() or y.exists()"; sqty-1 comparator.empty()
+ *   txt-2  the div has non-whitespace content (R4 writes it as htmlChecks(),
+ *          the same expression as txt-1, so only the key tells them apart)
  *   ref-1  a "#id" reference names a contained resource: the reference
  *          check reports it (validate_reference.c, check reference)
  *   bdl-*  the Bundle rules                                    (validate_bundle.c)
@@ -33,10 +35,10 @@ static int has_value_x(const json_t *o)
     json_t *v;
     json_object_foreach((json_t *)o, k, v)
     {
-        /* a value present only through its `_valueX` extensions counts */
-        if (k[0] == '_')
-            k++;
-        if (strncmp(k, "value", 5) == 0 && isupper((unsigned char)k[5]))
+        /* a value present only through its `_valueX` extensions counts
+         * (k itself must stay as it is: the foreach walks on from it) */
+        const char *name = k[0] == '_' ? k + 1 : k;
+        if (strncmp(name, "value", 5) == 0 && isupper((unsigned char)name[5]))
             return 1;
     }
     return 0;
@@ -242,7 +244,29 @@ typedef enum native_kind {
     NK_REF1,
     NK_SQTY1,
     NK_EMPTY_OR_EXISTS, /* "a.empty() or b.exists()" */
+    NK_TXT2,
 } native_kind;
+
+/* txt-2: the narrative has some non-whitespace content (text outside the
+ * tags, or an image). txt-1 and txt-2 share the expression htmlChecks() in
+ * R4, so txt-2 is told apart by its key. */
+static int has_content(const char *div)
+{
+    int in_tag = 0;
+    for (const char *p = div; *p; p++) {
+        if (in_tag) {
+            if (*p == '>')
+                in_tag = 0;
+        } else if (*p == '<') {
+            if (strncmp(p + 1, "img", 3) == 0 && !isalnum((unsigned char)p[4]))
+                return 1;
+            in_tag = 1;
+        } else if (!isspace((unsigned char)*p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* The native constraints of the form "a.empty() or b.exists()": key, a, b. */
 static const char *const empty_or_exists[][3] = {
@@ -268,6 +292,8 @@ static native_kind classify(const char *key, size_t *eoe)
         return strcmp(key, "ref-1") == 0 ? NK_REF1 : NK_NONE;
     case 's':
         return strcmp(key, "sqty-1") == 0 ? NK_SQTY1 : NK_NONE;
+    case 't':
+        return strcmp(key, "txt-2") == 0 ? NK_TXT2 : NK_NONE;
     case 'q':
     case 'c':
     case 'a':
@@ -378,6 +404,13 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
                 && json_object_get(val, empty_or_exists[eoe][2]) == NULL)
                 fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
                           k->human ? k->human : "Constraint failed", k->key);
+            break;
+        case NK_TXT2:
+            if (json_is_string(val) && !has_content(json_string_value(val)))
+                fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
+                          k->human ? k->human : "The narrative SHALL have some non-whitespace "
+                                                "content",
+                          k->key);
             break;
         case NK_DOM:
             if (json_is_object(val) && def->parent == NULL
