@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,58 @@ static void test_typed(void **state)
     expect_typed("children().count() = 3", obs, 1);
     expect_typed("descendants().ofType(dateTime).count() = 2", obs, 1);
     expect_typed("descendants().ofType(instant).count() = 1", obs, 1);
+}
+
+/* One compiled expression evaluated by several threads at once (a literal
+ * regular expression, lazy element types, a callback) gives every thread
+ * the same answers. */
+typedef struct thread_job {
+    const fg_fhirpath *fp;
+    const json_t *in;
+    size_t wrong;
+} thread_job;
+
+static void *thread_main(void *arg)
+{
+    thread_job *job = arg;
+    fg_fhirpath_env env = {.resource = job->in, .child_type = typed_child};
+    for (int k = 0; k < 20000; k++) {
+        int r = -1;
+        fg_error err;
+        if (fg_fhirpath_eval_bool(job->fp, job->in, NULL, &env, &r, &err) != FG_OK || r != 1)
+            job->wrong++;
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    json_t *in = json_loads("{\"resourceType\":\"Patient\",\"birthDate\":\"1974-12-25\","
+                            "\"name\":[{\"given\":[\"Ann\",\"Bo\"]}]}",
+                            0, NULL);
+    fg_fhirpath *fp = NULL;
+    fg_error err;
+    assert_int_equal(fg_fhirpath_compile("name.given.all(matches('^[A-Z][a-z]+$')) and "
+                                         "birthDate is date and birthDate < @2000 and "
+                                         "name.given.select($this + '!').count() = 2",
+                                         &fp, &err),
+                     FG_OK);
+    enum { NTHREADS = 4 };
+    pthread_t th[NTHREADS];
+    thread_job jobs[NTHREADS];
+    for (int k = 0; k < NTHREADS; k++) {
+        jobs[k] = (thread_job){.fp = fp, .in = in};
+        assert_int_equal(pthread_create(&th[k], NULL, thread_main, &jobs[k]), 0);
+    }
+    size_t wrong = 0;
+    for (int k = 0; k < NTHREADS; k++) {
+        pthread_join(th[k], NULL);
+        wrong += jobs[k].wrong;
+    }
+    assert_int_equal(wrong, 0);
+    fg_fhirpath_free(fp);
+    json_decref(in);
 }
 
 /* ---- the invariants of the definitions ---- */
@@ -577,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_typed),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_definitions_compile),
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_fuzz_corpus),
