@@ -183,8 +183,15 @@ if [ -n "${LLM_TEST_TLS_URL:-}" ]; then
 fi
 
 say "fault-hallucinate: a made-up code and dates before birth, fixed in one repair round"
-llm "$WORK/hal" openai:fault-hallucinate -n 4 --no-cache -q
+llm "$WORK/hal" openai:fault-hallucinate -n 4 --no-cache -q --price-in 0.15 --price-out 0.60
 expect_ok "$WORK/hal" "fault-hallucinate"
+python3 - "$WORK/hal.summary.json" <<'PY' || fail "fault-hallucinate: the cost is not the tokens times the prices"
+import json, sys
+l = json.load(open(sys.argv[1]))["llm"]
+cost = (l["tokens_in"] * 0.15 + l["tokens_out"] * 0.60) / 1e6
+assert l["tokens_in"] > 0 and l["tokens_out"] > 0 and abs(l["cost_usd"] - cost) < 1e-9, l
+print(f"  tokens in {l['tokens_in']}, out {l['tokens_out']}, cost ${l['cost_usd']:.4f}")
+PY
 for k in patients_written:4 repairs:4 patients_repaired:4 hallucinated_codes:4 patients_dropped:0; do
     got=$(field "$WORK/hal.summary.json" "${k%%:*}")
     [ "$got" = "${k#*:}" ] || fail "fault-hallucinate: ${k%%:*} is $got, expected ${k#*:}"
