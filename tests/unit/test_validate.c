@@ -499,6 +499,75 @@ static void test_depth(void **state)
     fg_issue_list_free(&l);
 }
 
+static void test_regressions(void **state)
+{
+    (void)state;
+    fg_issue_list l = {0};
+    /* an Extension with a `_b` property once crashed ext-1's value scan */
+    run("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"url\":"
+        "\"http://e.org/x\",\"v:x\":\"Patient\",\"_b\":\"x\"}]}}",
+        &l);
+    assert_true(has(&l, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "Patient.birthDate.extension[0]._b"));
+    /* an extension on a primitive takes the primitive as its context */
+    expect_clean("{\"resourceType\":\"Patient\",\"birthDate\":\"1970-01-01\",\"_birthDate\":"
+                 "{\"extension\":[{\"url\":"
+                 "\"http://hl7.org/fhir/StructureDefinition/patient-birthTime\","
+                 "\"valueDateTime\":\"1970-01-01T10:00:00Z\"}]}}");
+    /* txt-2: a narrative of whitespace only */
+    run("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":"
+        "\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\"> <p> </p></div>\"}}",
+        &l);
+    assert_true(has_rule(&l, "txt-2", "Patient.text.div"));
+    /* transactions: request.url against the resource, one write per resource */
+    run("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":["
+        "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"a\"},"
+        "\"request\":{\"method\":\"PUT\",\"url\":\"Patient/b\"}},"
+        "{\"resource\":{\"resourceType\":\"Patient\",\"id\":\"b\"},"
+        "\"request\":{\"method\":\"PUT\",\"url\":\"Patient/b\"}},"
+        "{\"resource\":{\"resourceType\":\"Patient\"},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"Observation\"}},"
+        "{\"resource\":{\"resourceType\":\"Parameters\"},"
+        "\"request\":{\"method\":\"POST\",\"url\":\"ValueSet/$expand\"}}]}",
+        &l);
+    assert_true(has(&l, FG_SEV_ERROR, FG_CHECK_BUNDLE, "Bundle.entry[0].request.url"));
+    assert_true(has(&l, FG_SEV_ERROR, FG_CHECK_BUNDLE, "Bundle.entry[1]"));
+    assert_true(has(&l, FG_SEV_ERROR, FG_CHECK_BUNDLE, "Bundle.entry[2].request.url"));
+    for (size_t i = 0; i < l.count; i++)
+        assert_string_not_equal(l.items[i].path, "Bundle.entry[3].request.url");
+    /* datatype invariants reached through the type: qty-3, cpt-2 */
+    run("{\"resourceType\":\"Patient\",\"telecom\":[{\"value\":\"555\"}]}", &l);
+    assert_true(has_rule(&l, "cpt-2", "Patient.telecom[0]"));
+    fg_issue_list_free(&l);
+}
+
+static void test_core_bp_profile(void **state)
+{
+    (void)state;
+    /* the core bp profile fixes each component's code in a re-slice of
+     * code.coding: a correct one has no slicing or cardinality issue */
+    fg_issue_list l = {0};
+    run("{\"resourceType\":\"Observation\",\"meta\":{\"profile\":["
+        "\"http://hl7.org/fhir/StructureDefinition/bp\"]},\"status\":\"final\","
+        "\"category\":[{\"coding\":[{\"system\":"
+        "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":"
+        "\"vital-signs\"}]}],\"code\":{\"coding\":[{\"system\":\"http://loinc.org\","
+        "\"code\":\"85354-9\"}]},\"subject\":{\"reference\":\"Patient/1\"},"
+        "\"effectiveDateTime\":\"2020-01-01\",\"component\":["
+        "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8480-6\"}]},"
+        "\"valueQuantity\":{\"value\":120,\"unit\":\"mmHg\",\"system\":"
+        "\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}},"
+        "{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8462-4\"}]},"
+        "\"valueQuantity\":{\"value\":80,\"unit\":\"mmHg\",\"system\":"
+        "\"http://unitsofmeasure.org\",\"code\":\"mm[Hg]\"}}]}",
+        &l);
+    for (size_t i = 0; i < l.count; i++)
+        if (l.items[i].check == FG_CHECK_SLICING || l.items[i].check == FG_CHECK_CARDINALITY) {
+            dump(&l);
+            fail();
+        }
+    fg_issue_list_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +587,8 @@ int main(void)
         cmocka_unit_test(test_profile_option),
         cmocka_unit_test(test_not_checked_and_outcome),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_regressions),
+        cmocka_unit_test(test_core_bp_profile),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
