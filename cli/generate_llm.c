@@ -68,7 +68,7 @@ static void usage(FILE *f)
         "                             exit (no request is sent)\n"
         "\n"
         "Cohort and output, as for the engine: -n, --seed, --age, --sex, --state,\n"
-        "--condition, --years-of-history, --end-date, --mrn-system, -o,\n"
+        "--condition, --years-of-history, --end-date, --mrn-system, --shard K/N, -o,\n"
         "-f bundle|ndjson|history, --summary-json FILE, -q. See 'fhirgen generate --help'.\n"
         "\n"
         "Exit status: 0 every patient written; 1 the run failed or a patient was\n"
@@ -80,7 +80,7 @@ enum {
     OPT_AGE = 256, OPT_SEX, OPT_STATE, OPT_CONDITION, OPT_YEARS, OPT_END, OPT_MRN,
     OPT_SUMMARY_JSON, OPT_LLM, OPT_BASE_URL, OPT_CACERT, OPT_LLM_JOBS, OPT_RPM, OPT_STREAM,
     OPT_TIMEOUT, OPT_MAX_TOKENS, OPT_REPAIR, OPT_CACHE, OPT_NO_CACHE, OPT_PRICE_IN,
-    OPT_PRICE_OUT, OPT_SCENARIO, OPT_SCENARIO_FILE, OPT_PROMPT_DIR, OPT_DRY_RUN,
+    OPT_PRICE_OUT, OPT_SCENARIO, OPT_SCENARIO_FILE, OPT_PROMPT_DIR, OPT_DRY_RUN, OPT_SHARD,
 };
 
 static const struct option options[] = {
@@ -117,6 +117,7 @@ static const struct option options[] = {
     {"scenario-file", required_argument, NULL, OPT_SCENARIO_FILE},
     {"prompt-dir", required_argument, NULL, OPT_PROMPT_DIR},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"shard", required_argument, NULL, OPT_SHARD},
     {NULL, 0, NULL, 0},
 };
 
@@ -321,6 +322,7 @@ int cmd_generate_llm(int argc, char **argv)
     fg_format format = FG_FORMAT_BUNDLE;
     const char *conditions[MAX_CONDITIONS];
     size_t n_conditions = 0;
+    int shard_k = 0, shard_n = 0;
     char model[256], cache_dir[4096], schema_path[4096];
     int rc = EXIT_FAILED;
     fg_engine *engine = NULL;
@@ -451,6 +453,17 @@ int cmd_generate_llm(int argc, char **argv)
         case OPT_SCENARIO_FILE: scenario_file = optarg; break;
         case OPT_PROMPT_DIR: prompt_dir = optarg; break;
         case OPT_DRY_RUN: dry_run = 1; break;
+        case OPT_SHARD: {
+            char *slash = strchr(optarg, '/');
+            if (!slash || cli_parse_int(slash + 1, 1, 1000000, &shard_n) ||
+                (*slash = 0, cli_parse_int(optarg, 1, 1000000, &shard_k)) || shard_k > shard_n) {
+                if (slash)
+                    *slash = '/';
+                return cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", optarg);
+            }
+            *slash = '/';
+            break;
+        }
         default:
             fprintf(stderr, "Run 'fhirgen generate --llm x --help' for the options.\n");
             return EXIT_USAGE;
@@ -568,6 +581,12 @@ int cmd_generate_llm(int argc, char **argv)
     o.out_dir = out;
     o.first = 0;
     o.count = count;
+    if (shard_n > 0) { /* the same slices as the engine path */
+        o.first = count * (uint64_t)(shard_k - 1) / (uint64_t)shard_n;
+        o.count = count * (uint64_t)shard_k / (uint64_t)shard_n - o.first;
+        o.shard_k = shard_k;
+        o.shard_n = shard_n;
+    }
     o.end = spec.end;
     o.years_of_history = spec.years_of_history;
     o.repair_rounds = repair_rounds;

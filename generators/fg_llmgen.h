@@ -61,6 +61,7 @@ typedef struct fg_llmgen_options {
     fg_format format;            /* bundle, ndjson or history */
     const char *out_dir;
     uint64_t first, count;       /* patients [first, first+count) */
+    int shard_k, shard_n;        /* NDJSON files named <Type>.shard-K-of-N.ndjson when N > 0 */
     fg_time end;                 /* the cohort's "today" */
     int years_of_history;        /* the story's window: the last Y years of life */
     int repair_rounds;           /* repair requests per patient after the first answer */

@@ -426,7 +426,8 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
     if ((rc = make_dir(o->out_dir, err)) || (rc = make_dir(r->dir, err)))
         return rc;
     if (o->format == FG_FORMAT_NDJSON &&
-        (rc = llmgen_ndjson_open(r->dir, o->first, 4 * r->n_slots, &r->ndjson, err)) != FG_OK)
+        (rc = llmgen_ndjson_open(r->dir, o->first, 4 * r->n_slots, o->shard_k, o->shard_n,
+                                 &r->ndjson, err)) != FG_OK)
         return rc;
     return FG_OK;
 }

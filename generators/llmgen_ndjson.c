@@ -34,6 +34,7 @@ struct llmgen_ndjson {
     uint64_t *seen; /* open-addressing set of hashes of shared resource ids */
     size_t seen_cap, seen_n;
     uint64_t bytes;
+    char suffix[48]; /* ".shard-K-of-N" or "" */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n, uint64_t h)
@@ -79,8 +80,8 @@ static int shared(int t)
     return t == FG_RT_ORGANIZATION || t == FG_RT_PRACTITIONER || t == FG_RT_LOCATION;
 }
 
-int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, llmgen_ndjson **out,
-                       fg_error *err)
+int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, int shard_k, int shard_n,
+                       llmgen_ndjson **out, fg_error *err)
 {
     llmgen_ndjson *n = calloc(1, sizeof(*n));
     if (!n || !(n->ring = calloc(window ? window : 1, sizeof(held)))) {
@@ -93,6 +94,8 @@ int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, llmgen_nd
         return fg_error_set(err, FG_EUSAGE, dir, "output path is too long");
     }
     n->next = first;
+    if (shard_n > 0)
+        snprintf(n->suffix, sizeof(n->suffix), ".shard-%d-of-%d", shard_k, shard_n);
     n->window = window ? window : 1;
     *out = n;
     return FG_OK;
@@ -113,8 +116,8 @@ static int append(llmgen_ndjson *n, held *h, fg_error *err)
             continue;
         if (!n->f[t]) {
             const char *type = fg_rtype_name((fg_rtype)t);
-            snprintf(n->tmp[t], sizeof(n->tmp[t]), "%s/.%s.ndjson.tmp", n->dir, type);
-            snprintf(n->final[t], sizeof(n->final[t]), "%s/%s.ndjson", n->dir, type);
+            snprintf(n->tmp[t], sizeof(n->tmp[t]), "%s/.%s%s.ndjson.tmp", n->dir, type, n->suffix);
+            snprintf(n->final[t], sizeof(n->final[t]), "%s/%s%s.ndjson", n->dir, type, n->suffix);
             if (!(n->f[t] = fopen(n->tmp[t], "wbe")))
                 return fg_error_set(err, FG_EIO, n->tmp[t], "cannot create file: %s",
                                     strerror(errno));

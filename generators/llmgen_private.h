@@ -79,8 +79,8 @@ typedef struct llmgen_ndjson llmgen_ndjson;
 
 /* Files under dir (an existing folder) for patients from `first`, holding
  * at most `window` finished patients ahead of the first unfinished one. */
-int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, llmgen_ndjson **out,
-                       fg_error *err);
+int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, int shard_k, int shard_n,
+                       llmgen_ndjson **out, fg_error *err);
 
 /* 1 when patient index may start (its place in the window is free). */
 int llmgen_ndjson_room(const llmgen_ndjson *n, uint64_t index);

@@ -331,7 +331,7 @@ static void test_ndjson_order(void **state)
     fg_error err;
     uint64_t files = 0, bytes = 0;
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(llmgen_ndjson_open(dir, 10, 4, &n, &err), FG_OK);
+    assert_int_equal(llmgen_ndjson_open(dir, 10, 4, 0, 0, &n, &err), FG_OK);
     assert_true(llmgen_ndjson_room(n, 13));
     assert_false(llmgen_ndjson_room(n, 14));
     uint64_t order[] = {12, 10, 13, 11};
