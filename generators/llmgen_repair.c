@@ -174,6 +174,8 @@ static void skeleton_teams(const fg_history *s, team t[2])
 static int merge_skeleton(const llmgen_skel *s, fg_history *h)
 {
     h->patient = s->h.patient;
+    if (h->patient.death == FG_TIME_NONE) /* alive: a cause of death has no place */
+        memset(&h->death_cause, 0, sizeof(h->death_cause));
     team t[2];
     skeleton_teams(&s->h, t);
     if (!t[0].org)
