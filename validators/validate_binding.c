@@ -18,10 +18,10 @@ static int usable(fgv_ctx *c, const fg_elem *def)
 {
     const fg_valueset *vs = def->binding_exp;
     const char *url = def->binding_vs ? def->binding_vs : "(no value set)";
-    if (vs == NULL || fg_valueset_status(vs) != FG_VS_EXPANDED) {
-        if (!fgv_once(c->v, def->binding_vs))
-            return 0; /* recorded already */
-    }
+    if (vs != NULL && fg_valueset_status(vs) == FG_VS_EXPANDED)
+        return 1;
+    if (!fgv_once(c->v, def->binding_vs))
+        return 0; /* recorded already */
     char key[600];
     snprintf(key, sizeof key, "value set %s not checked", url);
     if (vs == NULL) {

@@ -75,6 +75,17 @@ const fg_type_ref *fgv_choice_type(const fg_elem *def, const char *suffix)
     return NULL;
 }
 
+const fg_elem *fgv_child_ix(const fg_validator *v, const fg_elem *parent, const char *name)
+{
+    if (parent == NULL)
+        return NULL;
+    int ti;
+    long hit = fgv_index_find(v->index, parent, name, &ti);
+    if (hit >= 0 && !parent->children[hit]->is_choice)
+        return parent->children[hit];
+    return fgv_child_named(parent, name);
+}
+
 const fg_elem *fgv_child_named(const fg_elem *parent, const char *name)
 {
     if (parent == NULL)

@@ -134,6 +134,8 @@ const fg_elem *fgv_children_source(const fgv_ctx *c, const fg_elem *def, const f
                                    const fg_structure **type_out);
 /* Child of `parent` (a children source) named `name` (exact, no choice). */
 const fg_elem *fgv_child_named(const fg_elem *parent, const char *name);
+/* The same through the validator's child index. */
+const fg_elem *fgv_child_ix(const fg_validator *v, const fg_elem *parent, const char *name);
 int fgv_is_primitive(const fg_type_ref *t);
 /* The type ref of `def` whose JSON suffix is `suffix` ("Quantity"), or NULL. */
 const fg_type_ref *fgv_choice_type(const fg_elem *def, const char *suffix);

@@ -281,7 +281,7 @@ static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int
         if (e->content_ref)
             src = e->content_ref;
         if (fn_arg(seg, "extension", arg, sizeof arg)) {
-            const fg_elem *ext = fgv_child_named(src, "extension");
+            const fg_elem *ext = fgv_child_ix(c->v, src, "extension");
             const fg_elem *hit = NULL;
             for (size_t i = 0; ext && i < ext->n_slices; i++) {
                 const fg_elem *sl = ext->slices[i];
@@ -292,7 +292,7 @@ static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int
             e = hit;
             continue;
         }
-        const fg_elem *child = fgv_child_named(src, seg);
+        const fg_elem *child = fgv_child_ix(c->v, src, seg);
         if (child == NULL && strcmp(seg, "url") == 0 && *p == '\0' && e->n_types > 0
             && e->types[0].code && strcmp(e->types[0].code, "Extension") == 0
             && e->types[0].n_profiles > 0) {
@@ -306,7 +306,7 @@ static const fg_elem *def_at(fgv_ctx *c, const fg_elem *s, const char *path, int
             if (t->n_profiles > 0) {
                 const fg_structure *ps = fgv_canonical(c->v, t->profiles[0]);
                 if (ps != NULL && ps->root != NULL)
-                    child = fgv_child_named(ps->root, seg);
+                    child = fgv_child_ix(c->v, ps->root, seg);
             }
         }
         e = child;
@@ -334,12 +334,12 @@ static size_t defs_at(fgv_ctx *c, const fg_elem *s, const char *path, const fg_e
         nn = 0;
         for (size_t i = 0; i < ncur; i++) {
             const fg_elem *src = cur[i]->content_ref ? cur[i]->content_ref : cur[i];
-            const fg_elem *ch = fgv_child_named(src, seg);
+            const fg_elem *ch = fgv_child_ix(c->v, src, seg);
             if (ch == NULL && src->n_children == 0 && src->n_types > 0
                 && src->types[0].n_profiles > 0) {
                 const fg_structure *ps = fgv_canonical(c->v, src->types[0].profiles[0]);
                 if (ps != NULL && ps->root != NULL)
-                    ch = fgv_child_named(ps->root, seg);
+                    ch = fgv_child_ix(c->v, ps->root, seg);
             }
             if (ch == NULL)
                 continue;
