@@ -203,8 +203,8 @@ static long choice_of(const fgr_map *choices, const char *id, char *buf, size_t 
     const char *last = strrchr(id, '.');
     if (!last || strlen(id) >= size)
         return -1;
-    for (const char *p = last + 2; *p; p++) {
-        if (!isupper((unsigned char)*p))
+    for (const char *p = last + 1; *p; p++) {
+        if (p == last + 1 || !isupper((unsigned char)*p))
             continue;
         size_t n = (size_t)(p - id);
         memcpy(buf, id, n);

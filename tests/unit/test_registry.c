@@ -8,6 +8,7 @@
  * why, without it.
  */
 #include <pthread.h>
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,8 @@
 #include "fhir/fg_data.h"
 #include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
+
+#include "../fuzz/fuzz_registry.c"
 
 #define SHARED_PACKAGES "../shared/fhir-packages"
 #define CORE_PACKAGE_DIR SHARED_PACKAGES "/hl7.fhir.r4.core#4.0.1/package"
@@ -638,6 +641,39 @@ static void test_json_trim(void **state)
     assert_null(fgr_json_trim("{\"text\":{\"a\":[1}", 17, &n));
 }
 
+/* The fuzz corpus, replayed through the fuzz target's function. */
+static void test_fuzz_corpus(void **state)
+{
+    (void)state;
+    const char *dir = "tests/fuzz/corpus-registry";
+    DIR *d = opendir(dir);
+    if (!d) {
+        skip(); /* run from the repository root */
+        return;
+    }
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        char *buf = NULL;
+        size_t len = 0;
+        fg_error err;
+        if (fg_read_file(path, 1u << 20, &buf, &len, &err) != FG_OK)
+            continue;
+        LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
+        /* every prefix too: truncated files are the common breakage */
+        for (size_t cut = 0; cut < len; cut += 1 + len / 64)
+            LLVMFuzzerTestOneInput((const uint8_t *)buf, cut);
+        free(buf);
+        n++;
+    }
+    closedir(d);
+    assert_true(n >= 5);
+}
+
 /* data/r4core is what profiles/gen_r4core.py writes today. */
 static void test_core_is_current(void **state)
 {
@@ -683,7 +719,7 @@ int main(void)
     const struct CMUnitTest other_tests[] = {
         cmocka_unit_test(test_package_good),  cmocka_unit_test(test_package_errors),
         cmocka_unit_test(test_cache_dir),     cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_json_trim),
+        cmocka_unit_test(test_json_trim),     cmocka_unit_test(test_fuzz_corpus),
         cmocka_unit_test(test_us_core),
         cmocka_unit_test(test_core_is_current),
     };
