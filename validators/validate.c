@@ -38,6 +38,7 @@ int fg_validator_new(const fg_registry *reg, const fg_validate_opts *opts, fg_va
         fg_validate_opts_default(&v->opts);
     pthread_mutex_init(&v->lock, NULL);
     v->extension = fg_registry_type(reg, "Extension");
+    v->reference = fg_registry_type(reg, "Reference");
     if (fgv_index_build(reg, &v->index) != FG_OK) {
         fg_validator_free(v);
         return fg_error_set(err, FG_ENOMEM, "validator", "out of memory");

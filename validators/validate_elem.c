@@ -163,9 +163,11 @@ static int is_resource_type(const fgv_ctx *c, const fg_type_ref *t)
 {
     if (t == NULL || t->code == NULL)
         return 0;
+    if (t->base != NULL)
+        return t->base->kind == FG_KIND_RESOURCE;
     if (strcmp(t->code, "Resource") == 0 || strcmp(t->code, "DomainResource") == 0)
         return 1;
-    const fg_structure *s = t->base ? t->base : fg_registry_type(c->v->reg, t->code);
+    const fg_structure *s = fg_registry_type(c->v->reg, t->code);
     return s != NULL && s->kind == FG_KIND_RESOURCE;
 }
 
@@ -307,7 +309,9 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
     const fg_structure *type = NULL;
     const fg_elem *src;
     const char *ext_url = NULL;
-    int is_ext = tref != NULL && tref->code != NULL && strcmp(tref->code, "Extension") == 0;
+    int is_ext = tref != NULL && tref->code != NULL
+                 && (tref->base != NULL ? tref->base == c->v->extension
+                                        : strcmp(tref->code, "Extension") == 0);
     if (is_ext)
         src = extension_source(c, val, def, tref, &type, &ext_url);
     else
@@ -332,7 +336,8 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
     const char *code = tref ? tref->code : NULL;
     if (def->binding >= FG_BIND_EXTENSIBLE && c->v->opts.check_bindings && code != NULL)
         fgv_binding(c, val, def, code);
-    if (code != NULL && strcmp(code, "Reference") == 0)
+    if (code != NULL && (tref->base != NULL ? tref->base == c->v->reference
+                                            : strcmp(code, "Reference") == 0))
         fgv_reference(c, val, def, tref);
     if (c->v->opts.check_invariants) {
         fgv_invariants(c, val, def, code);

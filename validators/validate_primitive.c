@@ -206,10 +206,16 @@ static int is_uuid(const char *s)
     return *s == '\0';
 }
 
+/* \s of the definitions' regexes, without a locale lookup per byte */
+static inline int ws(char ch)
+{
+    return ch == ' ' || (ch >= '\t' && ch <= '\r');
+}
+
 static int no_space(const char *s)
 {
     for (; *s; s++)
-        if (isspace((unsigned char)*s))
+        if (ws(*s))
             return 0;
     return 1;
 }
@@ -217,10 +223,10 @@ static int no_space(const char *s)
 /* code: [^\s]+(\s[^\s]+)* */
 static int is_code(const char *s)
 {
-    if (*s == '\0' || isspace((unsigned char)*s))
+    if (*s == '\0' || ws(*s))
         return 0;
     for (; *s; s++)
-        if (isspace((unsigned char)*s) && (s[1] == '\0' || isspace((unsigned char)s[1])))
+        if (ws(*s) && (s[1] == '\0' || ws(s[1])))
             return 0;
     return 1;
 }

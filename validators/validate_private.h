@@ -28,6 +28,7 @@ struct fg_validator {
     fg_validate_opts opts;
     const fg_structure *profile;   /* opts->profile, resolved, or NULL */
     const fg_structure *extension; /* the base Extension definition */
+    const fg_structure *reference; /* the base Reference definition */
     fgv_index *index;              /* children by (parent, JSON name) */
 
     pthread_mutex_t lock;          /* guards the not-checked list */
