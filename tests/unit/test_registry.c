@@ -390,6 +390,16 @@ static void test_package_good(void **state)
     assert_false(fg_valueset_contains(g->binding_exp, cs, "grey")); /* excluded */
     assert_string_equal(fg_valueset_display(g->binding_exp, cs, "crimson"), "Crimson");
     assert_true(has_note(reg, "fhirgen.test.absent", "not in the package cache"));
+    /* A dependency that is present loads (through its .index.json). */
+    const fg_valueset *sizes =
+        fg_registry_valueset(reg, "http://example.org/fhirgen-test/ValueSet/dep-sizes");
+    assert_non_null(sizes);
+    assert_int_equal(fg_valueset_status(sizes), FG_VS_EXPANDED);
+    const char *dcs = "http://example.org/fhirgen-test/CodeSystem/dep-sizes";
+    assert_true(fg_valueset_contains(sizes, dcs, "big"));
+    assert_true(fg_valueset_contains(sizes, dcs, "huge"));
+    assert_false(fg_valueset_contains(sizes, dcs, "small"));
+    assert_false(has_note(reg, "fhirgen.test.dep", NULL));
     assert_false(has_note(reg, "hl7.fhir.r4.core", NULL));
     fg_registry_free(reg);
 }
