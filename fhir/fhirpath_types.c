@@ -167,6 +167,25 @@ static int prim_is(const char *t, const char *name)
     return 0;
 }
 
+/* The R4 complex types that specialise another (Age is a Quantity), and
+ * every element type is an Element. */
+static int complex_is(const char *t, const char *type)
+{
+    static const char *const quantities[] = {"Age", "Count", "Distance", "Duration",
+                                             "MoneyQuantity", "SimpleQuantity"};
+    if (strcmp(type, "Quantity") == 0) {
+        for (size_t k = 0; k < sizeof(quantities) / sizeof(quantities[0]); k++)
+            if (strcmp(t, quantities[k]) == 0)
+                return 1;
+        return 0;
+    }
+    if (strcmp(type, "Element") == 0)
+        return t[0] != '\0';
+    if (strcmp(type, "BackboneElement") == 0)
+        return strchr(t, '.') != NULL; /* backbone types are named by their path */
+    return 0;
+}
+
 int fp_is_type(const fp_item *it, const char *type)
 {
     int fhir_only = 0, system_only = 0;
@@ -201,6 +220,8 @@ int fp_is_type(const fp_item *it, const char *type)
         }
         if (json_is_object(j) && json_object_get(j, "resourceType") &&
             (strcmp(type, "Resource") == 0 || strcmp(type, "DomainResource") == 0))
+            return 1;
+        if (!system_only && complex_is(t, type))
             return 1;
         if (system_only || prim_index(t) >= 0) {
             /* A FHIR primitive read as its System type. */
