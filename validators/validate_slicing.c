@@ -9,9 +9,9 @@
  * The value a slice expects is taken from the slice's element at the same
  * path (fixed, pattern, or a required binding); an extension slice
  * discriminated by `url` expects its type profile's canonical. A `profile`
- * discriminator is matched on the resource type the profile constrains (a
- * full conformance check per item would validate every item once per
- * slice).
+ * discriminator walks the item (a resource, or what a reference resolves
+ * to) against each candidate profile of its type into a scratch list: it
+ * matches when that walk finds no error.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -390,6 +390,35 @@ static const char *value_type(const json_t *v)
     return json_is_string(rt) ? json_string_value(rt) : NULL;
 }
 
+/* A profile discriminator: does resource `res` meet profile `ps`? The
+ * resource is walked against the profile into a scratch list, with the
+ * caller's context (bundle, container), and only errors count. */
+static int conforms(fgv_ctx *c, const json_t *res, const fg_structure *ps)
+{
+    if (ps->root == NULL || c->depth >= 16)
+        return 1; /* cannot tell: do not reject the item */
+    fg_issue_list scratch = {0};
+    fgv_ctx *sub = malloc(sizeof *sub);
+    if (sub == NULL) {
+        c->failed = 1;
+        return 0;
+    }
+    *sub = *c;
+    sub->out = &scratch;
+    sub->first_issue = 0;
+    sub->dedupe = 0;
+    sub->failed = 0;
+    sub->resource = res;
+    sub->depth = c->depth + 1;
+    fgv_object(sub, res, ps->root, ps, 1);
+    int ok = !sub->failed && scratch.errors == 0;
+    if (sub->failed)
+        c->failed = 1;
+    free(sub);
+    fg_issue_list_free(&scratch);
+    return ok;
+}
+
 static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *d,
                       const json_t *item)
 {
@@ -480,7 +509,9 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
                     return 1;
                 for (size_t j = 0; j < np; j++) {
                     const fg_structure *ps = fgv_canonical(c->v, pl[j]);
-                    if (ps != NULL && ps->type != NULL && strcmp(ps->type, rt) == 0)
+                    if (ps == NULL || ps->type == NULL || strcmp(ps->type, rt) != 0)
+                        continue;
+                    if (d->kind == FG_DISC_TYPE || conforms(c, vals[i], ps))
                         return 1;
                 }
                 if (np == 0 && (strcmp(t->code, rt) == 0 || strcmp(t->code, "Resource") == 0))
