@@ -198,7 +198,8 @@ static int compile_element(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_
 
 /* "Observation.valueQuantity": the index of choice element
  * "Observation.value[x]" registered under "Observation.value", or -1. */
-static long choice_of(const fgr_map *choices, const char *id, char *buf, size_t size)
+static long choice_of(const fgr_map *choices, const char *id, char *buf, size_t size,
+                      const char **suffix)
 {
     const char *last = strrchr(id, '.');
     if (!last || strlen(id) >= size)
@@ -210,8 +211,10 @@ static long choice_of(const fgr_map *choices, const char *id, char *buf, size_t 
         memcpy(buf, id, n);
         buf[n] = 0;
         void *v = fgr_map_get(choices, buf);
-        if (v)
+        if (v) {
+            *suffix = p; /* "Quantity" */
             return UNIDX(v);
+        }
     }
     return -1;
 }
@@ -276,9 +279,9 @@ static int place(fg_registry *reg, node *nodes, long i, const char *id, fgr_map 
         buf[n] = 0;
         void *v = fgr_map_get(ids, buf);
         if (v) {
-            long c = nodes[i].e->is_choice ? -1 : choice_of(choices, id, buf, sizeof buf);
-            if (c >= 0 && nodes[c].parent == UNIDX(v) &&
-                choice_has_type(nodes[c].e, seg + strlen(nodes[c].e->name))) {
+            const char *suffix = NULL;
+            long c = nodes[i].e->is_choice ? -1 : choice_of(choices, id, buf, sizeof buf, &suffix);
+            if (c >= 0 && nodes[c].parent == UNIDX(v) && choice_has_type(nodes[c].e, suffix)) {
                 nd->slice_of = c;
                 if (!nd->e->slice_name)
                     nd->e->slice_name = seg;
@@ -442,8 +445,9 @@ int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err)
             rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
             goto cleanup;
         }
-        if (e->is_choice && !e->slice_name) {
-            size_t len = strlen(id);
+        size_t idlen = strlen(id);
+        if (e->is_choice && !e->slice_name && idlen > 3 && strcmp(id + idlen - 3, "[x]") == 0) {
+            size_t len = idlen;
             char *key = fg_arena_strndup(&reg->arena, id, len - 3);
             if (!key || fgr_map_put(&choices, key, IDX(i)) != FG_OK) {
                 rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
