@@ -136,12 +136,17 @@ static void check_meta_profiles(fgv_ctx *c, const json_t *res, const char *rt,
         } else if (s->type == NULL || strcmp(s->type, rt) != 0) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_PROFILE, "invalid", NULL,
                       "Profile %s constrains %s, not %s", url, s->type ? s->type : "?", rt);
-        } else if (*n < cap) {
+        } else {
             int dup = 0;
             for (size_t k = 0; k < *n; k++)
                 dup |= list[k] == s;
-            if (!dup)
+            if (!dup && *n < cap)
                 list[(*n)++] = s;
+            else if (!dup)
+                fgv_not_checked(c->v,
+                                "profile %s not checked where a resource claims more than %zu "
+                                "loaded profiles",
+                                url, cap);
         }
         fgv_path_pop(c, l0);
     }
@@ -200,9 +205,9 @@ void fgv_resource(fgv_ctx *c, const json_t *res, const fg_structure *extra_profi
         goto out;
     }
 
-    const fg_structure *walks[16];
+    const fg_structure *walks[18]; /* claimed (at most 16) plus --profile and the element's */
     size_t n = 0;
-    check_meta_profiles(c, res, rt, walks, &n, 15);
+    check_meta_profiles(c, res, rt, walks, &n, 16);
     const fg_structure *extra[2] = {c->v->profile, extra_profile};
     for (int k = 0; k < 2; k++) {
         const fg_structure *s = extra[k];
