@@ -32,6 +32,7 @@ typedef struct fgv_canon {
 typedef struct fgv_flag {
     const void *key;
     atomic_int seen;
+    int kind; /* for constraints: fgv_expr_kind of the expression */
 } fgv_flag;
 
 struct fgv_index {
@@ -93,7 +94,7 @@ static void canon_put(fgv_index *ix, const fg_registry *reg, const char *url)
     ix->canon[i].s = fg_registry_structure(reg, url);
 }
 
-static void once_put(fgv_index *ix, const void *key)
+static void once_put(fgv_index *ix, const void *key, int kind)
 {
     if (key == NULL || ix->once == NULL)
         return;
@@ -104,7 +105,22 @@ static void once_put(fgv_index *ix, const void *key)
         i = (i + 1) & ix->once_mask;
     }
     ix->once[i].key = key;
+    ix->once[i].kind = kind;
     atomic_init(&ix->once[i].seen, 0);
+}
+
+int fgv_constraint_kind(const fg_validator *v, const fg_constraint *k)
+{
+    const fgv_index *ix = v->index;
+    if (ix == NULL || ix->once == NULL)
+        return 0;
+    size_t i = ptr_hash(k) & ix->once_mask;
+    while (ix->once[i].key != NULL) {
+        if (ix->once[i].key == k)
+            return ix->once[i].kind;
+        i = (i + 1) & ix->once_mask;
+    }
+    return 0;
 }
 
 int fgv_once(const fg_validator *v, const void *key)
@@ -129,9 +145,9 @@ static void canon_tree(fgv_index *ix, const fg_registry *reg, const fg_elem *e, 
     if (e == NULL || depth > 64)
         return;
     if (e->binding >= FG_BIND_EXTENSIBLE && e->binding_vs != NULL)
-        once_put(ix, e->binding_vs);
+        once_put(ix, e->binding_vs, 0);
     for (size_t k = 0; k < e->n_constraints; k++)
-        once_put(ix, &e->constraints[k]);
+        once_put(ix, &e->constraints[k], fgv_expr_kind(e->constraints[k].expression));
     for (size_t t = 0; t < e->n_types; t++) {
         for (size_t k = 0; k < e->types[t].n_profiles; k++)
             canon_put(ix, reg, e->types[t].profiles[k]);

@@ -14,6 +14,8 @@
  *   dom-5  contained.meta.security.empty()
  *   dom-6  text.`div`.exists()   (a warning: best practice)
  *   qty-3, cpt-2, att-1  "x.empty() or y.exists()"; sqty-1 comparator.empty()
+ *   obs-6, vs-1, vs-2, vs-3 and "url.exists() or data.exists()": matched by
+ *          their exact expression text (fgv_expr_kind), see native_exprs
  *   txt-2  the div has non-whitespace content (R4 writes it as htmlChecks(),
  *          the same expression as txt-1, so only the key tells them apart)
  *   ref-1  a "#id" reference names a contained resource: the reference
@@ -308,6 +310,59 @@ static native_kind classify(const char *key, size_t *eoe)
     }
 }
 
+/* Expressions met on nearly every Observation, matched by their exact text
+ * (not by key, so a profile that reuses a key with another expression still
+ * goes to the evaluator) and checked natively with the same meaning. */
+static const char *const native_exprs[] = {
+    NULL,
+    "dataAbsentReason.empty() or value.empty()", /* obs-6 */
+    "(component.empty() and hasMember.empty()) implies (dataAbsentReason.exists() or "
+    "value.exists())",                              /* vs-2 */
+    "value.exists() or dataAbsentReason.exists()", /* vs-3 */
+    "($this as dateTime).toString().length() >= 8", /* vs-1 */
+    "url.exists() or data.exists()",
+};
+
+int fgv_expr_kind(const char *expr)
+{
+    if (expr == NULL)
+        return 0;
+    for (size_t i = 1; i < sizeof native_exprs / sizeof native_exprs[0]; i++)
+        if (strcmp(expr, native_exprs[i]) == 0)
+            return (int)i;
+    return 0;
+}
+
+static int present(const json_t *o, const char *k)
+{
+    return json_object_get(o, k) != NULL;
+}
+
+int fgv_expr_native(fgv_ctx *c, int kind, const json_t *val, const fg_elem *def, const char *type)
+{
+    (void)c;
+    (void)def;
+    if (kind == 4) /* a dateTime of at least day precision; anything else is empty: true */
+        return !(json_is_string(val) && type != NULL && strcmp(type, "dateTime") == 0)
+               || strlen(json_string_value(val)) >= 8;
+    if (!json_is_object(val))
+        return 1;
+    switch (kind) {
+    case 1:
+        return !present(val, "dataAbsentReason") || !has_value_x(val);
+    case 2:
+        if (present(val, "component") || present(val, "hasMember"))
+            return 1;
+        return present(val, "dataAbsentReason") || has_value_x(val);
+    case 3:
+        return has_value_x(val) || present(val, "dataAbsentReason");
+    case 5:
+        return present(val, "url") || present(val, "data");
+    default:
+        return 1;
+    }
+}
+
 static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
                      const fg_constraint *k)
 {
@@ -423,8 +478,16 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
             int dup = 0;
             for (size_t j = 0; j < i && !dup; j++)
                 dup = def->constraints[j].key && strcmp(def->constraints[j].key, k->key) == 0;
-            if (!dup)
+            if (dup)
+                break;
+            int ek = fgv_constraint_kind(c->v, k);
+            if (ek != 0) {
+                if (!fgv_expr_native(c, ek, val, def, type))
+                    fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
+                              k->human ? k->human : "Constraint failed", k->key);
+            } else {
                 evaluate(c, val, def, type, k);
+            }
         }
         }
     }

@@ -94,6 +94,15 @@ const fg_structure *fgv_canonical(const fg_validator *v, const char *url);
  * both owned by the registry) is met by any thread, 0 afterwards; 1 for
  * keys not in the table (the not-checked list dedupes those itself). */
 int fgv_once(const fg_validator *v, const void *key);
+/* The native form of a constraint's expression (fgv_expr_kind), looked up
+ * by the constraint's address; 0 when it is evaluated with FHIRPath. */
+int fgv_constraint_kind(const fg_validator *v, const fg_constraint *k);
+
+/* ---- validate_invariant.c ---- */
+/* Which frequent expression (by exact text) `expr` is, or 0. */
+int fgv_expr_kind(const char *expr);
+/* Check constraint `k` of that kind natively; 1 when it holds. */
+int fgv_expr_native(fgv_ctx *c, int kind, const json_t *val, const fg_elem *def, const char *type);
 
 /* ---- validate_issue.c ---- */
 void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, const char *rule,
