@@ -150,7 +150,30 @@ int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b); /* -1 empty, 0, 1 */
 int fp_push_bool(fp_ctx *c, fp_coll *out, int b);
 int fp_union_into(fp_ctx *c, fp_coll *out, const fp_coll *src); /* append, skipping duplicates */
 
-/* fhirpath_funcs.c */
+/* fhirpath_funcs.c: the function ids and the helpers the function files share */
+enum fp_func_id {
+    F_EMPTY, F_EXISTS, F_ALL, F_ALLTRUE, F_ANYTRUE, F_ALLFALSE, F_ANYFALSE, F_SUBSETOF,
+    F_SUPERSETOF, F_COUNT, F_DISTINCT, F_ISDISTINCT, F_WHERE, F_SELECT, F_REPEAT, F_OFTYPE,
+    F_AS, F_IS, F_SINGLE, F_FIRST, F_LAST, F_TAIL, F_SKIP, F_TAKE, F_INTERSECT, F_EXCLUDE,
+    F_UNION, F_COMBINE, F_IIF, F_TOBOOLEAN, F_CTBOOLEAN, F_TOINTEGER, F_CTINTEGER, F_TODECIMAL,
+    F_CTDECIMAL, F_TOSTRING, F_CTSTRING, F_TODATE, F_CTDATE, F_TODATETIME, F_CTDATETIME,
+    F_TOTIME, F_CTTIME, F_INDEXOF, F_SUBSTRING, F_STARTSWITH, F_ENDSWITH, F_CONTAINS, F_UPPER,
+    F_LOWER, F_REPLACE, F_MATCHES, F_REPLACEMATCHES, F_LENGTH, F_TOCHARS, F_NOT, F_CHILDREN,
+    F_DESCENDANTS, F_TRACE, F_TODAY, F_NOW, F_TIMEOFDAY, F_HASVALUE, F_GETVALUE, F_EXTENSION,
+    F_RESOLVE, F_MEMBEROF, F_CONFORMSTO, F_HTMLCHECKS, F_ABS, F_CEILING, F_FLOOR, F_ROUND,
+    F_TRUNCATE, F_SQRT, F_EXP, F_LN, F_LOG, F_POWER,
+};
+int fp_single_input(fp_ctx *c, const fp_node *n, const fp_coll *in);
+/* The input as one string: 1 yes, 0 empty input, negative FG_* error. */
+int fp_input_string(fp_ctx *c, const fp_node *n, const fp_coll *in, const char **s, size_t *len);
+int fp_arg_coll(fp_ctx *c, const fp_node *n, int k, const fp_coll *focus, const fp_scope *sc,
+                fp_coll *res);
+/* Argument k as a string or integer: 1 yes, 0 empty, negative error. */
+int fp_arg_string(fp_ctx *c, const fp_node *n, int k, const fp_coll *focus, const fp_scope *sc,
+                  const char **s, size_t *len);
+int fp_arg_int(fp_ctx *c, const fp_node *n, int k, const fp_coll *focus, const fp_scope *sc,
+               long long *v);
+
 typedef struct fp_func_info {
     const char *name;
     int min_args, max_args;
@@ -163,6 +186,14 @@ int fp_func_prepare(fg_fhirpath *fp, fp_node *n, fg_error *err);
 void fp_func_release(fg_fhirpath *fp);
 int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
             const fp_scope *sc, fp_coll *out);
+
+/* fhirpath_strings.c */
+int fp_push_str(fp_ctx *c, fp_coll *out, const char *s, size_t n, int copy);
+int fp_convert(fp_ctx *c, int fid, const fp_item *in, fp_item *res); /* 1 converted, 0 not */
+int fp_math_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+               const fp_scope *sc, fp_coll *out);
+int fp_string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+                 const fp_scope *sc, fp_coll *out);
 
 /* fhirpath_types.c */
 /* The primitive view of an item: kind FPV_BOOL/INT/DEC/STR/DATE..., or
@@ -184,6 +215,10 @@ int fp_parse_datetime(const char *s, size_t n, int *kind);
 /* fhirpath_regex.c: rewrite a FHIRPath (Java-style) regular expression as a
  * POSIX extended one; FG_EINVALID when it uses a feature POSIX lacks. */
 int fp_regex_translate(const char *in, char *out, size_t outcap);
+/* matches (subst NULL) or replaceMatches with a compiled pattern, or with
+ * `pattern` compiled for this call when pre is NULL. */
+int fp_regex_run(fp_ctx *c, const void *pre, const char *pattern,
+                 const char *s, size_t n, const char *subst, size_t subst_n, fp_coll *out);
 
 /* fhirpath_html.c */
 int fp_html_check(const char *s, size_t n); /* 1 acceptable narrative, 0 not */

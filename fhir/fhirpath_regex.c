@@ -6,6 +6,9 @@
  * become classes or plain characters, and each bracket expression is
  * rebuilt from the set of bytes it matches.
  */
+#include <ctype.h>
+#include <regex.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fhirpath_private.h"
@@ -199,4 +202,165 @@ int fp_regex_translate(const char *in, char *outp, size_t outcap)
         }
     }
     return o.overflow ? FG_ELIMIT : FG_OK;
+}
+
+/* Translate and compile a pattern into *re (allocated). */
+static int regex_compile(const char *pattern, regex_t **re)
+{
+    size_t plen = strlen(pattern);
+    size_t cap = plen * 16 + 64;
+    char *tr = malloc(cap);
+    regex_t *r = malloc(sizeof(*r));
+    int rc = FG_ENOMEM;
+    if (!tr || !r)
+        goto cleanup;
+    rc = fp_regex_translate(pattern, tr, cap);
+    if (rc)
+        goto cleanup;
+    if (regcomp(r, tr, REG_EXTENDED) != 0) {
+        rc = FG_EINVALID;
+        goto cleanup;
+    }
+    *re = r;
+    r = NULL;
+cleanup:
+    free(tr);
+    free(r);
+    return rc;
+}
+
+int fp_func_prepare(fg_fhirpath *fp, fp_node *n, fg_error *err)
+{
+    if ((n->op != F_MATCHES && n->op != F_REPLACEMATCHES) || n->args[0]->kind != FPN_LITERAL ||
+        n->args[0]->lit.kind != FPV_STR)
+        return FG_OK;
+    const char *pattern = n->args[0]->lit.s;
+    if (strlen(pattern) != n->args[0]->lit.n)
+        return fg_error_set(err, FG_EINVALID, fp->text, "a NUL character in a regular expression");
+    void **list = realloc(fp->regexes, (fp->nregexes + 1) * sizeof(*list));
+    if (!list)
+        return fg_error_set(err, FG_ENOMEM, fp->text, "out of memory");
+    fp->regexes = list;
+    regex_t *re = NULL;
+    int rc = regex_compile(pattern, &re);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, rc, fp->text, "out of memory");
+    if (rc)
+        return fg_error_set(err, FG_EINVALID, fp->text,
+                            "the regular expression '%s' of %s() is invalid or uses a feature "
+                            "POSIX regular expressions lack",
+                            pattern, n->name);
+    fp->regexes[fp->nregexes++] = re;
+    n->re = re;
+    return FG_OK;
+}
+
+void fp_func_release(fg_fhirpath *fp)
+{
+    for (size_t k = 0; k < fp->nregexes; k++) {
+        regfree(fp->regexes[k]);
+        free(fp->regexes[k]);
+    }
+    free(fp->regexes);
+    fp->regexes = NULL;
+    fp->nregexes = 0;
+}
+
+/* matches() and replaceMatches(): one match anywhere in the string; every
+ * match replaced, $1..$9 naming groups. */
+int fp_regex_run(fp_ctx *c, const void *compiled, const char *pattern, const char *s, size_t n,
+                 const char *subst, size_t subst_n, fp_coll *out)
+{
+    const regex_t *pre = compiled;
+    regex_t *owned = NULL;
+    if (!pre) {
+        /* A pattern computed at run time: compiled for this call. */
+        int rc = regex_compile(pattern, &owned);
+        if (rc == FG_ENOMEM)
+            return fp_fail(c, rc, "out of memory");
+        if (rc)
+            return fp_fail(c, FG_EINVALID, "invalid or unsupported regular expression: %s",
+                           pattern);
+        pre = owned;
+    }
+    const char *str = s;
+    if (s[n] != '\0' || strlen(s) != n) {
+        str = fp_strndup(c, s, n);
+        if (!str) {
+            if (owned)
+                regfree(owned);
+            free(owned);
+            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        }
+    }
+    int rc;
+    if (!subst) {
+        rc = fp_push_bool(c, out, regexec(pre, str, 0, NULL, 0) == 0);
+        if (owned) {
+            regfree(owned);
+            free(owned);
+        }
+        return rc;
+    }
+    /* replaceMatches: every match replaced, $1..$9 name groups. */
+    size_t cap = n + 1 + 64, o = 0;
+    char *res = fp_alloc(c, cap);
+    size_t pos = 0;
+    regmatch_t m[10];
+    rc = FG_OK;
+    while (res && pos <= n) {
+        if (regexec(pre, str + pos, 10, m, pos ? REG_NOTBOL : 0) != 0)
+            break;
+        size_t need = o + (size_t)m[0].rm_so + subst_n * 4 + (n - pos) + 64;
+        for (size_t k = 0; k < subst_n; k++)
+            if (subst[k] == '$')
+                need += n;
+        if (need > cap) {
+            char *bigger = fp_alloc(c, need * 2);
+            if (bigger)
+                memcpy(bigger, res, o);
+            res = bigger;
+            cap = need * 2;
+            if (!res)
+                break;
+        }
+        memcpy(res + o, str + pos, (size_t)m[0].rm_so);
+        o += (size_t)m[0].rm_so;
+        for (size_t k = 0; k < subst_n; k++) {
+            if (subst[k] == '$' && k + 1 < subst_n && isdigit((unsigned char)subst[k + 1])) {
+                int g = subst[++k] - '0';
+                if (m[g].rm_so >= 0) {
+                    memcpy(res + o, str + pos + m[g].rm_so, (size_t)(m[g].rm_eo - m[g].rm_so));
+                    o += (size_t)(m[g].rm_eo - m[g].rm_so);
+                }
+            } else {
+                res[o++] = subst[k];
+            }
+        }
+        if (m[0].rm_eo == m[0].rm_so) {
+            if (pos < n)
+                res[o++] = str[pos];
+            pos++;
+        } else {
+            pos += (size_t)m[0].rm_eo;
+        }
+    }
+    if (owned) {
+        regfree(owned);
+        free(owned);
+    }
+    if (!res)
+        return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+    if (pos < n) {
+        if (o + (n - pos) + 1 > cap) {
+            char *bigger = fp_alloc(c, o + (n - pos) + 1);
+            if (!bigger)
+                return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            memcpy(bigger, res, o);
+            res = bigger;
+        }
+        memcpy(res + o, str + pos, n - pos);
+        o += n - pos;
+    }
+    return fp_push_str(c, out, res, o, 0);
 }
