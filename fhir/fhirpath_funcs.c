@@ -50,7 +50,7 @@ static const fp_func_info funcs[] = {
     [F_ROUND] = {"round", 0, 1},          [F_TRUNCATE] = {"truncate", 0, 0},
     [F_SQRT] = {"sqrt", 0, 0},            [F_EXP] = {"exp", 0, 0},
     [F_LN] = {"ln", 0, 0},                [F_LOG] = {"log", 1, 1},
-    [F_POWER] = {"power", 1, 1},
+    [F_POWER] = {"power", 1, 1},          [F_AGGREGATE] = {"aggregate", 1, 2},
 };
 #define NFUNCS ((int)(sizeof(funcs) / sizeof(funcs[0])))
 
@@ -207,6 +207,25 @@ static int same_node(const fp_item *a, const fp_item *b)
     if (a->kind == FPV_JSON && b->kind == FPV_JSON)
         return a->json == b->json && a->ext == b->ext;
     return fp_equal(a, b) == 1;
+}
+
+/* aggregate(aggregator [, init]): $total carries the running value. */
+static int aggregate_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+                        const fp_scope *sc, fp_coll *out)
+{
+    fp_coll total = {0};
+    int rc = n->nargs > 1 ? fp_arg_coll(c, n, 1, focus, sc, &total) : FG_OK;
+    for (size_t k = 0; !rc && k < input->n; k++) {
+        fp_coll one = {.items = &input->items[k], .n = 1, .cap = 1};
+        fp_scope s = {.this_item = &input->items[k], .index = (long long)k, .total = &total};
+        fp_coll next = {0};
+        rc = fp_eval(c, n->args[0], &one, &s, &next);
+        total = next;
+        total.cap = total.n;
+    }
+    if (!rc)
+        *out = total;
+    return rc;
 }
 
 static int repeat_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
@@ -412,6 +431,8 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
         return FG_OK;
     case F_REPEAT:
         return repeat_fn(c, n, input, out);
+    case F_AGGREGATE:
+        return aggregate_fn(c, n, input, focus, sc, out);
     case F_OFTYPE:
     case F_AS:
     case F_IS:

@@ -161,7 +161,7 @@ enum fp_func_id {
     F_LOWER, F_REPLACE, F_MATCHES, F_REPLACEMATCHES, F_LENGTH, F_TOCHARS, F_NOT, F_CHILDREN,
     F_DESCENDANTS, F_TRACE, F_TODAY, F_NOW, F_TIMEOFDAY, F_HASVALUE, F_GETVALUE, F_EXTENSION,
     F_RESOLVE, F_MEMBEROF, F_CONFORMSTO, F_HTMLCHECKS, F_ABS, F_CEILING, F_FLOOR, F_ROUND,
-    F_TRUNCATE, F_SQRT, F_EXP, F_LN, F_LOG, F_POWER,
+    F_TRUNCATE, F_SQRT, F_EXP, F_LN, F_LOG, F_POWER, F_AGGREGATE,
 };
 int fp_single_input(fp_ctx *c, const fp_node *n, const fp_coll *in);
 /* The input as one string: 1 yes, 0 empty input, negative FG_* error. */
