@@ -39,7 +39,9 @@ typedef struct fg_fhirpath_env {
 
     /* The FHIR type name of property `name` of a value of type
      * `parent_type` ("Observation", "code" -> "CodeableConcept"), or NULL
-     * when unknown. The returned string must outlive the evaluation. */
+     * when unknown. The returned string must outlive the evaluation. It is
+     * asked only when a type is needed (is, as, ofType, memberOf, comparing
+     * Quantities), not on every navigation step. */
     const char *(*child_type)(void *ctx, const char *parent_type, const char *name);
 
     /* resolve(): the resource a reference string points at (a contained
