@@ -207,6 +207,31 @@ static void test_semantics(void **state)
     assert_int_equal(fg_fhirpath_compile("nosuchfunction()", &fp, &err), FG_ENOTFOUND);
     assert_int_equal(fg_fhirpath_compile("name.(", &fp, &err), FG_EINVALID);
     assert_true(err.line > 0);
+    /* limits: nesting, length, evaluation depth */
+    char *deep = malloc(1000);
+    assert_non_null(deep);
+    memset(deep, '(', 300);
+    strcpy(deep + 300, "1");
+    assert_int_equal(fg_fhirpath_compile(deep, &fp, &err), FG_ELIMIT);
+    free(deep);
+    char *longx = malloc(20000);
+    assert_non_null(longx);
+    memset(longx, ' ', 19998);
+    longx[19998] = '1';
+    longx[19999] = '\0';
+    assert_int_equal(fg_fhirpath_compile(longx, &fp, &err), FG_ELIMIT);
+    free(longx);
+    char sum[1200] = "1";
+    for (int k = 0; k < 300; k++)
+        strcat(sum, "+1");
+    assert_int_equal(fg_fhirpath_compile(sum, &fp, &err), FG_OK);
+    json_t *obj = json_object();
+    int r;
+    assert_int_equal(fg_fhirpath_eval_bool(fp, obj, NULL, NULL, &r, &err), FG_ELIMIT);
+    fg_fhirpath_free(fp);
+    /* repeat() over a computed value ends */
+    expect_bool("(1).repeat($this).count() = 1", pat, 1);
+    json_decref(obj);
 }
 
 /* Element types as a validator would supply them. */
