@@ -355,6 +355,17 @@ static int arith(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll 
         fp_item it = {.kind = FPV_STR, .s = s, .n = a.n + b.n};
         return fp_push(c, out, &it);
     }
+    if ((op == FPO_ADD || op == FPO_SUB) && b.kind == FPV_QTY &&
+        (a.kind == FPV_DATE || a.kind == FPV_DATETIME ||
+         (a.kind == FPV_STR && fp_parse_datetime(a.s, a.n, &(int){0})))) {
+        if (a.kind == FPV_STR)
+            fp_parse_datetime(a.s, a.n, &a.kind);
+        fp_item res;
+        int done = fp_date_add(c, &a, op == FPO_ADD ? 1 : -1, &b, &res);
+        if (done < 0)
+            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        return done ? fp_push(c, out, &res) : FG_OK;
+    }
     int anum = a.kind == FPV_INT || a.kind == FPV_DEC;
     int bnum = b.kind == FPV_INT || b.kind == FPV_DEC;
     if (!anum || !bnum)

@@ -211,6 +211,9 @@ int fp_to_string(fp_ctx *c, const fp_item *it, const char **s, size_t *n);
 const char *fp_choice_type(const char *suffix); /* "Quantity", "DateTime" -> "dateTime" */
 int fp_is_choice_name(const char *name);        /* an R4 element name that ends in [x] */
 int fp_parse_datetime(const char *s, size_t n, int *kind);
+/* date (+ or -, by sign) a calendar or UCUM time quantity: 1 done (*out
+ * set), 0 no answer (unit unknown, finer than the date), -1 no memory. */
+int fp_date_add(fp_ctx *c, const fp_item *date, int sign, const fp_item *qty, fp_item *out);
 
 /* fhirpath_regex.c: rewrite a FHIRPath (Java-style) regular expression as a
  * POSIX extended one; FG_EINVALID when it uses a feature POSIX lacks. */

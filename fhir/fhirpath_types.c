@@ -416,6 +416,114 @@ static int dt_compare(const dt *a, const dt *b, int *cmp)
     return 1;
 }
 
+static void civil_from_days(long long z, int *y, int *m, int *d)
+{
+    z += 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+        return 29;
+    return dm[m - 1];
+}
+
+int fp_date_add(fp_ctx *c, const fp_item *date, int sign, const fp_item *qty, fp_item *out)
+{
+    static const struct {
+        const char *unit;
+        int field; /* 1 year 2 month 3 week 4 day 5 hour 6 minute 7 second */
+    } units[] = {
+        {"year", 1},   {"years", 1},   {"a", 1},       {"month", 2},  {"months", 2},
+        {"mo", 2},     {"week", 3},    {"weeks", 3},   {"wk", 3},     {"day", 4},
+        {"days", 4},   {"d", 4},       {"hour", 5},    {"hours", 5},  {"h", 5},
+        {"minute", 6}, {"minutes", 6}, {"min", 6},     {"second", 7}, {"seconds", 7},
+        {"s", 7},
+    };
+    int field = 0;
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]) && !field; k++)
+        if (strlen(units[k].unit) == qty->n && memcmp(units[k].unit, qty->s, qty->n) == 0)
+            field = units[k].field;
+    dt t;
+    if (!field || !parse_dt(date->s, date->n, &t) || t.time_only)
+        return 0;
+    if (fabs(qty->d) > 1e6)
+        return 0;
+    long long amount = (long long)qty->d * sign;
+    int prec_needed = field <= 2 ? field : field <= 4 ? 3 : field == 5 ? 4 : field == 6 ? 5 : 6;
+    if (prec_needed > t.prec)
+        return 0; /* finer than the date: no answer */
+    if (field <= 2) {
+        long long months = (long long)t.y * 12 + (t.mo - 1) + (field == 1 ? amount * 12 : amount);
+        t.y = (int)(months / 12);
+        t.mo = (int)(months % 12) + 1;
+        if (t.d > days_in_month(t.y, t.mo))
+            t.d = days_in_month(t.y, t.mo);
+    } else {
+        long long minutes = days_of(t.y, t.mo, t.d) * 1440 + t.h * 60 + t.mi;
+        long long ms = t.ms;
+        if (field == 3)
+            minutes += amount * 7 * 1440;
+        else if (field == 4)
+            minutes += amount * 1440;
+        else if (field == 5)
+            minutes += amount * 60;
+        else if (field == 6)
+            minutes += amount;
+        else {
+            ms += amount * 1000;
+            long long carry = ms >= 0 ? ms / 60000 : -((-ms + 59999) / 60000);
+            minutes += carry;
+            ms -= carry * 60000;
+        }
+        long long days = minutes >= 0 ? minutes / 1440 : -((-minutes + 1439) / 1440);
+        long long rest = minutes - days * 1440;
+        civil_from_days(days, &t.y, &t.mo, &t.d);
+        t.h = (int)(rest / 60);
+        t.mi = (int)(rest % 60);
+        t.ms = (int)ms;
+    }
+    if (t.y < 1 || t.y > 9999)
+        return 0;
+    char buf[64];
+    int len = snprintf(buf, sizeof(buf), "%04d", t.y);
+    if (t.prec >= 2)
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, "-%02d", t.mo);
+    if (t.prec >= 3)
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, "-%02d", t.d);
+    if (t.prec >= 4)
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, "T%02d", t.h);
+    if (t.prec >= 5)
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, ":%02d", t.mi);
+    if (t.prec >= 6) {
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, ":%02d", t.ms / 1000);
+        if (t.ms % 1000)
+            len += snprintf(buf + len, sizeof(buf) - (size_t)len, ".%03d", t.ms % 1000);
+    }
+    if (t.has_tz && t.prec >= 4) {
+        if (t.tz == 0)
+            len += snprintf(buf + len, sizeof(buf) - (size_t)len, "Z");
+        else
+            len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%c%02d:%02d",
+                            t.tz < 0 ? '-' : '+', abs(t.tz) / 60, abs(t.tz) % 60);
+    }
+    char *s = fp_strndup(c, buf, (size_t)len);
+    if (!s)
+        return -1;
+    *out = (fp_item){.kind = date->kind == FPV_DATE ? FPV_DATE : FPV_DATETIME, .s = s,
+                     .n = (size_t)len};
+    return 1;
+}
+
 static int is_datekind(int k)
 {
     return k == FPV_DATE || k == FPV_DATETIME || k == FPV_TIME;
