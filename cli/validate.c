@@ -285,15 +285,26 @@ static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
 
 enum { SLOT_FREE = 0, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
 
+/* A slot carries a batch of items of one input (up to SLOT_ITEMS lines or
+ * SLOT_BYTES of text), so threads meet once per batch, not once per line. */
+#define SLOT_ITEMS 64
+#define SLOT_BYTES (256u << 10)
+
+typedef struct item {
+    size_t off, len; /* the item's text in the slot's buffer */
+    long line;       /* NDJSON line number, 0 for a whole file */
+    int too_long;    /* the line or file crossed its limit: not validated */
+    int failed;      /* validation itself failed (allocation) */
+    fg_issue_list issues;
+} item;
+
 typedef struct slot {
     int state;
-    size_t file;   /* index into the input names */
-    long line;     /* NDJSON line number, 0 for a whole file */
+    size_t file; /* index into the input names */
     char *buf;
     size_t len, cap;
-    int too_long;  /* the line or file crossed its limit: not validated */
-    int failed;    /* validation itself failed (allocation) */
-    fg_issue_list issues;
+    item items[SLOT_ITEMS];
+    size_t n;
 } slot;
 
 typedef struct run {
@@ -318,12 +329,15 @@ typedef struct run {
 
 static void validate_slot(const fg_validator *v, slot *s)
 {
-    if (s->too_long)
-        return;
-    fg_error err;
-    fg_error_clear(&err);
-    if (fg_validate_bytes(v, s->buf, s->len, &s->issues, &err) != FG_OK)
-        s->failed = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        item *it = &s->items[i];
+        if (it->too_long || it->failed)
+            continue;
+        fg_error err;
+        fg_error_clear(&err);
+        if (fg_validate_bytes(v, s->buf + it->off, it->len, &it->issues, &err) != FG_OK)
+            it->failed = 1;
+    }
 }
 
 static void *worker(void *arg)
@@ -372,7 +386,7 @@ static void json_print_line(json_t *j)
 
 /* An OperationOutcome for one item, with the input named by the standard
  * operationoutcome-file extension and NDJSON line numbers on each issue. */
-static void print_outcome(run *r, const slot *s)
+static void print_outcome(run *r, const slot *sl, const item *s)
 {
     json_t *oo = fg_issue_list_outcome(&s->issues);
     if (!oo || !json_is_object(oo)) {
@@ -381,7 +395,7 @@ static void print_outcome(run *r, const slot *s)
     }
     json_t *ext = json_pack("[{s:s, s:s}]", "url",
                             "http://hl7.org/fhir/StructureDefinition/operationoutcome-file",
-                            "valueString", r->names[s->file]);
+                            "valueString", r->names[sl->file]);
     if (ext)
         json_object_set_new(oo, "extension", ext);
     json_t *issues = json_object_get(oo, "issue");
@@ -411,13 +425,13 @@ static void print_outcome(run *r, const slot *s)
     json_decref(oo);
 }
 
-static void print_text(run *r, const slot *s)
+static void print_text(run *r, const slot *sl, const item *s)
 {
     if (s->issues.count == 0 && !s->too_long && !s->failed)
         return;
-    if (r->last_file_printed != s->file + 1) {
-        printf("%s\n", r->names[s->file]);
-        r->last_file_printed = s->file + 1;
+    if (r->last_file_printed != sl->file + 1) {
+        printf("%s\n", r->names[sl->file]);
+        r->last_file_printed = sl->file + 1;
     }
     char where[48] = "";
     if (s->line > 0)
@@ -445,7 +459,7 @@ static void print_text(run *r, const slot *s)
 
 /* Count and print the oldest slot, then free it for reuse. Called with the
  * mutex held or from the only thread. */
-static void emit(run *r, slot *s)
+static void emit_item(run *r, const slot *sl, item *s)
 {
     r->resources++;
     r->errors += s->issues.errors + (uint64_t)(s->too_long || s->failed);
@@ -456,11 +470,18 @@ static void emit(run *r, slot *s)
     if (s->too_long)
         r->by_check[FG_CHECK_JSON]++;
     if (r->format == FMT_TEXT)
-        print_text(r, s);
+        print_text(r, sl, s);
     else if (r->format == FMT_OUTCOME && (s->line == 0 || s->issues.count > 0 || s->too_long))
-        print_outcome(r, s);
+        print_outcome(r, sl, s);
     fg_issue_list_clear(&s->issues);
     s->too_long = s->failed = 0;
+}
+
+static void emit(run *r, slot *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        emit_item(r, s, &s->items[i]);
+    s->n = 0;
     s->len = 0;
     s->state = SLOT_FREE;
 }
@@ -522,24 +543,48 @@ static void drain(run *r, int threaded)
         pthread_mutex_unlock(&r->mu);
 }
 
-static int slot_set(slot *s, size_t file, long line, const char *data, size_t n)
+/* Append an item to the batch being filled (*cur), submitting it first
+ * when it is full or holds another input, and taking a free slot when there
+ * is none. data may be NULL for an item that is not validated (too_long). */
+static void slot_add(run *r, slot **cur, int threaded, size_t file, long line, const char *data,
+                     size_t n, int too_long)
 {
-    s->file = file;
-    s->line = line;
-    if (n + 1 > s->cap) {
+    slot *s = *cur;
+    if (s && (s->file != file || s->n == SLOT_ITEMS || (s->len + n > SLOT_BYTES && s->n > 0))) {
+        submit_slot(r, s, threaded);
+        s = NULL;
+    }
+    if (!s) {
+        s = take_slot(r, threaded);
+        s->file = file;
+        s->n = 0;
+        s->len = 0;
+    }
+    *cur = s;
+    item *it = &s->items[s->n++];
+    it->line = line;
+    it->off = s->len;
+    it->len = 0;
+    it->too_long = too_long;
+    it->failed = 0;
+    if (too_long || !data)
+        return;
+    if (s->len + n + 1 > s->cap) {
         size_t cap = s->cap ? s->cap : 4096;
-        while (cap < n + 1)
+        while (cap < s->len + n + 1)
             cap *= 2;
         char *b = realloc(s->buf, cap);
-        if (!b)
-            return -1;
+        if (!b) {
+            it->failed = 1;
+            return;
+        }
         s->buf = b;
         s->cap = cap;
     }
-    memcpy(s->buf, data, n);
-    s->buf[n] = 0;
-    s->len = n;
-    return 0;
+    memcpy(s->buf + s->len, data, n);
+    s->buf[s->len + n] = 0;
+    it->len = n;
+    s->len += n + 1;
 }
 
 /* Is this whole buffer NDJSON rather than one document? The first line is a
@@ -582,6 +627,7 @@ static int feed_input(run *r, size_t file, int threaded)
     int ndjson = ends_with(name, ".ndjson") || ends_with(name, ".jsonl");
     int sniff = !ndjson && !ends_with(name, ".json");
     reader rd = {.f = f};
+    slot *cur = NULL; /* the batch being filled */
     int bad = 0;
     r->files++;
 
@@ -617,16 +663,8 @@ static int feed_input(run *r, size_t file, int threaded)
             goto cleanup;
         }
         {
-            slot *s = take_slot(r, threaded);
-            if (rd.len > FG_MAX_BUNDLE_BYTES) {
-                s->too_long = 1;
-                s->file = file;
-                s->line = 0;
-                s->len = 0;
-            } else if (slot_set(s, file, 0, rd.buf ? rd.buf : "", rd.len) != 0) {
-                s->failed = 1;
-            }
-            submit_slot(r, s, threaded);
+            slot_add(r, &cur, threaded, file, 0, rd.buf ? rd.buf : "", rd.len,
+                     rd.len > FG_MAX_BUNDLE_BYTES);
             goto cleanup;
         }
     }
@@ -649,19 +687,12 @@ static int feed_input(run *r, size_t file, int threaded)
         line++;
         if (lr == 1 && is_blank(text, n))
             continue;
-        slot *s = take_slot(r, threaded);
-        if (lr == -2) {
-            s->too_long = 1;
-            s->file = file;
-            s->line = line;
-            s->len = 0;
-        } else if (slot_set(s, file, line, text, n) != 0) {
-            s->failed = 1;
-        }
-        submit_slot(r, s, threaded);
+        slot_add(r, &cur, threaded, file, line, lr == -2 ? NULL : text, n, lr == -2);
     }
 
 cleanup:
+    if (cur)
+        submit_slot(r, cur, threaded);
     free(rd.buf);
     if (!is_stdin)
         fclose(f);
@@ -963,7 +994,7 @@ int cmd_validate(int argc, char **argv)
     r.format = format;
     r.quiet = quiet;
     r.names = (const char *const *)inputs.names;
-    r.n_slots = (size_t)jobs * 8;
+    r.n_slots = (size_t)jobs * 4;
     r.slots = calloc(r.n_slots, sizeof(slot));
     if (!r.slots)
         goto oom;
@@ -1021,7 +1052,8 @@ cleanup:
     if (r.slots) {
         for (size_t i = 0; i < r.n_slots; i++) {
             free(r.slots[i].buf);
-            fg_issue_list_free(&r.slots[i].issues);
+            for (size_t k = 0; k < SLOT_ITEMS; k++)
+                fg_issue_list_free(&r.slots[i].items[k].issues);
         }
         free(r.slots);
     }
