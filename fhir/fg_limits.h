@@ -67,6 +67,7 @@
 #define FG_MAX_FHIRPATH_DEPTH 128           /* nesting of an expression, and of evaluation */
 #define FG_MAX_FHIRPATH_ITEMS 1000000       /* items in one collection during evaluation */
 #define FG_MAX_FHIRPATH_EVAL_BYTES (64u << 20) /* memory one evaluation may take */
+#define FG_MAX_FHIRPATH_REPEAT 5000         /* items repeat() may collect */
 
 /* Validator: FHIR packages and the profile registry (profiles/). */
 #define FG_MAX_PACKAGE_FILE_BYTES (64u << 20) /* one resource file of a FHIR package */

@@ -233,6 +233,7 @@ static int repeat_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll 
     fp_coll queue = *input;
     queue.cap = queue.n;
     size_t done = 0;
+    long long compared = 0;
     int rc = FG_OK;
     while (done < queue.n) {
         fp_coll res = {0};
@@ -242,10 +243,22 @@ static int repeat_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll 
         done++;
         for (size_t k = 0; k < res.n; k++) {
             int seen = 0;
+            if (res.items[k].kind != FPV_JSON) {
+                /* computed values are compared by value: bound that work */
+                compared += out->n;
+                if (compared > FG_MAX_FHIRPATH_REPEAT * 1000LL)
+                    return fp_fail(c, FG_ELIMIT,
+                                   "repeat() compared too many computed values "
+                                   "(FG_MAX_FHIRPATH_REPEAT)");
+            }
             for (size_t j = 0; j < out->n && !seen; j++)
                 seen = same_node(&out->items[j], &res.items[k]);
             if (seen)
                 continue;
+            if (out->n >= FG_MAX_FHIRPATH_REPEAT)
+                return fp_fail(c, FG_ELIMIT,
+                               "repeat() collected more than %d items (FG_MAX_FHIRPATH_REPEAT)",
+                               FG_MAX_FHIRPATH_REPEAT);
             rc = fp_push(c, out, &res.items[k]);
             if (!rc)
                 rc = fp_push(c, &queue, &res.items[k]);

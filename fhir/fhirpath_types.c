@@ -464,6 +464,8 @@ int fp_date_add(fp_ctx *c, const fp_item *date, int sign, const fp_item *qty, fp
         return 0; /* finer than the date: no answer */
     if (field <= 2) {
         long long months = (long long)t.y * 12 + (t.mo - 1) + (field == 1 ? amount * 12 : amount);
+        if (months < 12 || months >= 10000LL * 12)
+            return 0; /* outside years 1..9999 */
         t.y = (int)(months / 12);
         t.mo = (int)(months % 12) + 1;
         if (t.d > days_in_month(t.y, t.mo))
