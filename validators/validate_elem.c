@@ -196,10 +196,14 @@ static const fg_elem *extension_source(fgv_ctx *c, const json_t *val, const fg_e
     }
     if (url != NULL && strchr(url, ':') != NULL) {
         int modifier = def->name != NULL && strcmp(def->name, "modifierExtension") == 0;
+        /* An unknown extension cannot be judged either way: a warning, for
+         * modifiers too (the instance may be valid; what the specification
+         * forbids is processing it without understanding the modifier). */
         if (modifier)
-            fgv_issue(c, FG_SEV_ERROR, FG_CHECK_EXTENSION, "structure", NULL,
-                      "Unknown modifier extension %s: a modifier extension that is not "
-                      "understood makes the resource unsafe to process",
+            fgv_issue(c, FG_SEV_WARNING, FG_CHECK_EXTENSION, "structure", NULL,
+                      "Unknown modifier extension %s: its content was not checked, and a "
+                      "system that does not understand it must not process the resource "
+                      "(load the package that defines it)",
                       url);
         else
             fgv_issue(c, FG_SEV_WARNING, FG_CHECK_EXTENSION, "structure", NULL,

@@ -373,7 +373,7 @@ static void test_extensions(void **state)
         "\"valueBoolean\":true}]}",
         &l);
     assert_true(has(&l, FG_SEV_WARNING, FG_CHECK_EXTENSION, "Patient.extension[0]"));
-    assert_true(has(&l, FG_SEV_ERROR, FG_CHECK_EXTENSION, "Patient.modifierExtension[0]"));
+    assert_true(has(&l, FG_SEV_WARNING, FG_CHECK_EXTENSION, "Patient.modifierExtension[0]"));
     /* a core extension: value type and context checked */
     expect_clean("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":"
                  "\"http://hl7.org/fhir/StructureDefinition/patient-birthPlace\","
