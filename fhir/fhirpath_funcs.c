@@ -246,7 +246,7 @@ static int repeat_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll 
             if (res.items[k].kind != FPV_JSON) {
                 /* computed values are compared by value: bound that work */
                 compared += out->n;
-                if (compared > FG_MAX_FHIRPATH_REPEAT * 1000LL)
+                if (compared > FG_MAX_FHIRPATH_REPEAT * 200LL)
                     return fp_fail(c, FG_ELIMIT,
                                    "repeat() compared too many computed values "
                                    "(FG_MAX_FHIRPATH_REPEAT)");
