@@ -300,6 +300,15 @@ const fg_encounter *fg_history_encounter(const fg_history *h, const char *id);
 int fg_history_parse(fg_history *h, const char *json, size_t len, const char *source,
                      fg_error *err);
 
+/* fg_history_parse with options. FG_HISTORY_PARSE_ANY_DATES skips the
+ * date checks (events against the document's own birth and death, ends
+ * against starts) for callers that check dates themselves and want every
+ * problem at once, as the LLM generator does against its skeleton with
+ * fg_coherence_check. */
+#define FG_HISTORY_PARSE_ANY_DATES 1u
+int fg_history_parse_flags(fg_history *h, const char *json, size_t len, const char *source,
+                           unsigned flags, fg_error *err);
+
 /* Append the JSON form of h to out (compact, one line, no trailing newline).
  * Returns FG_OK or FG_ENOMEM. */
 struct fg_buf;

@@ -152,7 +152,9 @@ void fg_llm_free(fg_llm *llm);
  * for --dry-run and for the cache key. */
 int fg_llm_render(const fg_llm *llm, const fg_llm_request *req, char **body, fg_error *err);
 
-/* Queue a request (copied). It starts when a slot is free. */
+/* Queue a request (copied, except its schema: the client takes a reference
+ * to it, so the caller must not modify a schema it has submitted). It
+ * starts when a slot is free. */
 int fg_llm_submit(fg_llm *llm, const fg_llm_request *req, fg_error *err);
 
 /* Called by fg_llm_run when a slot is free and nothing is queued: submit

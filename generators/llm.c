@@ -424,8 +424,10 @@ int fg_llm_submit(fg_llm *L, const fg_llm_request *req, fg_error *err)
         bad = 1;
     if (req->schema_name && !(r->schema_name = strdup(req->schema_name)))
         bad = 1;
-    if (req->schema && !(r->schema = json_deep_copy(req->schema)))
-        bad = 1;
+    /* the schema is shared, not copied: a reference is taken (jansson's
+     * reference counts are atomic), and schemas are never modified */
+    if (req->schema)
+        r->schema = json_incref((json_t *)req->schema);
     if (bad) {
         llm_req_free(r);
         return fg_error_set(err, FG_ENOMEM, "request", "out of memory");

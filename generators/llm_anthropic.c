@@ -45,7 +45,7 @@ int llm_anthropic_render(const fg_llm_config *cfg, const fg_llm_request *req, fg
             root, "tools",
             json_pack("[{s:s,s:s,s:o}]", "name", tool, "description",
                       "Record the answer: call this tool with the whole document as its input.",
-                      "input_schema", json_deep_copy(req->schema)));
+                      "input_schema", json_incref((json_t *)req->schema)));
         json_object_set_new(root, "tool_choice",
                             json_pack("{s:s,s:s}", "type", "tool", "name", tool));
     }

@@ -65,7 +65,7 @@ int llm_openai_render(const fg_llm_config *cfg, const fg_llm_request *req, int l
     if (cfg->temperature >= 0)
         json_object_set_new(root, "temperature", json_real(cfg->temperature));
     if (req->schema && level == LLM_FORMAT_SCHEMA) {
-        json_t *schema = json_deep_copy(req->schema);
+        json_t *schema = json_incref((json_t *)req->schema); /* shared, never modified */
         json_object_set_new(root, "response_format",
                             json_pack("{s:s,s:{s:s,s:b,s:o}}", "type", "json_schema",
                                       "json_schema", "name",

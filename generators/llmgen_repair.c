@@ -222,40 +222,16 @@ static int check_conditions(const llmgen_skel *s, const fg_history *h, fg_findin
     return FG_OK;
 }
 
-/* The answer with its patient's birth and death moved out of the way, as
- * a new string, or NULL when it is not a JSON object with a patient (the
- * parser then says why). The patient block is replaced by the skeleton's
- * anyway, and the parser stops at the first event outside the life it
- * names; with the model's own dates out of the way every date is checked
- * against the skeleton by the coherence checks, all findings in one round. */
-static char *without_life(const char *text, size_t len)
-{
-    json_error_t jerr;
-    char *out = NULL;
-    if (len > FG_MAX_HISTORY_BYTES)
-        return NULL;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    json_t *p = json_object_get(root, "patient");
-    if (json_is_object(p) && json_is_string(json_object_get(p, "birth_date"))) {
-        json_object_set_new(p, "birth_date", json_string("1800-01-01"));
-        if (json_object_get(p, "death"))
-            json_object_set_new(p, "death", json_null());
-        out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    }
-    json_decref(root);
-    return out;
-}
-
 int llmgen_check(const fg_terminology *terms, const fg_coherence_rules *rules,
                  const llmgen_skel *s, const char *text, size_t len, fg_history *ans,
                  fg_findings *f, fg_error *err)
 {
     fg_error perr;
     fg_error_clear(&perr);
-    char *lenient = without_life(text, len);
-    int rc = lenient ? fg_history_parse(ans, lenient, strlen(lenient), "answer", &perr)
-                     : fg_history_parse(ans, text, len, "answer", &perr);
-    free(lenient);
+    /* The patient block is replaced by the skeleton's anyway: dates are
+     * left to the coherence checks, against the skeleton, all findings in
+     * one round (the parser would stop at the first). */
+    int rc = fg_history_parse_flags(ans, text, len, "answer", FG_HISTORY_PARSE_ANY_DATES, &perr);
     if (rc == FG_ENOMEM)
         return fg_error_set(err, FG_ENOMEM, "answer", "out of memory");
     if (rc != FG_OK) {
