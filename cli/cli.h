@@ -77,4 +77,39 @@ void cli_gen_check_free(cli_gen_check *c); /* accepts NULL */
 int cli_push_stream(int argc, char **argv, const char *journal_dir,
                     int (*next)(void *ctx, char *path, size_t size), void *ctx);
 
+/* ---- validate_input.c: the inputs of fhirgen validate ---- */
+
+typedef struct cli_input_list {
+    char **names;
+    size_t count, cap;
+} cli_input_list;
+
+/* Append a copy of name; -1 when out of memory. */
+int cli_input_push(cli_input_list *l, const char *name);
+
+/* Add the *.json and *.ndjson files below dir (recursively, in name order).
+ * Returns 0, 1 when a folder could not be read (said on stderr) or -1 when
+ * out of memory. */
+int cli_walk_dir(cli_input_list *l, const char *dir, int depth);
+
+/* 1 when s ends with suffix. */
+int cli_ends_with(const char *s, const char *suffix);
+
+/* A buffered reader over f whose buffer grows only to the longest line. */
+typedef struct cli_reader {
+    FILE *f;
+    char *buf;
+    size_t cap, pos, len;
+    int eof;
+} cli_reader;
+
+/* Read more into the buffer (unread bytes first moved to its front).
+ * Returns 1 more was read, 0 end of input, -1 a read error or no memory. */
+int cli_reader_fill(cli_reader *r);
+
+/* The next line (without its newline) into *out and *n (borrowed until the
+ * next call). Returns 1 a line, 0 end of input, -1 a read error, -2 a line
+ * longer than `limit` (skipped; *n is its length so far). */
+int cli_reader_line(cli_reader *r, const char **out, size_t *n, size_t limit);
+
 #endif

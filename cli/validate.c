@@ -11,7 +11,6 @@
  * --jobs is, and memory is bounded by the ring (slots x longest line), not by
  * the size of the input.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -104,181 +103,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ---- inputs ---- */
-
-typedef struct input_list {
-    char **names;
-    size_t count, cap;
-} input_list;
-
-static int input_push(input_list *l, const char *name)
-{
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        char **n = realloc(l->names, cap * sizeof(*n));
-        if (!n)
-            return -1;
-        l->names = n;
-        l->cap = cap;
-    }
-    l->names[l->count] = strdup(name);
-    if (!l->names[l->count])
-        return -1;
-    l->count++;
-    return 0;
-}
-
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Add the *.json and *.ndjson files below dir, in name order. */
-static int walk_dir(input_list *l, const char *dir, int depth)
-{
-    if (depth > 64) {
-        fprintf(stderr, "fhirgen validate: %s: folders nested deeper than 64 levels; skipped\n", dir);
-        return 1;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "fhirgen validate: %s: cannot open the folder: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    input_list here = {0};
-    int bad = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
-            continue;
-        if (input_push(&here, path) != 0) {
-            bad = -1;
-            break;
-        }
-    }
-    closedir(d);
-    qsort(here.names, here.count, sizeof(char *), cmp_names);
-    for (size_t i = 0; i < here.count; i++) {
-        struct stat st;
-        const char *p = here.names[i];
-        if (bad >= 0 && stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) {
-                int r = walk_dir(l, p, depth + 1);
-                if (r < 0)
-                    bad = -1;
-                else if (r > 0 && bad == 0)
-                    bad = 1;
-            } else if (S_ISREG(st.st_mode) && (ends_with(p, ".json") || ends_with(p, ".ndjson"))) {
-                if (input_push(l, p) != 0)
-                    bad = -1;
-            }
-        }
-        free(here.names[i]);
-    }
-    free(here.names);
-    return bad;
-}
-
-/* ---- a bounded line and file reader ---- */
-
-typedef struct reader {
-    FILE *f;
-    char *buf;
-    size_t cap, pos, len;
-    int eof;
-} reader;
-
-#define READER_CHUNK (1u << 20)
-
-static int reader_fill(reader *r)
-{
-    if (r->eof)
-        return 0;
-    if (r->pos > 0) {
-        memmove(r->buf, r->buf + r->pos, r->len - r->pos);
-        r->len -= r->pos;
-        r->pos = 0;
-    }
-    if (r->len == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : READER_CHUNK;
-        char *n = realloc(r->buf, cap);
-        if (!n)
-            return -1;
-        r->buf = n;
-        r->cap = cap;
-    }
-    size_t got = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
-    if (got == 0) {
-        r->eof = 1;
-        return ferror(r->f) ? -1 : 0;
-    }
-    r->len += got;
-    return 1;
-}
-
-/* The next line (without its newline) into *out and *n (borrowed until the next
- * call). Returns 1 a line, 0 end of input, -1 a read error, -2 a line longer
- * than `limit` (skipped; *n is its length so far). */
-static int reader_line(reader *r, const char **out, size_t *n, size_t limit)
-{
-    size_t scanned = 0;
-    for (;;) {
-        char *nl = r->buf ? memchr(r->buf + r->pos + scanned, '\n', r->len - r->pos - scanned)
-                          : NULL;
-        if (nl) {
-            *out = r->buf + r->pos;
-            *n = (size_t)(nl - (r->buf + r->pos));
-            r->pos += *n + 1;
-            return *n > limit ? -2 : 1;
-        }
-        scanned = r->len - r->pos;
-        if (scanned > limit) {
-            /* Too long: drop what we have up to the next newline. */
-            size_t dropped = scanned;
-            r->pos = r->len = 0;
-            for (;;) {
-                int f = reader_fill(r);
-                if (f < 0)
-                    return -1;
-                if (f == 0) {
-                    *n = dropped;
-                    return -2;
-                }
-                char *q = memchr(r->buf, '\n', r->len);
-                if (q) {
-                    dropped += (size_t)(q - r->buf);
-                    r->pos = (size_t)(q - r->buf) + 1;
-                    *n = dropped;
-                    return -2;
-                }
-                dropped += r->len;
-                r->len = 0;
-            }
-        }
-        int f = reader_fill(r);
-        if (f < 0)
-            return -1;
-        if (f == 0) {
-            if (r->len == r->pos)
-                return 0;
-            *out = r->buf + r->pos;
-            *n = r->len - r->pos;
-            r->pos = r->len;
-            return *n > limit ? -2 : 1;
-        }
-        /* reader_fill moved the unread bytes to the front. */
-    }
 }
 
 /* ---- the ring of work items ---- */
@@ -624,9 +448,9 @@ static int feed_input(run *r, size_t file, int threaded)
         fprintf(stderr, "fhirgen validate: %s: cannot open: %s\n", name, strerror(errno));
         return 1;
     }
-    int ndjson = ends_with(name, ".ndjson") || ends_with(name, ".jsonl");
-    int sniff = !ndjson && !ends_with(name, ".json");
-    reader rd = {.f = f};
+    int ndjson = cli_ends_with(name, ".ndjson") || cli_ends_with(name, ".jsonl");
+    int sniff = !ndjson && !cli_ends_with(name, ".json");
+    cli_reader rd = {.f = f};
     slot *cur = NULL; /* the batch being filled */
     int bad = 0;
     r->files++;
@@ -635,7 +459,7 @@ static int feed_input(run *r, size_t file, int threaded)
         /* Read up to the end of the first line: NDJSON when it is a complete
          * JSON value followed by more lines, streamed like any NDJSON file. */
         int fr;
-        while ((fr = reader_fill(&rd)) > 0 && !memchr(rd.buf, '\n', rd.len) &&
+        while ((fr = cli_reader_fill(&rd)) > 0 && !memchr(rd.buf, '\n', rd.len) &&
                rd.len <= FG_MAX_NDJSON_LINE_BYTES && !cli_cancel)
             ;
         if (fr < 0) {
@@ -646,7 +470,7 @@ static int feed_input(run *r, size_t file, int threaded)
         if (!rd.eof) {
             /* More may follow the first line: is there a second one? */
             const char *nl = rd.buf ? memchr(rd.buf, '\n', rd.len) : NULL;
-            while (nl && (size_t)(nl - rd.buf) + 1 == rd.len && (fr = reader_fill(&rd)) > 0)
+            while (nl && (size_t)(nl - rd.buf) + 1 == rd.len && (fr = cli_reader_fill(&rd)) > 0)
                 nl = memchr(rd.buf, '\n', rd.len);
         }
         if (rd.buf && looks_ndjson(rd.buf, rd.len))
@@ -655,7 +479,7 @@ static int feed_input(run *r, size_t file, int threaded)
     if (!ndjson) {
         /* A whole document, bounded. */
         int fr;
-        while ((fr = reader_fill(&rd)) > 0 && rd.len <= FG_MAX_BUNDLE_BYTES && !cli_cancel)
+        while ((fr = cli_reader_fill(&rd)) > 0 && rd.len <= FG_MAX_BUNDLE_BYTES && !cli_cancel)
             ;
         if (fr < 0) {
             fprintf(stderr, "fhirgen validate: %s: read error: %s\n", name, strerror(errno));
@@ -675,7 +499,7 @@ static int feed_input(run *r, size_t file, int threaded)
             break;
         const char *text = NULL;
         size_t n = 0;
-        int lr = reader_line(&rd, &text, &n, FG_MAX_NDJSON_LINE_BYTES);
+        int lr = cli_reader_line(&rd, &text, &n, FG_MAX_NDJSON_LINE_BYTES);
         if (lr == 0)
             break;
         if (lr == -1) {
@@ -758,144 +582,6 @@ static void print_summary_json(const run *r, const fg_registry *reg, const fg_va
     json_decref(o);
 }
 
-/* ---- loading ---- */
-
-int cli_validate_load(const char *const *igs, size_t n_igs, const char *packages,
-                      fg_registry **out, fg_error *err)
-{
-    fg_registry *reg = NULL;
-    int rc = fg_registry_new(&reg, err);
-    if (rc != FG_OK)
-        goto cleanup;
-    rc = fg_registry_load_core(reg, fg_data_dir(), err);
-    if (rc != FG_OK)
-        goto cleanup;
-    const char *cache = fg_package_cache_dir(packages);
-    for (size_t i = 0; i < n_igs; i++) {
-        rc = fg_registry_load_package(reg, cache, igs[i], err);
-        if (rc == FG_ENOTFOUND && err) {
-            char where[FG_ERROR_WHERE_MAX];
-            snprintf(where, sizeof(where), "%s", err->where[0] ? err->where : igs[i]);
-            fg_error_set(err, rc, where,
-                         "package %s is not in the package cache %s (give another cache with "
-                         "--packages DIR or FHIRGEN_PACKAGES; a package is the folder "
-                         "<name>#<version>/package/ of its .tgz)",
-                         igs[i], cache);
-        }
-        if (rc != FG_OK)
-            goto cleanup;
-    }
-    rc = fg_registry_finish(reg, err);
-    if (rc != FG_OK)
-        goto cleanup;
-    *out = reg;
-    reg = NULL;
-cleanup:
-    fg_registry_free(reg);
-    return rc;
-}
-
-/* ---- generate --validate ---- */
-
-#define GEN_CHECK_SHOWN 10 /* issues of a generate --validate run printed in full */
-
-struct cli_gen_check {
-    fg_registry *reg;
-    fg_validator *v;
-    int with_us_core;
-    pthread_mutex_t mu;
-    uint64_t items, errors, warnings;
-    char *shown[GEN_CHECK_SHOWN];
-    size_t n_shown;
-};
-
-int cli_gen_check_open(cli_gen_check **out, fg_error *err)
-{
-    static const char *const us_core[] = {"hl7.fhir.us.core#6.1.0"};
-    cli_gen_check *c = calloc(1, sizeof(*c));
-    if (!c)
-        return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
-    pthread_mutex_init(&c->mu, NULL);
-    const char *cache = fg_package_cache_dir(NULL);
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof(path), "%s/%s/package", cache, us_core[0]);
-    c->with_us_core = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-    if (!c->with_us_core)
-        fprintf(stderr,
-                "fhirgen generate: --validate: US Core 6.1.0 is not in the package cache %s: "
-                "bundles are validated against base R4 only (put hl7.fhir.us.core#6.1.0 there, "
-                "or name another cache with FHIRGEN_PACKAGES)\n",
-                cache);
-    int rc = cli_validate_load(us_core, c->with_us_core ? 1 : 0, NULL, &c->reg, err);
-    fg_validate_opts o;
-    fg_validate_opts_default(&o);
-    if (rc == FG_OK)
-        rc = fg_validator_new(c->reg, &o, &c->v, err);
-    if (rc != FG_OK) {
-        cli_gen_check_free(c);
-        return rc;
-    }
-    *out = c;
-    return FG_OK;
-}
-
-int cli_gen_check_fn(void *ud, uint64_t index, const char *json, size_t len, fg_error *err)
-{
-    cli_gen_check *c = ud;
-    fg_issue_list l = {0};
-    int rc = fg_validate_bytes(c->v, json, len, &l, err);
-    if (rc != FG_OK) {
-        fg_issue_list_free(&l);
-        return rc;
-    }
-    pthread_mutex_lock(&c->mu);
-    c->items++;
-    c->errors += l.errors;
-    c->warnings += l.warnings;
-    for (size_t i = 0; i < l.count && c->n_shown < GEN_CHECK_SHOWN; i++) {
-        const fg_issue *is = &l.items[i];
-        if (is->severity > FG_SEV_ERROR)
-            continue;
-        char *line = NULL;
-        if (asprintf(&line, "patient %llu: %s %s %s: %s", (unsigned long long)index,
-                     fg_severity_name(is->severity), fg_check_name(is->check),
-                     is->path ? is->path : "", is->message ? is->message : "") >= 0)
-            c->shown[c->n_shown++] = line;
-    }
-    pthread_mutex_unlock(&c->mu);
-    fg_issue_list_free(&l);
-    return FG_OK;
-}
-
-int cli_gen_check_report(const cli_gen_check *c, int quiet, FILE *f)
-{
-    if (!quiet || c->errors > 0)
-        fprintf(f, "Validated %llu JSON %s against base R4%s: %llu error%s, %llu warning%s, %zu not checked\n",
-                (unsigned long long)c->items, c->items == 1 ? "document" : "documents",
-                c->with_us_core ? " and US Core 6.1.0" : " (US Core not in the package cache)",
-                (unsigned long long)c->errors, c->errors == 1 ? "" : "s",
-                (unsigned long long)c->warnings, c->warnings == 1 ? "" : "s",
-                fg_validator_not_checked_count(c->v) + fg_registry_note_count(c->reg));
-    for (size_t i = 0; i < c->n_shown; i++)
-        fprintf(f, "  %s\n", c->shown[i]);
-    if (c->errors > c->n_shown && c->n_shown > 0)
-        fprintf(f, "  ... run 'fhirgen validate' on the output for the full list\n");
-    return c->errors > 0;
-}
-
-void cli_gen_check_free(cli_gen_check *c)
-{
-    if (!c)
-        return;
-    for (size_t i = 0; i < c->n_shown; i++)
-        free(c->shown[i]);
-    fg_validator_free(c->v);
-    fg_registry_free(c->reg);
-    pthread_mutex_destroy(&c->mu);
-    free(c);
-}
-
 /* ---- the command ---- */
 
 int cmd_validate(int argc, char **argv)
@@ -910,7 +596,7 @@ int cmd_validate(int argc, char **argv)
     int status = EXIT_USAGE;
     fg_registry *reg = NULL;
     fg_validator *v = NULL;
-    input_list inputs = {0};
+    cli_input_list inputs = {0};
     pthread_t *threads = NULL;
     int n_threads = 0;
     run r;
@@ -960,17 +646,17 @@ int cmd_validate(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") == 0) {
-            if (input_push(&inputs, "-") != 0)
+            if (cli_input_push(&inputs, "-") != 0)
                 goto oom;
         } else if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "fhirgen validate: %s: %s\n", argv[i], strerror(errno));
             io_problem = 1;
         } else if (S_ISDIR(st.st_mode)) {
-            int w = walk_dir(&inputs, argv[i], 0);
+            int w = cli_walk_dir(&inputs, argv[i], 0);
             if (w < 0)
                 goto oom;
             io_problem |= w;
-        } else if (input_push(&inputs, argv[i]) != 0) {
+        } else if (cli_input_push(&inputs, argv[i]) != 0) {
             goto oom;
         }
     }
