@@ -446,7 +446,10 @@ async function handleCompletion(req, res, proto, azureName) {
     return;
   }
   if (f === 'stall') await sleep(opt.stallMs, res);
-  if (info.delay > 0) await sleep(info.delay, res);
+  // fault-delay-D: the answer is ready D ms after the request arrived, as
+  // a model's would be; it is built first, so building 32 stories at once
+  // does not add to the delay of the last one.
+  const arrived = Date.now();
   if (res.destroyed || res.writableEnded) return;
 
   const promptTokens = tokens(promptChars(body));
@@ -471,6 +474,12 @@ async function handleCompletion(req, res, proto, azureName) {
     }
     const tool = sm.mode === 'tool' && !(f === 'badjson' && body.stream !== true) && !(finish === 'length' && body.stream !== true);
     ans = { kind: tool ? 'tool' : 'text', text, input: tool ? doc : null, finish, promptTokens };
+  }
+
+  if (info.delay > 0) {
+    const left = info.delay - (Date.now() - arrived);
+    if (left > 0) await sleep(left, res);
+    if (res.destroyed || res.writableEnded) return;
   }
 
   const streamOpts = midstream ? { errorAfter: 2 } : {};
