@@ -27,7 +27,10 @@ static void usage(FILE *f)
             "Environment:\n"
             "  FHIRGEN_DATA_DIR    data folder to use instead of the installed one\n"
             "                      (now: %s)\n"
-            "  SOURCE_DATE_EPOCH   the cohort's \"today\" when --end-date is not given\n",
+            "  SOURCE_DATE_EPOCH   the cohort's \"today\" when --end-date is not given\n"
+            "  FHIRGEN_PACKAGES    the FHIR package cache (default ~/.fhir/packages)\n"
+            "  OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL\n"
+            "                      keys and endpoints of generate --llm\n",
             FG_VERSION, fg_data_dir());
 }
 
