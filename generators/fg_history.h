@@ -32,6 +32,10 @@
 #define FG_SYS_CVX "http://hl7.org/fhir/sid/cvx"
 #define FG_SYS_UCUM "http://unitsofmeasure.org"
 
+/* The common name of a code system URI for messages ("SNOMED CT"), or the
+ * URI itself when it is none of the above. */
+const char *fg_system_name(const char *uri);
+
 /* A coded concept. code may be NULL in a hand-written or LLM history (the
  * mapper then grounds the display); the engine always sets all three. */
 typedef struct fg_term {

@@ -166,19 +166,6 @@ static const char *const TAGS[] = {
 };
 #define N_TAGS (sizeof(TAGS) / sizeof(TAGS[0]))
 
-static const char *system_name(const char *uri)
-{
-    if (strcmp(uri, FG_SYS_SNOMED) == 0)
-        return "SNOMED CT";
-    if (strcmp(uri, FG_SYS_LOINC) == 0)
-        return "LOINC";
-    if (strcmp(uri, FG_SYS_RXNORM) == 0)
-        return "RxNorm";
-    if (strcmp(uri, FG_SYS_CVX) == 0)
-        return "CVX";
-    return uri;
-}
-
 /* Length of s without surrounding blanks, into *start / return. */
 static size_t trimmed(const char *s, const char **start)
 {
@@ -306,15 +293,15 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
             if (byname)
                 snprintf(msg, msg_size,
                          "%s code \"%.40s\" %s; \"%.120s\" is %s code %s: use that code",
-                         system_name(sys), term->code,
+                         fg_system_name(sys), term->code,
                          malformed ? "is not a valid identifier (its check digit fails)"
                                    : "is not in fhirgen's terminology tables",
-                         byname->display, system_name(sys), byname->code);
+                         byname->display, fg_system_name(sys), byname->code);
             else
                 snprintf(msg, msg_size,
                          "%s code \"%.40s\" %s; write a code from the tables, or code null with "
                          "a common name as display",
-                         system_name(sys), term->code,
+                         fg_system_name(sys), term->code,
                          malformed ? "is not a valid identifier (its check digit fails)"
                                    : "is not in fhirgen's terminology tables");
             return FG_ENOTFOUND;
@@ -327,12 +314,12 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
                     snprintf(msg, msg_size,
                              "display \"%.120s\" names %s code %s, but the code is %s "
                              "(\"%.120s\"): write one concept, code and display together",
-                             d, system_name(sys), byname->code, e->code, e->display);
+                             d, fg_system_name(sys), byname->code, e->code, e->display);
                 else
                     snprintf(msg, msg_size,
                              "display \"%.120s\" does not match %s code %s, which is "
                              "\"%.120s\": use that display or the code of what you meant",
-                             d, system_name(sys), e->code, e->display);
+                             d, fg_system_name(sys), e->code, e->display);
                 return FG_ENOTFOUND;
             }
         }
@@ -349,7 +336,7 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
             snprintf(msg, msg_size,
                      "\"%.160s\" is not a %s concept of fhirgen's terminology tables; use a "
                      "common name or a known code",
-                     d, system_name(sys));
+                     d, fg_system_name(sys));
             suggest(t, sys, d, msg, msg_size);
             return FG_ENOTFOUND;
         }
@@ -389,7 +376,7 @@ static const fg_code_entry *ground(gctx *c, fg_term *term, const char *system, c
         else
             snprintf(path, sizeof(path), "%s.system", member);
         if (fg_findings_add(c->out, FG_FIND_UNKNOWN_TERM, list, index, path,
-                            "must be %s (%s), not \"%.100s\"", system, system_name(system),
+                            "must be %s (%s), not \"%.100s\"", system, fg_system_name(system),
                             term->system) != FG_OK)
             c->rc = FG_ENOMEM;
         return NULL;

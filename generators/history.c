@@ -57,3 +57,16 @@ const fg_encounter *fg_history_encounter(const fg_history *h, const char *id)
             return &h->encounters.v[i];
     return NULL;
 }
+
+const char *fg_system_name(const char *uri)
+{
+    if (strcmp(uri, FG_SYS_SNOMED) == 0)
+        return "SNOMED CT";
+    if (strcmp(uri, FG_SYS_LOINC) == 0)
+        return "LOINC";
+    if (strcmp(uri, FG_SYS_RXNORM) == 0)
+        return "RxNorm";
+    if (strcmp(uri, FG_SYS_CVX) == 0)
+        return "CVX";
+    return uri;
+}

@@ -461,19 +461,6 @@ int mp_fail(mp_ctx *c, int code, const char *list, size_t i, const char *field, 
     return fg_error_set(c->err, code, where, "%s", text);
 }
 
-static const char *system_name(const char *uri)
-{
-    if (strcmp(uri, FG_SYS_SNOMED) == 0)
-        return "SNOMED CT";
-    if (strcmp(uri, FG_SYS_LOINC) == 0)
-        return "LOINC";
-    if (strcmp(uri, FG_SYS_RXNORM) == 0)
-        return "RxNorm";
-    if (strcmp(uri, FG_SYS_CVX) == 0)
-        return "CVX";
-    return uri;
-}
-
 int mp_ground(mp_ctx *c, const fg_term *t, const char *default_system, const char *list,
               size_t i, const char *field, const fg_code_entry **out)
 {
@@ -486,12 +473,12 @@ int mp_ground(mp_ctx *c, const fg_term *t, const char *default_system, const cha
                            "code \"%s\"%s%s%s is not a known %s concept (not in the "
                            "terminology tables)",
                            t->code, t->display ? " (\"" : "", t->display ? t->display : "",
-                           t->display ? "\")" : "", system_name(sys));
+                           t->display ? "\")" : "", fg_system_name(sys));
     } else if (t->display) {
         e = fg_terminology_lookup_display(c->m->terms, sys, t->display);
         if (!e)
             return mp_fail(c, FG_EINVALID, list, i, field, "\"%s\" is not a known %s concept",
-                           t->display, system_name(sys));
+                           t->display, fg_system_name(sys));
     } else {
         return mp_fail(c, FG_EINVALID, list, i, field, "a term needs a code or a display");
     }
