@@ -291,7 +291,8 @@ static void print_text(run *r, const slot *sl, const item *s)
  * mutex held or from the only thread. */
 static void emit_item(run *r, const slot *sl, item *s)
 {
-    r->resources++;
+    /* an item that is not a resource at all (bad JSON) still counts as one read */
+    r->resources += s->issues.resources ? s->issues.resources : 1;
     r->errors += s->issues.errors + (uint64_t)(s->too_long || s->failed);
     r->warnings += s->issues.warnings;
     for (size_t i = 0; i < s->issues.count; i++)

@@ -91,6 +91,8 @@ typedef struct fg_issue_list {
     fg_issue *items;
     size_t count, cap;
     size_t errors, warnings; /* fatal counts as an error */
+    size_t resources;        /* resources validated into the list: a Bundle's entries count,
+                                contained resources do not */
 } fg_issue_list;
 
 /* Empty a list, keeping its storage. Accepts NULL. */

@@ -166,6 +166,8 @@ void fgv_resource(fgv_ctx *c, const fg_jv *res, const fg_structure *extra_profil
         return;
     }
     const char *rt = fg_jv_str(rtj);
+    if (!c->in_contained)
+        c->out->resources++;
     const fg_structure *base = fg_registry_type(c->v->reg, rt);
     if (base == NULL || base->kind != FG_KIND_RESOURCE || base->root == NULL) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
