@@ -91,10 +91,11 @@ typedef struct jr_case {
 } jr_case;
 
 /* Each input parsed into one arena reset between inputs (as a reader
- * does), then all of them again into a fresh arena each. A parse error is
- * part of the result: its position and text must not change. A parse that
- * runs out of memory does not stop the others: those that follow it, in
- * the arena it left, must give the same trees as without failure. */
+ * does), then all of them again into a fresh arena each, the small ones
+ * dumped as text. A parse error is part of the result: its position and
+ * text must not change. A parse that runs out of memory does not stop the
+ * others: those that follow it, in the arena it left, must give the same
+ * trees as without failure. */
 static int op_jr(void *ud, uint64_t *digest, fg_error *err)
 {
     jr_case *c = ud;
@@ -115,6 +116,13 @@ static int op_jr(void *ud, uint64_t *digest, fg_error *err)
             mix_num(&h, (uint64_t)prc);
             if (prc == FG_OK) {
                 mix_tree(&h, root, 0);
+                /* the second pass also writes small trees back as text */
+                int dump = pass == 1 && c->inputs[i].len < 16384;
+                const char *text = dump ? fg_jv_dump(a, root) : "";
+                if (text)
+                    mix_str(&h, text);
+                else
+                    prc = FG_ENOMEM;
             } else if (prc == FG_EINVALID) {
                 mix_num(&h, (uint64_t)je.line);
                 mix_num(&h, (uint64_t)je.column);
@@ -322,18 +330,22 @@ static void mix_issues(uint64_t *h, const fg_issue_list *l)
     }
 }
 
+static int mix_dumped(const char *buffer, size_t size, void *data)
+{
+    mix_bytes(data, buffer, size);
+    return 0;
+}
+
 /* The OperationOutcome of `l` as compact text, mixed into *h; FG_ENOMEM
- * when it could not be made. */
+ * when it could not be made. The text goes straight into the digest:
+ * json_dumps can lose an object key when its buffer cannot grow (jansson's
+ * dump ignores what writing a key returns). */
 static int mix_outcome(uint64_t *h, const fg_issue_list *l)
 {
     json_t *oo = fg_issue_list_outcome(l);
-    char *text = oo ? json_dumps(oo, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int rc = oo && json_dump_callback(oo, mix_dumped, h, JSON_COMPACT | JSON_SORT_KEYS) == 0;
     json_decref(oo);
-    if (!text)
-        return FG_ENOMEM;
-    mix_str(h, text);
-    free(text);
-    return FG_OK;
+    return rc ? FG_OK : FG_ENOMEM;
 }
 
 /* Validator construction, then each input validated and its issues
