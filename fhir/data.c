@@ -55,9 +55,10 @@ char *fg_data_path(const char *rel, char *out, size_t size)
 int fg_read_file(const char *path, size_t max, char **out, size_t *len, fg_error *err)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return fg_error_set(err, errno == ENOENT ? FG_ENOTFOUND : FG_EIO, path, "cannot open: %s",
-                            strerror(errno));
+    if (!f) {
+        int code = errno == ENOENT ? FG_ENOTFOUND : errno == ENOMEM ? FG_ENOMEM : FG_EIO;
+        return fg_error_set(err, code, path, "cannot open: %s", strerror(errno));
+    }
     size_t cap = 65536, n = 0;
     char *buf = malloc(cap);
     int rc = FG_OK;
