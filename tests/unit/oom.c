@@ -266,22 +266,22 @@ typedef struct known_bug {
 } known_bug;
 
 static const known_bug known_bugs[] = {
-    {"wrong", NULL, "not valid JSON",
+    {"wrong", "json_loadb", "not valid JSON",
      "profiles/registry.c:159-173: fgr_load_json calls a core or package file invalid JSON "
      "when jansson could not allocate (jansson reports some of its allocation failures as "
      "syntax errors, line -1 and no text); it goes once the registry parses with fg_jr"},
     {"leak", "fgv_bundle_open", NULL,
      "validators/validate_bundle.c:56: a failed calloc returns without freeing the other "
      "three arrays and leaves c->bundle pointing at the caller's stack"},
-    {"wrong", NULL, "a different not-checked list",
+    {"wrong", "fgv_not_checked|fgv_not_checked_key", "a different not-checked list",
      "validators/validate_issue.c:117-126: when growing the not-checked list or copying its "
      "note fails, the note is dropped and validation still succeeds, so a check that was "
      "not made goes unreported"},
-    {"wrong", NULL, "a different OperationOutcome",
+    {"wrong", "fg_issue_list_outcome", "a different OperationOutcome",
      "validators/validate_issue.c: fg_issue_list_outcome ignores the results of "
      "json_object_set_new, json_array_append_new and json_pack, so it returns an outcome "
      "missing issues or fields instead of NULL"},
-    {"wrong", "fg_jv_to_json|json_dumps", "different issues",
+    {"wrong", "fgv_fixed_pattern", "different issues",
      "validators/validate_slicing.c:98-113: brief_json writes '?' for the expected value "
      "of a fixed or pattern issue when copying or dumping it fails, instead of failing"},
     {NULL, "regcomp|__regcomp", NULL,
