@@ -447,7 +447,6 @@ void oom_sweep(const char *name, oom_op op, void *ud, double budget)
         fail_msg("%s: %ld runs failed (FG_OOM_K=k replays one)", name, bad);
 }
 
-
 int oom_verbose(void)
 {
     return verbose;
@@ -467,7 +466,8 @@ void oom_report_unmet(void)
 {
     for (size_t i = 0; !getenv("FG_OOM_TEST") && !getenv("FG_OOM_K") && i < N_KNOWN; i++)
         if (known_total[i] == 0)
-            printf("no run met the known bug of %.60s... (fixed? then delete its entry)\n",
+            printf("no run met the known bug of %.60s... (runs are sampled: FG_OOM_FULL=1 "
+                   "tells whether it is fixed)\n",
                    known_bugs[i].note);
 }
 

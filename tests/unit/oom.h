@@ -68,7 +68,8 @@ void oom_sweep(const char *name, oom_op op, void *ud, double budget);
 /* 1 when FG_OOM_K asked for one run: operations may print what they find. */
 int oom_verbose(void);
 
-/* Print the known bugs that no sweep met (when every sweep ran fully). */
+/* Print the known bugs that no sweep met (unless FG_OOM_K or FG_OOM_TEST
+ * narrowed the run). */
 void oom_report_unmet(void);
 
 #endif
