@@ -5,8 +5,10 @@
  * Each test sweeps one operation: fg_jr_parse of FHIR resources and of
  * synthetic inputs; registry loads as cli/validate_load.c makes them, of
  * the compact R4 core and of US Core when ../shared/fhir-packages has it;
- * validator construction and validation of valid and invalid resources,
- * through each entry point, with the issues written as OperationOutcomes.
+ * validator construction and validation of valid and invalid resources
+ * against the core, the test profiles of tests/data/validate/packages and
+ * US Core, through each entry point, with the issues written as
+ * OperationOutcomes.
  *
  * The registry loads terminology on a second thread and packages on
  * several, so the order of allocations there varies from run to run: a
@@ -251,15 +253,17 @@ static void mix_registry(uint64_t *h, const fg_registry *reg)
     }
 }
 
-/* The calls of cli/validate_load.c. */
-static int load_registry(const char *package, fg_registry **out, fg_error *err)
+/* The calls of cli/validate_load.c: the core, then `package` (or NULL)
+ * from the package cache `cache`. */
+static int load_registry(const char *cache, const char *package, fg_registry **out,
+                         fg_error *err)
 {
     fg_registry *reg = NULL;
     int rc = fg_registry_new(&reg, err);
     if (rc == FG_OK)
         rc = fg_registry_load_core(reg, fg_data_dir(), err);
     if (rc == FG_OK && package)
-        rc = fg_registry_load_package(reg, SHARED_PACKAGES, package, err);
+        rc = fg_registry_load_package(reg, cache, package, err);
     if (rc == FG_OK)
         rc = fg_registry_finish(reg, err);
     if (rc == FG_OK)
@@ -273,7 +277,7 @@ static int op_registry(void *ud, uint64_t *digest, fg_error *err)
 {
     const registry_case *c = ud;
     fg_registry *reg = NULL;
-    int rc = load_registry(c->package, &reg, err);
+    int rc = load_registry(SHARED_PACKAGES, c->package, &reg, err);
     if (rc != FG_OK)
         return rc;
     *digest = 1469598103934665603ull;
@@ -423,9 +427,9 @@ static int op_validate(void *ud, uint64_t *digest, fg_error *err)
     return FG_OK;
 }
 
-/* Validate `files` with a registry of the core and `package`. */
-static void sweep_validate(const char *name, const char *package, const char *const *files,
-                           size_t n_files, double budget)
+/* Validate `files` with a registry of the core and `package` from `cache`. */
+static void sweep_validate(const char *name, const char *cache, const char *package,
+                           const char *const *files, size_t n_files, double budget)
 {
     validate_case c = {0};
     fg_error err;
@@ -433,7 +437,7 @@ static void sweep_validate(const char *name, const char *package, const char *co
     for (c.n_inputs = 0; c.n_inputs < n_files; c.n_inputs++)
         read_input(&c.inputs[c.n_inputs], files[c.n_inputs]);
     fg_registry *reg = NULL;
-    assert_int_equal(load_registry(package, &reg, &err), FG_OK);
+    assert_int_equal(load_registry(cache, package, &reg, &err), FG_OK);
     c.reg = reg;
     c.first = json_loadb(c.inputs[0].text, c.inputs[0].len, 0, NULL);
     assert_non_null(c.first);
@@ -457,7 +461,24 @@ static void test_validate_core(void **state)
         CASES "/format/datetime-bad-offset/input.json",
         CASES "/json/single-quotes/input.json",
     };
-    sweep_validate("validator (R4 core)", NULL, files, sizeof files / sizeof files[0], 8);
+    sweep_validate("validator (R4 core)", NULL, NULL, files, sizeof files / sizeof files[0], 8);
+}
+
+/* The test profiles of tests/data/validate/packages: closed and ordered
+ * slicing, fixed and pattern values. */
+static void test_validate_profiles(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        CASES "/valid/testpatient/input.json",
+        CASES "/slicing/closed-third-unknown/input.json",
+        CASES "/slicing/ordered-wrong-order/input.json",
+        CASES "/slicing/in-bundle/input.json",
+        CASES "/fixed/testpatient-name-use/input.json",
+        CASES "/cardinality/testpatient-two-mrn/input.json",
+    };
+    sweep_validate("validator (test profiles)", CASES "/packages", "fhirgen.test.validate#0.1.0",
+                   files, sizeof files / sizeof files[0], 6);
 }
 
 static void test_validate_uscore(void **state)
@@ -473,7 +494,8 @@ static void test_validate_uscore(void **state)
         "samples/golden/bundles/patient-00000002.json",
         CASES "/fixed/uscore-pregnancy-code/input.json",
     };
-    sweep_validate("validator (US Core)", USCORE, files, sizeof files / sizeof files[0], 10);
+    sweep_validate("validator (US Core)", SHARED_PACKAGES, USCORE, files,
+                   sizeof files / sizeof files[0], 10);
 }
 
 int main(void)
@@ -483,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_registry_core),
         cmocka_unit_test(test_registry_uscore),
         cmocka_unit_test(test_validate_core),
+        cmocka_unit_test(test_validate_profiles),
         cmocka_unit_test(test_validate_uscore),
     };
     if (getenv("FG_OOM_TEST"))
