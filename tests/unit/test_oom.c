@@ -218,14 +218,24 @@ typedef struct registry_case {
     const char *package; /* NULL: the compact core only */
 } registry_case;
 
-/* An element, its constraints (and whether they compiled), its slices and
- * its children. */
+/* An element, its binding (and whether its value set expanded), its fixed
+ * and pattern values, its constraints (and whether they compiled), its
+ * slices and its children. */
 static void mix_elem(uint64_t *h, const fg_elem *e, int depth)
 {
     mix_num(h, e != NULL);
     if (!e || depth > 64)
         return;
     mix_str(h, e->id);
+    mix_num(h, e->binding);
+    mix_str(h, e->binding_vs);
+    mix_num(h, e->binding_exp != NULL);
+    if (e->binding_exp) {
+        mix_num(h, fg_valueset_status(e->binding_exp));
+        mix_str(h, fg_valueset_note(e->binding_exp));
+    }
+    mix_tree(h, e->fixed, 0);
+    mix_tree(h, e->pattern, 0);
     mix_num(h, e->n_constraints);
     for (size_t i = 0; i < e->n_constraints; i++)
         mix_num(h, e->constraints[i].compiled != NULL);
