@@ -138,8 +138,11 @@ static int caller_in(void *caller, const char *lib)
     return dladdr(caller, &info) && info.dli_fname && strstr(info.dli_fname, lib);
 }
 
+static int known_crash(void);
+
 /* 1 when this allocation, made from `caller`, is the one to fail: the
- * first one from allocation fail_at on that is not skipped. */
+ * first one from allocation fail_at on that is not skipped (by
+ * FG_OOM_SKIP, or because failing it would crash the test). */
 static int should_fail(void *caller)
 {
     if (!__atomic_load_n(&tracking, __ATOMIC_RELAXED))
@@ -155,6 +158,10 @@ static int should_fail(void *caller)
         return 0;
     fail_caller = caller;
     fail_depth = backtrace(fail_stack, OOM_FRAMES);
+    if (known_crash()) {
+        __atomic_store_n(&failed, 0, __ATOMIC_SEQ_CST); /* fail a later one instead */
+        return 0;
+    }
     if (trace) {
         fprintf(stderr, "allocation %ld fails, called from:\n", k);
         backtrace_symbols_fd(fail_stack, fail_depth, 2);
@@ -266,10 +273,16 @@ typedef struct known_bug {
 } known_bug;
 
 static const known_bug known_bugs[] = {
-    {"wrong", "json_loadb", "not valid JSON",
-     "profiles/registry.c:159-173: fgr_load_json calls a core or package file invalid JSON "
-     "when jansson could not allocate (jansson reports some of its allocation failures as "
-     "syntax errors, line -1 and no text); it goes once the registry parses with fg_jr"},
+    {"wrong", "json_loadb", NULL,
+     "profiles/registry.c:153-173 (fgr_load_json) trusts json_loadb, which under allocation "
+     "failure reports some failures as syntax errors (line -1, no text: the file is then "
+     "called invalid JSON) and returns others as a tree with characters missing from its "
+     "strings (jansson's lexer ignores a failed append): a StructureDefinition is then "
+     "skipped and loading succeeds. Goes once the registry parses with fg_jr"},
+    {"wrong", "fgr_package_load_files", "cannot list the package folder",
+     "profiles/package_index.c:310-312: opendir failing for want of memory is reported as "
+     "FG_EIO 'cannot list the package folder' (package.c:64-66 likewise turns it into "
+     "FG_ENOTFOUND when looking for the highest version)"},
     {"leak", "fgv_bundle_open", NULL,
      "validators/validate_bundle.c:56: a failed calloc returns without freeing the other "
      "three arrays and leaves c->bundle pointing at the caller's stack"},
@@ -288,9 +301,34 @@ static const known_bug known_bugs[] = {
      "fhir/fhirpath_regex.c:220: regcomp's REG_ESPACE (out of memory) is reported as an "
      "invalid regular expression, so the registry keeps the invariant as not compilable "
      "(and glibc's regcomp leaks what it had allocated)"},
+    {"wrong", "fg_fhirpath_compile|fgr_compile_constraints", NULL,
+     "profiles/compile_slices.c:74-91 (compiled_of): fg_fhirpath_compile's FG_ENOMEM, and a "
+     "failed fgr_vec_push or fgr_map_put, make the constraint 'not compilable' (and cache "
+     "that) instead of failing fg_registry_finish: the invariant is then reported as not "
+     "checked for a wrong reason"},
 };
 
 #define N_KNOWN (sizeof known_bugs / sizeof known_bugs[0])
+
+/* Allocations whose failure crashes the code under test (reported, not
+ * fixed yet): never failed while `function` and `within` are both on the
+ * stack; the next allocation fails instead. */
+typedef struct known_crash_site {
+    const char *function;
+    const char *within;
+    const char *note;
+} known_crash_site;
+
+static const known_crash_site known_crashes[] = {
+    {"fgr_map_put", "fgr_compile_constraints",
+     "profiles/compile_slices.c:86-89 (compiled_of): when fgr_vec_push succeeds and "
+     "fgr_map_put fails, the compiled expression is freed while reg->fps still holds it: "
+     "fg_registry_free frees it again (double free)"},
+};
+
+#define N_CRASHES (sizeof known_crashes / sizeof known_crashes[0])
+
+static long crash_hits[N_CRASHES]; /* allocations not failed, in all sweeps */
 
 static long known_hits[N_KNOWN];  /* in the current sweep */
 static long known_total[N_KNOWN]; /* in all of them */
@@ -311,6 +349,17 @@ static int on_stack(const char *names)
             p += n + (p[n] == '|');
         }
     }
+    return 0;
+}
+
+/* 1 (and counted) when failing the allocation on fail_stack would crash. */
+static int known_crash(void)
+{
+    for (size_t i = 0; i < N_CRASHES; i++)
+        if (on_stack(known_crashes[i].function) && on_stack(known_crashes[i].within)) {
+            __atomic_add_fetch(&crash_hits[i], 1, __ATOMIC_RELAXED);
+            return 1;
+        }
     return 0;
 }
 
@@ -464,6 +513,10 @@ int oom_setup(void **state)
 
 void oom_report_unmet(void)
 {
+    for (size_t i = 0; i < N_CRASHES; i++)
+        if (crash_hits[i])
+            printf("%ld allocations not failed because failing them crashes: %s\n", crash_hits[i],
+                   known_crashes[i].note);
     for (size_t i = 0; !getenv("FG_OOM_TEST") && !getenv("FG_OOM_K") && i < N_KNOWN; i++)
         if (known_total[i] == 0)
             printf("no run met the known bug of %.60s... (runs are sampled: FG_OOM_FULL=1 "

@@ -215,7 +215,9 @@ static void test_jr(void **state)
 /* ---- (b) the registry ---------------------------------------------------------------------- */
 
 typedef struct registry_case {
+    const char *cache;   /* the package cache */
     const char *package; /* NULL: the compact core only */
+    int no_core;         /* the package alone */
 } registry_case;
 
 /* An element, its binding (and whether its value set expanded), its fixed
@@ -263,14 +265,14 @@ static void mix_registry(uint64_t *h, const fg_registry *reg)
     }
 }
 
-/* The calls of cli/validate_load.c: the core, then `package` (or NULL)
- * from the package cache `cache`. */
-static int load_registry(const char *cache, const char *package, fg_registry **out,
+/* The calls of cli/validate_load.c: the core (unless no_core), then
+ * `package` (or NULL) from the package cache `cache`. */
+static int load_registry(const char *cache, const char *package, int no_core, fg_registry **out,
                          fg_error *err)
 {
     fg_registry *reg = NULL;
     int rc = fg_registry_new(&reg, err);
-    if (rc == FG_OK)
+    if (rc == FG_OK && !no_core)
         rc = fg_registry_load_core(reg, fg_data_dir(), err);
     if (rc == FG_OK && package)
         rc = fg_registry_load_package(reg, cache, package, err);
@@ -287,7 +289,7 @@ static int op_registry(void *ud, uint64_t *digest, fg_error *err)
 {
     const registry_case *c = ud;
     fg_registry *reg = NULL;
-    int rc = load_registry(SHARED_PACKAGES, c->package, &reg, err);
+    int rc = load_registry(c->cache, c->package, c->no_core, &reg, err);
     if (rc != FG_OK)
         return rc;
     *digest = 1469598103934665603ull;
@@ -304,8 +306,17 @@ static int have_uscore(void)
 static void test_registry_core(void **state)
 {
     (void)state;
-    registry_case c = {NULL};
+    registry_case c = {NULL, NULL, 0};
     oom_sweep("registry (R4 core)", op_registry, &c, 12);
+}
+
+/* A small package alone (its index is built in memory): cheap enough that
+ * every allocation of package loading and compiling is failed in turn. */
+static void test_registry_package(void **state)
+{
+    (void)state;
+    registry_case c = {CASES "/packages", "fhirgen.test.validate#0.1.0", 1};
+    oom_sweep("registry (test package alone)", op_registry, &c, 6);
 }
 
 static void test_registry_uscore(void **state)
@@ -315,7 +326,7 @@ static void test_registry_uscore(void **state)
         print_message("US Core is not in %s: its registry load is not tested\n", SHARED_PACKAGES);
         skip();
     }
-    registry_case c = {USCORE};
+    registry_case c = {SHARED_PACKAGES, USCORE, 0};
     oom_sweep("registry (R4 core + US Core)", op_registry, &c, 8);
 }
 
@@ -447,7 +458,7 @@ static void sweep_validate(const char *name, const char *cache, const char *pack
     for (c.n_inputs = 0; c.n_inputs < n_files; c.n_inputs++)
         read_input(&c.inputs[c.n_inputs], files[c.n_inputs]);
     fg_registry *reg = NULL;
-    assert_int_equal(load_registry(cache, package, &reg, &err), FG_OK);
+    assert_int_equal(load_registry(cache, package, 0, &reg, &err), FG_OK);
     c.reg = reg;
     c.first = json_loadb(c.inputs[0].text, c.inputs[0].len, 0, NULL);
     assert_non_null(c.first);
@@ -513,6 +524,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jr),
         cmocka_unit_test(test_registry_core),
+        cmocka_unit_test(test_registry_package),
         cmocka_unit_test(test_registry_uscore),
         cmocka_unit_test(test_validate_core),
         cmocka_unit_test(test_validate_profiles),
