@@ -24,9 +24,10 @@
  *    inside 2048 nested containers is refused by jansson alone. fg_jr's
  *    tree must then be exactly FG_JR_MAX_DEPTH containers deep.
  *  - a NUL byte right after a number or a literal (`[1\0]`, `true\0`):
- *    jansson's reader skips it, a quirk of how it puts back the character
- *    that ends a token; fg_jr refuses it as any other stray byte. With
- *    that byte removed, both must read the input alike.
+ *    jansson reads it as the end of its look-ahead buffer once it has put
+ *    back the character that ended the token, so the byte is lost and the
+ *    text accepted (jansson 2.14); fg_jr refuses it as any other stray
+ *    byte. With that byte removed, both must read the input alike.
  *
  * Built with clang when meson is set up with -Dfuzzing=true:
  *     build-fuzz/tests/fuzz_jr tests/fuzz/corpus-jr
