@@ -284,18 +284,18 @@ static const known_bug known_bugs[] = {
      "FG_EIO 'cannot list the package folder' (package.c:64-66 likewise turns it into "
      "FG_ENOTFOUND when looking for the highest version)"},
     {"leak", "fgv_bundle_open", NULL,
-     "validators/validate_bundle.c:56: a failed calloc returns without freeing the other "
+     "validators/validate_bundle.c:57-58: a failed calloc returns without freeing the other "
      "three arrays and leaves c->bundle pointing at the caller's stack"},
     {"wrong", "fgv_not_checked|fgv_not_checked_key", "a different not-checked list",
-     "validators/validate_issue.c:117-126: when growing the not-checked list or copying its "
+     "validators/validate_issue.c:117-127: when growing the not-checked list or copying its "
      "note fails, the note is dropped and validation still succeeds, so a check that was "
      "not made goes unreported"},
     {"wrong", "fg_issue_list_outcome", "a different OperationOutcome",
-     "validators/validate_issue.c: fg_issue_list_outcome ignores the results of "
+     "validators/validate_issue.c:196: fg_issue_list_outcome ignores the results of "
      "json_object_set_new, json_array_append_new and json_pack, so it returns an outcome "
      "missing issues or fields instead of NULL"},
     {"wrong", "fgv_fixed_pattern", "different issues",
-     "validators/validate_slicing.c:98-113: brief_json writes '?' for the expected value "
+     "validators/validate_slicing.c:99-114: brief_json writes '?' for the expected value "
      "of a fixed or pattern issue when copying or dumping it fails, instead of failing"},
     {NULL, "regcomp|__regcomp", NULL,
      "fhir/fhirpath_regex.c:220: regcomp's REG_ESPACE (out of memory) is reported as an "
