@@ -73,6 +73,51 @@ void llm_answer_append(llm_answer *a, fg_buf *b, const char *p, size_t n)
     fg_buf_append(b, p, n);
 }
 
+/* ---- the envelope of a whole answer ---------------------------------------- */
+
+void llm_answer_error(llm_answer *a, const char *message)
+{
+    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
+             message ? message : "(no message)");
+}
+
+void llm_read_model(llm_answer *a, const json_t *obj)
+{
+    const char *m = json_string_value(json_object_get(obj, "model"));
+    if (m)
+        snprintf(a->model, sizeof(a->model), "%s", m);
+}
+
+void llm_read_usage(const llm_envelope *env, llm_answer *a, const json_t *usage)
+{
+    json_t *in = json_object_get(usage, env->tokens_in);
+    json_t *out = json_object_get(usage, env->tokens_out);
+    if (json_is_integer(in))
+        a->tokens_in = (long)json_integer_value(in);
+    if (json_is_integer(out))
+        a->tokens_out = (long)json_integer_value(out);
+}
+
+int llm_envelope_open(const llm_envelope *env, const char *body, size_t len, llm_answer *a,
+                      json_t **root, fg_error *err)
+{
+    json_error_t je;
+    json_t *r = json_loadb(body, len, 0, &je);
+    if (!r || !json_is_object(r)) {
+        json_decref(r);
+        return fg_error_set(err, FG_EINVALID, "response",
+                            "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
+    }
+    if (env->read_error(a, r)) {
+        json_decref(r);
+        return fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
+    }
+    llm_read_model(a, r);
+    llm_read_usage(env, a, json_object_get(r, "usage"));
+    *root = r;
+    return FG_OK;
+}
+
 /* ---- untrusted text -------------------------------------------------------- */
 
 static void one_line(char *s)

@@ -77,46 +77,24 @@ static void stop_reason(llm_answer *a, const char *r)
         a->finish = FG_LLM_FINISH_STOP; /* end_turn, tool_use, stop_sequence, pause_turn */
 }
 
-static void read_usage(llm_answer *a, const json_t *usage)
-{
-    json_t *in = json_object_get(usage, "input_tokens");
-    json_t *out = json_object_get(usage, "output_tokens");
-    if (json_is_integer(in))
-        a->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        a->tokens_out = (long)json_integer_value(out);
-}
-
 static int read_error(llm_answer *a, const json_t *root)
 {
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *e = json_object_get(root, "error");
     if (!(type && strcmp(type, "error") == 0) && !json_is_object(e))
         return 0;
-    const char *m = json_string_value(json_object_get(e, "message"));
-    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
-             m ? m : "(no message)");
+    llm_answer_error(a, json_string_value(json_object_get(e, "message")));
     return 1;
 }
 
+static const llm_envelope envelope = {"input_tokens", "output_tokens", read_error};
+
 int llm_anthropic_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
-    int rc = FG_EINVALID;
-    if (!root || !json_is_object(root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response",
-                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
-        goto cleanup;
-    }
-    if (read_error(a, root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
-        goto cleanup;
-    }
-    const char *m = json_string_value(json_object_get(root, "model"));
-    if (m)
-        snprintf(a->model, sizeof(a->model), "%s", m);
-    read_usage(a, json_object_get(root, "usage"));
+    json_t *root = NULL;
+    int rc = llm_envelope_open(&envelope, body, len, a, &root, err);
+    if (rc != FG_OK)
+        return rc;
     json_t *content = json_object_get(root, "content");
     if (!json_is_array(content)) {
         rc = fg_error_set(err, FG_EINVALID, "response", "the answer has no content array");
@@ -170,10 +148,8 @@ int llm_anthropic_event(void *answer, const char *event, const char *data, size_
         read_error(a, root);
     } else if (strcmp(type, "message_start") == 0) {
         json_t *msg = json_object_get(root, "message");
-        const char *m = json_string_value(json_object_get(msg, "model"));
-        if (m)
-            snprintf(a->model, sizeof(a->model), "%s", m);
-        read_usage(a, json_object_get(msg, "usage"));
+        llm_read_model(a, msg);
+        llm_read_usage(&envelope, a, json_object_get(msg, "usage"));
     } else if (strcmp(type, "content_block_start") == 0) {
         json_t *b = json_object_get(root, "content_block");
         const char *bt = json_string_value(json_object_get(b, "type"));

@@ -105,52 +105,25 @@ static fg_llm_finish finish_of(const char *r)
     return FG_LLM_FINISH_STOP; /* stop, tool_calls, function_call, eos (some servers) */
 }
 
-static void read_usage(llm_answer *a, const json_t *usage)
-{
-    json_t *in = json_object_get(usage, "prompt_tokens");
-    json_t *out = json_object_get(usage, "completion_tokens");
-    if (json_is_integer(in))
-        a->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        a->tokens_out = (long)json_integer_value(out);
-}
-
-static void read_model(llm_answer *a, const json_t *root)
-{
-    const char *m = json_string_value(json_object_get(root, "model"));
-    if (m)
-        snprintf(a->model, sizeof(a->model), "%s", m);
-}
-
 /* An {"error": ...} member inside an answer: its message into a->error. */
 static int read_error(llm_answer *a, const json_t *root)
 {
     json_t *e = json_object_get(root, "error");
     if (!e || json_is_null(e))
         return 0;
-    const char *m = json_is_string(e) ? json_string_value(e)
-                                      : json_string_value(json_object_get(e, "message"));
-    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
-             m ? m : "(no message)");
+    llm_answer_error(a, json_is_string(e) ? json_string_value(e)
+                                          : json_string_value(json_object_get(e, "message")));
     return 1;
 }
 
+static const llm_envelope envelope = {"prompt_tokens", "completion_tokens", read_error};
+
 int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
-    int rc = FG_EINVALID;
-    if (!root || !json_is_object(root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response",
-                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
-        goto cleanup;
-    }
-    if (read_error(a, root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
-        goto cleanup;
-    }
-    read_model(a, root);
-    read_usage(a, json_object_get(root, "usage"));
+    json_t *root = NULL;
+    int rc = llm_envelope_open(&envelope, body, len, a, &root, err);
+    if (rc != FG_OK)
+        return rc;
     json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
     json_t *msg = json_object_get(c0, "message");
     if (!json_is_object(msg)) {
@@ -194,10 +167,10 @@ int llm_openai_event(void *answer, const char *event, const char *data, size_t l
         json_decref(root);
         return 0;
     }
-    read_model(a, root);
+    llm_read_model(a, root);
     json_t *usage = json_object_get(root, "usage");
     if (json_is_object(usage))
-        read_usage(a, usage);
+        llm_read_usage(&envelope, a, usage);
     json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
     json_t *delta = json_object_get(c0, "delta");
     json_t *content = json_object_get(delta, "content");

@@ -68,6 +68,26 @@ void llm_answer_free(llm_answer *a);
 /* Append to a buffer of the answer, honouring FG_MAX_LLM_RESPONSE_BYTES. */
 void llm_answer_append(llm_answer *a, fg_buf *b, const char *p, size_t n);
 
+/* What differs in how the providers open a whole answer: the names of the
+ * token counts in its usage object, and how it reports an error inside a
+ * 2xx answer (read_error fills a->error and returns 1 when it does). */
+typedef struct llm_envelope {
+    const char *tokens_in, *tokens_out;
+    int (*read_error)(llm_answer *a, const json_t *root);
+} llm_envelope;
+
+/* A whole answer body opened: a JSON object that reports no error, its
+ * model and usage read into a. On FG_OK *root is a new reference; otherwise
+ * FG_EINVALID with err saying why. */
+int llm_envelope_open(const llm_envelope *env, const char *body, size_t len, llm_answer *a,
+                      json_t **root, fg_error *err);
+/* The token counts of a usage object (absent ones leave a as it is). */
+void llm_read_usage(const llm_envelope *env, llm_answer *a, const json_t *usage);
+/* obj.model into a->model when it is a string. */
+void llm_read_model(llm_answer *a, const json_t *obj);
+/* "the server reported an error: <message>" into a->error. */
+void llm_answer_error(llm_answer *a, const char *message);
+
 /* OpenAI response_format levels, lowered when a server refuses one. */
 enum { LLM_FORMAT_SCHEMA = 0, LLM_FORMAT_OBJECT = 1, LLM_FORMAT_NONE = 2 };
 
