@@ -904,7 +904,8 @@ static void test_loop_stream(void **state)
 {
     (void)state;
     /* cut short (no finish reason), then whole, then cut short again */
-    const char *cut = SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n";
+    const char *cut =
+        SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n";
     server S;
     server_start(&S, (const char *[]){
         cut,
