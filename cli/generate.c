@@ -281,8 +281,6 @@ int cmd_generate(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (push_at && go.format != FG_FORMAT_BUNDLE)
         return cli_usage_error(CMD, "--push needs the bundle format");
     cli_gen_opts_finish(&go);

@@ -357,8 +357,6 @@ int cmd_generate_llm(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!llm_spec)
         return cli_usage_error(CMD, "--llm needs PROVIDER:MODEL");
     const char *colon = strchr(llm_spec, ':');

@@ -163,6 +163,10 @@ int cli_gen_opts_next(cli_gen_opts *o, int argc, char **argv)
         if (!taken)
             return c;
     }
+    if (optind < argc) {
+        cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return CLI_GEN_BAD_ARGUMENT;
+    }
     return -1;
 }
 

@@ -60,7 +60,7 @@ void cli_gen_opts_init(cli_gen_opts *o, const struct option *own);
  * ones on the way: its getopt_long code (the command's own, 'j', 'h', or
  * '?' for an unknown one), -1 at the end of the options, or
  * CLI_GEN_BAD_ARGUMENT after saying on stderr what is wrong with the
- * argument of a shared option. */
+ * argument of a shared option or that an argument follows the options. */
 #define CLI_GEN_BAD_ARGUMENT (-2)
 int cli_gen_opts_next(cli_gen_opts *o, int argc, char **argv);
 
