@@ -136,19 +136,22 @@ static int compile_binding(fg_registry *reg, fg_elem *e, const json_t *b, const 
     return FG_OK;
 }
 
-static void compile_fixed(fg_elem *e, const json_t *ej)
+static int compile_fixed(fg_registry *reg, fg_elem *e, const json_t *ej)
 {
     const char *key;
     const json_t *val;
     json_object_foreach((json_t *)ej, key, val) {
         if (strncmp(key, "fixed", 5) == 0 && isupper((unsigned char)key[5])) {
-            e->fixed = val;
+            if (fg_jv_from_json(&reg->arena, val, &e->fixed) != FG_OK)
+                return FG_ENOMEM;
             e->fixed_type = key + 5;
         } else if (strncmp(key, "pattern", 7) == 0 && isupper((unsigned char)key[7])) {
-            e->pattern = val;
+            if (fg_jv_from_json(&reg->arena, val, &e->pattern) != FG_OK)
+                return FG_ENOMEM;
             e->fixed_type = key + 7;
         }
     }
+    return FG_OK;
 }
 
 /* The fields of one element that do not depend on its place in the tree. */
@@ -183,7 +186,8 @@ static int compile_element(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_
     if ((rc = compile_types(reg, e, json_object_get(ej, "type"), where, err)) != FG_OK ||
         (rc = compile_binding(reg, e, json_object_get(ej, "binding"), where, err)) != FG_OK)
         return rc;
-    compile_fixed(e, ej);
+    if (compile_fixed(reg, e, ej) != FG_OK)
+        return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     const json_t *cons = json_object_get(ej, "constraint");
     if (cons && (rc = fgr_compile_constraints(reg, sd, e, cons, where, err)) != FG_OK)
         return rc;

@@ -111,8 +111,8 @@ struct fg_elem {
     const fg_valueset *binding_exp;  /* its expansion, or NULL when unknown */
 
     /* fixed[x] / pattern[x]: the JSON value and the type suffix ("Coding"). */
-    const json_t *fixed;
-    const json_t *pattern;
+    const fg_jv *fixed;
+    const fg_jv *pattern;
     const char *fixed_type;
 
     const fg_constraint *constraints;
