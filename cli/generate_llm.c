@@ -134,7 +134,8 @@ static void on_progress(void *ud, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-static int parse_price(const char *s, double *out)
+/* A number from 0 up to (not including) a million: a price or a rate. */
+static int parse_amount(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -311,7 +312,7 @@ int cmd_generate_llm(int argc, char **argv)
                                        optarg, FG_MAX_LLM_JOBS);
             break;
         case OPT_RPM:
-            if (parse_price(optarg, &lc.max_rpm))
+            if (parse_amount(optarg, &lc.max_rpm))
                 return cli_usage_error(CMD, "--max-rpm: '%s' is not a number of requests per "
                                        "minute", optarg);
             break;
@@ -342,7 +343,7 @@ int cmd_generate_llm(int argc, char **argv)
         case OPT_PRICE_IN:
         case OPT_PRICE_OUT: {
             int in = c == OPT_PRICE_IN;
-            if (parse_price(optarg, in ? &price_in : &price_out))
+            if (parse_amount(optarg, in ? &price_in : &price_out))
                 return cli_usage_error(CMD, "--price-%s: '%s' is not a price in USD per million "
                                        "tokens", in ? "in" : "out", optarg);
             priced = 1;
