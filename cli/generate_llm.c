@@ -269,6 +269,14 @@ static int read_scenario(const char *path, char **out, fg_error *err)
         *out = NULL;
         return fg_error_set(err, FG_EINVALID, path, "the scenario file holds a NUL byte");
     }
+    json_t *probe = rc == FG_OK ? json_stringn(*out, len) : NULL; /* NULL: not UTF-8 */
+    if (rc == FG_OK && !probe) {
+        free(*out);
+        *out = NULL;
+        return fg_error_set(err, FG_EINVALID, path,
+                            "the scenario file is not UTF-8 text: save it as UTF-8");
+    }
+    json_decref(probe);
     return rc;
 }
 

@@ -81,7 +81,16 @@ int llm_put_messages(json_t *msgs, const fg_llm_request *req, fg_error *err)
         const fg_llm_message *m = &req->messages[i];
         if (!m->role || !m->content)
             return fg_error_set(err, FG_EUSAGE, "request", "message %zu has no role or content", i);
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", m->role, "content", m->content));
+        /* json_pack refuses text that is not UTF-8: say so rather than send the
+         * request without the message */
+        json_t *msg = json_pack("{s:s,s:s}", "role", m->role, "content", m->content);
+        if (!msg)
+            return fg_error_set(err, FG_EINVALID, "request",
+                                "message %zu (%s) is not valid UTF-8 text: check the prompt "
+                                "template or scenario it was made from",
+                                i, m->role);
+        if (json_array_append_new(msgs, msg) != 0)
+            return fg_error_set(err, FG_ENOMEM, "request", "out of memory");
     }
     return FG_OK;
 }
