@@ -33,19 +33,19 @@ static int disc_kind(const char *s, fg_disc_kind *out)
     return -1;
 }
 
-int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const json_t *slicing, const char *where,
+int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const fg_jv *slicing, const char *where,
                         fg_error *err)
 {
-    if (!json_is_object(slicing))
+    if (!fg_jv_is_object(slicing))
         return fg_error_set(err, FG_EINVALID, where, "slicing is not an object");
-    const json_t *discs = json_object_get(slicing, "discriminator");
-    size_t n = json_array_size(discs);
+    const fg_jv *discs = fg_jv_get(slicing, "discriminator");
+    size_t n = fgr_array_size(discs);
     if (n) {
         fg_discriminator *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
         if (!list)
             return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            const json_t *d = json_array_get(discs, i);
+            const fg_jv *d = fg_jv_at(discs, i);
             const char *type = fgr_str(d, "type");
             if (disc_kind(type, &list[i].kind) != 0)
                 return fg_error_set(err, FG_EINVALID, where,
@@ -66,7 +66,7 @@ int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const json_t *slicing, con
         e->slice_rules = FG_SLICE_CLOSED;
     else if (rules && strcmp(rules, "openAtEnd") == 0)
         e->slice_rules = FG_SLICE_OPEN_AT_END;
-    e->slice_ordered = json_is_true(json_object_get(slicing, "ordered"));
+    e->slice_ordered = fg_jv_is_true(fg_jv_get(slicing, "ordered"));
     e->sliced = 1;
     return FG_OK;
 }
@@ -90,20 +90,20 @@ static const fg_fhirpath *compiled_of(fg_registry *reg, const char *expr)
     return fp;
 }
 
-int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_t *list,
+int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *list,
                             const char *where, fg_error *err)
 {
-    size_t n = json_array_size(list);
+    size_t n = fgr_array_size(list);
     if (!n)
         return FG_OK;
     fg_constraint *cs = fg_arena_calloc(&reg->arena, n * sizeof *cs);
     if (!cs)
         return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const json_t *c = json_array_get(list, i);
-        if (json_is_integer(c) && sd->compact) {
-            json_int_t k = json_integer_value(c);
-            c = k >= 0 ? json_array_get(reg->core_constraints, (size_t)k) : NULL;
+        const fg_jv *c = fg_jv_at(list, i);
+        if (fg_jv_is_integer(c) && sd->compact) {
+            long long k = fg_jv_integer(c);
+            c = k >= 0 ? fg_jv_at(reg->core_constraints, (size_t)k) : NULL;
             if (!c)
                 return fg_error_set(err, FG_EINVALID, where,
                                     "constraint index %lld is not in the compact core's "

@@ -29,9 +29,9 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static int map_grow(fgr_map *m)
+/* Rehash into `cap` slots (a power of two above the count). */
+static int map_rehash(fgr_map *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
     fgr_slot *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return FG_ENOMEM;
@@ -49,9 +49,17 @@ static int map_grow(fgr_map *m)
     return FG_OK;
 }
 
+int fgr_map_reserve(fgr_map *m, size_t n)
+{
+    size_t want = m->n + n, cap = m->cap ? m->cap : 16;
+    while (want * 4 > cap * 3)
+        cap *= 2;
+    return cap == m->cap ? FG_OK : map_rehash(m, cap);
+}
+
 int fgr_map_put(fgr_map *m, const char *key, void *val)
 {
-    if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) != FG_OK)
+    if ((m->n + 1) * 4 > m->cap * 3 && map_rehash(m, m->cap ? m->cap * 2 : 16) != FG_OK)
         return FG_ENOMEM;
     size_t j = hash_str(key) & (m->cap - 1);
     while (m->slots[j].key) {
@@ -108,11 +116,6 @@ void fgr_vec_free(fgr_vec *v)
 
 /* ---- helpers ---- */
 
-const char *fgr_str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
 int fgr_note(fg_registry *reg, const char *fmt, ...)
 {
     char buf[1024];
@@ -128,10 +131,11 @@ int fgr_note(fg_registry *reg, const char *fmt, ...)
     return FG_OK;
 }
 
-int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error *err)
+int fgr_load_json(const char *path, size_t max, int trim, fg_arena *arena, const fg_jv **out,
+                  fg_error *err)
 {
-    /* Mapped rather than read: package files run to megabytes, and a
-     * growing read buffer costs more than the parse around it. */
+    /* Mapped rather than read: package files run to megabytes, and the
+     * parser copies what it keeps into the arena anyway. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return fg_error_set(err, errno == ENOENT ? FG_ENOTFOUND : FG_EIO, path, "cannot open: %s",
@@ -150,31 +154,46 @@ int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error
     close(fd);
     if (len && map == MAP_FAILED)
         return fg_error_set(err, FG_EIO, path, "cannot map: %s", strerror(errno));
-    json_error_t jerr;
-    json_t *j = NULL;
+    fg_jr_error jerr;
+    const fg_jv *j = NULL;
+    int rc = FG_EINVALID;
+    memset(&jerr, 0, sizeof jerr);
     if (trim && len) {
         size_t tlen = 0;
         char *t = fgr_json_trim(map, len, &tlen);
         if (t)
-            j = json_loadb(t, tlen, JSON_REJECT_DUPLICATES, &jerr);
+            rc = fg_jr_parse(arena, t, tlen, &j, &jerr);
         free(t);
     }
     /* Untrimmed when trimming was not asked for or did not work out (the
      * parser then says what is wrong with the file as it is). */
-    if (!j)
-        j = json_loadb(len ? map : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (rc == FG_EINVALID)
+        rc = fg_jr_parse(arena, len ? map : "", len, &j, &jerr);
     if (len)
         munmap(map, len);
-    if (!j) {
-        int rc = fg_error_set(err, FG_EINVALID, path,
-                              "not valid JSON (line %d, column %d: %s): fix or remove the file",
-                              jerr.line, jerr.column, jerr.text);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, FG_ENOMEM, path, "out of memory");
+    if (rc != FG_OK) {
+        rc = fg_error_set(err, FG_EINVALID, path,
+                          "not valid JSON (line %d, column %d: %s): fix or remove the file",
+                          jerr.line, jerr.column, jerr.text);
         if (err)
             err->line = jerr.line;
         return rc;
     }
     *out = j;
     return FG_OK;
+}
+
+fg_arena *fgr_new_arena(fg_registry *reg)
+{
+    fg_arena *a = fg_arena_alloc(&reg->arena, sizeof *a);
+    if (!a)
+        return NULL;
+    fg_arena_init(a);
+    if (fgr_vec_push(&reg->arenas, a) != FG_OK)
+        return NULL;
+    return a;
 }
 
 /* ---- building ---- */
@@ -185,11 +204,6 @@ int fg_registry_new(fg_registry **out, fg_error *err)
     if (!reg)
         return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
     fg_arena_init(&reg->arena);
-    reg->resources = json_array();
-    if (!reg->resources) {
-        free(reg);
-        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-    }
     *out = reg;
     return FG_OK;
 }
@@ -207,16 +221,16 @@ void fg_registry_free(fg_registry *reg)
     }
     for (size_t i = 0; i < reg->css.n; i++)
         fgr_map_free(&((fgr_codesys *)reg->css.items[i])->concepts);
-    fgr_vec *vecs[] = {&reg->sds, &reg->vss, &reg->css, &reg->pkg_index, &reg->fps, &reg->bound,
-                       &reg->notes};
+    for (size_t i = 0; i < reg->arenas.n; i++)
+        fg_arena_free(reg->arenas.items[i]);
+    fgr_vec *vecs[] = {&reg->sds,   &reg->vss,   &reg->css,   &reg->pkg_index,
+                       &reg->fps,   &reg->bound, &reg->notes, &reg->arenas};
     for (size_t i = 0; i < sizeof vecs / sizeof *vecs; i++)
         fgr_vec_free(vecs[i]);
     fgr_map *maps[] = {&reg->sd_by_url, &reg->sd_by_type, &reg->vs_by_url, &reg->cs_by_url,
                        &reg->packages, &reg->fp_cache, &reg->noted};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++)
         fgr_map_free(maps[i]);
-    json_decref(reg->resources);
-    json_decref(reg->core_constraints);
     fg_arena_free(&reg->arena);
     free(reg);
 }
@@ -234,24 +248,25 @@ static fg_structure_kind kind_of(const char *kind)
     return FG_KIND_COMPLEX;
 }
 
-static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *origin,
+static int add_sd(fg_registry *reg, const fg_jv *res, const char *url, const char *origin,
                   fg_error *err)
 {
     const char *type = fgr_str(res, "type");
     if (!type)
         return fg_error_set(err, FG_EINVALID, origin,
                             "StructureDefinition %s has no type: it cannot be used", url);
-    json_t *elems = json_object_get(json_object_get(res, "snapshot"), "element");
+    const fg_jv *elems = fg_jv_get(fg_jv_get(res, "snapshot"), "element");
     int core = reg->package && strcmp(reg->package, FGR_CORE_PACKAGE) == 0;
-    if ((!json_is_array(elems) || json_array_size(elems) == 0) && core)
+    size_t n_elems = fgr_array_size(elems);
+    if (n_elems == 0 && core)
         return FG_OK; /* R4's example logical models have no snapshot */
-    if (!json_is_array(elems) || json_array_size(elems) == 0)
+    if (n_elems == 0)
         return fgr_note(reg, "StructureDefinition %s (%s) has no snapshot: it is not used",
                         url, origin) == FG_OK ? FG_OK : FG_ENOMEM;
-    if (json_array_size(elems) > FG_MAX_SNAPSHOT_ELEMENTS)
+    if (n_elems > FG_MAX_SNAPSHOT_ELEMENTS)
         return fg_error_set(err, FG_ELIMIT, origin,
                             "StructureDefinition %s has %zu elements, more than the limit of %d",
-                            url, json_array_size(elems), FG_MAX_SNAPSHOT_ELEMENTS);
+                            url, n_elems, FG_MAX_SNAPSHOT_ELEMENTS);
     fgr_sd *sd = fg_arena_calloc(&reg->arena, sizeof *sd);
     if (!sd)
         return FG_ENOMEM;
@@ -265,7 +280,7 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
     sd->st.base = fgr_str(res, "baseDefinition");
     sd->st.package = reg->package ? reg->package : "(added directly)";
     sd->st.kind = kind_of(fgr_str(res, "kind"));
-    sd->st.abstract = json_is_true(json_object_get(res, "abstract"));
+    sd->st.abstract = fg_jv_is_true(fg_jv_get(res, "abstract"));
     const char *deriv = fgr_str(res, "derivation");
     sd->st.is_constraint = deriv && strcmp(deriv, "constraint") == 0;
     if (fgr_vec_push(&reg->sds, sd) != FG_OK || fgr_map_put(&reg->sd_by_url, url, sd) != FG_OK)
@@ -276,13 +291,25 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
     return FG_OK;
 }
 
-int fg_registry_add(fg_registry *reg, json_t *res, const char *origin, fg_error *err)
+int fg_registry_add(fg_registry *reg, const json_t *res, const char *origin, fg_error *err)
+{
+    const fg_jv *jv = NULL;
+    if (reg->finished)
+        return fg_error_set(err, FG_EUSAGE, origin, "the registry is finished: add before finish");
+    int rc = fg_jv_from_json(&reg->arena, res, &jv);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+    if (rc != FG_OK)
+        return fg_error_set(err, FG_EINVALID, origin, "not JSON fhirgen can read: %s",
+                            fg_strerror(rc));
+    return fg_registry_add_jv(reg, jv, origin, err);
+}
+
+int fg_registry_add_jv(fg_registry *reg, const fg_jv *res, const char *origin, fg_error *err)
 {
     int rc = FG_OK;
     if (reg->finished)
         return fg_error_set(err, FG_EUSAGE, origin, "the registry is finished: add before finish");
-    if (json_array_append(reg->resources, res) != 0)
-        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
     const char *rt = fgr_str(res, "resourceType");
     const char *url = fgr_str(res, "url");
     if (!rt || (strcmp(rt, "StructureDefinition") != 0 && strcmp(rt, "ValueSet") != 0 &&

@@ -160,8 +160,8 @@ int fgv_prim_is_integer(const char *code);
 /* ---- validate_slicing.c ---- */
 void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *name);
 /* pattern containment / fixed equality */
-int fgv_pattern_match(const json_t *pattern, const json_t *val);
-int fgv_fixed_match(const json_t *fixed, const json_t *val);
+int fgv_pattern_match(const fg_jv *pattern, const json_t *val);
+int fgv_fixed_match(const fg_jv *fixed, const json_t *val);
 void fgv_fixed_pattern(fgv_ctx *c, const json_t *val, const fg_elem *def);
 
 /* ---- validate_binding.c ---- */

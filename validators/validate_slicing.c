@@ -23,62 +23,76 @@
 
 #define FGV_DISC_VALUES 16 /* values one discriminator path may reach */
 
-static int num_equal(const json_t *a, const json_t *b)
+/* A registry value (fixed[x], pattern[x]) against a value of the resource:
+ * numbers by value, strings byte for byte, the literals by type. */
+static int scalar_equal(const fg_jv *a, const json_t *b)
 {
-    return json_is_number(a) && json_is_number(b) && json_number_value(a) == json_number_value(b);
+    switch (fg_jv_typeof(a)) {
+    case FG_JV_INTEGER:
+    case FG_JV_REAL:
+        return json_is_number(b) && fg_jv_number(a) == json_number_value(b);
+    case FG_JV_STRING:
+        return json_is_string(b) && json_string_length(b) == fg_jv_len(a) &&
+               memcmp(json_string_value(b), fg_jv_str(a), fg_jv_len(a)) == 0;
+    case FG_JV_TRUE:
+        return json_is_true(b);
+    case FG_JV_FALSE:
+        return json_is_false(b);
+    case FG_JV_NULL:
+        return json_is_null(b);
+    default:
+        return 0;
+    }
 }
 
-int fgv_fixed_match(const json_t *fixed, const json_t *val)
+int fgv_fixed_match(const fg_jv *fixed, const json_t *val)
 {
-    if (json_is_number(fixed))
-        return num_equal(fixed, val);
-    if (json_is_object(fixed)) {
-        if (!json_is_object(val) || json_object_size(fixed) != json_object_size(val))
+    if (fg_jv_is_object(fixed)) {
+        if (!json_is_object(val) || fg_jv_size(fixed) != json_object_size(val))
             return 0;
-        const char *k;
-        json_t *fv;
-        json_object_foreach((json_t *)fixed, k, fv)
+        const char *key;
+        const fg_jv *fv;
+        fg_jv_object_foreach(fixed, key, fv)
         {
-            if (!fgv_fixed_match(fv, json_object_get(val, k)))
+            if (!fgv_fixed_match(fv, json_object_get(val, key)))
                 return 0;
         }
         return 1;
     }
-    if (json_is_array(fixed)) {
-        if (!json_is_array(val) || json_array_size(fixed) != json_array_size(val))
+    if (fg_jv_is_array(fixed)) {
+        if (!json_is_array(val) || fg_jv_size(fixed) != json_array_size(val))
             return 0;
-        for (size_t i = 0; i < json_array_size(fixed); i++)
-            if (!fgv_fixed_match(json_array_get(fixed, i), json_array_get(val, i)))
+        for (size_t i = 0; i < fg_jv_size(fixed); i++)
+            if (!fgv_fixed_match(fg_jv_at(fixed, i), json_array_get(val, i)))
                 return 0;
         return 1;
     }
-    return val != NULL && json_equal((json_t *)fixed, (json_t *)val);
+    return val != NULL && scalar_equal(fixed, val);
 }
 
-int fgv_pattern_match(const json_t *pattern, const json_t *val)
+int fgv_pattern_match(const fg_jv *pattern, const json_t *val)
 {
     if (val == NULL)
         return 0;
-    if (json_is_number(pattern))
-        return num_equal(pattern, val);
-    if (json_is_object(pattern)) {
+    if (fg_jv_is_object(pattern)) {
         if (!json_is_object(val))
             return 0;
-        const char *k;
-        json_t *pv;
-        json_object_foreach((json_t *)pattern, k, pv)
+        const char *key;
+        const fg_jv *pv;
+        fg_jv_object_foreach(pattern, key, pv)
         {
-            if (!fgv_pattern_match(pv, json_object_get(val, k)))
+            if (!fgv_pattern_match(pv, json_object_get(val, key)))
                 return 0;
         }
         return 1;
     }
-    if (json_is_array(pattern)) {
+    if (fg_jv_is_array(pattern)) {
         if (!json_is_array(val))
             return 0;
         size_t i, j;
-        json_t *pi, *vj;
-        json_array_foreach(pattern, i, pi)
+        const fg_jv *pi;
+        json_t *vj;
+        fg_jv_array_foreach(pattern, i, pi)
         {
             int found = 0;
             json_array_foreach(val, j, vj)
@@ -93,12 +107,14 @@ int fgv_pattern_match(const json_t *pattern, const json_t *val)
         }
         return 1;
     }
-    return json_equal((json_t *)pattern, (json_t *)val);
+    return scalar_equal(pattern, val);
 }
 
-static void brief_json(const json_t *j, char *out, size_t cap)
+static void brief_json(const fg_jv *v, char *out, size_t cap)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_t *j = fg_jv_to_json(v);
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
     if (s == NULL) {
         snprintf(out, cap, "?");
         return;

@@ -360,7 +360,7 @@ static void test_package_good(void **state)
     assert_int_equal(mrn->slice_rules, FG_SLICE_CLOSED);
     assert_true(mrn->slice_ordered);
     assert_string_equal(child(mrn, "system")->fixed_type, "Uri");
-    assert_string_equal(json_string_value(child(mrn, "system")->fixed),
+    assert_string_equal(fg_jv_str(child(mrn, "system")->fixed),
                         "http://example.org/fhirgen-test/mrn");
     assert_int_equal(mrn->n_slices, 1);
     const fg_elem *local = slice(mrn, "mrn/local");
