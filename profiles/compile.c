@@ -25,13 +25,14 @@
 
 #include "registry_private.h"
 
-typedef struct node {
+struct fgr_node {
     fg_elem *e;
     const fg_jv *json;
     long parent;   /* index, or -1 */
     long slice_of; /* index of the sliced element, or -1 */
     size_t n_children, n_slices;
-} node;
+};
+typedef fgr_node node;
 
 static int parse_max(const char *s, uint32_t *out)
 {
@@ -392,80 +393,110 @@ static int resolve_refs(node *nodes, long n, const fgr_map *ids, const fgr_map *
     return FG_OK;
 }
 
-int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err)
+/* "url id" into where, cut to fit: the place named in errors. */
+static void set_where(char *where, const char *url, const char *id)
+{
+    size_t lu = strlen(url), li = strlen(id);
+    if (lu > FG_ERROR_WHERE_MAX - 2)
+        lu = FG_ERROR_WHERE_MAX - 2;
+    if (li > FG_ERROR_WHERE_MAX - 2 - lu)
+        li = FG_ERROR_WHERE_MAX - 2 - lu;
+    memcpy(where, url, lu);
+    where[lu] = ' ';
+    memcpy(where + lu + 1, id, li);
+    where[lu + 1 + li] = 0;
+}
+
+/* Room for n nodes and empty maps for them, reused from the last
+ * definition. */
+static int scratch_prepare(fgr_compile_scratch *sc, size_t n)
+{
+    if (n > sc->cap) {
+        size_t cap = sc->cap ? sc->cap : 256;
+        while (cap < n)
+            cap *= 2;
+        node *nodes = realloc(sc->nodes, cap * sizeof *nodes);
+        if (!nodes)
+            return FG_ENOMEM;
+        sc->nodes = nodes;
+        sc->cap = cap;
+    }
+    if (fgr_map_reset(&sc->ids, n) != FG_OK || fgr_map_reset(&sc->paths, n) != FG_OK ||
+        fgr_map_reset(&sc->choices, 16) != FG_OK)
+        return FG_ENOMEM;
+    return FG_OK;
+}
+
+void fgr_compile_scratch_free(fgr_compile_scratch *sc)
+{
+    free(sc->nodes);
+    fgr_map_free(&sc->ids);
+    fgr_map_free(&sc->paths);
+    fgr_map_free(&sc->choices);
+    memset(sc, 0, sizeof *sc);
+}
+
+int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *sc, fg_error *err)
 {
     const fg_jv *elems = fg_jv_get(fg_jv_get(sd->res, "snapshot"), "element");
     long n = (long)fg_jv_size(elems);
     const char *url = sd->st.url;
-    node *nodes = calloc((size_t)n, sizeof *nodes);
-    fgr_map ids = {0}, paths = {0}, choices = {0};
     char where[FG_ERROR_WHERE_MAX];
+    if (scratch_prepare(sc, (size_t)n) != FG_OK)
+        return fg_error_set(err, FG_ENOMEM, url, "out of memory");
+    node *nodes = sc->nodes;
+    fgr_map *ids = &sc->ids, *paths = &sc->paths, *choices = &sc->choices;
+    /* The elements in one run: a definition's tree is read together. */
+    fg_elem *all = fg_arena_calloc(&reg->arena, (size_t)n * sizeof *all);
+    if (!all)
+        return fg_error_set(err, FG_ENOMEM, url, "out of memory");
     int rc = FG_OK;
-    if (!nodes) {
-        rc = fg_error_set(err, FG_ENOMEM, url, "out of memory");
-        goto cleanup;
-    }
     for (long i = 0; i < n; i++) {
         const fg_jv *ej = fg_jv_at(elems, (size_t)i);
         const char *path = fgr_str(ej, "path");
-        if (!path) {
-            rc = fg_error_set(err, FG_EINVALID, sd->origin,
-                              "StructureDefinition %s: snapshot.element[%ld] has no path", url, i);
-            goto cleanup;
-        }
+        if (!path)
+            return fg_error_set(err, FG_EINVALID, sd->origin,
+                                "StructureDefinition %s: snapshot.element[%ld] has no path", url,
+                                i);
         const char *id = fgr_str(ej, "id");
         if (!id)
             id = path;
-        snprintf(where, sizeof where, "%s %s", url, id);
-        fg_elem *e = fg_arena_calloc(&reg->arena, sizeof *e);
-        if (!e) {
-            rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-            goto cleanup;
-        }
+        set_where(where, url, id);
+        fg_elem *e = &all[i];
         e->path = path;
         e->id = id;
         nodes[i] = (node){.e = e, .json = ej, .parent = -1, .slice_of = -1};
         if ((rc = compile_element(reg, sd, e, ej, where, err)) != FG_OK)
-            goto cleanup;
-        if (fgr_map_get(&ids, id)) {
-            rc = fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id);
-            goto cleanup;
-        }
+            return rc;
+        if ((rc = fgr_map_add(ids, id, IDX(i))) != FG_OK)
+            return rc == 1 ? fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id)
+                           : fg_error_set(err, FG_ENOMEM, where, "out of memory");
         if (i == 0) {
-            if (strchr(path, '.')) {
-                rc = fg_error_set(err, FG_EINVALID, where,
-                                  "the first element %s is not a root element", path);
-                goto cleanup;
-            }
+            if (strchr(path, '.'))
+                return fg_error_set(err, FG_EINVALID, where,
+                                    "the first element %s is not a root element", path);
             e->is_array = 0;
-        } else if ((rc = place(reg, nodes, i, id, &ids, &paths, &choices, where, err)) != FG_OK) {
-            goto cleanup;
+        } else if ((rc = place(reg, nodes, i, id, ids, paths, choices, where, err)) != FG_OK) {
+            return rc;
         }
-        if (fgr_map_put(&ids, id, IDX(i)) != FG_OK || fgr_map_put(&paths, path, IDX(i)) != FG_OK) {
-            rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-            goto cleanup;
-        }
+        if (fgr_map_put(paths, path, IDX(i)) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         size_t idlen = strlen(id);
         if (e->is_choice && !e->slice_name && idlen > 3 && strcmp(id + idlen - 3, "[x]") == 0) {
-            size_t len = idlen;
-            char *key = fg_arena_strndup(&reg->arena, id, len - 3);
-            if (!key || fgr_map_put(&choices, key, IDX(i)) != FG_OK) {
-                rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-                goto cleanup;
-            }
+            char *key = fg_arena_strndup(&reg->arena, id, idlen - 3);
+            if (!key || fgr_map_put(choices, key, IDX(i)) != FG_OK)
+                return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         }
     }
     if ((rc = link_tree(reg, nodes, n, url, err)) != FG_OK ||
-        (rc = resolve_refs(nodes, n, &ids, &paths, url, err)) != FG_OK)
-        goto cleanup;
+        (rc = resolve_refs(nodes, n, ids, paths, url, err)) != FG_OK)
+        return rc;
     const fg_jv *ctx = fg_jv_get(sd->res, "context");
     size_t nctx = fgr_array_size(ctx);
     if (nctx) {
         const char **list = fg_arena_alloc(&reg->arena, nctx * sizeof *list);
-        if (!list) {
-            rc = fg_error_set(err, FG_ENOMEM, url, "out of memory");
-            goto cleanup;
-        }
+        if (!list)
+            return fg_error_set(err, FG_ENOMEM, url, "out of memory");
         size_t k = 0;
         for (size_t i = 0; i < nctx; i++) {
             const char *x = fgr_str(fg_jv_at(ctx, i), "expression");
@@ -476,10 +507,5 @@ int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err)
         sd->st.n_contexts = k;
     }
     sd->st.root = nodes[0].e;
-cleanup:
-    free(nodes);
-    fgr_map_free(&ids);
-    fgr_map_free(&paths);
-    fgr_map_free(&choices);
-    return rc;
+    return FG_OK;
 }

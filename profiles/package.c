@@ -170,7 +170,9 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
     char pj[4200];
     snprintf(pj, sizeof pj, "%s/package.json", dir);
     fg_arena_init(&pkgarena);
-    rc = fgr_load_json(pj, FG_MAX_PACKAGE_FILE_BYTES, 0, &pkgarena, &pkgjson, err);
+    fgr_reader rd = {.arena = &pkgarena};
+    rc = fgr_load_json(&rd, pj, FG_MAX_PACKAGE_FILE_BYTES, &pkgjson, err);
+    fgr_reader_free(&rd);
     if (rc == FG_ENOTFOUND)
         rc = fg_error_set(err, FG_EINVALID, dir,
                           "no package.json: this folder is not a FHIR package (expected "

@@ -57,21 +57,54 @@ int fgr_map_reserve(fgr_map *m, size_t n)
     return cap == m->cap ? FG_OK : map_rehash(m, cap);
 }
 
+int fgr_map_reset(fgr_map *m, size_t n)
+{
+    size_t cap = 16;
+    while (n * 4 > cap * 3)
+        cap *= 2;
+    if (m->cap > cap * 8 || m->cap < cap) {
+        free(m->slots);
+        m->slots = NULL;
+        m->cap = 0;
+        m->n = 0;
+        return map_rehash(m, cap);
+    }
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->n = 0;
+    return FG_OK;
+}
+
+/* The slot of `key`: where it is, or the empty slot where it would go. */
+static fgr_slot *map_find(const fgr_map *m, const char *key)
+{
+    size_t j = hash_str(key) & (m->cap - 1);
+    while (m->slots[j].key && strcmp(m->slots[j].key, key) != 0)
+        j = (j + 1) & (m->cap - 1);
+    return &m->slots[j];
+}
+
+int fgr_map_add(fgr_map *m, const char *key, void *val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3 && map_rehash(m, m->cap ? m->cap * 2 : 16) != FG_OK)
+        return FG_ENOMEM;
+    fgr_slot *s = map_find(m, key);
+    if (s->key)
+        return 1;
+    s->key = key;
+    s->val = val;
+    m->n++;
+    return FG_OK;
+}
+
 int fgr_map_put(fgr_map *m, const char *key, void *val)
 {
     if ((m->n + 1) * 4 > m->cap * 3 && map_rehash(m, m->cap ? m->cap * 2 : 16) != FG_OK)
         return FG_ENOMEM;
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->slots[j].key) {
-        if (strcmp(m->slots[j].key, key) == 0) {
-            m->slots[j].val = val;
-            return FG_OK;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->slots[j].key = key;
-    m->slots[j].val = val;
-    m->n++;
+    fgr_slot *s = map_find(m, key);
+    if (!s->key)
+        m->n++;
+    s->key = key;
+    s->val = val;
     return FG_OK;
 }
 
@@ -79,13 +112,7 @@ void *fgr_map_get(const fgr_map *m, const char *key)
 {
     if (!m->cap || !key)
         return NULL;
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->slots[j].key) {
-        if (strcmp(m->slots[j].key, key) == 0)
-            return m->slots[j].val;
-        j = (j + 1) & (m->cap - 1);
-    }
-    return NULL;
+    return map_find(m, key)->val;
 }
 
 void fgr_map_free(fgr_map *m)
@@ -131,49 +158,119 @@ int fgr_note(fg_registry *reg, const char *fmt, ...)
     return FG_OK;
 }
 
-int fgr_load_json(const char *path, size_t max, int trim, fg_arena *arena, const fg_jv **out,
-                  fg_error *err)
+/* Open `path`, a regular file of at most `max` bytes: its descriptor
+ * into *fd and its size into *size. */
+static int open_file(const char *path, size_t max, int *fd, size_t *size, fg_error *err)
 {
-    /* Mapped rather than read: package files run to megabytes, and the
-     * parser copies what it keeps into the arena anyway. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
         return fg_error_set(err, errno == ENOENT ? FG_ENOTFOUND : FG_EIO, path, "cannot open: %s",
                             strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fg_error_set(err, FG_EIO, path, "not a regular file");
+    int rc = FG_OK;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = fg_error_set(err, FG_EIO, path, "not a regular file");
+    else if ((uint64_t)st.st_size > max)
+        rc = fg_error_set(err, FG_ELIMIT, path, "larger than the limit of %zu bytes", max);
+    if (rc != FG_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
     }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return fg_error_set(err, FG_ELIMIT, path, "larger than the limit of %zu bytes", max);
+    *size = (size_t)st.st_size;
+    return FG_OK;
+}
+
+/* Read the file at `path` (at most `max` bytes) into rd->buf,
+ * NUL-terminated; its length into *len. */
+static int read_file(fgr_reader *rd, const char *path, size_t max, size_t *len, fg_error *err)
+{
+    int fd = -1;
+    size_t want = 0, got = 0;
+    int rc = open_file(path, max, &fd, &want, err);
+    if (rc != FG_OK)
+        return rc;
+    if (want + 1 > rd->cap) {
+        size_t cap = rd->cap ? rd->cap : 64u << 10;
+        while (cap < want + 1)
+            cap *= 2;
+        char *b = realloc(rd->buf, cap);
+        if (!b) {
+            rc = fg_error_set(err, FG_ENOMEM, path, "out of memory");
+            goto cleanup;
+        }
+        rd->buf = b;
+        rd->cap = cap;
     }
-    size_t len = (size_t)st.st_size;
+    while (got < want) {
+        ssize_t n = read(fd, rd->buf + got, want - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = fg_error_set(err, FG_EIO, path, "cannot read: %s", strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break; /* shrank while read: parse what is there */
+        got += (size_t)n;
+    }
+    rd->buf[got] = 0;
+    *len = got;
+cleanup:
+    close(fd);
+    return rc;
+}
+
+/* Parse the file at `path` as it is, mapped rather than read: the core's
+ * files run to megabytes, and the parser copies them into the arena
+ * anyway. */
+static int parse_mapped(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                        fg_jr_error *jerr, fg_error *err)
+{
+    int fd = -1;
+    size_t len = 0;
+    int rc = open_file(path, max, &fd, &len, err);
+    if (rc != FG_OK)
+        return rc;
     void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (len && map == MAP_FAILED)
         return fg_error_set(err, FG_EIO, path, "cannot map: %s", strerror(errno));
-    fg_jr_error jerr;
-    const fg_jv *j = NULL;
-    int rc = FG_EINVALID;
-    memset(&jerr, 0, sizeof jerr);
-    if (trim && len) {
-        size_t tlen = 0;
-        char *t = fgr_json_trim(map, len, &tlen);
-        if (t)
-            rc = fg_jr_parse(arena, t, tlen, &j, &jerr);
-        free(t);
-    }
-    /* Untrimmed when trimming was not asked for or did not work out (the
-     * parser then says what is wrong with the file as it is). */
-    if (rc == FG_EINVALID)
-        rc = fg_jr_parse(arena, len ? map : "", len, &j, &jerr);
+    rc = fg_jr_parse(rd->arena, len ? map : "", len, out, jerr);
     if (len)
         munmap(map, len);
+    return rc;
+}
+
+/* Read the file into rd->buf, trim it there and parse it; when trimming
+ * does not work out, parse the file as it is, so that the parser says
+ * what is wrong with it (the buffer was trimmed in place: read it again). */
+static int parse_trimmed(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                         fg_jr_error *jerr, fg_error *err)
+{
+    size_t len = 0;
+    int rc = read_file(rd, path, max, &len, err);
+    if (rc != FG_OK)
+        return rc;
+    size_t tlen = fgr_json_trim_to(rd->buf, rd->buf, len);
+    rc = tlen == (size_t)-1 ? FG_EINVALID : fg_jr_parse(rd->arena, rd->buf, tlen, out, jerr);
+    if (rc != FG_EINVALID)
+        return rc;
+    if ((rc = read_file(rd, path, max, &len, err)) != FG_OK)
+        return rc;
+    return fg_jr_parse(rd->arena, rd->buf, len, out, jerr);
+}
+
+int fgr_load_json(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                  fg_error *err)
+{
+    fg_jr_error jerr;
+    const fg_jv *j = NULL;
+    int rc = rd->trim ? parse_trimmed(rd, path, max, &j, &jerr, err)
+                      : parse_mapped(rd, path, max, &j, &jerr, err);
     if (rc == FG_ENOMEM)
         return fg_error_set(err, FG_ENOMEM, path, "out of memory");
-    if (rc != FG_OK) {
+    if (rc == FG_EINVALID) {
         rc = fg_error_set(err, FG_EINVALID, path,
                           "not valid JSON (line %d, column %d: %s): fix or remove the file",
                           jerr.line, jerr.column, jerr.text);
@@ -181,8 +278,19 @@ int fgr_load_json(const char *path, size_t max, int trim, fg_arena *arena, const
             err->line = jerr.line;
         return rc;
     }
+    if (rc != FG_OK)
+        return rc; /* the file could not be read: err says why */
     *out = j;
     return FG_OK;
+}
+
+void fgr_reader_free(fgr_reader *rd)
+{
+    if (!rd)
+        return;
+    free(rd->buf);
+    rd->buf = NULL;
+    rd->cap = 0;
 }
 
 fg_arena *fgr_new_arena(fg_registry *reg)
@@ -354,21 +462,24 @@ int fg_registry_finish(fg_registry *reg, fg_error *err)
 {
     if (reg->finished)
         return FG_OK;
-    int rc;
+    int rc = FG_OK;
+    fgr_compile_scratch scratch = {0};
     /* Every structure exists before any is compiled, so type references
      * find their base definitions whatever the load order. */
-    for (size_t i = 0; i < reg->sds.n; i++) {
+    for (size_t i = 0; i < reg->sds.n && rc == FG_OK; i++) {
         const fgr_sd *sd = reg->sds.items[i];
-        rc = fgr_compile(reg, reg->sds.items[i], err);
+        rc = fgr_compile(reg, reg->sds.items[i], &scratch, err);
         if (rc != FG_OK) {
             /* Name the file too: the url alone may not say where to look. */
             if (err && sd->origin && !strstr(err->where, sd->origin)) {
                 size_t n = strlen(err->text);
                 snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
             }
-            return rc;
         }
     }
+    fgr_compile_scratch_free(&scratch);
+    if (rc != FG_OK)
+        return rc;
     rc = fgr_index_codesystems(reg, err);
     if (rc != FG_OK)
         return rc;

@@ -16,14 +16,14 @@
 
 #define CORE_MAX_BYTES (64u << 20)
 
-static int load_list(const char *dir, const char *file, const char *key, fg_arena *arena,
+static int load_list(const char *dir, const char *file, const char *key, fgr_reader *rd,
                      const fg_jv **list, fg_error *err)
 {
     char path[4096];
     const fg_jv *doc = NULL;
     if ((size_t)snprintf(path, sizeof path, "%s/r4core/%s", dir, file) >= sizeof path)
         return fg_error_set(err, FG_ELIMIT, dir, "data folder path too long");
-    int rc = fgr_load_json(path, CORE_MAX_BYTES, 0, arena, &doc, err);
+    int rc = fgr_load_json(rd, path, CORE_MAX_BYTES, &doc, err);
     if (rc == FG_ENOTFOUND)
         return fg_error_set(err, FG_ENOTFOUND, path,
                             "the compact R4 core is missing: reinstall fhirgen, set "
@@ -43,7 +43,7 @@ static int load_list(const char *dir, const char *file, const char *key, fg_aren
  * the load. */
 typedef struct term_job {
     const char *dir;
-    fg_arena *arena;
+    fgr_reader rd;
     const fg_jv *list;
     int rc;
     fg_error err;
@@ -52,7 +52,7 @@ typedef struct term_job {
 static void *load_terminology(void *arg)
 {
     term_job *job = arg;
-    job->rc = load_list(job->dir, "terminology.json", "resources", job->arena, &job->list,
+    job->rc = load_list(job->dir, "terminology.json", "resources", &job->rd, &job->list,
                         &job->err);
     return NULL;
 }
@@ -75,21 +75,22 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
     const fg_jv *list = NULL;
     const char *saved = reg->package;
     term_job job = {.dir = datadir};
-    fg_arena *arena = NULL;
+    fgr_reader rd = {0};
     pthread_t tid;
     int threaded = 0;
     int rc;
     if (reg->core_constraints)
         return FG_OK; /* already loaded */
-    if (!(arena = fgr_new_arena(reg)) || !(job.arena = fgr_new_arena(reg)))
+    if (!(rd.arena = fgr_new_arena(reg)) || !(job.rd.arena = fgr_new_arena(reg)))
         return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
     threaded = pthread_create(&tid, NULL, load_terminology, &job) == 0;
-    if ((rc = load_list(datadir, "constraints.json", "constraints", arena, &list, err)) != FG_OK)
+    if ((rc = load_list(datadir, "constraints.json", "constraints", &rd, &list, err)) != FG_OK)
         goto cleanup;
     reg->core_constraints = list;
-    if ((rc = load_list(datadir, "structures.json", "structures", arena, &list, err)) != FG_OK)
+    if ((rc = load_list(datadir, "structures.json", "structures", &rd, &list, err)) != FG_OK)
         goto cleanup;
     reg->package = FGR_CORE_PACKAGE;
+    fgr_reader_free(&rd); /* its buffer, before the other thread's is made */
     if ((rc = add_all(reg, list, "data/r4core/structures.json", err)) != FG_OK)
         goto cleanup;
     if (threaded) {
@@ -110,6 +111,8 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
 cleanup:
     if (threaded)
         pthread_join(tid, NULL);
+    fgr_reader_free(&rd);
+    fgr_reader_free(&job.rd);
     reg->package = saved;
     return rc;
 }

@@ -38,8 +38,14 @@ typedef struct fgr_map {
 
 /* Insert or replace; FG_ENOMEM on failure. */
 int fgr_map_put(fgr_map *m, const char *key, void *val);
+/* Insert `key` unless it is there: FG_OK when inserted, 1 when it was
+ * there already (its value unchanged), FG_ENOMEM. */
+int fgr_map_add(fgr_map *m, const char *key, void *val);
 /* Make room for `n` more keys without growing again; FG_ENOMEM. */
 int fgr_map_reserve(fgr_map *m, size_t n);
+/* Empty the map, keeping its memory for reuse (unless far larger than
+ * `n` keys need), and make room for `n` keys; FG_ENOMEM. */
+int fgr_map_reset(fgr_map *m, size_t n);
 /* The value of `key`, or NULL. */
 void *fgr_map_get(const fgr_map *m, const char *key);
 void fgr_map_free(fgr_map *m);
@@ -139,20 +145,35 @@ static inline size_t fgr_array_size(const fg_jv *v)
 {
     return fg_jv_is_array(v) ? fg_jv_size(v) : 0;
 }
-/* Parse a JSON file of at most `max` bytes into `arena`; err names the
- * file. With `trim`, members the registry never reads are left out
- * (fgr_json_trim). */
-int fgr_load_json(const char *path, size_t max, int trim, fg_arena *arena, const fg_jv **out,
+/* How files are read: into `arena`, through a text buffer reused from one
+ * file to the next (no allocation, no mapping per file). With `trim`,
+ * members the registry never reads are left out before parsing
+ * (fgr_json_trim). One reader per thread. */
+typedef struct fgr_reader {
+    fg_arena *arena;
+    int trim;
+    char *buf;
+    size_t cap;
+} fgr_reader;
+
+/* Parse a JSON file of at most `max` bytes; err names the file. */
+int fgr_load_json(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
                   fg_error *err);
+/* Free the reader's buffer (not its arena); accepts NULL. */
+void fgr_reader_free(fgr_reader *rd);
 /* A new arena owned by the registry (freed by fg_registry_free), for
  * parsing resources the registry keeps. NULL when memory ran out. */
 fg_arena *fgr_new_arena(fg_registry *reg);
 
 /* package_index.c */
-/* A copy of the JSON text `in` without the object members the registry
- * never reads (narrative, differential, mappings, and the prose of
- * element definitions), or NULL when the text is not well formed enough to
- * trim (the caller then parses it as it is). free() the result. */
+/* The JSON text `in` without the object members the registry never reads
+ * (narrative, differential, mappings, and the prose of element
+ * definitions), written to `out`, which may be `in` itself (the output
+ * never overtakes the input). Returns the output length, or (size_t)-1
+ * when the text is not well formed enough to trim (the caller then parses
+ * it as it is; `out` holds a partial result). */
+size_t fgr_json_trim_to(char *out, const char *in, size_t len);
+/* The same into a new NUL-terminated copy (free() it), or NULL. */
 char *fgr_json_trim(const char *in, size_t len, size_t *out_len);
 /* Add the conformance resources of package folder `pkgdir` (the package/
  * folder), through its .index.json or, without one, by reading every
@@ -161,9 +182,19 @@ int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *pac
                            fg_error *err);
 
 /* compile.c */
+typedef struct fgr_node fgr_node;
+/* What compiling a StructureDefinition needs while it runs, kept from one
+ * definition to the next so that compiling them all allocates it once. */
+typedef struct fgr_compile_scratch {
+    fgr_node *nodes;
+    size_t cap;
+    fgr_map ids, paths, choices;
+} fgr_compile_scratch;
 /* Compile one StructureDefinition into sd->st.root. FG_EINVALID names the
  * url and element. */
-int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err);
+int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *scratch, fg_error *err);
+/* Accepts a zeroed scratch. */
+void fgr_compile_scratch_free(fgr_compile_scratch *scratch);
 
 /* compile_slices.c */
 /* Read elem's slicing object into the element. */
