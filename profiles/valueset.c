@@ -63,8 +63,7 @@ static int index_concepts(fgr_codesys *cs, const fg_jv *list, int depth)
     const fg_jv *c;
     fg_jv_array_foreach(list, i, c) {
         const char *code = fgr_str(c, "code");
-        if (code && !fgr_map_get(&cs->concepts, code) &&
-            fgr_map_put(&cs->concepts, code, (void *)c) != FG_OK)
+        if (code && fgr_map_add(&cs->concepts, code, (void *)c) < 0)
             return FG_ENOMEM;
         const fg_jv *sub = fg_jv_get(c, "concept");
         if (sub) {
@@ -80,7 +79,10 @@ int fgr_index_codesystems(fg_registry *reg, fg_error *err)
 {
     for (size_t i = 0; i < reg->css.n; i++) {
         fgr_codesys *cs = reg->css.items[i];
-        int rc = index_concepts(cs, fg_jv_get(cs->res, "concept"), 0);
+        const fg_jv *top = fg_jv_get(cs->res, "concept");
+        int rc = fgr_map_reserve(&cs->concepts, fgr_array_size(top));
+        if (rc == FG_OK)
+            rc = index_concepts(cs, top, 0);
         if (rc != FG_OK)
             return fg_error_set(err, rc, cs->origin, "CodeSystem %s: %s", cs->url,
                                 rc == FG_ELIMIT ? "concepts nested too deep" : "out of memory");
@@ -90,20 +92,53 @@ int fgr_index_codesystems(fg_registry *reg, fg_error *err)
 
 /* ---- building an expansion ---- */
 
+/* Add a code under its "system|code" key (an arena string that the maps
+ * share) and under `code`, which points into the key or lives as long. */
+static int set_add_key(fg_valueset *vs, const char *key, const char *code, const char *display)
+{
+    const char *d = display ? display : "";
+    int rc = fgr_map_add(&vs->by_system, key, (void *)d);
+    if (rc < 0)
+        return rc;
+    if (rc == FG_OK)
+        vs->n_codes++;
+    rc = fgr_map_add(&vs->by_code, code, (void *)d);
+    return rc < 0 ? rc : FG_OK;
+}
+
 static int set_add(fg_registry *reg, fg_valueset *vs, const char *system, const char *code,
                    const char *display)
 {
-    char *key = fg_arena_printf(&reg->arena, "%s|%s", system, code);
+    size_t ls = strlen(system), lc = strlen(code);
+    char *key = fg_arena_alloc(&reg->arena, ls + lc + 2);
     if (!key)
         return FG_ENOMEM;
-    const char *d = display ? display : "";
-    if (!fgr_map_get(&vs->by_system, key)) {
-        if (fgr_map_put(&vs->by_system, key, (void *)d) != FG_OK)
-            return FG_ENOMEM;
-        vs->n_codes++;
-    }
-    if (!fgr_map_get(&vs->by_code, code) && fgr_map_put(&vs->by_code, code, (void *)d) != FG_OK)
+    memcpy(key, system, ls);
+    key[ls] = '|';
+    memcpy(key + ls + 1, code, lc + 1);
+    return set_add_key(vs, key, code, display);
+}
+
+/* Room for n more codes. */
+static int set_reserve(fg_valueset *vs, size_t n)
+{
+    return fgr_map_reserve(&vs->by_system, n) == FG_OK && fgr_map_reserve(&vs->by_code, n) == FG_OK
+               ? FG_OK
+               : FG_ENOMEM;
+}
+
+/* Every code of `from` into `to`, sharing the keys. */
+static int set_add_all(fg_valueset *to, const fgr_map *from, const fgr_map *except)
+{
+    if (set_reserve(to, from->n) != FG_OK)
         return FG_ENOMEM;
+    for (size_t i = 0; i < from->cap; i++) {
+        const fgr_slot *s = &from->slots[i];
+        if (!s->key || (except && fgr_map_get(except, s->key)))
+            continue;
+        if (set_add_key(to, s->key, strrchr(s->key, '|') + 1, s->val) != FG_OK)
+            return FG_ENOMEM;
+    }
     return FG_OK;
 }
 
@@ -307,21 +342,14 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         if (sub->status != FG_VS_EXPANDED)
             return not_expandable(reg, vs, "it imports value set %s: %s", sub->url,
                                   sub->note ? sub->note : "not expandable");
-        for (size_t i = 0; i < sub->by_system.cap; i++) {
-            const fgr_slot *s = &sub->by_system.slots[i];
-            if (!s->key)
-                continue;
-            const char *bar = strrchr(s->key, '|');
-            char *sys = fg_arena_strndup(&reg->arena, s->key, (size_t)(bar - s->key));
-            if (!sys || set_add(reg, into, sys, bar + 1, s->val) != FG_OK)
-                return FG_ENOMEM;
-        }
-        return FG_OK;
+        return set_add_all(into, &sub->by_system, NULL);
     }
     if (!system)
         return not_expandable(reg, vs, "an include names neither a system nor a value set");
     if (fgr_array_size(concepts)) {
         const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
+        if (set_reserve(into, fgr_array_size(concepts)) != FG_OK)
+            return FG_ENOMEM;
         size_t i;
         const fg_jv *c;
         fg_jv_array_foreach(concepts, i, c) {
@@ -354,7 +382,10 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     }
     const fg_jv *roots = fg_jv_get(cs->res, "concept");
     if (!fgr_array_size(filters))
-        return add_tree(reg, into, system, roots, 1, 0) == FG_OK ? FG_OK : FG_ENOMEM;
+        return set_reserve(into, cs->concepts.n) == FG_OK &&
+                       add_tree(reg, into, system, roots, 1, 0) == FG_OK
+                   ? FG_OK
+                   : FG_ENOMEM;
     if (fgr_array_size(filters) > 1)
         return not_expandable(reg, vs, "it combines %zu filters on %s, which fhirgen does not "
                                        "compute",
@@ -463,15 +494,7 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
                 memset(&vs->by_system, 0, sizeof vs->by_system);
                 fgr_map_free(&vs->by_code);
                 vs->n_codes = 0;
-                for (size_t k = 0; k < old.cap && rc == FG_OK; k++) {
-                    if (!old.slots[k].key || fgr_map_get(&ex.by_system, old.slots[k].key))
-                        continue;
-                    const char *bar = strrchr(old.slots[k].key, '|');
-                    char *sys = fg_arena_strndup(&reg->arena, old.slots[k].key,
-                                                 (size_t)(bar - old.slots[k].key));
-                    if (!sys || set_add(reg, vs, sys, bar + 1, old.slots[k].val) != FG_OK)
-                        rc = FG_ENOMEM;
-                }
+                rc = set_add_all(vs, &old, &ex.by_system);
                 fgr_map_free(&old);
             }
             fgr_map_free(&ex.by_system);
