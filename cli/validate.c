@@ -149,9 +149,11 @@ typedef struct run {
     uint64_t files, resources, errors, warnings, items_failed;
     uint64_t by_check[FG_CHECK_COUNT_];
     int io_problem;
+    fg_arena scratch; /* the parse arena of the main thread (--jobs 1) */
 } run;
 
-static void validate_slot(const fg_validator *v, slot *s)
+/* Each thread parses into its own arena, kept between items. */
+static void validate_slot(const fg_validator *v, fg_arena *scratch, slot *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         item *it = &s->items[i];
@@ -159,7 +161,8 @@ static void validate_slot(const fg_validator *v, slot *s)
             continue;
         fg_error err;
         fg_error_clear(&err);
-        if (fg_validate_bytes(v, s->buf + it->off, it->len, &it->issues, &err) != FG_OK)
+        if (fg_validate_bytes_arena(v, scratch, s->buf + it->off, it->len, &it->issues, &err) !=
+            FG_OK)
             it->failed = 1;
     }
 }
@@ -167,6 +170,8 @@ static void validate_slot(const fg_validator *v, slot *s)
 static void *worker(void *arg)
 {
     run *r = arg;
+    fg_arena scratch;
+    fg_arena_init(&scratch);
     pthread_mutex_lock(&r->mu);
     for (;;) {
         slot *s = NULL;
@@ -187,12 +192,13 @@ static void *worker(void *arg)
             break;
         s->state = SLOT_BUSY;
         pthread_mutex_unlock(&r->mu);
-        validate_slot(r->v, s);
+        validate_slot(r->v, &scratch, s);
         pthread_mutex_lock(&r->mu);
         s->state = SLOT_DONE;
         pthread_cond_broadcast(&r->done);
     }
     pthread_mutex_unlock(&r->mu);
+    fg_arena_free(&scratch);
     return NULL;
 }
 
@@ -285,7 +291,8 @@ static void print_text(run *r, const slot *sl, const item *s)
  * mutex held or from the only thread. */
 static void emit_item(run *r, const slot *sl, item *s)
 {
-    r->resources++;
+    /* an item that is not a resource at all (bad JSON) still counts as one read */
+    r->resources += s->issues.resources ? s->issues.resources : 1;
     r->errors += s->issues.errors + (uint64_t)(s->too_long || s->failed);
     r->warnings += s->issues.warnings;
     for (size_t i = 0; i < s->issues.count; i++)
@@ -322,7 +329,7 @@ static slot *take_slot(run *r, int threaded)
             while (h->state != SLOT_DONE)
                 pthread_cond_wait(&r->done, &r->mu);
         } else {
-            validate_slot(r->v, h);
+            validate_slot(r->v, &r->scratch, h);
         }
         emit(r, h);
         r->head = (r->head + 1) % r->n_slots;
@@ -357,7 +364,7 @@ static void drain(run *r, int threaded)
             while (h->state != SLOT_DONE)
                 pthread_cond_wait(&r->done, &r->mu);
         } else {
-            validate_slot(r->v, h);
+            validate_slot(r->v, &r->scratch, h);
         }
         emit(r, h);
         r->head = (r->head + 1) % r->n_slots;
@@ -743,6 +750,7 @@ cleanup:
         }
         free(r.slots);
     }
+    fg_arena_free(&r.scratch);
     if (sync_ready) {
         pthread_mutex_destroy(&r.mu);
         pthread_cond_destroy(&r.work);

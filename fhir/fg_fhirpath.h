@@ -25,7 +25,7 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
+#include "fg_jr.h"
 
 #include "fg_error.h"
 
@@ -33,8 +33,8 @@ typedef struct fg_fhirpath fg_fhirpath;
 
 /* What the evaluator may ask of its caller; every member may be NULL. */
 typedef struct fg_fhirpath_env {
-    const json_t *resource;      /* %resource: the resource holding the focus */
-    const json_t *root_resource; /* %rootResource: the Bundle or containing resource */
+    const fg_jv *resource;      /* %resource: the resource holding the focus */
+    const fg_jv *root_resource; /* %rootResource: the Bundle or containing resource */
     void *ctx;                   /* passed back to every callback */
 
     /* The FHIR type name of property `name` of a value of type
@@ -46,14 +46,14 @@ typedef struct fg_fhirpath_env {
 
     /* resolve(): the resource a reference string points at (a contained
      * "#id", an entry of the enclosing Bundle), or NULL. Borrowed. */
-    const json_t *(*resolve)(void *ctx, const json_t *from_resource, const char *reference);
+    const fg_jv *(*resolve)(void *ctx, const fg_jv *from_resource, const char *reference);
 
     /* memberOf(vs): 1 member, 0 not, -1 unknown (the result is then empty). */
-    int (*member_of)(void *ctx, const json_t *coded, const char *coded_type,
+    int (*member_of)(void *ctx, const fg_jv *coded, const char *coded_type,
                      const char *valueset);
 
     /* conformsTo(url): 1, 0, or -1 unknown. */
-    int (*conforms_to)(void *ctx, const json_t *resource, const char *profile);
+    int (*conforms_to)(void *ctx, const fg_jv *resource, const char *profile);
 } fg_fhirpath_env;
 
 /* Compile `expr`. On success *out is new (free with fg_fhirpath_free).
@@ -75,13 +75,13 @@ const char *fg_fhirpath_text(const fg_fhirpath *fp);
  * is *result = -1, a single true 1, a single false 0. A result that is not
  * a single boolean (several items, a non-boolean) is FG_EINVALID; a
  * runtime type error (e.g. adding a string to a number) too. Thread-safe. */
-int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const fg_jv *focus, const char *focus_type,
                           const fg_fhirpath_env *env, int *result, fg_error *err);
 
 /* Evaluate and return the result collection as a new JSON array of the
  * items (JSON values borrowed from the input are copied), for tests and
  * for slicing discriminators. Thread-safe. */
-int fg_fhirpath_eval_json(const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+int fg_fhirpath_eval_json(const fg_fhirpath *fp, const fg_jv *focus, const char *focus_type,
                           const fg_fhirpath_env *env, json_t **out, fg_error *err);
 
 #endif

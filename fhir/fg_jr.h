@@ -188,18 +188,18 @@ long long fg_jv_integer(const fg_jv *v);
 double fg_jv_number(const fg_jv *v);
 
 /* for (i = 0; i < size && (val = item i); i++), as json_array_foreach. */
-#define fg_jv_array_foreach(arr, i, val)                                                    \
-    for ((i) = 0; (i) < fg_jv_size(arr) && ((val) = fg_jv_at((arr), (i))) != NULL; (i)++)
+#define fg_jv_array_foreach(arr, i_, val_)                                                  \
+    for ((i_) = 0; (i_) < fg_jv_size(arr) && ((val_) = fg_jv_at((arr), (i_))) != NULL; (i_)++)
 
 /* Members in document order, as json_object_foreach: `key` (const char *)
  * and `val` (const fg_jv *) are the caller's variables. */
 #define FG_JV_CAT_(a, b) a##b
 #define FG_JV_CAT(a, b) FG_JV_CAT_(a, b)
-#define fg_jv_object_foreach(obj, key, val)                                                 \
+#define fg_jv_object_foreach(obj, key_, val_)                                               \
     for (size_t FG_JV_CAT(fg_jv_i_, __LINE__) = 0;                                          \
          FG_JV_CAT(fg_jv_i_, __LINE__) < fg_jv_size(obj) && fg_jv_is_object(obj) &&          \
-         ((key) = (obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].key,                       \
-         (val) = &(obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].value, 1);                 \
+         ((key_) = (obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].key,                      \
+         (val_) = &(obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].value, 1);                \
          FG_JV_CAT(fg_jv_i_, __LINE__)++)
 
 #endif

@@ -150,15 +150,15 @@ const char *fg_fhirpath_text(const fg_fhirpath *fp)
 
 _Thread_local fp_ctx *fp_current;
 
-static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus,
+static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const fg_jv *focus,
                      const char *focus_type, const fg_fhirpath_env *env, fp_coll *res)
 {
     static const fg_fhirpath_env no_env;
     c->env = env ? env : &no_env;
     c->expr = fp->text;
     fp_item it = {.kind = FPV_JSON, .json = focus, .type = focus_type};
-    if (!it.type && json_is_object(focus))
-        it.type = json_string_value(json_object_get(focus, "resourceType"));
+    if (!it.type && fg_jv_is_object(focus))
+        it.type = fg_jv_str(fg_jv_get(focus, "resourceType"));
     fp_coll in = {0};
     int rc = fp_push(c, &in, &it);
     if (rc)
@@ -168,11 +168,11 @@ static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus,
         c->resource = in;
     } else if (c->env->resource) {
         fp_item r = {.kind = FPV_JSON, .json = c->env->resource};
-        r.type = json_string_value(json_object_get(c->env->resource, "resourceType"));
+        r.type = fg_jv_str(fg_jv_get(c->env->resource, "resourceType"));
         rc = fp_push(c, &c->resource, &r);
         if (rc)
             return rc;
-    } else if (json_is_object(focus) && json_object_get(focus, "resourceType")) {
+    } else if (fg_jv_is_object(focus) && fg_jv_get(focus, "resourceType")) {
         c->resource = in;
     }
     if (c->env->root_resource && c->resource.n &&
@@ -180,7 +180,7 @@ static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus,
         c->root = c->resource;
     } else if (c->env->root_resource) {
         fp_item r = {.kind = FPV_JSON, .json = c->env->root_resource};
-        r.type = json_string_value(json_object_get(c->env->root_resource, "resourceType"));
+        r.type = fg_jv_str(fg_jv_get(c->env->root_resource, "resourceType"));
         rc = fp_push(c, &c->root, &r);
         if (rc)
             return rc;
@@ -193,7 +193,7 @@ static int run_inner(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus,
 
 /* Evaluate into *res with a caller-owned stack block; the caller frees
  * c->mem's blocks. */
-static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+static int run(fp_ctx *c, const fg_fhirpath *fp, const fg_jv *focus, const char *focus_type,
                const fg_fhirpath_env *env, fp_coll *res)
 {
     fp_ctx *outer = fp_current;
@@ -203,7 +203,7 @@ static int run(fp_ctx *c, const fg_fhirpath *fp, const json_t *focus, const char
     return rc;
 }
 
-int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const fg_jv *focus, const char *focus_type,
                           const fg_fhirpath_env *env, int *result, fg_error *err)
 {
     _Alignas(max_align_t) unsigned char stack[FP_STACK_BYTES];
@@ -228,8 +228,8 @@ int fg_fhirpath_eval_bool(const fg_fhirpath *fp, const json_t *focus, const char
                           "the expression gave %zu items where one boolean was expected", res.n);
     } else if (res.items[0].kind == FPV_BOOL) {
         *result = res.items[0].i != 0;
-    } else if (res.items[0].kind == FPV_JSON && json_is_boolean(res.items[0].json)) {
-        *result = json_is_true(res.items[0].json);
+    } else if (res.items[0].kind == FPV_JSON && fg_jv_is_boolean(res.items[0].json)) {
+        *result = fg_jv_is_true(res.items[0].json);
     } else {
         rc = fg_error_set(err, FG_EINVALID, fp->text,
                           "the expression gave a %s where a boolean was expected",
@@ -247,7 +247,7 @@ static json_t *item_json(fp_ctx *c, const fp_item *it)
     size_t n = 0;
     switch (it->kind) {
     case FPV_JSON:
-        return it->json ? json_deep_copy(it->json) : json_null();
+        return it->json ? fg_jv_to_json(it->json) : json_null();
     case FPV_BOOL:
         return json_boolean(it->i);
     case FPV_INT:
@@ -269,7 +269,7 @@ static json_t *item_json(fp_ctx *c, const fp_item *it)
     }
 }
 
-int fg_fhirpath_eval_json(const fg_fhirpath *fp, const json_t *focus, const char *focus_type,
+int fg_fhirpath_eval_json(const fg_fhirpath *fp, const fg_jv *focus, const char *focus_type,
                           const fg_fhirpath_env *env, json_t **out, fg_error *err)
 {
     _Alignas(max_align_t) unsigned char stack[FP_STACK_BYTES];

@@ -49,8 +49,8 @@ int fp_to_bool(fp_ctx *c, const fp_coll *v, int *b)
     const fp_item *it = &v->items[0];
     if (it->kind == FPV_BOOL)
         *b = it->i != 0;
-    else if (it->kind == FPV_JSON && json_is_boolean(it->json))
-        *b = json_is_true(it->json);
+    else if (it->kind == FPV_JSON && fg_jv_is_boolean(it->json))
+        *b = fg_jv_is_true(it->json);
     else
         *b = 1; /* a single item of another type counts as true */
     return FG_OK;
@@ -60,8 +60,8 @@ const char *fp_type(const fp_item *it)
 {
     if (it->type || it->kind != FPV_JSON)
         return it->type;
-    if (json_is_object(it->json)) {
-        const char *rt = json_string_value(json_object_get(it->json, "resourceType"));
+    if (fg_jv_is_object(it->json)) {
+        const char *rt = fg_jv_str(fg_jv_get(it->json, "resourceType"));
         if (rt)
             return rt;
     }
@@ -75,21 +75,21 @@ const char *fp_type(const fp_item *it)
 /* Push the items of property value v (array or single) with its `_name`
  * companion e, reached from parent by `name`; type is known for a choice
  * element's suffix, else left to fp_type. */
-static int push_values(fp_ctx *c, const fp_item *parent, const char *name, const json_t *v,
-                       const json_t *e, const char *type, fp_coll *out)
+static int push_values(fp_ctx *c, const fp_item *parent, const char *name, const fg_jv *v,
+                       const fg_jv *e, const char *type, fp_coll *out)
 {
     int rc;
     fp_item it = {.kind = FPV_JSON, .type = type, .parent = parent, .pname = name};
-    if (json_is_array(v) || (!v && json_is_array(e))) {
-        size_t nv = json_is_array(v) ? json_array_size(v) : 0;
-        size_t ne = json_is_array(e) ? json_array_size(e) : 0;
+    if (fg_jv_is_array(v) || (!v && fg_jv_is_array(e))) {
+        size_t nv = fg_jv_is_array(v) ? fg_jv_size(v) : 0;
+        size_t ne = fg_jv_is_array(e) ? fg_jv_size(e) : 0;
         size_t n = nv > ne ? nv : ne;
         for (size_t k = 0; k < n; k++) {
-            const json_t *vi = k < nv ? json_array_get(v, k) : NULL;
-            const json_t *ei = k < ne ? json_array_get(e, k) : NULL;
-            if (json_is_null(vi))
+            const fg_jv *vi = k < nv ? fg_jv_at(v, k) : NULL;
+            const fg_jv *ei = k < ne ? fg_jv_at(e, k) : NULL;
+            if (fg_jv_is_null(vi))
                 vi = NULL;
-            if (!json_is_object(ei))
+            if (!fg_jv_is_object(ei))
                 ei = NULL;
             if (!vi && !ei)
                 continue;
@@ -101,9 +101,9 @@ static int push_values(fp_ctx *c, const fp_item *parent, const char *name, const
         }
         return FG_OK;
     }
-    if (json_is_null(v))
+    if (fg_jv_is_null(v))
         v = NULL;
-    if (!json_is_object(e))
+    if (!fg_jv_is_object(e))
         e = NULL;
     if (!v && !e)
         return FG_OK;
@@ -117,24 +117,24 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
 {
     if (it->kind != FPV_JSON)
         return FG_OK;
-    const json_t *obj = it->json;
-    if (!json_is_object(obj)) {
+    const fg_jv *obj = it->json;
+    if (!fg_jv_is_object(obj)) {
         /* A primitive: its id and extensions live in `_name`. */
         if (it->ext && (strcmp(name, "extension") == 0 || strcmp(name, "id") == 0))
-            return push_values(c, it, name, json_object_get(it->ext, name), NULL,
+            return push_values(c, it, name, fg_jv_get(it->ext, name), NULL,
                                strcmp(name, "id") == 0 ? "string" : "Extension", out);
         return FG_OK;
     }
     char uname[128];
     size_t len = strlen(name);
-    const json_t *e = NULL;
-    const json_t *v = json_object_get(obj, name);
+    const fg_jv *e = NULL;
+    const fg_jv *v = fg_jv_get(obj, name);
     /* Only primitives have a `_name` companion: skip the lookup for objects. */
-    const json_t *first = json_is_array(v) ? json_array_get(v, 0) : v;
-    if (!json_is_object(first) && len + 2 <= sizeof(uname)) {
+    const fg_jv *first = fg_jv_is_array(v) ? fg_jv_at(v, 0) : v;
+    if (!fg_jv_is_object(first) && len + 2 <= sizeof(uname)) {
         uname[0] = '_';
         memcpy(uname + 1, name, len + 1);
-        e = json_object_get(obj, uname);
+        e = fg_jv_get(obj, uname);
     }
     if (v || e)
         return push_values(c, it, name, v, e, NULL, out);
@@ -144,12 +144,8 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
     if (!fp_is_choice_name(name))
         return FG_OK;
     const char *key;
-    json_t *val;
-    void *iter = json_object_iter((json_t *)obj);
-    while (iter) {
-        key = json_object_iter_key(iter);
-        val = json_object_iter_value(iter);
-        iter = json_object_iter_next((json_t *)obj, iter);
+    const fg_jv *val;
+    fg_jv_object_foreach(obj, key, val) {
         int under = key[0] == '_';
         const char *k = key + under;
         if (k[0] != name[0] || strncmp(k, name, len) != 0 || k[len] < 'A' || k[len] > 'Z')
@@ -158,15 +154,15 @@ int fp_children(fp_ctx *c, const fp_item *it, const char *name, fp_coll *out)
         if (!type)
             continue;
         if (under) {
-            if (json_object_get(obj, k))
+            if (fg_jv_get(obj, k))
                 continue; /* taken with its value */
             return push_values(c, it, k, NULL, val, type, out);
         }
-        const json_t *ce = NULL;
+        const fg_jv *ce = NULL;
         if (strlen(key) + 2 <= sizeof(uname)) {
             uname[0] = '_';
             strcpy(uname + 1, key);
-            ce = json_object_get(obj, uname);
+            ce = fg_jv_get(obj, uname);
         }
         return push_values(c, it, key, val, ce, type, out);
     }
@@ -195,37 +191,35 @@ int fp_all_children(fp_ctx *c, const fp_item *it, fp_coll *out)
 {
     if (it->kind != FPV_JSON)
         return FG_OK;
-    const json_t *obj = it->json;
-    if (!json_is_object(obj)) {
+    const fg_jv *obj = it->json;
+    if (!fg_jv_is_object(obj)) {
         if (it->ext) {
-            int rc = push_values(c, it, "id", json_object_get(it->ext, "id"), NULL, "string",
+            int rc = push_values(c, it, "id", fg_jv_get(it->ext, "id"), NULL, "string",
                                  out);
             if (rc)
                 return rc;
-            return push_values(c, it, "extension", json_object_get(it->ext, "extension"), NULL,
+            return push_values(c, it, "extension", fg_jv_get(it->ext, "extension"), NULL,
                                "Extension", out);
         }
         return FG_OK;
     }
-    void *iter = json_object_iter((json_t *)obj);
     char uname[128];
-    while (iter) {
-        const char *key = json_object_iter_key(iter);
-        json_t *val = json_object_iter_value(iter);
-        iter = json_object_iter_next((json_t *)obj, iter);
+    const char *key;
+    const fg_jv *val;
+    fg_jv_object_foreach(obj, key, val) {
         if (strcmp(key, "resourceType") == 0)
             continue;
         int rc;
         if (key[0] == '_') {
-            if (json_object_get(obj, key + 1))
+            if (fg_jv_get(obj, key + 1))
                 continue; /* visited with its value */
             rc = push_values(c, it, key + 1, NULL, val, choice_key_type(key + 1), out);
         } else {
-            const json_t *e = NULL;
+            const fg_jv *e = NULL;
             if (strlen(key) + 2 <= sizeof(uname)) {
                 uname[0] = '_';
                 strcpy(uname + 1, key);
-                e = json_object_get(obj, uname);
+                e = fg_jv_get(obj, uname);
             }
             const char *type = choice_key_type(key);
             rc = push_values(c, it, key, val, e, type, out);

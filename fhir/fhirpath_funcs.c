@@ -296,18 +296,18 @@ static int callback_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const 
         for (size_t k = 0; k < input->n; k++) {
             const fp_item *it = &input->items[k];
             const char *ref = NULL;
-            if (it->kind == FPV_JSON && json_is_object(it->json))
-                ref = json_string_value(json_object_get(it->json, "reference"));
+            if (it->kind == FPV_JSON && fg_jv_is_object(it->json))
+                ref = fg_jv_str(fg_jv_get(it->json, "reference"));
             else if (it->kind == FPV_JSON)
-                ref = json_string_value(it->json);
+                ref = fg_jv_str(it->json);
             if (!ref || !env->resolve)
                 continue;
-            const json_t *from = c->resource.n ? c->resource.items[0].json : NULL;
-            const json_t *r = env->resolve(env->ctx, from, ref);
-            if (!json_is_object(r))
+            const fg_jv *from = c->resource.n ? c->resource.items[0].json : NULL;
+            const fg_jv *r = env->resolve(env->ctx, from, ref);
+            if (!fg_jv_is_object(r))
                 continue;
             fp_item ri = {.kind = FPV_JSON, .json = r};
-            ri.type = json_string_value(json_object_get(r, "resourceType"));
+            ri.type = fg_jv_str(fg_jv_get(r, "resourceType"));
             rc = fp_push(c, out, &ri);
             if (rc)
                 return rc;
@@ -329,10 +329,10 @@ static int callback_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const 
             if (rc)
                 return rc;
             for (size_t j = 0; j < ext.n; j++) {
-                const json_t *u = json_is_object(ext.items[j].json)
-                                      ? json_object_get(ext.items[j].json, "url")
+                const fg_jv *u = fg_jv_is_object(ext.items[j].json)
+                                      ? fg_jv_get(ext.items[j].json, "url")
                                       : NULL;
-                if (json_is_string(u) && strcmp(json_string_value(u), url) == 0) {
+                if (fg_jv_is_string(u) && strcmp(fg_jv_str(u), url) == 0) {
                     rc = fp_push(c, out, &ext.items[j]);
                     if (rc)
                         return rc;
@@ -598,8 +598,8 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
             return fp_push_bool(c, out, 0);
         if (input->items[0].kind != FPV_JSON)
             return fp_push_bool(c, out, 1);
-        return fp_push_bool(c, out, input->items[0].json && !json_is_object(input->items[0].json) &&
-                                        !json_is_array(input->items[0].json));
+        return fp_push_bool(c, out, input->items[0].json && !fg_jv_is_object(input->items[0].json) &&
+                                        !fg_jv_is_array(input->items[0].json));
     case F_GETVALUE:
         if (input->n == 1 && fp_prim(&input->items[0], &r) >= 0 && r.kind != FPV_JSON)
             return fp_push(c, out, &r);

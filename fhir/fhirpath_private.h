@@ -41,8 +41,8 @@ struct fp_item {
     const char *type;   /* FHIR type name when known (FPV_JSON), else NULL: see fp_type */
     const fp_item *parent; /* FPV_JSON: the item this one was reached from (arena) */
     const char *pname;     /* and the property name it was reached by */
-    const json_t *json; /* FPV_JSON: the value */
-    const json_t *ext;  /* FPV_JSON primitives: the `_name` object, or NULL */
+    const fg_jv *json; /* FPV_JSON: the value */
+    const fg_jv *ext;  /* FPV_JSON primitives: the `_name` object, or NULL */
     long long i;        /* FPV_BOOL, FPV_INT */
     double d;           /* FPV_DEC, FPV_QTY */
     const char *s;      /* FPV_STR, FPV_DATE.., FPV_QTY unit */

@@ -102,31 +102,31 @@ int fp_prim(const fp_item *it, fp_item *out)
     *out = *it;
     if (it->kind != FPV_JSON)
         return it->kind;
-    const json_t *j = it->json;
+    const fg_jv *j = it->json;
     if (!j)
         return -1;
-    switch (json_typeof(j)) {
-    case JSON_STRING:
-        out->s = json_string_value(j);
-        out->n = json_string_length(j);
+    switch (fg_jv_typeof(j)) {
+    case FG_JV_STRING:
+        out->s = fg_jv_str(j);
+        out->n = fg_jv_len(j);
         out->kind = FPV_STR;
         if (is_date_type(it->type))
             out->kind = strcmp(it->type, "date") == 0 ? FPV_DATE : FPV_DATETIME;
         else if (it->type && strcmp(it->type, "time") == 0)
             out->kind = FPV_TIME;
         break;
-    case JSON_INTEGER:
+    case FG_JV_INTEGER:
         out->kind = FPV_INT;
-        out->i = json_integer_value(j);
+        out->i = fg_jv_integer(j);
         break;
-    case JSON_REAL:
+    case FG_JV_REAL:
         out->kind = FPV_DEC;
-        out->d = json_real_value(j);
+        out->d = fg_jv_number(j);
         break;
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case FG_JV_TRUE:
+    case FG_JV_FALSE:
         out->kind = FPV_BOOL;
-        out->i = json_is_true(j);
+        out->i = fg_jv_is_true(j);
         break;
     default:
         break;
@@ -142,13 +142,13 @@ const char *fp_item_type(const fp_item *it)
     if (it->kind == FPV_JSON && t)
         return t;
     if (it->kind == FPV_JSON) {
-        if (json_is_string(it->json))
+        if (fg_jv_is_string(it->json))
             return "string";
-        if (json_is_integer(it->json))
+        if (fg_jv_is_integer(it->json))
             return "integer";
-        if (json_is_real(it->json))
+        if (fg_jv_is_real(it->json))
             return "decimal";
-        if (json_is_boolean(it->json))
+        if (fg_jv_is_boolean(it->json))
             return "boolean";
         return "object";
     }
@@ -203,7 +203,7 @@ int fp_is_type(const fp_item *it, const char *type)
                                           "Date", "DateTime", "Time", "Quantity"};
         return strcasecmp(sys[it->kind], type) == 0;
     }
-    const json_t *j = it->json;
+    const fg_jv *j = it->json;
     const char *t = fp_type(it);
     if (t) {
         if (!system_only && prim_is(t, type))
@@ -218,7 +218,7 @@ int fp_is_type(const fp_item *it, const char *type)
                 v.kind = FPV_DATE;
             return fp_is_type(&v, type);
         }
-        if (json_is_object(j) && json_object_get(j, "resourceType") &&
+        if (fg_jv_is_object(j) && fg_jv_get(j, "resourceType") &&
             (strcmp(type, "Resource") == 0 || strcmp(type, "DomainResource") == 0))
             return 1;
         if (!system_only && complex_is(t, type))
@@ -233,7 +233,7 @@ int fp_is_type(const fp_item *it, const char *type)
         return 0;
     }
     /* Type unknown: judge by the JSON. */
-    if (json_is_object(j) || json_is_array(j) || !j)
+    if (fg_jv_is_object(j) || fg_jv_is_array(j) || !j)
         return 0;
     int k = prim_index(type);
     if (system_only || k < 0) {
@@ -242,13 +242,13 @@ int fp_is_type(const fp_item *it, const char *type)
             return 0;
         return fp_is_type(&v, type) && (system_only || strcmp(type, "Boolean") != 0);
     }
-    if (json_is_string(j))
+    if (fg_jv_is_string(j))
         return strcmp(type, "boolean") != 0 && strcmp(type, "integer") != 0 &&
                strcmp(type, "decimal") != 0 && strcmp(type, "unsignedInt") != 0 &&
                strcmp(type, "positiveInt") != 0;
-    if (json_is_boolean(j))
+    if (fg_jv_is_boolean(j))
         return strcmp(type, "boolean") == 0;
-    if (json_is_integer(j))
+    if (fg_jv_is_integer(j))
         return prim_is(type, "integer") || strcmp(type, "decimal") == 0;
     return strcmp(type, "decimal") == 0;
 }
@@ -575,7 +575,7 @@ int fp_equal(const fp_item *x, const fp_item *y)
     if (a.kind == FPV_JSON || b.kind == FPV_JSON) {
         if (a.kind != b.kind)
             return 0;
-        return json_equal((json_t *)a.json, (json_t *)b.json) ? 1 : 0;
+        return fg_jv_equal(a.json, b.json);
     }
     if (is_num(a.kind) && is_num(b.kind))
         return num_cmp(&a, &b) == 0;
@@ -652,21 +652,21 @@ static int qty_view(const fp_item *it, double *value, const char **unit, size_t 
         *ulen = it->n;
         return 1;
     }
-    if (it->kind != FPV_JSON || !json_is_object(it->json))
+    if (it->kind != FPV_JSON || !fg_jv_is_object(it->json))
         return 0;
     int known = 0;
     const char *t = fp_type(it);
     for (size_t k = 0; t && k < sizeof(qtypes) / sizeof(qtypes[0]); k++)
         known |= strcmp(t, qtypes[k]) == 0;
-    const json_t *v = json_object_get(it->json, "value");
-    if (!json_is_number(v))
+    const fg_jv *v = fg_jv_get(it->json, "value");
+    if (!fg_jv_is_number(v))
         return 0;
     if (!known && t)
         return 0;
     if (!known) {
         const char *key;
-        json_t *val;
-        json_object_foreach((json_t *)it->json, key, val) {
+        const fg_jv *val;
+        fg_jv_object_foreach(it->json, key, val) {
             (void)val;
             if (strcmp(key, "value") && strcmp(key, "unit") && strcmp(key, "code") &&
                 strcmp(key, "system") && strcmp(key, "comparator") && strcmp(key, "id") &&
@@ -674,11 +674,11 @@ static int qty_view(const fp_item *it, double *value, const char **unit, size_t 
                 return 0;
         }
     }
-    *value = json_number_value(v);
-    const json_t *u = json_object_get(it->json, "code");
-    if (!json_is_string(u))
-        u = json_object_get(it->json, "unit");
-    *unit = json_is_string(u) ? json_string_value(u) : "";
+    *value = fg_jv_number(v);
+    const fg_jv *u = fg_jv_get(it->json, "code");
+    if (!fg_jv_is_string(u))
+        u = fg_jv_get(it->json, "unit");
+    *unit = fg_jv_is_string(u) ? fg_jv_str(u) : "";
     *ulen = strlen(*unit);
     return 1;
 }

@@ -91,6 +91,8 @@ typedef struct fg_issue_list {
     fg_issue *items;
     size_t count, cap;
     size_t errors, warnings; /* fatal counts as an error */
+    size_t resources;        /* resources validated into the list: a Bundle's entries count,
+                                contained resources do not */
 } fg_issue_list;
 
 /* Empty a list, keeping its storage. Accepts NULL. */
@@ -128,18 +130,29 @@ int fg_validator_new(const fg_registry *reg, const fg_validate_opts *opts, fg_va
 /* Accepts NULL. */
 void fg_validator_free(fg_validator *v);
 
-/* Validate one resource (a JSON object; a Bundle's entries are validated
+/* Validate one resource (a JSON object read by fg_jr; a Bundle's entries are validated
  * too) and append issues to `out`. `path_prefix` (or NULL) is written before
  * every path. Returns FG_OK whatever it found (count out->errors); a
  * negative code only when validation itself failed (FG_ENOMEM).
  * Thread-safe for distinct lists. */
-int fg_validate_resource(const fg_validator *v, const json_t *resource, fg_issue_list *out,
+int fg_validate_resource(const fg_validator *v, const fg_jv *resource, fg_issue_list *out,
                          fg_error *err);
 
 /* Parse `len` bytes of JSON and validate them. Bad JSON is one fatal issue
  * with line and column. Thread-safe for distinct lists. */
 int fg_validate_bytes(const fg_validator *v, const char *buf, size_t len, fg_issue_list *out,
                       fg_error *err);
+
+/* The same, parsing into `scratch`, which is reset first and may keep up to
+ * a few MB afterwards: a worker that keeps one arena for all its documents
+ * does not allocate per resource. Thread-safe for distinct arenas and lists. */
+int fg_validate_bytes_arena(const fg_validator *v, fg_arena *scratch, const char *buf,
+                            size_t len, fg_issue_list *out, fg_error *err);
+
+/* Validate a jansson resource (copied into fg_jr form first): for callers
+ * that build resources with jansson. Thread-safe for distinct lists. */
+int fg_validate_json(const fg_validator *v, const json_t *resource, fg_issue_list *out,
+                     fg_error *err);
 
 /* Checks the validator could not make, each once: "value set
  * http://... not checked: includes SNOMED CT by filter" etc. Safe to call

@@ -109,20 +109,20 @@ size_t fgv_path_index(fgv_ctx *c, size_t i)
 
 /* ---- resources ---- */
 
-static void check_meta_profiles(fgv_ctx *c, const json_t *res, const char *rt,
+static void check_meta_profiles(fgv_ctx *c, const fg_jv *res, const char *rt,
                                 const fg_structure **list, size_t *n, size_t cap)
 {
-    const json_t *meta = json_object_get(res, "meta");
-    const json_t *prof = json_is_object(meta) ? json_object_get(meta, "profile") : NULL;
-    if (!json_is_array(prof))
+    const fg_jv *meta = fg_jv_get(res, "meta");
+    const fg_jv *prof = fg_jv_is_object(meta) ? fg_jv_get(meta, "profile") : NULL;
+    if (!fg_jv_is_array(prof))
         return;
     size_t i;
-    const json_t *p;
-    json_array_foreach(prof, i, p)
+    const fg_jv *p;
+    fg_jv_array_foreach(prof, i, p)
     {
-        if (!json_is_string(p))
+        if (!fg_jv_is_string(p))
             continue; /* the walk reports the type */
-        const char *url = json_string_value(p);
+        const char *url = fg_jv_str(p);
         const fg_structure *s = fg_registry_structure(c->v->reg, url);
         size_t l0 = fgv_path_push(c, "meta");
         fgv_path_push(c, "profile");
@@ -152,20 +152,22 @@ static void check_meta_profiles(fgv_ctx *c, const json_t *res, const char *rt,
     }
 }
 
-void fgv_resource(fgv_ctx *c, const json_t *res, const fg_structure *extra_profile)
+void fgv_resource(fgv_ctx *c, const fg_jv *res, const fg_structure *extra_profile)
 {
-    if (!json_is_object(res)) {
+    if (!fg_jv_is_object(res)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                   "A resource must be a JSON object");
         return;
     }
-    const json_t *rtj = json_object_get(res, "resourceType");
-    if (!json_is_string(rtj)) {
+    const fg_jv *rtj = fg_jv_get(res, "resourceType");
+    if (!fg_jv_is_string(rtj)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                   "The resource has no resourceType: add \"resourceType\" naming its type");
         return;
     }
-    const char *rt = json_string_value(rtj);
+    const char *rt = fg_jv_str(rtj);
+    if (!c->in_contained)
+        c->out->resources++;
     const fg_structure *base = fg_registry_type(c->v->reg, rt);
     if (base == NULL || base->kind != FG_KIND_RESOURCE || base->root == NULL) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
@@ -183,9 +185,9 @@ void fgv_resource(fgv_ctx *c, const json_t *res, const fg_structure *extra_profi
     if (c->path_len == 0)
         fgv_path_push(c, rt);
 
-    const json_t *saved_res = c->resource;
+    const fg_jv *saved_res = c->resource;
     const char *saved_rt = c->resource_type;
-    const json_t *saved_container = c->container;
+    const fg_jv *saved_container = c->container;
     const fg_elem *saved_hd = c->holder_def;
     const fg_structure *saved_ht = c->holder_type;
     const char *saved_hu = c->holder_ext_url;
@@ -272,7 +274,7 @@ static void ctx_init(fgv_ctx *c, const fg_validator *v, fg_issue_list *out)
     c->holder_ext_url = NULL;
 }
 
-int fg_validate_resource(const fg_validator *v, const json_t *resource, fg_issue_list *out,
+int fg_validate_resource(const fg_validator *v, const fg_jv *resource, fg_issue_list *out,
                          fg_error *err)
 {
     if (v == NULL || out == NULL)
@@ -286,24 +288,61 @@ int fg_validate_resource(const fg_validator *v, const json_t *resource, fg_issue
     return FG_OK;
 }
 
+/* Memory a worker's parse arena may keep between documents; one larger
+ * document (a big Bundle) does not set the memory of the rest of the run. */
+#define SCRATCH_KEEP (8u << 20)
+
+int fg_validate_bytes_arena(const fg_validator *v, fg_arena *scratch, const char *buf,
+                            size_t len, fg_issue_list *out, fg_error *err)
+{
+    if (v == NULL || out == NULL || scratch == NULL || (buf == NULL && len > 0))
+        return fg_error_set(err, FG_EUSAGE, "validate", "no validator, input or issue list");
+    fg_arena_reset(scratch);
+    fg_jr_error je;
+    const fg_jv *doc = NULL;
+    int rc = fg_jr_parse(scratch, buf ? buf : "", len, &doc, &je);
+    if (rc == FG_ENOMEM) {
+        rc = fg_error_set(err, FG_ENOMEM, "validate", "out of memory while reading the JSON");
+    } else if (rc != FG_OK) {
+        rc = fg_issue_add(out, FG_SEV_FATAL, FG_CHECK_JSON, "structure", "", NULL,
+                          "Not valid JSON at line %d, column %d: %s", je.line, je.column,
+                          je.text);
+        if (rc != FG_OK) {
+            rc = fg_error_set(err, rc, "validate", "out of memory");
+        } else {
+            out->items[out->count - 1].line = je.line;
+            out->items[out->count - 1].column = je.column;
+        }
+    } else {
+        rc = fg_validate_resource(v, doc, out, err);
+    }
+    fg_arena_trim(scratch, SCRATCH_KEEP);
+    return rc;
+}
+
 int fg_validate_bytes(const fg_validator *v, const char *buf, size_t len, fg_issue_list *out,
                       fg_error *err)
 {
-    if (v == NULL || out == NULL || (buf == NULL && len > 0))
-        return fg_error_set(err, FG_EUSAGE, "validate", "no validator, input or issue list");
-    json_error_t je;
-    json_t *doc = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &je);
-    if (doc == NULL) {
-        int rc = fg_issue_add(out, FG_SEV_FATAL, FG_CHECK_JSON, "structure", "", NULL,
-                              "Not valid JSON at line %d, column %d: %s", je.line, je.column,
-                              je.text);
-        if (rc != FG_OK)
-            return fg_error_set(err, rc, "validate", "out of memory");
-        out->items[out->count - 1].line = je.line;
-        out->items[out->count - 1].column = je.column;
-        return FG_OK;
-    }
-    int rc = fg_validate_resource(v, doc, out, err);
-    json_decref(doc);
+    fg_arena scratch;
+    fg_arena_init(&scratch);
+    int rc = fg_validate_bytes_arena(v, &scratch, buf, len, out, err);
+    fg_arena_free(&scratch);
+    return rc;
+}
+
+int fg_validate_json(const fg_validator *v, const json_t *resource, fg_issue_list *out,
+                     fg_error *err)
+{
+    if (v == NULL || out == NULL || resource == NULL)
+        return fg_error_set(err, FG_EUSAGE, "validate", "no validator, resource or issue list");
+    fg_arena scratch;
+    fg_arena_init(&scratch);
+    const fg_jv *doc = NULL;
+    int rc = fg_jv_from_json(&scratch, resource, &doc);
+    if (rc != FG_OK)
+        rc = fg_error_set(err, FG_ENOMEM, "validate", "out of memory while copying the resource");
+    else
+        rc = fg_validate_resource(v, doc, out, err);
+    fg_arena_free(&scratch);
     return rc;
 }

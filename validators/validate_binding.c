@@ -37,10 +37,10 @@ static int usable(fgv_ctx *c, const fg_elem *def)
     return 1;
 }
 
-static const char *str(const json_t *o, const char *k)
+static const char *str(const fg_jv *o, const char *k)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    const fg_jv *v = fg_jv_get(o, k);
+    return fg_jv_is_string(v) ? fg_jv_str(v) : NULL;
 }
 
 static void report(fgv_ctx *c, const fg_elem *def, const char *what)
@@ -52,23 +52,23 @@ static void report(fgv_ctx *c, const fg_elem *def, const char *what)
               req ? ": use a code from that value set" : "");
 }
 
-void fgv_binding(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type)
+void fgv_binding(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type)
 {
     if (type == NULL || def->binding < FG_BIND_EXTENSIBLE)
         return;
     char what[300];
-    if (json_is_string(val)) {
+    if (fg_jv_is_string(val)) {
         /* code, string, uri: the value itself is the code */
         if (!usable(c, def))
             return;
-        const char *code = json_string_value(val);
+        const char *code = fg_jv_str(val);
         if (!fg_valueset_contains(def->binding_exp, NULL, code)) {
             snprintf(what, sizeof what, "Code '%.200s'", code);
             report(c, def, what);
         }
         return;
     }
-    if (!json_is_object(val))
+    if (!fg_jv_is_object(val))
         return;
     if (strcmp(type, "Coding") == 0 || strcmp(type, "Quantity") == 0
         || strcmp(type, "SimpleQuantity") == 0 || strcmp(type, "Age") == 0
@@ -87,12 +87,12 @@ void fgv_binding(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *
         return;
     }
     if (strcmp(type, "CodeableConcept") == 0) {
-        const json_t *codings = json_object_get(val, "coding");
-        size_t n = json_is_array(codings) ? json_array_size(codings) : 0;
+        const fg_jv *codings = fg_jv_get(val, "coding");
+        size_t n = fg_jv_is_array(codings) ? fg_jv_size(codings) : 0;
         int any_code = 0;
         const char *first_sys = NULL, *first_code = NULL;
         for (size_t i = 0; i < n; i++) {
-            const json_t *cd = json_array_get(codings, i);
+            const fg_jv *cd = fg_jv_at(codings, i);
             const char *code = str(cd, "code");
             if (code == NULL)
                 continue;

@@ -30,19 +30,19 @@ static uint64_t hash_tid(const char *type, size_t tl, const char *id, size_t il)
     return hash_str(h, id, il);
 }
 
-static const char *str(const json_t *o, const char *k)
+static const char *str(const fg_jv *o, const char *k)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    const fg_jv *v = fg_jv_get(o, k);
+    return fg_jv_is_string(v) ? fg_jv_str(v) : NULL;
 }
 
-int fgv_bundle_open(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
+int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
 {
     memset(b, 0, sizeof *b);
     b->bundle = bundle;
     b->type = str(bundle, "type");
-    const json_t *entries = json_object_get(bundle, "entry");
-    size_t n = json_is_array(entries) ? json_array_size(entries) : 0;
+    const fg_jv *entries = fg_jv_get(bundle, "entry");
+    size_t n = fg_jv_is_array(entries) ? fg_jv_size(entries) : 0;
     b->outer = c->bundle;
     c->bundle = b;
     if (n == 0)
@@ -59,11 +59,11 @@ int fgv_bundle_open(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
     b->mask = cap - 1;
     b->n = n;
     for (size_t i = 0; i < n; i++) {
-        const json_t *e = json_array_get(entries, i);
+        const fg_jv *e = fg_jv_at(entries, i);
         fgv_entry *en = &b->entries[i];
         en->full_url = str(e, "fullUrl");
-        en->resource = json_object_get(e, "resource");
-        if (json_is_object(en->resource)) {
+        en->resource = fg_jv_get(e, "resource");
+        if (fg_jv_is_object(en->resource)) {
             en->type = str(en->resource, "resourceType");
             en->id = str(en->resource, "id");
         } else {
@@ -75,8 +75,8 @@ int fgv_bundle_open(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
                 const fgv_entry *o = &b->entries[b->by_url[h] - 1];
                 if (strcmp(o->full_url, en->full_url) == 0 && b->dup_of[i] == 0) {
                     /* bdl-7 allows one fullUrl for several versions */
-                    const json_t *m1 = json_object_get(en->resource, "meta");
-                    const json_t *m2 = json_object_get(o->resource, "meta");
+                    const fg_jv *m1 = fg_jv_get(en->resource, "meta");
+                    const fg_jv *m2 = fg_jv_get(o->resource, "meta");
                     const char *v1 = str(m1, "versionId"), *v2 = str(m2, "versionId");
                     if (v1 == NULL || v2 == NULL || strcmp(v1, v2) == 0)
                         b->dup_of[i] = b->by_url[h];
@@ -149,7 +149,7 @@ static int type_is(const char *t, const char *a, const char *b2)
 
 /* request.url against the resource: POST names its type, PUT its type
  * and id (or a conditional Type?query). */
-static void request_rules(fgv_ctx *c, const json_t *req, const fgv_entry *en)
+static void request_rules(fgv_ctx *c, const fg_jv *req, const fgv_entry *en)
 {
     const char *method = str(req, "method");
     const char *url = str(req, "url");
@@ -188,7 +188,7 @@ static void request_rules(fgv_ctx *c, const json_t *req, const fgv_entry *en)
 
 /* In a transaction no two entries may write the same resource (PUT, PATCH
  * or DELETE of one url): the later one is reported. */
-static void overlapping_writes(fgv_ctx *c, const json_t *entries, size_t n)
+static void overlapping_writes(fgv_ctx *c, const fg_jv *entries, size_t n)
 {
     size_t cap = 16;
     while (cap < n * 2)
@@ -200,14 +200,14 @@ static void overlapping_writes(fgv_ctx *c, const json_t *entries, size_t n)
     }
     size_t l0 = fgv_path_push(c, "entry");
     for (size_t i = 0; i < n; i++) {
-        const json_t *req = json_object_get(json_array_get(entries, i), "request");
+        const fg_jv *req = fg_jv_get(fg_jv_at(entries, i), "request");
         const char *m = str(req, "method"), *url = str(req, "url");
         if (m == NULL || url == NULL
             || !(strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 || strcmp(m, "PATCH") == 0))
             continue;
         size_t h = hash_str(FNV, url, strlen(url)) & (cap - 1);
         while (tab[h] != 0) {
-            const json_t *oreq = json_object_get(json_array_get(entries, tab[h] - 1), "request");
+            const fg_jv *oreq = fg_jv_get(fg_jv_at(entries, tab[h] - 1), "request");
             if (strcmp(str(oreq, "url"), url) == 0) {
                 size_t l1 = fgv_path_index(c, i);
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
@@ -226,14 +226,14 @@ static void overlapping_writes(fgv_ctx *c, const json_t *entries, size_t n)
     free(tab);
 }
 
-static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
+static void entry_rules(fgv_ctx *c, fgv_bundle *b, const fg_jv *e, size_t i)
 {
     const char *bt = b->type;
     const fgv_entry *en = &b->entries[i];
-    if (!json_is_object(e))
+    if (!fg_jv_is_object(e))
         return;
-    const json_t *req = json_object_get(e, "request");
-    const json_t *resp = json_object_get(e, "response");
+    const fg_jv *req = fg_jv_get(e, "request");
+    const fg_jv *resp = fg_jv_get(e, "response");
     if (en->resource == NULL && req == NULL && resp == NULL)
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-5",
                   "An entry must have a resource, a request or a response (bdl-5)");
@@ -262,7 +262,7 @@ static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
                       "entry.response is only allowed in batch-response, transaction-response "
                       "and history bundles, not in a %s (bdl-4)",
                       bt);
-        if (strcmp(bt, "searchset") != 0 && json_object_get(e, "search") != NULL)
+        if (strcmp(bt, "searchset") != 0 && fg_jv_get(e, "search") != NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-2",
                       "entry.search is only allowed in a searchset bundle (bdl-2)");
     }
@@ -283,12 +283,12 @@ static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
     }
     if (en->full_url != NULL && en->resource != NULL && en->id == NULL
         && strstr(en->full_url, "://") != NULL
-        && !(json_is_object(req) && str(req, "method") && strcmp(str(req, "method"), "POST") == 0))
+        && !(fg_jv_is_object(req) && str(req, "method") && strcmp(str(req, "method"), "POST") == 0))
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invalid", NULL,
                   "fullUrl %s names a resource on a server, but the resource has no id: give "
                   "it the id the fullUrl ends in, or use a urn:uuid: fullUrl",
                   en->full_url);
-    if (json_is_object(req) && en->type != NULL)
+    if (fg_jv_is_object(req) && en->type != NULL)
         request_rules(c, req, en);
     if (b->dup_of != NULL && b->dup_of[i] != 0 && !(bt != NULL && strcmp(bt, "history") == 0))
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-7",
@@ -297,15 +297,15 @@ static void entry_rules(fgv_ctx *c, fgv_bundle *b, const json_t *e, size_t i)
                   en->full_url, (size_t)(b->dup_of[i] - 1));
 }
 
-void fgv_bundle_rules(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
+void fgv_bundle_rules(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
 {
     const char *bt = b->type;
-    const json_t *entries = json_object_get(bundle, "entry");
-    if (json_is_array(entries)) {
+    const fg_jv *entries = fg_jv_get(bundle, "entry");
+    if (fg_jv_is_array(entries)) {
         size_t l0 = fgv_path_push(c, "entry");
         for (size_t i = 0; i < b->n; i++) {
             size_t l1 = fgv_path_index(c, i);
-            entry_rules(c, b, json_array_get(entries, i), i);
+            entry_rules(c, b, fg_jv_at(entries, i), i);
             fgv_path_pop(c, l1);
         }
         fgv_path_pop(c, l0);
@@ -314,16 +314,16 @@ void fgv_bundle_rules(fgv_ctx *c, const json_t *bundle, fgv_bundle *b)
         return;
     if (strcmp(bt, "transaction") == 0 && b->n > 1)
         overlapping_writes(c, entries, b->n);
-    if (json_object_get(bundle, "total") != NULL && !type_is(bt, "searchset", "history"))
+    if (fg_jv_get(bundle, "total") != NULL && !type_is(bt, "searchset", "history"))
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-1",
                   "total is only allowed in searchset and history bundles (bdl-1)");
     const char *first = b->n > 0 ? b->entries[0].type : NULL;
     if (strcmp(bt, "document") == 0) {
-        const json_t *idf = json_object_get(bundle, "identifier");
-        if (!json_is_object(idf) || str(idf, "system") == NULL || str(idf, "value") == NULL)
+        const fg_jv *idf = fg_jv_get(bundle, "identifier");
+        if (!fg_jv_is_object(idf) || str(idf, "system") == NULL || str(idf, "value") == NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-9",
                       "A document bundle needs an identifier with system and value (bdl-9)");
-        if (json_object_get(bundle, "timestamp") == NULL)
+        if (fg_jv_get(bundle, "timestamp") == NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_BUNDLE, "invariant", "bdl-10",
                       "A document bundle needs a timestamp (bdl-10)");
         if (first == NULL || strcmp(first, "Composition") != 0)

@@ -172,12 +172,12 @@ static int is_resource_type(const fgv_ctx *c, const fg_type_ref *t)
 }
 
 /* An extension's definition: from the element, its type profile, or its url. */
-static const fg_elem *extension_source(fgv_ctx *c, const json_t *val, const fg_elem *def,
+static const fg_elem *extension_source(fgv_ctx *c, const fg_jv *val, const fg_elem *def,
                                        const fg_type_ref *tref, const fg_structure **type,
                                        const char **url_out)
 {
-    const json_t *u = json_object_get(val, "url");
-    const char *url = json_is_string(u) ? json_string_value(u) : NULL;
+    const fg_jv *u = fg_jv_get(val, "url");
+    const char *url = fg_jv_is_string(u) ? fg_jv_str(u) : NULL;
     *url_out = url;
     if (def->n_children > 0) {
         *type = c->v->extension;
@@ -215,13 +215,13 @@ static const fg_elem *extension_source(fgv_ctx *c, const json_t *val, const fg_e
     return c->v->extension ? c->v->extension->root : NULL;
 }
 
-static int has_extension(const json_t *shadow)
+static int has_extension(const fg_jv *shadow)
 {
-    const json_t *e = json_object_get(shadow, "extension");
-    return json_is_array(e) && json_array_size(e) > 0;
+    const fg_jv *e = fg_jv_get(shadow, "extension");
+    return fg_jv_is_array(e) && fg_jv_size(e) > 0;
 }
 
-void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_elem *def,
+void fgv_value(fgv_ctx *c, const fg_jv *val, const fg_jv *shadow, const fg_elem *def,
                const fg_type_ref *tref)
 {
     if (c->failed)
@@ -240,13 +240,13 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
         }
         if (val != NULL)
             fgv_primitive(c, val, code);
-        if (shadow != NULL && !json_is_null(shadow)) {
-            if (!json_is_object(shadow)) {
+        if (shadow != NULL && !fg_jv_is_null(shadow)) {
+            if (!fg_jv_is_object(shadow)) {
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "The `_%s` companion of a primitive must be an object with id or "
                           "extension",
                           def->name ? def->name : "");
-            } else if (json_object_get(shadow, "value") != NULL) {
+            } else if (fg_jv_get(shadow, "value") != NULL) {
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "The `_%s` companion must not hold a value: put it in `%s`",
                           def->name ? def->name : "", def->name ? def->name : "");
@@ -266,8 +266,8 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
                 c->holder_ext_url = su;
             }
         }
-        if (val == NULL || json_is_null(val)) {
-            if (shadow == NULL || !json_is_object(shadow) || !has_extension(shadow))
+        if (val == NULL || fg_jv_is_null(val)) {
+            if (shadow == NULL || !fg_jv_is_object(shadow) || !has_extension(shadow))
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "ele-1",
                           "A primitive without a value must have extensions (ele-1)");
             return;
@@ -280,14 +280,14 @@ void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_ele
             fgv_invariants(c, val, def, code);
         return;
     }
-    if (!json_is_object(val)) {
+    if (!fg_jv_is_object(val)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                   "Expected a JSON object for type %s, found %s",
                   tref && tref->code ? tref->code : "BackboneElement",
-                  json_is_string(val)    ? "a string"
-                  : json_is_number(val)  ? "a number"
-                  : json_is_boolean(val) ? "a boolean"
-                  : json_is_array(val)   ? "an array"
+                  fg_jv_is_string(val)    ? "a string"
+                  : fg_jv_is_number(val)  ? "a number"
+                  : fg_jv_is_boolean(val) ? "a boolean"
+                  : fg_jv_is_array(val)   ? "an array"
                                          : "null");
         return;
     }
@@ -368,7 +368,7 @@ static const fg_elem *choice_slice(const fg_elem *def, const fg_type_ref *tref,
     return NULL;
 }
 
-static void property(fgv_ctx *c, const char *key, const json_t *val, const json_t *shadow,
+static void property(fgv_ctx *c, const char *key, const fg_jv *val, const fg_jv *shadow,
                      const fg_elem *def, const fg_type_ref *tref)
 {
     size_t l0 = fgv_path_push(c, key);
@@ -378,36 +378,36 @@ static void property(fgv_ctx *c, const char *key, const json_t *val, const json_
                   "Element %s is not allowed here (max 0)", key);
         goto out;
     }
-    if (val != NULL && json_is_null(val)) {
+    if (val != NULL && fg_jv_is_null(val)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                   "null is not allowed in FHIR JSON: leave the property out");
         goto out;
     }
-    const json_t *v_or_s = val ? val : shadow;
+    const fg_jv *v_or_s = val ? val : shadow;
     if (def->is_array) {
-        if (!json_is_array(v_or_s)) {
+        if (!fg_jv_is_array(v_or_s)) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                       "%s%s repeats, so it must be a JSON array", val ? "" : "_", key);
-            if (json_is_object(v_or_s) || val != NULL)
+            if (fg_jv_is_object(v_or_s) || val != NULL)
                 fgv_value(c, val, val ? NULL : shadow, def, tref);
             goto out;
         }
-        size_t n = json_array_size(v_or_s);
+        size_t n = fg_jv_size(v_or_s);
         if (n == 0) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                       "Empty arrays are not allowed in FHIR JSON: leave the property out");
             goto out;
         }
         if (val != NULL && shadow != NULL) {
-            if (!json_is_array(shadow)) {
+            if (!fg_jv_is_array(shadow)) {
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "_%s must be an array matching %s item by item", key, key);
                 shadow = NULL;
-            } else if (json_array_size(shadow) != n) {
+            } else if (fg_jv_size(shadow) != n) {
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "_%s has %zu items but %s has %zu: they pair item by item (use "
                           "null for a missing side)",
-                          key, json_array_size(shadow), key, n);
+                          key, fg_jv_size(shadow), key, n);
                 shadow = NULL;
             }
         }
@@ -423,18 +423,18 @@ static void property(fgv_ctx *c, const char *key, const json_t *val, const json_
             goto out;
         }
         for (size_t i = 0; i < n && !c->failed; i++) {
-            const json_t *it = val ? json_array_get(val, i) : NULL;
-            const json_t *sh = shadow ? json_array_get(shadow, i) : (val ? NULL : json_array_get(v_or_s, i));
+            const fg_jv *it = val ? fg_jv_at(val, i) : NULL;
+            const fg_jv *sh = shadow ? fg_jv_at(shadow, i) : (val ? NULL : fg_jv_at(v_or_s, i));
             size_t l1 = fgv_path_index(c, i);
-            if (it != NULL && json_is_null(it)) {
-                if (!prim || sh == NULL || json_is_null(sh))
+            if (it != NULL && fg_jv_is_null(it)) {
+                if (!prim || sh == NULL || fg_jv_is_null(sh))
                     fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                               "null is only allowed as a placeholder in an array of "
                               "primitives paired with a `_%s` entry",
                               key);
                 else
                     fgv_value(c, NULL, sh, def, tref);
-            } else if (sh != NULL && json_is_null(sh)) {
+            } else if (sh != NULL && fg_jv_is_null(sh)) {
                 if (it == NULL)
                     fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                               "null placeholder without a value in %s", key);
@@ -447,7 +447,7 @@ static void property(fgv_ctx *c, const char *key, const json_t *val, const json_
         }
         goto out;
     }
-    if (json_is_array(v_or_s)) {
+    if (fg_jv_is_array(v_or_s)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                   "%s%s does not repeat, so it must not be a JSON array", val ? "" : "_", key);
         goto out;
@@ -469,12 +469,12 @@ out:
     fgv_path_pop(c, l0);
 }
 
-void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_structure *type,
+void fgv_object(fgv_ctx *c, const fg_jv *obj, const fg_elem *src, const fg_structure *type,
                 int is_root)
 {
     if (c->failed)
         return;
-    if (json_object_size(obj) == 0) {
+    if (fg_jv_size(obj) == 0) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                   "Empty objects are not allowed in FHIR JSON: give it content or leave it out");
         return;
@@ -490,15 +490,15 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
     int any_shadow = 0;
 
     const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)obj, key, val)
+    const fg_jv *val;
+    fg_jv_object_foreach(obj, key, val)
     {
         if (key[0] == '_') {
             any_shadow = 1;
             break;
         }
     }
-    json_object_foreach((json_t *)obj, key, val)
+    fg_jv_object_foreach(obj, key, val)
     {
         if (strcmp(key, "id") != 0)
             only_id = 0;
@@ -517,7 +517,7 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
         int is_shadow = key[0] == '_';
         if (is_shadow) {
             name = key + 1;
-            if (json_object_get(obj, name) != NULL)
+            if (fg_jv_get(obj, name) != NULL)
                 continue; /* checked with its value */
         }
         const fg_type_ref *tref;
@@ -559,14 +559,14 @@ void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *src, const fg_stru
             fgv_path_pop(c, l0);
             continue;
         }
-        const json_t *shadow = NULL;
+        const fg_jv *shadow = NULL;
         if (!is_shadow && any_shadow && fgv_is_primitive(tref)) {
             char sk[256];
             size_t kl = strlen(key);
             if (kl + 2 < sizeof sk) {
                 sk[0] = '_';
                 memcpy(sk + 1, key, kl + 1);
-                shadow = json_object_get(obj, sk);
+                shadow = fg_jv_get(obj, sk);
             }
         }
         if (is_shadow)

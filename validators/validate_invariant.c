@@ -31,14 +31,14 @@
 
 #include "validate_private.h"
 
-static int has_value_x(const json_t *o)
+static int has_value_x(const fg_jv *o)
 {
     const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v)
+    const fg_jv *v;
+    fg_jv_object_foreach(o, k, v)
     {
-        /* a value present only through its `_valueX` extensions counts
-         * (k itself must stay as it is: the foreach walks on from it) */
+        /* a value present only through its `_valueX` extensions counts */
+        (void)v;
         const char *name = k[0] == '_' ? k + 1 : k;
         if (strncmp(name, "value", 5) == 0 && isupper((unsigned char)name[5]))
             return 1;
@@ -47,87 +47,87 @@ static int has_value_x(const json_t *o)
 }
 
 /* 1 when some "reference" string under `j` equals `ref`, skipping `skip`. */
-static int refers_to(const json_t *j, const char *ref, const json_t *skip, int depth)
+static int refers_to(const fg_jv *j, const char *ref, const fg_jv *skip, int depth)
 {
     if (j == skip || depth > 64)
         return 0;
-    if (json_is_object(j)) {
+    if (fg_jv_is_object(j)) {
         const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)j, k, v)
+        const fg_jv *v;
+        fg_jv_object_foreach(j, k, v)
         {
-            if (json_is_string(v)) {
+            if (fg_jv_is_string(v)) {
                 /* Reference.reference, and canonical or uri values (dom-3
                  * reads descendants().as(canonical) and .as(uri) too) */
                 (void)k;
-                if (strcmp(json_string_value(v), ref) == 0)
+                if (strcmp(fg_jv_str(v), ref) == 0)
                     return 1;
             } else if (refers_to(v, ref, skip, depth + 1)) {
                 return 1;
             }
         }
-    } else if (json_is_array(j)) {
+    } else if (fg_jv_is_array(j)) {
         size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) if (refers_to(v, ref, skip, depth + 1)) return 1;
-    } else if (json_is_string(j)) {
-        return strcmp(json_string_value(j), ref) == 0;
+        const fg_jv *v;
+        fg_jv_array_foreach(j, i, v) if (refers_to(v, ref, skip, depth + 1)) return 1;
+    } else if (fg_jv_is_string(j)) {
+        return strcmp(fg_jv_str(j), ref) == 0;
     }
     return 0;
 }
 
 /* "#" anywhere in a contained resource's references: it points back at
  * its container, which dom-3 accepts. */
-static int refers_to_container(const json_t *j, int depth)
+static int refers_to_container(const fg_jv *j, int depth)
 {
     return refers_to(j, "#", NULL, depth);
 }
 
-static void dom_rules(fgv_ctx *c, const json_t *res, const char *key, int is_error)
+static void dom_rules(fgv_ctx *c, const fg_jv *res, const char *key, int is_error)
 {
-    const json_t *contained = json_object_get(res, "contained");
+    const fg_jv *contained = fg_jv_get(res, "contained");
     size_t i;
-    const json_t *r;
+    const fg_jv *r;
     if (strcmp(key, "dom-6") == 0) {
-        const json_t *text = json_object_get(res, "text");
-        if (!json_is_object(text) || json_object_get(text, "div") == NULL)
+        const fg_jv *text = fg_jv_get(res, "text");
+        if (!fg_jv_is_object(text) || fg_jv_get(text, "div") == NULL)
             fgv_issue(c, is_error ? FG_SEV_ERROR : FG_SEV_WARNING, FG_CHECK_INVARIANT,
                       "invariant", "dom-6",
                       "A resource should have narrative for robust management (dom-6)");
         return;
     }
-    if (!json_is_array(contained))
+    if (!fg_jv_is_array(contained))
         return;
     size_t l0 = fgv_path_push(c, "contained");
-    json_array_foreach(contained, i, r)
+    fg_jv_array_foreach(contained, i, r)
     {
-        if (!json_is_object(r))
+        if (!fg_jv_is_object(r))
             continue;
         size_t l1 = fgv_path_index(c, i);
-        const json_t *meta = json_object_get(r, "meta");
-        if (strcmp(key, "dom-2") == 0 && json_object_get(r, "contained") != NULL)
+        const fg_jv *meta = fg_jv_get(r, "meta");
+        if (strcmp(key, "dom-2") == 0 && fg_jv_get(r, "contained") != NULL)
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-2",
                       "A contained resource must not contain resources (dom-2)");
-        else if (strcmp(key, "dom-4") == 0 && json_is_object(meta)
-                 && (json_object_get(meta, "versionId") || json_object_get(meta, "lastUpdated")))
+        else if (strcmp(key, "dom-4") == 0 && fg_jv_is_object(meta)
+                 && (fg_jv_get(meta, "versionId") || fg_jv_get(meta, "lastUpdated")))
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-4",
                       "A contained resource must not have meta.versionId or meta.lastUpdated "
                       "(dom-4)");
-        else if (strcmp(key, "dom-5") == 0 && json_is_object(meta)
-                 && json_object_get(meta, "security"))
+        else if (strcmp(key, "dom-5") == 0 && fg_jv_is_object(meta)
+                 && fg_jv_get(meta, "security"))
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-5",
                       "A contained resource must not have a security label (dom-5)");
         else if (strcmp(key, "dom-3") == 0) {
-            const json_t *id = json_object_get(r, "id");
-            if (json_is_string(id)) {
+            const fg_jv *id = fg_jv_get(r, "id");
+            if (fg_jv_is_string(id)) {
                 char ref[160];
-                snprintf(ref, sizeof ref, "#%s", json_string_value(id));
+                snprintf(ref, sizeof ref, "#%s", fg_jv_str(id));
                 if (!refers_to(res, ref, contained, 0) && !refers_to_container(r, 0)) {
                     /* siblings may refer to it too */
                     int sib = 0;
                     size_t k;
-                    const json_t *o;
-                    json_array_foreach(contained, k, o) if (o != r && refers_to(o, ref, NULL, 0))
+                    const fg_jv *o;
+                    fg_jv_array_foreach(contained, k, o) if (o != r && refers_to(o, ref, NULL, 0))
                         sib = 1;
                     if (!sib)
                         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "dom-3",
@@ -201,40 +201,40 @@ static const char *cb_child_type(void *ctx, const char *parent_type, const char 
     return code;
 }
 
-static const json_t *cb_resolve(void *ctx, const json_t *from, const char *ref)
+static const fg_jv *cb_resolve(void *ctx, const fg_jv *from, const char *ref)
 {
     const char *t;
     return fgv_resolve(ctx, from, ref, &t);
 }
 
-static int cb_member_of(void *ctx, const json_t *coded, const char *coded_type, const char *vsurl)
+static int cb_member_of(void *ctx, const fg_jv *coded, const char *coded_type, const char *vsurl)
 {
     fgv_ctx *c = ctx;
     (void)coded_type;
     const fg_valueset *vs = fg_registry_valueset(c->v->reg, vsurl);
     if (vs == NULL || fg_valueset_status(vs) != FG_VS_EXPANDED)
         return -1;
-    if (json_is_string(coded))
-        return fg_valueset_contains(vs, NULL, json_string_value(coded));
-    const json_t *codings = json_object_get(coded, "coding");
-    if (json_is_array(codings)) {
+    if (fg_jv_is_string(coded))
+        return fg_valueset_contains(vs, NULL, fg_jv_str(coded));
+    const fg_jv *codings = fg_jv_get(coded, "coding");
+    if (fg_jv_is_array(codings)) {
         size_t i;
-        const json_t *cd;
-        json_array_foreach(codings, i, cd)
+        const fg_jv *cd;
+        fg_jv_array_foreach(codings, i, cd)
         {
-            const json_t *sy = json_object_get(cd, "system"), *co = json_object_get(cd, "code");
-            if (json_is_string(co)
-                && fg_valueset_contains(vs, json_is_string(sy) ? json_string_value(sy) : NULL,
-                                        json_string_value(co)))
+            const fg_jv *sy = fg_jv_get(cd, "system"), *co = fg_jv_get(cd, "code");
+            if (fg_jv_is_string(co)
+                && fg_valueset_contains(vs, fg_jv_is_string(sy) ? fg_jv_str(sy) : NULL,
+                                        fg_jv_str(co)))
                 return 1;
         }
         return 0;
     }
-    const json_t *sy = json_object_get(coded, "system"), *co = json_object_get(coded, "code");
-    if (!json_is_string(co))
+    const fg_jv *sy = fg_jv_get(coded, "system"), *co = fg_jv_get(coded, "code");
+    if (!fg_jv_is_string(co))
         return -1;
-    return fg_valueset_contains(vs, json_is_string(sy) ? json_string_value(sy) : NULL,
-                                json_string_value(co));
+    return fg_valueset_contains(vs, fg_jv_is_string(sy) ? fg_jv_str(sy) : NULL,
+                                fg_jv_str(co));
 }
 
 typedef enum native_kind {
@@ -333,19 +333,19 @@ int fgv_expr_kind(const char *expr)
     return 0;
 }
 
-static int present(const json_t *o, const char *k)
+static int present(const fg_jv *o, const char *k)
 {
-    return json_object_get(o, k) != NULL;
+    return fg_jv_get(o, k) != NULL;
 }
 
-int fgv_expr_native(fgv_ctx *c, int kind, const json_t *val, const fg_elem *def, const char *type)
+int fgv_expr_native(fgv_ctx *c, int kind, const fg_jv *val, const fg_elem *def, const char *type)
 {
     (void)c;
     (void)def;
     if (kind == 4) /* a dateTime of at least day precision; anything else is empty: true */
-        return !(json_is_string(val) && type != NULL && strcmp(type, "dateTime") == 0)
-               || strlen(json_string_value(val)) >= 8;
-    if (!json_is_object(val))
+        return !(fg_jv_is_string(val) && type != NULL && strcmp(type, "dateTime") == 0)
+               || strlen(fg_jv_str(val)) >= 8;
+    if (!fg_jv_is_object(val))
         return 1;
     switch (kind) {
     case 1:
@@ -363,7 +363,7 @@ int fgv_expr_native(fgv_ctx *c, int kind, const json_t *val, const fg_elem *def,
     }
 }
 
-static void evaluate(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+static void evaluate(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type,
                      const fg_constraint *k)
 {
     if (k->compiled == NULL) {
@@ -417,12 +417,12 @@ static int has_key(const fg_elem *e, const char *key)
     return 0;
 }
 
-void fgv_invariants(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type)
+void fgv_invariants(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type)
 {
     fgv_invariants_except(c, val, def, type, NULL);
 }
 
-void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+void fgv_invariants_except(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type,
                            const fg_elem *done)
 {
     for (size_t i = 0; i < def->n_constraints && !c->failed; i++) {
@@ -439,9 +439,9 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
         fg_severity sev = k->is_error ? FG_SEV_ERROR : FG_SEV_WARNING;
         switch (nk) {
         case NK_EXT1:
-            if (json_is_object(val)) {
-                const json_t *ex = json_object_get(val, "extension");
-                int has_ext = json_is_array(ex) && json_array_size(ex) > 0;
+            if (fg_jv_is_object(val)) {
+                const fg_jv *ex = fg_jv_get(val, "extension");
+                int has_ext = fg_jv_is_array(ex) && fg_jv_size(ex) > 0;
                 if (has_ext == has_value_x(val))
                     fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "ext-1",
                               has_ext ? "An extension must have either extensions or a value, "
@@ -451,26 +451,26 @@ void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, co
             }
             break;
         case NK_SQTY1:
-            if (json_is_object(val) && json_object_get(val, "comparator") != NULL)
+            if (fg_jv_is_object(val) && fg_jv_get(val, "comparator") != NULL)
                 fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
                           k->human ? k->human : "A SimpleQuantity has no comparator", k->key);
             break;
         case NK_EMPTY_OR_EXISTS:
-            if (json_is_object(val) && json_object_get(val, empty_or_exists[eoe][1]) != NULL
-                && json_object_get(val, empty_or_exists[eoe][2]) == NULL)
+            if (fg_jv_is_object(val) && fg_jv_get(val, empty_or_exists[eoe][1]) != NULL
+                && fg_jv_get(val, empty_or_exists[eoe][2]) == NULL)
                 fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
                           k->human ? k->human : "Constraint failed", k->key);
             break;
         case NK_TXT2:
-            if (json_is_string(val) && !has_content(json_string_value(val)))
+            if (fg_jv_is_string(val) && !has_content(fg_jv_str(val)))
                 fgv_issue(c, sev, FG_CHECK_INVARIANT, "invariant", k->key, "%s (%s)",
                           k->human ? k->human : "The narrative SHALL have some non-whitespace "
                                                 "content",
                           k->key);
             break;
         case NK_DOM:
-            if (json_is_object(val) && def->parent == NULL
-                && json_object_get(val, "resourceType") != NULL)
+            if (fg_jv_is_object(val) && def->parent == NULL
+                && fg_jv_get(val, "resourceType") != NULL)
                 dom_rules(c, val, k->key, k->is_error);
             break;
         default: {

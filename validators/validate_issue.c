@@ -20,6 +20,7 @@ void fg_issue_list_clear(fg_issue_list *l)
     l->count = 0;
     l->errors = 0;
     l->warnings = 0;
+    l->resources = 0;
 }
 
 void fg_issue_list_free(fg_issue_list *l)

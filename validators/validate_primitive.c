@@ -312,41 +312,41 @@ static int is_xhtml_div(const char *s)
     return len >= 6 && strncmp(s + len - 6, "</div>", 6) == 0;
 }
 
-static const char *json_kind(const json_t *v)
+static const char *json_kind(const fg_jv *v)
 {
-    if (json_is_string(v))
+    if (fg_jv_is_string(v))
         return "a string";
-    if (json_is_integer(v) || json_is_real(v))
+    if (fg_jv_is_integer(v) || fg_jv_is_real(v))
         return "a number";
-    if (json_is_boolean(v))
+    if (fg_jv_is_boolean(v))
         return "a boolean";
-    if (json_is_array(v))
+    if (fg_jv_is_array(v))
         return "an array";
-    if (json_is_object(v))
+    if (fg_jv_is_object(v))
         return "an object";
     return "null";
 }
 
-static void number(fgv_ctx *c, const json_t *val, const char *code)
+static void number(fgv_ctx *c, const fg_jv *val, const char *code)
 {
-    if (!json_is_number(val)) {
+    if (!fg_jv_is_number(val)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                   "A %s must be a JSON number, found %s%s", code, json_kind(val),
-                  json_is_string(val) ? " (remove the quotes)" : "");
+                  fg_jv_is_string(val) ? " (remove the quotes)" : "");
         return;
     }
     if (!fgv_prim_is_integer(code)) {
-        if (json_is_real(val) && !isfinite(json_real_value(val)))
+        if (fg_jv_is_real(val) && !isfinite(fg_jv_number(val)))
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FORMAT, "value", NULL,
                       "A decimal must be finite");
         return;
     }
-    if (!json_is_integer(val)) {
+    if (!fg_jv_is_integer(val)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FORMAT, "value", NULL,
-                  "A %s must be a whole number, found %g", code, json_real_value(val));
+                  "A %s must be a whole number, found %g", code, fg_jv_number(val));
         return;
     }
-    json_int_t n = json_integer_value(val);
+    json_int_t n = fg_jv_integer(val);
     json_int_t lo = strcmp(code, "positiveInt") == 0 ? 1 : strcmp(code, "unsignedInt") == 0 ? 0
                                                                                             : INT32_MIN;
     if (n < lo || n > INT32_MAX)
@@ -355,28 +355,28 @@ static void number(fgv_ctx *c, const json_t *val, const char *code)
                   INT32_MAX);
 }
 
-void fgv_primitive(fgv_ctx *c, const json_t *val, const char *code)
+void fgv_primitive(fgv_ctx *c, const fg_jv *val, const char *code)
 {
-    if (json_is_null(val))
+    if (fg_jv_is_null(val))
         return; /* the caller decides whether a null placeholder is allowed */
     if (code[0] == 'b' && code[1] == 'o' && strcmp(code, "boolean") == 0) {
-        if (!json_is_boolean(val))
+        if (!fg_jv_is_boolean(val))
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                       "A boolean must be JSON true or false, found %s%s", json_kind(val),
-                      json_is_string(val) ? " (remove the quotes)" : "");
+                      fg_jv_is_string(val) ? " (remove the quotes)" : "");
         return;
     }
     if (fgv_prim_is_number(code)) {
         number(c, val, code);
         return;
     }
-    if (!json_is_string(val)) {
+    if (!fg_jv_is_string(val)) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_TYPE, "structure", NULL,
                   "A %s must be a JSON string, found %s", code, json_kind(val));
         return;
     }
-    const char *s = json_string_value(val);
-    size_t len = json_string_length(val);
+    const char *s = fg_jv_str(val);
+    size_t len = fg_jv_len(val);
     if (len == 0) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "value", NULL,
                   "Empty strings are not allowed in FHIR: leave the property out");

@@ -41,11 +41,11 @@ typedef struct fgv_entry {
     const char *full_url;       /* borrowed from the JSON, or NULL */
     const char *type;           /* resource.resourceType, or NULL */
     const char *id;             /* resource.id, or NULL */
-    const json_t *resource;
+    const fg_jv *resource;
 } fgv_entry;
 
 typedef struct fgv_bundle {
-    const json_t *bundle;
+    const fg_jv *bundle;
     const char *type;           /* Bundle.type */
     fgv_entry *entries;
     size_t n;
@@ -66,9 +66,9 @@ typedef struct fgv_ctx {
     char path[FGV_PATH_MAX];
     size_t path_len;
 
-    const json_t *resource;      /* the resource holding the focus (%resource) */
-    const json_t *root_resource; /* the outermost resource */
-    const json_t *container;     /* the resource whose contained[] `#id` refers to */
+    const fg_jv *resource;      /* the resource holding the focus (%resource) */
+    const fg_jv *root_resource; /* the outermost resource */
+    const fg_jv *container;     /* the resource whose contained[] `#id` refers to */
     const char *resource_type;
     fgv_bundle *bundle;          /* innermost enclosing Bundle, or NULL */
     int in_contained;            /* validating a contained resource */
@@ -102,7 +102,7 @@ int fgv_constraint_kind(const fg_validator *v, const fg_constraint *k);
 /* Which frequent expression (by exact text) `expr` is, or 0. */
 int fgv_expr_kind(const char *expr);
 /* Check constraint `k` of that kind natively; 1 when it holds. */
-int fgv_expr_native(fgv_ctx *c, int kind, const json_t *val, const fg_elem *def, const char *type);
+int fgv_expr_native(fgv_ctx *c, int kind, const fg_jv *val, const fg_elem *def, const char *type);
 
 /* ---- validate_issue.c ---- */
 void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, const char *rule,
@@ -128,16 +128,16 @@ static inline void fgv_path_pop(fgv_ctx *c, size_t len)
 /* ---- validate.c ---- */
 /* Validate a resource object against its base and claimed profiles. The
  * path already names it. */
-void fgv_resource(fgv_ctx *c, const json_t *res, const fg_structure *extra_profile);
+void fgv_resource(fgv_ctx *c, const fg_jv *res, const fg_structure *extra_profile);
 
 /* ---- validate_elem.c ---- */
 /* Check the properties of object `obj` against the children of `def`
  * (or of its type when it has none). `type` is the FHIR type of obj. */
-void fgv_object(fgv_ctx *c, const json_t *obj, const fg_elem *def, const fg_structure *type,
+void fgv_object(fgv_ctx *c, const fg_jv *obj, const fg_elem *def, const fg_structure *type,
                 int is_resource_root);
 /* Check one value (an array item or a single value) of element `def`
  * whose FHIR type is `tref`; `shadow` is its `_name` counterpart. */
-void fgv_value(fgv_ctx *c, const json_t *val, const json_t *shadow, const fg_elem *def,
+void fgv_value(fgv_ctx *c, const fg_jv *val, const fg_jv *shadow, const fg_elem *def,
                const fg_type_ref *tref);
 /* The children that describe values of `def` typed `tref`. */
 const fg_elem *fgv_children_source(const fgv_ctx *c, const fg_elem *def, const fg_type_ref *tref,
@@ -152,38 +152,38 @@ const fg_type_ref *fgv_choice_type(const fg_elem *def, const char *suffix);
 
 /* ---- validate_primitive.c ---- */
 /* Check a primitive JSON value against FHIR type `code`. */
-void fgv_primitive(fgv_ctx *c, const json_t *val, const char *code);
+void fgv_primitive(fgv_ctx *c, const fg_jv *val, const char *code);
 /* 1 when the type's JSON form is a number / boolean. */
 int fgv_prim_is_number(const char *code);
 int fgv_prim_is_integer(const char *code);
 
 /* ---- validate_slicing.c ---- */
-void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *name);
+void fgv_sliced(fgv_ctx *c, const fg_jv *arr, const fg_elem *def, const char *name);
 /* pattern containment / fixed equality */
-int fgv_pattern_match(const fg_jv *pattern, const json_t *val);
-int fgv_fixed_match(const fg_jv *fixed, const json_t *val);
-void fgv_fixed_pattern(fgv_ctx *c, const json_t *val, const fg_elem *def);
+int fgv_pattern_match(const fg_jv *pattern, const fg_jv *val);
+int fgv_fixed_match(const fg_jv *fixed, const fg_jv *val);
+void fgv_fixed_pattern(fgv_ctx *c, const fg_jv *val, const fg_elem *def);
 
 /* ---- validate_binding.c ---- */
-void fgv_binding(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type);
+void fgv_binding(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type);
 
 /* ---- validate_reference.c ---- */
-void fgv_reference(fgv_ctx *c, const json_t *ref, const fg_elem *def, const fg_type_ref *tref);
-const json_t *fgv_resolve(fgv_ctx *c, const json_t *from, const char *reference,
+void fgv_reference(fgv_ctx *c, const fg_jv *ref, const fg_elem *def, const fg_type_ref *tref);
+const fg_jv *fgv_resolve(fgv_ctx *c, const fg_jv *from, const char *reference,
                           const char **type_out);
 
 /* ---- validate_bundle.c ---- */
-int fgv_bundle_open(fgv_ctx *c, const json_t *bundle, fgv_bundle *b);
+int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b);
 void fgv_bundle_close(fgv_ctx *c, fgv_bundle *b);
-void fgv_bundle_rules(fgv_ctx *c, const json_t *bundle, fgv_bundle *b);
+void fgv_bundle_rules(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b);
 /* The entry `reference` points at (a fullUrl, or Type/id), or NULL. */
 const fgv_entry *fgv_bundle_find(const fgv_bundle *b, const char *reference);
 
 /* ---- validate_invariant.c ---- */
-void fgv_invariants(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type);
+void fgv_invariants(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type);
 /* The same, skipping the keys `done` already has (the type's own
  * constraints after the element's). */
-void fgv_invariants_except(fgv_ctx *c, const json_t *val, const fg_elem *def, const char *type,
+void fgv_invariants_except(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *type,
                            const fg_elem *done);
 void fgv_extension_context(fgv_ctx *c, const fg_structure *ext, const fg_elem *holder_def,
                            const fg_structure *holder_type);

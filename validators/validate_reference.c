@@ -14,18 +14,18 @@
 
 #include "validate_private.h"
 
-static const char *str(const json_t *o, const char *k)
+static const char *str(const fg_jv *o, const char *k)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    const fg_jv *v = fg_jv_get(o, k);
+    return fg_jv_is_string(v) ? fg_jv_str(v) : NULL;
 }
 
-static const json_t *find_contained(const json_t *container, const char *id)
+static const fg_jv *find_contained(const fg_jv *container, const char *id)
 {
-    const json_t *list = json_object_get(container, "contained");
+    const fg_jv *list = fg_jv_get(container, "contained");
     size_t i;
-    const json_t *r;
-    json_array_foreach(list, i, r)
+    const fg_jv *r;
+    fg_jv_array_foreach(list, i, r)
     {
         const char *rid = str(r, "id");
         if (rid != NULL && strcmp(rid, id) == 0)
@@ -34,15 +34,15 @@ static const json_t *find_contained(const json_t *container, const char *id)
     return NULL;
 }
 
-const json_t *fgv_resolve(fgv_ctx *c, const json_t *from, const char *ref, const char **type_out)
+const fg_jv *fgv_resolve(fgv_ctx *c, const fg_jv *from, const char *ref, const char **type_out)
 {
     (void)from;
     *type_out = NULL;
     if (ref == NULL)
         return NULL;
     if (ref[0] == '#') {
-        const json_t *cont = c->container ? c->container : c->resource;
-        const json_t *r = ref[1] ? find_contained(cont, ref + 1) : cont;
+        const fg_jv *cont = c->container ? c->container : c->resource;
+        const fg_jv *r = ref[1] ? find_contained(cont, ref + 1) : cont;
         if (r != NULL)
             *type_out = str(r, "resourceType");
         return r;
@@ -121,7 +121,7 @@ static int target_allows(const fgv_ctx *c, const fg_type_ref *tref, const char *
     return 0;
 }
 
-void fgv_reference(fgv_ctx *c, const json_t *ref, const fg_elem *def, const fg_type_ref *tref)
+void fgv_reference(fgv_ctx *c, const fg_jv *ref, const fg_elem *def, const fg_type_ref *tref)
 {
     (void)def;
     const char *r = str(ref, "reference");
@@ -129,7 +129,7 @@ void fgv_reference(fgv_ctx *c, const json_t *ref, const fg_elem *def, const fg_t
         return;
     const char *rtype = NULL;
     char named[96];
-    const json_t *target = NULL;
+    const fg_jv *target = NULL;
     size_t l0 = fgv_path_push(c, "reference");
     if (r[0] == '#') {
         target = fgv_resolve(c, c->resource, r, &rtype);

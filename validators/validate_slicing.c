@@ -23,79 +23,65 @@
 
 #define FGV_DISC_VALUES 16 /* values one discriminator path may reach */
 
-/* A registry value (fixed[x], pattern[x]) against a value of the resource:
- * numbers by value, strings byte for byte, the literals by type. */
-static int scalar_equal(const fg_jv *a, const json_t *b)
+static int num_equal(const fg_jv *a, const fg_jv *b)
 {
-    switch (fg_jv_typeof(a)) {
-    case FG_JV_INTEGER:
-    case FG_JV_REAL:
-        return json_is_number(b) && fg_jv_number(a) == json_number_value(b);
-    case FG_JV_STRING:
-        return json_is_string(b) && json_string_length(b) == fg_jv_len(a) &&
-               memcmp(json_string_value(b), fg_jv_str(a), fg_jv_len(a)) == 0;
-    case FG_JV_TRUE:
-        return json_is_true(b);
-    case FG_JV_FALSE:
-        return json_is_false(b);
-    case FG_JV_NULL:
-        return json_is_null(b);
-    default:
-        return 0;
-    }
+    return fg_jv_is_number(a) && fg_jv_is_number(b) && fg_jv_number(a) == fg_jv_number(b);
 }
 
-int fgv_fixed_match(const fg_jv *fixed, const json_t *val)
+int fgv_fixed_match(const fg_jv *fixed, const fg_jv *val)
 {
+    if (fg_jv_is_number(fixed))
+        return num_equal(fixed, val);
     if (fg_jv_is_object(fixed)) {
-        if (!json_is_object(val) || fg_jv_size(fixed) != json_object_size(val))
+        if (!fg_jv_is_object(val) || fg_jv_size(fixed) != fg_jv_size(val))
             return 0;
-        const char *key;
+        const char *k;
         const fg_jv *fv;
-        fg_jv_object_foreach(fixed, key, fv)
+        fg_jv_object_foreach(fixed, k, fv)
         {
-            if (!fgv_fixed_match(fv, json_object_get(val, key)))
+            if (!fgv_fixed_match(fv, fg_jv_get(val, k)))
                 return 0;
         }
         return 1;
     }
     if (fg_jv_is_array(fixed)) {
-        if (!json_is_array(val) || fg_jv_size(fixed) != json_array_size(val))
+        if (!fg_jv_is_array(val) || fg_jv_size(fixed) != fg_jv_size(val))
             return 0;
         for (size_t i = 0; i < fg_jv_size(fixed); i++)
-            if (!fgv_fixed_match(fg_jv_at(fixed, i), json_array_get(val, i)))
+            if (!fgv_fixed_match(fg_jv_at(fixed, i), fg_jv_at(val, i)))
                 return 0;
         return 1;
     }
-    return val != NULL && scalar_equal(fixed, val);
+    return val != NULL && fg_jv_equal(fixed, val);
 }
 
-int fgv_pattern_match(const fg_jv *pattern, const json_t *val)
+int fgv_pattern_match(const fg_jv *pattern, const fg_jv *val)
 {
     if (val == NULL)
         return 0;
+    if (fg_jv_is_number(pattern))
+        return num_equal(pattern, val);
     if (fg_jv_is_object(pattern)) {
-        if (!json_is_object(val))
+        if (!fg_jv_is_object(val))
             return 0;
-        const char *key;
+        const char *k;
         const fg_jv *pv;
-        fg_jv_object_foreach(pattern, key, pv)
+        fg_jv_object_foreach(pattern, k, pv)
         {
-            if (!fgv_pattern_match(pv, json_object_get(val, key)))
+            if (!fgv_pattern_match(pv, fg_jv_get(val, k)))
                 return 0;
         }
         return 1;
     }
     if (fg_jv_is_array(pattern)) {
-        if (!json_is_array(val))
+        if (!fg_jv_is_array(val))
             return 0;
         size_t i, j;
-        const fg_jv *pi;
-        json_t *vj;
+        const fg_jv *pi, *vj;
         fg_jv_array_foreach(pattern, i, pi)
         {
             int found = 0;
-            json_array_foreach(val, j, vj)
+            fg_jv_array_foreach(val, j, vj)
             {
                 if (fgv_pattern_match(pi, vj)) {
                     found = 1;
@@ -107,14 +93,14 @@ int fgv_pattern_match(const fg_jv *pattern, const json_t *val)
         }
         return 1;
     }
-    return scalar_equal(pattern, val);
+    return fg_jv_equal(pattern, val);
 }
 
-static void brief_json(const fg_jv *v, char *out, size_t cap)
+static void brief_json(const fg_jv *j, char *out, size_t cap)
 {
-    json_t *j = fg_jv_to_json(v);
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_decref(j);
+    json_t *copy = fg_jv_to_json(j);
+    char *s = copy ? json_dumps(copy, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(copy);
     if (s == NULL) {
         snprintf(out, cap, "?");
         return;
@@ -127,7 +113,7 @@ static void brief_json(const fg_jv *v, char *out, size_t cap)
     free(s);
 }
 
-void fgv_fixed_pattern(fgv_ctx *c, const json_t *val, const fg_elem *def)
+void fgv_fixed_pattern(fgv_ctx *c, const fg_jv *val, const fg_elem *def)
 {
     char want[200];
     if (def->fixed != NULL && !fgv_fixed_match(def->fixed, val)) {
@@ -190,23 +176,23 @@ static int fn_arg(const char *seg, const char *fn, char *arg, size_t cap)
     return 1;
 }
 
-static void add_val(const json_t **vals, size_t *n, const json_t *v)
+static void add_val(const fg_jv **vals, size_t *n, const fg_jv *v)
 {
     if (v == NULL || *n >= FGV_DISC_VALUES)
         return;
-    if (json_is_array(v)) {
+    if (fg_jv_is_array(v)) {
         size_t i;
-        const json_t *x;
-        json_array_foreach(v, i, x) if (*n < FGV_DISC_VALUES) vals[(*n)++] = x;
+        const fg_jv *x;
+        fg_jv_array_foreach(v, i, x) if (*n < FGV_DISC_VALUES) vals[(*n)++] = x;
     } else {
         vals[(*n)++] = v;
     }
 }
 
 /* Values reached from `item` along `path`. */
-static size_t eval_path(fgv_ctx *c, const json_t *item, const char *path, const json_t **out)
+static size_t eval_path(fgv_ctx *c, const fg_jv *item, const char *path, const fg_jv **out)
 {
-    const json_t *cur[FGV_DISC_VALUES], *nxt[FGV_DISC_VALUES];
+    const fg_jv *cur[FGV_DISC_VALUES], *nxt[FGV_DISC_VALUES];
     size_t ncur = 1, nn;
     cur[0] = item;
     char seg[256], arg[256];
@@ -217,27 +203,27 @@ static size_t eval_path(fgv_ctx *c, const json_t *item, const char *path, const 
         if (strcmp(seg, "$this") == 0)
             continue;
         for (size_t i = 0; i < ncur; i++) {
-            const json_t *x = cur[i];
+            const fg_jv *x = cur[i];
             if (strcmp(seg, "resolve()") == 0) {
-                const json_t *r = json_object_get(x, "reference");
-                if (json_is_string(r)) {
+                const fg_jv *r = fg_jv_get(x, "reference");
+                if (fg_jv_is_string(r)) {
                     const char *t = NULL;
-                    add_val(nxt, &nn, fgv_resolve(c, c->resource, json_string_value(r), &t));
+                    add_val(nxt, &nn, fgv_resolve(c, c->resource, fg_jv_str(r), &t));
                 }
             } else if (fn_arg(seg, "extension", arg, sizeof arg)) {
-                const json_t *ex = json_object_get(x, "extension");
+                const fg_jv *ex = fg_jv_get(x, "extension");
                 size_t k;
-                const json_t *e;
-                json_array_foreach(ex, k, e)
+                const fg_jv *e;
+                fg_jv_array_foreach(ex, k, e)
                 {
-                    const json_t *u = json_object_get(e, "url");
-                    if (json_is_string(u) && strcmp(json_string_value(u), arg) == 0)
+                    const fg_jv *u = fg_jv_get(e, "url");
+                    if (fg_jv_is_string(u) && strcmp(fg_jv_str(u), arg) == 0)
                         add_val(nxt, &nn, e);
                 }
             } else if (fn_arg(seg, "ofType", arg, sizeof arg)) {
                 add_val(nxt, &nn, x); /* the choice name already chose the type below */
-            } else if (json_is_object(x)) {
-                const json_t *v = json_object_get(x, seg);
+            } else if (fg_jv_is_object(x)) {
+                const fg_jv *v = fg_jv_get(x, seg);
                 if (v == NULL) {
                     /* a choice: value -> valueQuantity, filtered by a following ofType */
                     char ty[128] = "";
@@ -250,12 +236,12 @@ static size_t eval_path(fgv_ctx *c, const json_t *item, const char *path, const 
                         char key[400];
                         snprintf(key, sizeof key, "%s%c%s", seg, toupper((unsigned char)ty[0]),
                                  ty + 1);
-                        v = json_object_get(x, key);
+                        v = fg_jv_get(x, key);
                     } else {
                         size_t sl = strlen(seg);
                         const char *k;
-                        json_t *kv;
-                        json_object_foreach((json_t *)x, k, kv)
+                        const fg_jv *kv;
+                        fg_jv_object_foreach(x, k, kv)
                         {
                             if (strncmp(k, seg, sl) == 0 && isupper((unsigned char)k[sl])) {
                                 v = kv;
@@ -371,23 +357,23 @@ static size_t defs_at(fgv_ctx *c, const fg_elem *s, const char *path, const fg_e
     return ncur;
 }
 
-static int value_in(const fg_elem *e, const json_t *v)
+static int value_in(const fg_elem *e, const fg_jv *v)
 {
     if (e->fixed != NULL)
         return fgv_fixed_match(e->fixed, v);
     if (e->pattern != NULL)
         return fgv_pattern_match(e->pattern, v);
-    if (json_is_string(v))
-        return fg_valueset_contains(e->binding_exp, NULL, json_string_value(v));
-    const json_t *codings = json_object_get(v, "coding");
-    size_t nc = json_is_array(codings) ? json_array_size(codings) : 1;
+    if (fg_jv_is_string(v))
+        return fg_valueset_contains(e->binding_exp, NULL, fg_jv_str(v));
+    const fg_jv *codings = fg_jv_get(v, "coding");
+    size_t nc = fg_jv_is_array(codings) ? fg_jv_size(codings) : 1;
     for (size_t k = 0; k < nc; k++) {
-        const json_t *cd = json_is_array(codings) ? json_array_get(codings, k) : v;
-        const json_t *sy = json_object_get(cd, "system");
-        const json_t *co = json_object_get(cd, "code");
-        if (json_is_string(co)
-            && fg_valueset_contains(e->binding_exp, json_is_string(sy) ? json_string_value(sy) : NULL,
-                                    json_string_value(co)))
+        const fg_jv *cd = fg_jv_is_array(codings) ? fg_jv_at(codings, k) : v;
+        const fg_jv *sy = fg_jv_get(cd, "system");
+        const fg_jv *co = fg_jv_get(cd, "code");
+        if (fg_jv_is_string(co)
+            && fg_valueset_contains(e->binding_exp, fg_jv_is_string(sy) ? fg_jv_str(sy) : NULL,
+                                    fg_jv_str(co)))
             return 1;
     }
     return 0;
@@ -400,16 +386,16 @@ static int has_expectation(const fg_elem *e)
                && fg_valueset_status(e->binding_exp) == FG_VS_EXPANDED);
 }
 
-static const char *value_type(const json_t *v)
+static const char *value_type(const fg_jv *v)
 {
-    const json_t *rt = json_object_get(v, "resourceType");
-    return json_is_string(rt) ? json_string_value(rt) : NULL;
+    const fg_jv *rt = fg_jv_get(v, "resourceType");
+    return fg_jv_is_string(rt) ? fg_jv_str(rt) : NULL;
 }
 
 /* A profile discriminator: does resource `res` meet profile `ps`? The
  * resource is walked against the profile into a scratch list, with the
  * caller's context (bundle, container), and only errors count. */
-static int conforms(fgv_ctx *c, const json_t *res, const fg_structure *ps)
+static int conforms(fgv_ctx *c, const fg_jv *res, const fg_structure *ps)
 {
     if (ps->root == NULL || c->depth >= 16)
         return 1; /* cannot tell: do not reject the item */
@@ -436,9 +422,9 @@ static int conforms(fgv_ctx *c, const json_t *res, const fg_structure *ps)
 }
 
 static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *d,
-                      const json_t *item)
+                      const fg_jv *item)
 {
-    const json_t *vals[FGV_DISC_VALUES];
+    const fg_jv *vals[FGV_DISC_VALUES];
     size_t n = eval_path(c, item, d->path ? d->path : "$this", vals);
     int url_of_ext = 0;
     const char *ext_url = NULL;
@@ -456,7 +442,7 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
     case FG_DISC_PATTERN:
         if (url_of_ext) {
             for (size_t i = 0; i < n; i++)
-                if (json_is_string(vals[i]) && strcmp(json_string_value(vals[i]), ext_url) == 0)
+                if (fg_jv_is_string(vals[i]) && strcmp(fg_jv_str(vals[i]), ext_url) == 0)
                     return 1;
             return 0;
         }
@@ -487,22 +473,22 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
         if (e->binding == FG_BIND_REQUIRED && e->binding_exp != NULL
             && fg_valueset_status(e->binding_exp) == FG_VS_EXPANDED) {
             for (size_t i = 0; i < n; i++) {
-                const json_t *v = vals[i];
-                if (json_is_string(v)
-                    && fg_valueset_contains(e->binding_exp, NULL, json_string_value(v)))
+                const fg_jv *v = vals[i];
+                if (fg_jv_is_string(v)
+                    && fg_valueset_contains(e->binding_exp, NULL, fg_jv_str(v)))
                     return 1;
-                const json_t *codings = json_object_get(v, "coding");
-                const json_t *one[1] = {v};
-                size_t nc = json_is_array(codings) ? json_array_size(codings) : 1;
+                const fg_jv *codings = fg_jv_get(v, "coding");
+                const fg_jv *one[1] = {v};
+                size_t nc = fg_jv_is_array(codings) ? fg_jv_size(codings) : 1;
                 for (size_t k = 0; k < nc; k++) {
-                    const json_t *cd = json_is_array(codings) ? json_array_get(codings, k)
+                    const fg_jv *cd = fg_jv_is_array(codings) ? fg_jv_at(codings, k)
                                                                : one[0];
-                    const json_t *sy = json_object_get(cd, "system");
-                    const json_t *co = json_object_get(cd, "code");
-                    if (json_is_string(co)
+                    const fg_jv *sy = fg_jv_get(cd, "system");
+                    const fg_jv *co = fg_jv_get(cd, "code");
+                    if (fg_jv_is_string(co)
                         && fg_valueset_contains(e->binding_exp,
-                                                json_is_string(sy) ? json_string_value(sy) : NULL,
-                                                json_string_value(co)))
+                                                fg_jv_is_string(sy) ? fg_jv_str(sy) : NULL,
+                                                fg_jv_str(co)))
                         return 1;
                 }
             }
@@ -539,7 +525,7 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
     return 1;
 }
 
-static int match_slice(fgv_ctx *c, const fg_elem *def, const json_t *item)
+static int match_slice(fgv_ctx *c, const fg_elem *def, const fg_jv *item)
 {
     if (def->n_discriminators == 0)
         return -1;
@@ -554,9 +540,9 @@ static int match_slice(fgv_ctx *c, const fg_elem *def, const json_t *item)
     return -1;
 }
 
-void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *name)
+void fgv_sliced(fgv_ctx *c, const fg_jv *arr, const fg_elem *def, const char *name)
 {
-    size_t n = json_array_size(arr);
+    size_t n = fg_jv_size(arr);
     int stack_of[128];
     uint32_t stack_cnt[64];
     int *slice_of = n <= 128 ? stack_of : malloc(n * sizeof *slice_of);
@@ -569,9 +555,9 @@ void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *n
     const fg_type_ref *dtref = def->n_types > 0 ? &def->types[0] : NULL;
     int last = -1, unmatched_seen = 0;
     for (size_t i = 0; i < n && !c->failed; i++) {
-        const json_t *item = json_array_get(arr, i);
+        const fg_jv *item = fg_jv_at(arr, i);
         size_t l1 = fgv_path_index(c, i);
-        int k = json_is_null(item) ? -1 : match_slice(c, def, item);
+        int k = fg_jv_is_null(item) ? -1 : match_slice(c, def, item);
         slice_of[i] = k;
         if (k >= 0) {
             cnt[k]++;
@@ -596,7 +582,7 @@ void fgv_sliced(fgv_ctx *c, const json_t *arr, const fg_elem *def, const char *n
                           "closed",
                           name, def->owner && def->owner->url ? def->owner->url : "the profile");
         }
-        if (json_is_null(item)) {
+        if (fg_jv_is_null(item)) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                       "null is not allowed in FHIR JSON");
         } else if (k >= 0) {

@@ -35,15 +35,15 @@ static const char fuzz_resource[] =
     "\"code\":\"mg\"},\"component\":[{\"code\":{\"text\":\"a\"},\"valueInteger\":3},"
     "{\"code\":{\"text\":\"b\"},\"valueString\":\"s\"}]}";
 
-static const json_t *fuzz_resolve(void *ctx, const json_t *from, const char *ref)
+static const fg_jv *fuzz_resolve(void *ctx, const fg_jv *from, const char *ref)
 {
     (void)ctx;
-    const json_t *contained = json_object_get(from, "contained");
+    const fg_jv *contained = fg_jv_get(from, "contained");
     if (ref[0] != '#')
         return NULL;
-    for (size_t k = 0; k < json_array_size(contained); k++) {
-        const json_t *c = json_array_get(contained, k);
-        const char *id = json_string_value(json_object_get(c, "id"));
+    for (size_t k = 0; k < fg_jv_size(contained); k++) {
+        const fg_jv *c = fg_jv_at(contained, k);
+        const char *id = fg_jv_str(fg_jv_get(c, "id"));
         if (id && strcmp(id, ref + 1) == 0)
             return c;
     }
@@ -52,10 +52,11 @@ static const json_t *fuzz_resolve(void *ctx, const json_t *from, const char *ref
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static json_t *res;
+    static fg_arena arena;
+    static const fg_jv *res;
     if (!res) {
-        res = json_loads(fuzz_resource, 0, NULL);
-        if (!res)
+        fg_jr_error jerr;
+        if (fg_jr_parse(&arena, fuzz_resource, strlen(fuzz_resource), &res, &jerr) != FG_OK)
             abort();
     }
     if (size > 20000)

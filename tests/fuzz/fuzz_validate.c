@@ -107,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_error_t jerr;
         json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
         if (json_is_object(j)) {
-            rc = fg_validate_resource(v, j, &b, &err);
+            rc = fg_validate_json(v, j, &b, &err);
             if (rc == FG_OK) {
                 check_list(&b);
                 if (a.errors != b.errors || a.warnings != b.warnings)

@@ -71,6 +71,12 @@ expect_rc 1 "a folder" -- V "$WORK/tree"
 has "2 files, 2 resources: 1 error" out
 has "tree/a/b/two.json" out
 
+# A Bundle's entries count as resources in the summary (a Bundle holding two
+# Patients is three resources read).
+printf '{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:7f0c2a4e-3d7b-4c59-9a57-1d2e3f4a5b6c","resource":{"resourceType":"Patient",%s}},{"fullUrl":"urn:uuid:0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9","resource":{"resourceType":"Patient",%s}}]}\n' "$TEXT" "$TEXT" >"$WORK/bundle.json"
+expect_rc 0 "a collection Bundle" -- V "$WORK/bundle.json"
+has "1 file, 3 resources: 0 errors" out
+
 # Deep nesting (2,000 levels) and a 70 MB NDJSON line: errors, not crashes.
 python3 -c 'print("{\"resourceType\":\"Patient\",\"extension\":" + "[{\"url\":\"x\",\"extension\":" * 2000 + "[]" + "}]" * 2000 + "}")' >"$WORK/deep.json"
 expect_rc 1 "2,000 levels of nesting" -- V "$WORK/deep.json"

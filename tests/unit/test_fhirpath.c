@@ -45,6 +45,18 @@
  * without versionId). */
 #define FHIRPATH_OFFICIAL_FALSES_MAX 5
 
+/* The cases are written as jansson values; the evaluator reads fg_jr trees.
+ * Copies live in one arena, reset for each resource of the sweeps. */
+static fg_arena jv_arena;
+
+static const fg_jv *jv(const json_t *j)
+{
+    const fg_jv *v = NULL;
+    if (j && fg_jv_from_json(&jv_arena, j, &v) != FG_OK)
+        abort();
+    return v;
+}
+
 static int verbose(void)
 {
     const char *v = getenv("FHIRPATH_VERBOSE");
@@ -97,7 +109,8 @@ static void run_case(const json_t *tc, size_t idx, size_t *failed)
         return;
     }
     json_t *out = NULL;
-    rc = fg_fhirpath_eval_json(fp, input ? input : json_null(), NULL, NULL, &out, &err);
+    json_t *null_input = json_null();
+    rc = fg_fhirpath_eval_json(fp, jv(input ? input : null_input), NULL, NULL, &out, &err);
     if (error) {
         if (rc == FG_OK) {
             char *got = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -116,6 +129,7 @@ static void run_case(const json_t *tc, size_t idx, size_t *failed)
         free(want);
         (*failed)++;
     }
+    json_decref(null_input);
     json_decref(out);
     fg_fhirpath_free(fp);
 }
@@ -148,7 +162,7 @@ static int eval_bool(const char *expr, const char *json, int *result)
     assert_non_null(in);
     int rc = fg_fhirpath_compile(expr, &fp, &err);
     if (rc == FG_OK)
-        rc = fg_fhirpath_eval_bool(fp, in, NULL, NULL, result, &err);
+        rc = fg_fhirpath_eval_bool(fp, jv(in), NULL, NULL, result, &err);
     fg_fhirpath_free(fp);
     json_decref(in);
     return rc;
@@ -227,7 +241,7 @@ static void test_semantics(void **state)
     assert_int_equal(fg_fhirpath_compile(sum, &fp, &err), FG_OK);
     json_t *obj = json_object();
     int r;
-    assert_int_equal(fg_fhirpath_eval_bool(fp, obj, NULL, NULL, &r, &err), FG_ELIMIT);
+    assert_int_equal(fg_fhirpath_eval_bool(fp, jv(obj), NULL, NULL, &r, &err), FG_ELIMIT);
     fg_fhirpath_free(fp);
     /* repeat() over a computed value ends */
     expect_bool("(1).repeat($this).count() = 1", pat, 1);
@@ -259,9 +273,10 @@ static void expect_typed(const char *expr, const char *json, int want)
     json_t *in = json_loads(json, 0, NULL);
     assert_non_null(in);
     assert_int_equal(fg_fhirpath_compile(expr, &fp, &err), FG_OK);
-    fg_fhirpath_env env = {.resource = in, .child_type = typed_child};
+    const fg_jv *v = jv(in);
+    fg_fhirpath_env env = {.resource = v, .child_type = typed_child};
     int got = 99;
-    int rc = fg_fhirpath_eval_bool(fp, in, NULL, &env, &got, &err);
+    int rc = fg_fhirpath_eval_bool(fp, v, NULL, &env, &got, &err);
     if (rc != FG_OK || got != want)
         print_message("%s: rc %d (%s), got %d, want %d\n", expr, rc, err.text, got, want);
     assert_int_equal(rc, FG_OK);
@@ -301,7 +316,7 @@ static void test_typed(void **state)
  * the same answers. */
 typedef struct thread_job {
     const fg_fhirpath *fp;
-    const json_t *in;
+    const fg_jv *in;
     size_t wrong;
 } thread_job;
 
@@ -335,7 +350,7 @@ static void test_threads(void **state)
     pthread_t th[NTHREADS];
     thread_job jobs[NTHREADS];
     for (int k = 0; k < NTHREADS; k++) {
-        jobs[k] = (thread_job){.fp = fp, .in = in};
+        jobs[k] = (thread_job){.fp = fp, .in = jv(in)};
         assert_int_equal(pthread_create(&th[k], NULL, thread_main, &jobs[k]), 0);
     }
     size_t wrong = 0;
@@ -534,7 +549,8 @@ static void free_cache(void)
 
 static void sweep_list(sweep *sw, const char *name, json_t *res, const json_t *list)
 {
-    fg_fhirpath_env env = {.resource = res, .root_resource = res};
+    const fg_jv *rv = jv(res);
+    fg_fhirpath_env env = {.resource = rv, .root_resource = rv};
     for (size_t k = 0; k < json_array_size(list); k++) {
         const json_t *inv = json_array_get(list, k);
         const char *path = json_string_value(json_array_get(inv, 0));
@@ -546,7 +562,7 @@ static void sweep_list(sweep *sw, const char *name, json_t *res, const json_t *l
             continue;
         if (path[0]) {
             pp = cached_compile(path, &err);
-            if (!pp || fg_fhirpath_eval_json(pp, res, NULL, &env, &targets, &err) != FG_OK) {
+            if (!pp || fg_fhirpath_eval_json(pp, rv, NULL, &env, &targets, &err) != FG_OK) {
                 sw->errors++;
                 print_message("%s: path %s: %s\n", name, path, err.text);
                 goto next;
@@ -558,7 +574,7 @@ static void sweep_list(sweep *sw, const char *name, json_t *res, const json_t *l
         for (size_t j = 0; j < json_array_size(targets); j++) {
             int r = -1;
             sw->evals++;
-            json_t *focus = json_array_get(targets, j);
+            const fg_jv *focus = path[0] ? jv(json_array_get(targets, j)) : rv;
             int rc = fg_fhirpath_eval_bool(fp, focus, NULL, &env, &r, &err);
             if (rc != FG_OK) {
                 sw->errors++;
@@ -581,6 +597,7 @@ static void sweep_resource(corpus *cp, sweep *sw, const char *name, json_t *res)
     const json_t *list = rt ? json_object_get(cp->by_type, rt) : NULL;
     if (!list)
         return;
+    fg_arena_reset(&jv_arena);
     sw->resources++;
     sweep_list(sw, name, res, list);
     const json_t *profiles = json_object_get(json_object_get(res, "meta"), "profile");
@@ -733,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_corpus),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    fg_arena_free(&jv_arena);
     teardown_corpus(NULL);
     return rc;
 }
