@@ -298,7 +298,7 @@ fg_arena *fgr_new_arena(fg_registry *reg)
     fg_arena *a = fg_arena_alloc(&reg->arena, sizeof *a);
     if (!a)
         return NULL;
-    fg_arena_init(a);
+    fg_arena_init_huge(a);
     if (fgr_vec_push(&reg->arenas, a) != FG_OK)
         return NULL;
     return a;
@@ -311,7 +311,7 @@ int fg_registry_new(fg_registry **out, fg_error *err)
     fg_registry *reg = calloc(1, sizeof *reg);
     if (!reg)
         return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-    fg_arena_init(&reg->arena);
+    fg_arena_init_huge(&reg->arena);
     *out = reg;
     return FG_OK;
 }
