@@ -468,9 +468,10 @@ int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *sc, fg_error 
         nodes[i] = (node){.e = e, .json = ej, .parent = -1, .slice_of = -1};
         if ((rc = compile_element(reg, sd, e, ej, where, err)) != FG_OK)
             return rc;
-        if ((rc = fgr_map_add(ids, id, IDX(i))) != FG_OK)
-            return rc == 1 ? fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id)
-                           : fg_error_set(err, FG_ENOMEM, where, "out of memory");
+        if ((rc = fgr_map_add(ids, id, IDX(i))) == 1)
+            return fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id);
+        if (rc != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         if (i == 0) {
             if (strchr(path, '.'))
                 return fg_error_set(err, FG_EINVALID, where,

@@ -90,6 +90,42 @@ static const fg_fhirpath *compiled_of(fg_registry *reg, const char *expr)
     return fp;
 }
 
+/* A constraint object into *out; its source stays NULL when it names none
+ * (the caller puts the declaring definition there). FG_EINVALID without a
+ * key. */
+static int read_constraint(fg_registry *reg, const fg_jv *c, fg_constraint *out)
+{
+    const char *key = fgr_str(c, "key");
+    if (!key)
+        return FG_EINVALID;
+    const char *sev = fgr_str(c, "severity");
+    out->key = key;
+    out->is_error = !sev || strcmp(sev, "error") == 0;
+    out->human = fgr_str(c, "human");
+    out->expression = fgr_str(c, "expression");
+    out->source = fgr_str(c, "source");
+    out->compiled = out->expression ? compiled_of(reg, out->expression) : NULL;
+    return FG_OK;
+}
+
+/* Entry k of the compact core's constraint table, read once per registry
+ * (the table's constraints repeat on thousands of elements). NULL when k
+ * is not in the table or has no key. */
+static const fg_constraint *core_constraint(fg_registry *reg, long long k)
+{
+    size_t n = fgr_array_size(reg->core_constraints);
+    if (k < 0 || (size_t)k >= n)
+        return NULL;
+    if (!reg->core_cons)
+        reg->core_cons = fg_arena_calloc(&reg->arena, n * sizeof(fg_constraint));
+    if (!reg->core_cons)
+        return NULL;
+    fg_constraint *c = &reg->core_cons[k];
+    if (!c->key && read_constraint(reg, fg_jv_at(reg->core_constraints, (size_t)k), c) != FG_OK)
+        return NULL;
+    return c;
+}
+
 int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *list,
                             const char *where, fg_error *err)
 {
@@ -102,27 +138,18 @@ int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_j
     for (size_t i = 0; i < n; i++) {
         const fg_jv *c = fg_jv_at(list, i);
         if (fg_jv_is_integer(c) && sd->compact) {
-            long long k = fg_jv_integer(c);
-            c = k >= 0 ? fg_jv_at(reg->core_constraints, (size_t)k) : NULL;
-            if (!c)
+            const fg_constraint *cc = core_constraint(reg, fg_jv_integer(c));
+            if (!cc)
                 return fg_error_set(err, FG_EINVALID, where,
                                     "constraint index %lld is not in the compact core's "
-                                    "constraint table: regenerate data/r4core",
-                                    (long long)k);
-        }
-        const char *key = fgr_str(c, "key");
-        if (!key)
+                                    "constraint table, or has no key: regenerate data/r4core",
+                                    fg_jv_integer(c));
+            cs[i] = *cc;
+        } else if (read_constraint(reg, c, &cs[i]) != FG_OK) {
             return fg_error_set(err, FG_EINVALID, where, "constraint[%zu] has no key", i);
-        const char *sev = fgr_str(c, "severity");
-        cs[i].key = key;
-        cs[i].is_error = !sev || strcmp(sev, "error") == 0;
-        cs[i].human = fgr_str(c, "human");
-        cs[i].expression = fgr_str(c, "expression");
-        cs[i].source = fgr_str(c, "source");
+        }
         if (!cs[i].source)
             cs[i].source = sd->st.url;
-        if (cs[i].expression)
-            cs[i].compiled = compiled_of(reg, cs[i].expression);
     }
     e->constraints = cs;
     e->n_constraints = n;

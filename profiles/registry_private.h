@@ -98,6 +98,7 @@ struct fg_registry {
     fg_arena arena;
     fgr_vec arenas;       /* fg_arena* (in `arena`) holding parsed resources */
     const fg_jv *core_constraints; /* the compact core's constraint table, or NULL */
+    fg_constraint *core_cons; /* that table read, entry by entry as first used */
     const char *package;  /* package being loaded, for fg_structure.package */
 
     fgr_vec sds;          /* fgr_sd*, in load order */
