@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -458,32 +459,65 @@ int fg_registry_add_jv(fg_registry *reg, const fg_jv *res, const char *origin, f
     return rc;
 }
 
+/* Compile every StructureDefinition. */
+static int compile_all(fg_registry *reg, fg_error *err)
+{
+    int rc = FG_OK;
+    fgr_compile_scratch scratch = {0};
+    for (size_t i = 0; i < reg->sds.n && rc == FG_OK; i++) {
+        const fgr_sd *sd = reg->sds.items[i];
+        rc = fgr_compile(reg, reg->sds.items[i], &scratch, err);
+        /* Name the file too: the url alone may not say where to look. */
+        if (rc != FG_OK && err && sd->origin && !strstr(err->where, sd->origin)) {
+            size_t n = strlen(err->text);
+            snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
+        }
+    }
+    fgr_compile_scratch_free(&scratch);
+    return rc;
+}
+
+typedef struct expand_job {
+    fg_registry *reg;
+    int rc;
+    fg_error err;
+} expand_job;
+
+static void *expand_all(void *arg)
+{
+    expand_job *job = arg;
+    job->rc = fgr_expand_all(job->reg, &job->err);
+    return NULL;
+}
+
 int fg_registry_finish(fg_registry *reg, fg_error *err)
 {
     if (reg->finished)
         return FG_OK;
-    int rc = FG_OK;
-    fgr_compile_scratch scratch = {0};
-    /* Every structure exists before any is compiled, so type references
-     * find their base definitions whatever the load order. */
-    for (size_t i = 0; i < reg->sds.n && rc == FG_OK; i++) {
-        const fgr_sd *sd = reg->sds.items[i];
-        rc = fgr_compile(reg, reg->sds.items[i], &scratch, err);
-        if (rc != FG_OK) {
-            /* Name the file too: the url alone may not say where to look. */
-            if (err && sd->origin && !strstr(err->where, sd->origin)) {
-                size_t n = strlen(err->text);
-                snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
-            }
-        }
+    expand_job job = {.reg = reg};
+    pthread_t tid;
+    if (!reg->vs_arena && !(reg->vs_arena = fgr_new_arena(reg)))
+        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+    fg_error_clear(&job.err);
+    /* The value sets expand on a second thread while the structures
+     * compile (every structure exists before any is compiled, so type
+     * references find their base definitions whatever the load order).
+     * Neither reads what the other writes: the expansions have an arena of
+     * their own. */
+    int threaded = pthread_create(&tid, NULL, expand_all, &job) == 0;
+    int rc = compile_all(reg, err);
+    if (threaded)
+        pthread_join(tid, NULL);
+    else if (rc == FG_OK)
+        expand_all(&job);
+    if (rc != FG_OK)
+        return rc;
+    if (job.rc != FG_OK) {
+        if (err)
+            *err = job.err;
+        return job.rc;
     }
-    fgr_compile_scratch_free(&scratch);
-    if (rc != FG_OK)
-        return rc;
-    rc = fgr_index_codesystems(reg, err);
-    if (rc != FG_OK)
-        return rc;
-    rc = fgr_expand_bound(reg, err);
+    rc = fgr_attach_bindings(reg, err);
     if (rc != FG_OK)
         return rc;
     reg->finished = 1;

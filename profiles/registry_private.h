@@ -116,6 +116,7 @@ struct fg_registry {
     fgr_vec fps;          /* every compiled fg_fhirpath, to free */
 
     fgr_vec bound;        /* fg_elem* with a required/extensible binding */
+    fg_arena *vs_arena;   /* what expansions allocate from (fgr_expand_all) */
     fgr_map noted;        /* note dedupe: text -> (void*)1 */
     fgr_vec notes;        /* char* in the arena */
     int finished;
@@ -206,9 +207,11 @@ int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *elem, const f
                             const char *where, fg_error *err);
 
 /* valueset.c */
-/* Expand every value set a bound element names and attach the expansions. */
-int fgr_expand_bound(fg_registry *reg, fg_error *err);
-/* Index the concepts of every loaded code system. */
-int fgr_index_codesystems(fg_registry *reg, fg_error *err);
+/* Index the concepts of every code system and expand every value set.
+ * Touches nothing but the code systems, the value sets and
+ * reg->vs_arena, so it may run while the structures compile. */
+int fgr_expand_all(fg_registry *reg, fg_error *err);
+/* Attach the expansions to the elements bound to them (after both). */
+int fgr_attach_bindings(fg_registry *reg, fg_error *err);
 
 #endif

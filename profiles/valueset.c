@@ -75,7 +75,7 @@ static int index_concepts(fgr_codesys *cs, const fg_jv *list, int depth)
     return FG_OK;
 }
 
-int fgr_index_codesystems(fg_registry *reg, fg_error *err)
+static int index_codesystems(fg_registry *reg, fg_error *err)
 {
     for (size_t i = 0; i < reg->css.n; i++) {
         fgr_codesys *cs = reg->css.items[i];
@@ -110,7 +110,7 @@ static int set_add(fg_registry *reg, fg_valueset *vs, const char *system, const 
                    const char *display)
 {
     size_t ls = strlen(system), lc = strlen(code);
-    char *key = fg_arena_alloc(&reg->arena, ls + lc + 2);
+    char *key = fg_arena_alloc(reg->vs_arena, ls + lc + 2);
     if (!key)
         return FG_ENOMEM;
     memcpy(key, system, ls);
@@ -154,7 +154,7 @@ static int not_expandable(fg_registry *reg, fg_valueset *vs, const char *fmt, ..
     va_end(ap);
     if (vs->status != FG_VS_NOT_EXPANDABLE) {
         vs->status = FG_VS_NOT_EXPANDABLE;
-        vs->note = fg_arena_strdup(&reg->arena, buf);
+        vs->note = fg_arena_strdup(reg->vs_arena, buf);
         if (!vs->note)
             return FG_ENOMEM;
     }
@@ -420,7 +420,7 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         while (*p) {
             const char *q = strchr(p, ',');
             size_t n = q ? (size_t)(q - p) : strlen(p);
-            char *code = fg_arena_strndup(&reg->arena, p, n);
+            char *code = fg_arena_strndup(reg->vs_arena, p, n);
             if (!code)
                 return FG_ENOMEM;
             const fg_jv *c = fgr_map_get(&cs->concepts, code);
@@ -516,33 +516,34 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
     return rc;
 }
 
-int fgr_expand_bound(fg_registry *reg, fg_error *err)
+int fgr_expand_all(fg_registry *reg, fg_error *err)
+{
+    int rc = index_codesystems(reg, err);
+    if (rc != FG_OK)
+        return rc;
+    /* Every value set, bound or not: memberOf() and lookups by url need
+     * them too. */
+    for (size_t i = 0; i < reg->vss.n; i++) {
+        fg_valueset *vs = reg->vss.items[i];
+        rc = expand_vs(reg, vs, 0);
+        if (rc != FG_OK)
+            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
+                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+    }
+    return FG_OK;
+}
+
+int fgr_attach_bindings(fg_registry *reg, fg_error *err)
 {
     for (size_t i = 0; i < reg->bound.n; i++) {
         fg_elem *e = reg->bound.items[i];
-        fg_valueset *vs = fgr_map_get(&reg->vs_by_url, e->binding_vs);
-        if (!vs) {
-            if (strcmp(e->owner->package, FGR_CORE_PACKAGE) != 0 &&
-                fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
-                              "not checked",
-                         e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
-                         e->owner->url) != FG_OK)
-                return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-            continue;
-        }
-        int rc = expand_vs(reg, vs, 0);
-        if (rc != FG_OK)
-            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
-                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
-        e->binding_exp = vs;
-    }
-    /* The rest too, for memberOf() and lookups by url. */
-    for (size_t i = 0; i < reg->vss.n; i++) {
-        fg_valueset *vs = reg->vss.items[i];
-        int rc = expand_vs(reg, vs, 0);
-        if (rc != FG_OK)
-            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
-                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+        e->binding_exp = fgr_map_get(&reg->vs_by_url, e->binding_vs);
+        if (!e->binding_exp && strcmp(e->owner->package, FGR_CORE_PACKAGE) != 0 &&
+            fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
+                          "not checked",
+                     e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
+                     e->owner->url) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
     }
     return FG_OK;
 }
