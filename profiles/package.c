@@ -94,14 +94,14 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
 static int load_dependencies(fg_registry *reg, const char *cache, const fg_jv *pkgjson,
                              const char *self, int depth, fg_error *err)
 {
-    const char *key; /* the name fg_jv_object_foreach expects */
+    const char *dep;
     const fg_jv *ver;
     const fg_jv *deps = fg_jv_get(pkgjson, "dependencies");
-    fg_jv_object_foreach(deps, key, ver) {
-        if (strcmp(key, CORE_NAME) == 0)
+    fg_jv_object_foreach(deps, dep, ver) {
+        if (strcmp(dep, CORE_NAME) == 0)
             continue; /* the compact core provides it */
         const char *v = fg_jv_str(ver);
-        int rc = load_one(reg, cache, key, v, self, depth + 1, err);
+        int rc = load_one(reg, cache, dep, v, self, depth + 1, err);
         if (rc != FG_OK)
             return rc;
     }

@@ -1,6 +1,7 @@
 /*
- * registry.c: the registry itself: adding resources, finishing, lookups,
- * notes, and the small hash map and vector the other files share.
+ * registry.c: the registry itself: reading resource files, adding
+ * resources, finishing, lookups, notes, and the small hash map and vector
+ * the other files share.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -90,7 +90,6 @@ int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err)
     if ((rc = load_list(datadir, "structures.json", "structures", &rd, &list, err)) != FG_OK)
         goto cleanup;
     reg->package = FGR_CORE_PACKAGE;
-    fgr_reader_free(&rd); /* its buffer, before the other thread's is made */
     if ((rc = add_all(reg, list, "data/r4core/structures.json", err)) != FG_OK)
         goto cleanup;
     if (threaded) {
