@@ -9,7 +9,7 @@
 
 #define CHUNK_MIN (64u * 1024u)
 #define HUGE_PAGE (2u << 20)
-#define HUGE_CHUNK_MIN (1u << 20) /* a huge arena maps chunks from this size up */
+#define HUGE_CHUNK_MIN (1u << 20) /* the smallest chunk of a huge arena, mapped */
 
 struct fg_arena_chunk {
     fg_arena_chunk *next;
@@ -119,7 +119,8 @@ void *fg_arena_alloc(fg_arena *a, size_t n)
     while (c && c->off + n > c->size)
         c = c->next; /* a chunk kept from before a reset may have room */
     if (!c) {
-        size_t size = n > CHUNK_MIN ? n : CHUNK_MIN;
+        size_t min = a->huge ? HUGE_CHUNK_MIN : CHUNK_MIN;
+        size_t size = n > min ? n : min;
         if (a->head && a->head->size * 2 > size && a->head->size < (64u << 20))
             size = a->head->size * 2;
         c = a->huge && size >= HUGE_CHUNK_MIN ? chunk_map(&size) : NULL;

@@ -20,8 +20,8 @@ typedef struct fg_arena {
 void fg_arena_init(fg_arena *a);
 
 /* An arena meant to hold many megabytes for a long time (loaded reference
- * data such as the profile registry): its chunks of a megabyte and more
- * are mapped on huge-page boundaries and advised for huge pages, so that
+ * data such as the profile registry): its chunks, a megabyte at least, are
+ * mapped on huge-page boundaries and advised for huge pages, so that
  * filling them costs a page fault per 2 MB rather than per 4 KB where the
  * system offers transparent huge pages. */
 void fg_arena_init_huge(fg_arena *a);
