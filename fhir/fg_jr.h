@@ -14,7 +14,8 @@
  * no duplicate keys in an object, no "\u0000" in strings. Numbers keep their
  * text (FHIR decimals have a precision the double would lose); a number
  * without a fraction or exponent that fits in 64 bits is an integer, any
- * other number a real.
+ * other number a real; a number past the range of a double is refused, as
+ * jansson refuses it. A UTF-8 byte order mark before the value is skipped.
  *
  * Objects keep their members in document order and are searched by a
  * linear scan: FHIR objects are small, and a scan of a few keys compared by

@@ -12,6 +12,7 @@
  */
 #include "fg_jr.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,24 @@ static void where(jr *r, const char *at, fg_jr_error *e)
     e->position = pos;
 }
 
+static size_t utf8_len(const unsigned char *s, const unsigned char *end);
+
+/* A message quotes keys cut at 64 bytes and is cut at its own size: a
+ * character split by a cut becomes '?', so the text stays UTF-8 for an
+ * OperationOutcome. */
+static void utf8_repair(char *text)
+{
+    unsigned char *s = (unsigned char *)text, *end = s + strlen(text);
+    while (s < end) {
+        size_t k = *s < 0x80 ? 1 : utf8_len(s, end);
+        if (k == 0) {
+            *s = '?';
+            k = 1;
+        }
+        s += k;
+    }
+}
+
 static int fail(jr *r, const char *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(jr *r, const char *at, const char *fmt, ...)
@@ -68,6 +87,7 @@ static int fail(jr *r, const char *at, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(r->err->text, sizeof(r->err->text), fmt, ap);
         va_end(ap);
+        utf8_repair(r->err->text);
     }
     return r->rc;
 }
@@ -294,12 +314,16 @@ static int number(jr *r, fg_jv *v)
         p++;
     if (p < end && *p == '0') {
         p++;
+        if (p < end && *p >= '0' && *p <= '9')
+            return fail(r, s, "invalid number: a leading zero is not allowed");
     } else if (p < end && *p >= '1' && *p <= '9') {
         while (p < end && *p >= '0' && *p <= '9')
             p++;
     } else {
         return fail(r, s, "invalid number: a digit must follow '-'");
     }
+    size_t int_digits = (size_t)(p - s) - (*s == '-');
+    int exponent = 0;
     if (p < end && *p == '.') {
         integer = 0;
         p++;
@@ -310,6 +334,7 @@ static int number(jr *r, fg_jv *v)
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         integer = 0;
+        exponent = 1;
         p++;
         if (p < end && (*p == '+' || *p == '-'))
             p++;
@@ -330,6 +355,11 @@ static int number(jr *r, fg_jv *v)
     char *text = fg_arena_strndup(r->arena, s, n);
     if (!text)
         return oom(r);
+    /* as jansson: a number past the range of a double (DBL_MAX < 1e309) is
+     * refused, not read as infinity; only an exponent or 309 digits can get
+     * there, so common decimals are not converted here */
+    if (!integer && (exponent || int_digits > 308) && isinf(strtod(text, NULL)))
+        return fail(r, s, "number out of range: %.32s", text);
     v->type = integer ? FG_JV_INTEGER : FG_JV_REAL;
     v->n = (uint32_t)n;
     v->u.s = text;
@@ -403,9 +433,16 @@ static int close_container(jr *r, size_t mark, fg_jv *v, int object, const char 
     size_t n = r->n - mark;
     if (n > UINT32_MAX)
         return fail(r, open, "more than %u values in one array or object", UINT32_MAX);
+    /* an empty container points at a run of none, not NULL: the accessors
+     * add n to the pointer, and NULL + 0 is undefined in C */
+    static const fg_jv_member no_members[1];
+    static const fg_jv no_items[1];
     v->type = object ? FG_JV_OBJECT : FG_JV_ARRAY;
     v->n = (uint32_t)n;
-    v->u.items = NULL;
+    if (object)
+        v->u.members = no_members;
+    else
+        v->u.items = no_items;
     if (object) {
         fg_jv_member *m = n ? fg_arena_alloc(r->arena, n * sizeof(*m)) : NULL;
         if (n && !m)
@@ -417,10 +454,11 @@ static int close_container(jr *r, size_t mark, fg_jv *v, int object, const char 
             return r->rc;
         if (dup)
             return fail(r, dup->key - 1, "duplicate key \"%.64s\" in one object", dup->key);
-        v->u.members = m;
-    } else {
-        fg_jv *items = n ? fg_arena_alloc(r->arena, n * sizeof(*items)) : NULL;
-        if (n && !items)
+        if (n)
+            v->u.members = m;
+    } else if (n) {
+        fg_jv *items = fg_arena_alloc(r->arena, n * sizeof(*items));
+        if (!items)
             return oom(r);
         for (size_t i = 0; i < n; i++)
             items[i] = r->stk[mark + i].value;
