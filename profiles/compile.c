@@ -72,7 +72,7 @@ static int string_list(fg_registry *reg, const fg_jv *arr, const char *const **o
 {
     *out = NULL;
     *n = 0;
-    size_t cnt = fgr_array_size(arr);
+    size_t cnt = fg_jv_array_size(arr);
     if (!cnt)
         return FG_OK;
     const char **list = fg_arena_alloc(&reg->arena, cnt * sizeof *list);
@@ -92,7 +92,7 @@ static int string_list(fg_registry *reg, const fg_jv *arr, const char *const **o
 static int compile_types(fg_registry *reg, fg_elem *e, const fg_jv *types, const char *where,
                          fg_error *err)
 {
-    size_t n = fgr_array_size(types);
+    size_t n = fg_jv_array_size(types);
     if (!n)
         return FG_OK;
     fg_type_ref *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
@@ -439,7 +439,7 @@ void fgr_compile_scratch_free(fgr_compile_scratch *sc)
 int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *sc, fg_error *err)
 {
     const fg_jv *elems = fg_jv_get(fg_jv_get(sd->res, "snapshot"), "element");
-    long n = (long)fg_jv_size(elems);
+    long n = (long)fg_jv_array_size(elems);
     const char *url = sd->st.url;
     char where[FG_ERROR_WHERE_MAX];
     if (scratch_prepare(sc, (size_t)n) != FG_OK)
@@ -493,7 +493,7 @@ int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *sc, fg_error 
         (rc = resolve_refs(nodes, n, ids, paths, url, err)) != FG_OK)
         return rc;
     const fg_jv *ctx = fg_jv_get(sd->res, "context");
-    size_t nctx = fgr_array_size(ctx);
+    size_t nctx = fg_jv_array_size(ctx);
     if (nctx) {
         const char **list = fg_arena_alloc(&reg->arena, nctx * sizeof *list);
         if (!list)

@@ -39,7 +39,7 @@ int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const fg_jv *slicing, cons
     if (!fg_jv_is_object(slicing))
         return fg_error_set(err, FG_EINVALID, where, "slicing is not an object");
     const fg_jv *discs = fg_jv_get(slicing, "discriminator");
-    size_t n = fgr_array_size(discs);
+    size_t n = fg_jv_array_size(discs);
     if (n) {
         fg_discriminator *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
         if (!list)
@@ -113,7 +113,7 @@ static int read_constraint(fg_registry *reg, const fg_jv *c, fg_constraint *out)
  * is not in the table or has no key. */
 static const fg_constraint *core_constraint(fg_registry *reg, long long k)
 {
-    size_t n = fgr_array_size(reg->core_constraints);
+    size_t n = fg_jv_array_size(reg->core_constraints);
     if (k < 0 || (size_t)k >= n)
         return NULL;
     if (!reg->core_cons)
@@ -129,7 +129,7 @@ static const fg_constraint *core_constraint(fg_registry *reg, long long k)
 int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *list,
                             const char *where, fg_error *err)
 {
-    size_t n = fgr_array_size(list);
+    size_t n = fg_jv_array_size(list);
     if (!n)
         return FG_OK;
     fg_constraint *cs = fg_arena_calloc(&reg->arena, n * sizeof *cs);

@@ -367,7 +367,7 @@ static int add_sd(fg_registry *reg, const fg_jv *res, const char *url, const cha
                             "StructureDefinition %s has no type: it cannot be used", url);
     const fg_jv *elems = fg_jv_get(fg_jv_get(res, "snapshot"), "element");
     int core = reg->package && strcmp(reg->package, FGR_CORE_PACKAGE) == 0;
-    size_t n_elems = fgr_array_size(elems);
+    size_t n_elems = fg_jv_array_size(elems);
     if (n_elems == 0 && core)
         return FG_OK; /* R4's example logical models have no snapshot */
     if (n_elems == 0)

@@ -142,11 +142,6 @@ static inline const char *fgr_str(const fg_jv *obj, const char *key)
 {
     return fg_jv_str(fg_jv_get(obj, key));
 }
-/* The item count of a JSON array; 0 for anything else (an object too). */
-static inline size_t fgr_array_size(const fg_jv *v)
-{
-    return fg_jv_is_array(v) ? fg_jv_size(v) : 0;
-}
 /* How files are read: into `arena`, through a text buffer reused from one
  * file to the next (no allocation, no mapping per file). With `trim`,
  * members the registry never reads are left out before parsing

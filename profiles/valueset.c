@@ -80,7 +80,7 @@ static int index_codesystems(fg_registry *reg, fg_error *err)
     for (size_t i = 0; i < reg->css.n; i++) {
         fgr_codesys *cs = reg->css.items[i];
         const fg_jv *top = fg_jv_get(cs->res, "concept");
-        int rc = fgr_map_reserve(&cs->concepts, fgr_array_size(top));
+        int rc = fgr_map_reserve(&cs->concepts, fg_jv_array_size(top));
         if (rc == FG_OK)
             rc = index_concepts(cs, top, 0);
         if (rc != FG_OK)
@@ -326,8 +326,8 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     const fg_jv *imports = fg_jv_get(inc, "valueSet");
     const fg_jv *concepts = fg_jv_get(inc, "concept");
     const fg_jv *filters = fg_jv_get(inc, "filter");
-    if (fgr_array_size(imports)) {
-        if (system || fgr_array_size(imports) > 1)
+    if (fg_jv_array_size(imports)) {
+        if (system || fg_jv_array_size(imports) > 1)
             return not_expandable(reg, vs, "an include intersects value sets with a code "
                                            "system or with each other, which fhirgen does not "
                                            "compute");
@@ -346,9 +346,9 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     }
     if (!system)
         return not_expandable(reg, vs, "an include names neither a system nor a value set");
-    if (fgr_array_size(concepts)) {
+    if (fg_jv_array_size(concepts)) {
         const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
-        if (set_reserve(into, fgr_array_size(concepts)) != FG_OK)
+        if (set_reserve(into, fg_jv_array_size(concepts)) != FG_OK)
             return FG_ENOMEM;
         size_t i;
         const fg_jv *c;
@@ -372,7 +372,7 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     if (!cs || !cs->complete) {
         if (ext)
             return not_expandable(reg, vs, "it includes %s (%s)%s, which fhirgen does not hold",
-                                  ext, system, fgr_array_size(filters) ? " by filter" : "");
+                                  ext, system, fg_jv_array_size(filters) ? " by filter" : "");
         if (!cs)
             return not_expandable(reg, vs, "it includes code system %s, which is not loaded "
                                            "(a package dependency may be missing)",
@@ -381,15 +381,15 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
                               fgr_str(cs->res, "content") ? fgr_str(cs->res, "content") : "?");
     }
     const fg_jv *roots = fg_jv_get(cs->res, "concept");
-    if (!fgr_array_size(filters))
+    if (!fg_jv_array_size(filters))
         return set_reserve(into, cs->concepts.n) == FG_OK &&
                        add_tree(reg, into, system, roots, 1, 0) == FG_OK
                    ? FG_OK
                    : FG_ENOMEM;
-    if (fgr_array_size(filters) > 1)
+    if (fg_jv_array_size(filters) > 1)
         return not_expandable(reg, vs, "it combines %zu filters on %s, which fhirgen does not "
                                        "compute",
-                              fgr_array_size(filters), system);
+                              fg_jv_array_size(filters), system);
     const fg_jv *f = fg_jv_at(filters, 0);
     const char *prop = fgr_str(f, "property"), *op = fgr_str(f, "op"), *value = fgr_str(f, "value");
     if (!prop || !op || !value)
@@ -481,7 +481,7 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
             if (rc != FG_OK)
                 break;
         }
-        if (rc == FG_OK && fgr_array_size(excludes)) {
+        if (rc == FG_OK && fg_jv_array_size(excludes)) {
             fg_valueset ex = {.url = vs->url};
             fg_jv_array_foreach(excludes, i, inc) {
                 rc = add_include(reg, vs, &ex, inc, depth);
