@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "generate_opts.h"
 #include "fhir/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/fg_term.h"
@@ -21,7 +21,6 @@
 #include "generators/fg_pipeline.h"
 
 #define CMD "generate"
-#define MAX_CONDITIONS 32
 
 static void usage(FILE *f)
 {
@@ -95,38 +94,14 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_AGE = 256,
-    OPT_SEX,
-    OPT_STATE,
-    OPT_CONDITION,
-    OPT_YEARS,
-    OPT_END,
-    OPT_SHARD,
-    OPT_MRN,
-    OPT_RANDOM_IDS,
-    OPT_SUMMARY_JSON,
+    OPT_RANDOM_IDS = CLI_GEN_OPT_END,
     OPT_LIST,
     OPT_VALIDATE,
 };
 
-static const struct option options[] = {
-    {"count", required_argument, NULL, 'n'},
-    {"seed", required_argument, NULL, 's'},
-    {"out", required_argument, NULL, 'o'},
-    {"format", required_argument, NULL, 'f'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"age", required_argument, NULL, OPT_AGE},
-    {"sex", required_argument, NULL, OPT_SEX},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"condition", required_argument, NULL, OPT_CONDITION},
-    {"years-of-history", required_argument, NULL, OPT_YEARS},
-    {"end-date", required_argument, NULL, OPT_END},
-    {"shard", required_argument, NULL, OPT_SHARD},
-    {"mrn-system", required_argument, NULL, OPT_MRN},
+/* generate's own options, after the shared ones (generate_opts.c) */
+static const struct option own_options[] = {
     {"random-ids", no_argument, NULL, OPT_RANDOM_IDS},
-    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"list-conditions", no_argument, NULL, OPT_LIST},
     {"validate", no_argument, NULL, OPT_VALIDATE},
     {NULL, 0, NULL, 0},
@@ -204,32 +179,17 @@ static int make_dir(const char *path)
     return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-static int parse_range(const char *s, int *lo, int *hi)
-{
-    char a[16], b[16];
-    const char *dash = strchr(s, '-');
-    if (!dash || dash == s || (size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
-        return -1;
-    memcpy(a, s, (size_t)(dash - s));
-    a[dash - s] = 0;
-    strcpy(b, dash + 1);
-    if (cli_parse_int(a, 0, 1000, lo) || cli_parse_int(b, 0, 1000, hi))
-        return -1;
-    return 0;
-}
-
-static int write_summary_json(const char *path, const fg_run_summary *s, uint64_t seed,
-                              const char *format, const char *out, int shard_k, int shard_n,
-                              fg_error *err)
+/* --summary-json: the run's counts and how it was asked for. */
+static int write_summary_json(const cli_gen_opts *go, const fg_run_summary *s, fg_error *err)
 {
     json_t *root = json_object();
     json_t *types = json_object();
-    json_object_set_new(root, "seed", json_integer((json_int_t)seed));
-    json_object_set_new(root, "format", json_string(format));
-    json_object_set_new(root, "out", json_string(out));
-    if (shard_n > 0) {
+    json_object_set_new(root, "seed", json_integer((json_int_t)go->spec.seed));
+    json_object_set_new(root, "format", json_string(fg_format_name(go->format)));
+    json_object_set_new(root, "out", json_string(go->out));
+    if (go->shard_n > 0) {
         char buf[32];
-        snprintf(buf, sizeof(buf), "%d/%d", shard_k, shard_n);
+        snprintf(buf, sizeof(buf), "%d/%d", go->shard_k, go->shard_n);
         json_object_set_new(root, "shard", json_string(buf));
     }
     json_object_set_new(root, "patients", json_integer((json_int_t)s->patients));
@@ -243,13 +203,7 @@ static int write_summary_json(const char *path, const fg_run_summary *s, uint64_
     json_object_set_new(root, "files", json_integer((json_int_t)s->files));
     json_object_set_new(root, "bytes", json_integer((json_int_t)s->bytes));
     json_object_set_new(root, "seconds", json_real(s->seconds));
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int rc = FG_OK;
-    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        rc = fg_error_set(err, FG_EIO, path, "cannot write the summary");
-    }
+    int rc = cli_gen_write_summary(go->summary_json, root, err);
     json_decref(root);
     return rc;
 }
@@ -271,18 +225,11 @@ static void print_summary(const fg_run_summary *s, uint64_t seed, const char *fo
 
 int cmd_generate(int argc, char **argv)
 {
-    fg_cohort_spec spec;
-    fg_cohort_spec_default(&spec);
-    uint64_t count = 10;
-    int have_seed = 0, quiet = 0, list = 0, validate = 0;
+    cli_gen_opts go;
+    cli_gen_opts_init(&go, own_options);
+    int list = 0, validate = 0;
     cli_gen_check *gen_check = NULL;
     int jobs = cli_cpu_count();
-    const char *out = "./out";
-    const char *summary_json = NULL;
-    fg_format format = FG_FORMAT_BUNDLE;
-    const char *conditions[MAX_CONDITIONS];
-    size_t n_conditions = 0;
-    int shard_k = 0, shard_n = 0;
     int rc = EXIT_FAILED;
     fg_engine *engine = NULL;
     fg_terminology *terms = NULL;
@@ -316,88 +263,17 @@ int cmd_generate(int argc, char **argv)
         argc = argv[push_at][6] == '=' ? push_at : push_at - 1;
     }
 
-    optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:o:f:j:qh", options, NULL)) != -1) {
+    while ((c = cli_gen_opts_next(&go, argc, argv)) != -1) {
         switch (c) {
-        case 'n':
-            if (cli_parse_u64(optarg, 1, FG_MAX_PATIENTS, &count))
-                return cli_usage_error(CMD, "--count: '%s' is not a number from 1 to %lld",
-                                       optarg, (long long)FG_MAX_PATIENTS);
-            break;
-        case 's':
-            if (cli_parse_u64(optarg, 0, UINT64_MAX, &spec.seed))
-                return cli_usage_error(CMD, "--seed: '%s' is not a non-negative integer", optarg);
-            have_seed = 1;
-            break;
-        case 'o': out = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "bundle") == 0)
-                format = FG_FORMAT_BUNDLE;
-            else if (strcmp(optarg, "ndjson") == 0)
-                format = FG_FORMAT_NDJSON;
-            else if (strcmp(optarg, "history") == 0)
-                format = FG_FORMAT_HISTORY;
-            else
-                return cli_usage_error(CMD, "--format: '%s' is not one of bundle, ndjson, history",
-                                       optarg);
-            break;
+        case CLI_GEN_BAD_ARGUMENT: return EXIT_USAGE;
         case 'j':
             if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &jobs))
                 return cli_usage_error(CMD, "--jobs: '%s' is not a number from 1 to %d", optarg,
                                        FG_MAX_JOBS);
             break;
-        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
-        case OPT_AGE:
-            if (parse_range(optarg, &spec.age_min, &spec.age_max) || spec.age_min > spec.age_max ||
-                spec.age_max > 110)
-                return cli_usage_error(CMD,
-                                       "--age: '%s' is not a range MIN-MAX of ages from 0 to 110",
-                                       optarg);
-            break;
-        case OPT_SEX:
-            if (strcmp(optarg, "female") == 0)
-                spec.sex = FG_SEX_FEMALE;
-            else if (strcmp(optarg, "male") == 0)
-                spec.sex = FG_SEX_MALE;
-            else
-                return cli_usage_error(CMD, "--sex: '%s' is not female or male", optarg);
-            break;
-        case OPT_STATE: spec.state = optarg; break;
-        case OPT_CONDITION:
-            if (n_conditions == MAX_CONDITIONS)
-                return cli_usage_error(CMD, "--condition: at most %d conditions", MAX_CONDITIONS);
-            conditions[n_conditions++] = optarg;
-            break;
-        case OPT_YEARS:
-            if (cli_parse_int(optarg, 1, FG_MAX_YEARS_OF_HISTORY, &spec.years_of_history))
-                return cli_usage_error(CMD, "--years-of-history: '%s' is not a number from 1 to %d",
-                                       optarg, FG_MAX_YEARS_OF_HISTORY);
-            break;
-        case OPT_END: {
-            fg_time t;
-            if (fg_parse_date(optarg, &t))
-                return cli_usage_error(CMD, "--end-date: '%s' is not a date YYYY-MM-DD", optarg);
-            spec.end = t;
-            break;
-        }
-        case OPT_SHARD: {
-            char *slash = strchr(optarg, '/');
-            if (!slash)
-                return cli_usage_error(CMD, "--shard: '%s' is not K/N", optarg);
-            *slash = 0;
-            if (cli_parse_int(slash + 1, 1, 1000000, &shard_n) ||
-                cli_parse_int(optarg, 1, 1000000, &shard_k) || shard_k > shard_n) {
-                *slash = '/';
-                return cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", optarg);
-            }
-            *slash = '/';
-            break;
-        }
-        case OPT_MRN: spec.mrn_system = optarg; break;
-        case OPT_RANDOM_IDS: spec.random_ids = 1; break;
-        case OPT_SUMMARY_JSON: summary_json = optarg; break;
+        case OPT_RANDOM_IDS: go.spec.random_ids = 1; break;
         case OPT_LIST: list = 1; break;
         case OPT_VALIDATE: validate = 1; break;
         default:
@@ -405,21 +281,12 @@ int cmd_generate(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (push_at && format != FG_FORMAT_BUNDLE)
+    if (push_at && go.format != FG_FORMAT_BUNDLE)
         return cli_usage_error(CMD, "--push needs the bundle format");
-    if (!have_seed) {
-        uint64_t s = 0;
-        if (getrandom(&s, sizeof(s), 0) != sizeof(s))
-            s = (uint64_t)time(NULL);
-        spec.seed = s >> 1; /* fits in a JSON integer */
-    }
-    spec.conditions = conditions;
-    spec.n_conditions = n_conditions;
+    cli_gen_opts_finish(&go);
 
     const char *datadir = fg_data_dir();
-    if (fg_engine_new(datadir, &spec, &engine, &err) != FG_OK) {
+    if (fg_engine_new(datadir, &go.spec, &engine, &err) != FG_OK) {
         cli_report(CMD, &err);
         rc = (err.code == FG_ENOTFOUND && !list) || err.code == FG_EUSAGE ? EXIT_USAGE
                                                                          : EXIT_FAILED;
@@ -432,13 +299,13 @@ int cmd_generate(int argc, char **argv)
         goto cleanup;
     }
     char tdir[4096];
-    if (format != FG_FORMAT_HISTORY) {
+    if (go.format != FG_FORMAT_HISTORY) {
         if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
             fg_terminology_load(tdir, &terms, &err) != FG_OK) {
             cli_report(CMD, &err);
             goto cleanup;
         }
-        fg_map_options mo = {spec.mrn_system};
+        fg_map_options mo = {go.spec.mrn_system};
         if (fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
             cli_report(CMD, &err);
             goto cleanup;
@@ -447,24 +314,19 @@ int cmd_generate(int argc, char **argv)
 
     fg_pipeline_options po;
     memset(&po, 0, sizeof(po));
-    po.format = format;
-    po.out_dir = out;
+    po.format = go.format;
+    po.out_dir = go.out;
     po.jobs = jobs;
-    po.first = 0;
-    po.count = count;
-    if (shard_n > 0) {
-        po.first = count * (uint64_t)(shard_k - 1) / (uint64_t)shard_n;
-        po.count = count * (uint64_t)shard_k / (uint64_t)shard_n - po.first;
-        po.shard_k = shard_k;
-        po.shard_n = shard_n;
-    }
-    progress_state ps = {!quiet && isatty(STDERR_FILENO), 0};
+    cli_gen_opts_slice(&go, &po.first, &po.count);
+    po.shard_k = go.shard_k;
+    po.shard_n = go.shard_n;
+    progress_state ps = {!go.quiet && isatty(STDERR_FILENO), 0};
     po.progress = on_progress;
     po.progress_ud = &ps;
     cli_catch_signals();
     po.cancel = &cli_cancel;
 
-    if (validate && format == FG_FORMAT_HISTORY) {
+    if (validate && go.format == FG_FORMAT_HISTORY) {
         rc = cli_usage_error(CMD, "--validate checks FHIR output: use --format bundle or ndjson");
         goto cleanup;
     }
@@ -482,11 +344,11 @@ int cmd_generate(int argc, char **argv)
     if (push_at) {
         static feed fd; /* large: not on the stack */
         memset(&fd, 0, sizeof(fd));
-        snprintf(fd.dir, sizeof(fd.dir), "%s/bundles", out);
+        snprintf(fd.dir, sizeof(fd.dir), "%s/bundles", go.out);
         fd.first = po.first;
         fd.count = po.count;
         fd.started = time(NULL) - 1;
-        if (make_dir(out) != 0 || make_dir(fd.dir) != 0) {
+        if (make_dir(go.out) != 0 || make_dir(fd.dir) != 0) {
             fg_error_set(&err, FG_EIO, fd.dir, "cannot create the folder: %s", strerror(errno));
             cli_report(CMD, &err);
             goto cleanup;
@@ -525,16 +387,14 @@ int cmd_generate(int argc, char **argv)
         cli_report(CMD, &err);
         goto cleanup;
     }
-    if (!quiet)
-        print_summary(&sum, spec.seed, fg_format_name(format), out);
-    if (summary_json &&
-        write_summary_json(summary_json, &sum, spec.seed, fg_format_name(format), out, shard_k,
-                           shard_n, &err) != FG_OK) {
+    if (!go.quiet)
+        print_summary(&sum, go.spec.seed, fg_format_name(go.format), go.out);
+    if (go.summary_json && write_summary_json(&go, &sum, &err) != FG_OK) {
         cli_report(CMD, &err);
         goto cleanup;
     }
     rc = push_rc;
-    if (gen_check && cli_gen_check_report(gen_check, quiet, stdout) && rc == EXIT_OK)
+    if (gen_check && cli_gen_check_report(gen_check, go.quiet, stdout) && rc == EXIT_OK)
         rc = EXIT_FAILED;
 cleanup:
     cli_gen_check_free(gen_check);

@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "generate_opts.h"
 #include "fhir/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/fg_term.h"
@@ -21,7 +21,6 @@
 #include "generators/fg_mapper.h"
 
 #define CMD "generate"
-#define MAX_CONDITIONS 32
 #define DROP_LINES_SHOWN 10
 
 static void usage(FILE *f)
@@ -77,29 +76,13 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_AGE = 256, OPT_SEX, OPT_STATE, OPT_CONDITION, OPT_YEARS, OPT_END, OPT_MRN,
-    OPT_SUMMARY_JSON, OPT_LLM, OPT_BASE_URL, OPT_CACERT, OPT_LLM_JOBS, OPT_RPM, OPT_STREAM,
+    OPT_LLM = CLI_GEN_OPT_END, OPT_BASE_URL, OPT_CACERT, OPT_LLM_JOBS, OPT_RPM, OPT_STREAM,
     OPT_TIMEOUT, OPT_MAX_TOKENS, OPT_REPAIR, OPT_CACHE, OPT_NO_CACHE, OPT_PRICE_IN,
-    OPT_PRICE_OUT, OPT_SCENARIO, OPT_SCENARIO_FILE, OPT_PROMPT_DIR, OPT_DRY_RUN, OPT_SHARD,
+    OPT_PRICE_OUT, OPT_SCENARIO, OPT_SCENARIO_FILE, OPT_PROMPT_DIR, OPT_DRY_RUN,
 };
 
-static const struct option options[] = {
-    {"count", required_argument, NULL, 'n'},
-    {"seed", required_argument, NULL, 's'},
-    {"out", required_argument, NULL, 'o'},
-    {"format", required_argument, NULL, 'f'},
-    {"jobs", required_argument, NULL, 'j'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},
-    {"age", required_argument, NULL, OPT_AGE},
-    {"sex", required_argument, NULL, OPT_SEX},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"condition", required_argument, NULL, OPT_CONDITION},
-    {"years-of-history", required_argument, NULL, OPT_YEARS},
-    {"end-date", required_argument, NULL, OPT_END},
-    {"end", required_argument, NULL, OPT_END},
-    {"mrn-system", required_argument, NULL, OPT_MRN},
-    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+/* the options of --llm, after the shared ones (generate_opts.c) */
+static const struct option own_options[] = {
     {"llm", required_argument, NULL, OPT_LLM},
     {"llm-base-url", required_argument, NULL, OPT_BASE_URL},
     {"llm-cacert", required_argument, NULL, OPT_CACERT},
@@ -117,7 +100,6 @@ static const struct option options[] = {
     {"scenario-file", required_argument, NULL, OPT_SCENARIO_FILE},
     {"prompt-dir", required_argument, NULL, OPT_PROMPT_DIR},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-    {"shard", required_argument, NULL, OPT_SHARD},
     {NULL, 0, NULL, 0},
 };
 
@@ -152,19 +134,8 @@ static void on_progress(void *ud, uint64_t done, uint64_t total)
     fflush(stderr);
 }
 
-static int parse_range(const char *s, int *lo, int *hi)
-{
-    char a[16], b[16];
-    const char *dash = strchr(s, '-');
-    if (!dash || dash == s || (size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
-        return -1;
-    memcpy(a, s, (size_t)(dash - s));
-    a[dash - s] = 0;
-    strcpy(b, dash + 1);
-    return cli_parse_int(a, 0, 1000, lo) || cli_parse_int(b, 0, 1000, hi) ? -1 : 0;
-}
-
-static int parse_price(const char *s, double *out)
+/* A number from 0 up to (not including) a million: a price or a rate. */
+static int parse_amount(const char *s, double *out)
 {
     char *end;
     errno = 0;
@@ -236,18 +207,18 @@ static void print_summary(const fg_llmgen_summary *s, const char *model, uint64_
     fprintf(stderr, "  seed %llu, written to %s\n", (unsigned long long)seed, out);
 }
 
-static int write_summary_json(const char *path, const fg_llmgen_summary *s, const char *model,
-                              uint64_t seed, const char *format, const char *out,
-                              double price_in, double price_out, int priced, fg_error *err)
+static int write_summary_json(const cli_gen_opts *go, const fg_llmgen_summary *s,
+                              const char *model, double price_in, double price_out, int priced,
+                              fg_error *err)
 {
     json_t *root = json_object(), *types = json_object(), *llm = json_object();
     const fg_llm_stats *l = &s->llm;
     double n = s->requested ? (double)s->requested : 1;
 #define SETI(o, k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
     json_object_set_new(root, "model", json_string(model));
-    SETI(root, "seed", seed);
-    json_object_set_new(root, "format", json_string(format));
-    json_object_set_new(root, "out", json_string(out));
+    SETI(root, "seed", go->spec.seed);
+    json_object_set_new(root, "format", json_string(fg_format_name(go->format)));
+    json_object_set_new(root, "out", json_string(go->out));
     SETI(root, "patients_requested", s->requested);
     SETI(root, "patients_written", s->written);
     SETI(root, "patients_dropped", s->dropped);
@@ -283,13 +254,7 @@ static int write_summary_json(const char *path, const fg_llmgen_summary *s, cons
     json_object_set_new(root, "seconds", json_real(s->seconds));
     json_object_set(root, "dropped", s->drops ? s->drops : json_array());
 #undef SETI
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int rc = FG_OK;
-    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        rc = fg_error_set(err, FG_EIO, path, "cannot write the summary");
-    }
+    int rc = cli_gen_write_summary(go->summary_json, root, err);
     json_decref(root);
     return rc;
 }
@@ -304,25 +269,28 @@ static int read_scenario(const char *path, char **out, fg_error *err)
         *out = NULL;
         return fg_error_set(err, FG_EINVALID, path, "the scenario file holds a NUL byte");
     }
+    json_t *probe = rc == FG_OK ? json_stringn(*out, len) : NULL; /* NULL: not UTF-8 */
+    if (rc == FG_OK && !probe) {
+        free(*out);
+        *out = NULL;
+        return fg_error_set(err, FG_EINVALID, path,
+                            "the scenario file is not UTF-8 text: save it as UTF-8");
+    }
+    json_decref(probe);
     return rc;
 }
 
 int cmd_generate_llm(int argc, char **argv)
 {
-    fg_cohort_spec spec;
-    fg_cohort_spec_default(&spec);
+    cli_gen_opts go;
+    cli_gen_opts_init(&go, own_options);
     fg_llm_config lc;
     fg_llm_config_default(&lc);
-    uint64_t count = 10;
-    int have_seed = 0, quiet = 0, dry_run = 0, no_cache = 0, priced = 0;
+    int dry_run = 0, no_cache = 0, priced = 0;
     int repair_rounds = 2;
-    const char *out = "./out", *summary_json = NULL, *llm_spec = NULL, *cache = NULL;
+    const char *llm_spec = NULL, *cache = NULL;
     const char *scenario = NULL, *scenario_file = NULL, *prompt_dir = NULL;
     double price_in = 0, price_out = 0;
-    fg_format format = FG_FORMAT_BUNDLE;
-    const char *conditions[MAX_CONDITIONS];
-    size_t n_conditions = 0;
-    int shard_k = 0, shard_n = 0;
     char model[256], cache_dir[4096], schema_path[4096];
     int rc = EXIT_FAILED;
     fg_engine *engine = NULL;
@@ -337,69 +305,12 @@ int cmd_generate_llm(int argc, char **argv)
     fg_error err;
     fg_error_clear(&err);
 
-    optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "n:s:o:f:j:qh", options, NULL)) != -1) {
+    while ((c = cli_gen_opts_next(&go, argc, argv)) != -1) {
         switch (c) {
-        case 'n':
-            if (cli_parse_u64(optarg, 1, FG_MAX_PATIENTS, &count))
-                return cli_usage_error(CMD, "--count: '%s' is not a number from 1 to %lld",
-                                       optarg, (long long)FG_MAX_PATIENTS);
-            break;
-        case 's':
-            if (cli_parse_u64(optarg, 0, UINT64_MAX, &spec.seed))
-                return cli_usage_error(CMD, "--seed: '%s' is not a non-negative integer", optarg);
-            have_seed = 1;
-            break;
-        case 'o': out = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "bundle") == 0)
-                format = FG_FORMAT_BUNDLE;
-            else if (strcmp(optarg, "ndjson") == 0)
-                format = FG_FORMAT_NDJSON;
-            else if (strcmp(optarg, "history") == 0)
-                format = FG_FORMAT_HISTORY;
-            else
-                return cli_usage_error(CMD, "--format: '%s' is not one of bundle, ndjson, history",
-                                       optarg);
-            break;
+        case CLI_GEN_BAD_ARGUMENT: return EXIT_USAGE;
         case 'j': break; /* the engine's threads: one loop drives the model */
-        case 'q': quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
-        case OPT_AGE:
-            if (parse_range(optarg, &spec.age_min, &spec.age_max) || spec.age_min > spec.age_max ||
-                spec.age_max > FG_MAX_AGE)
-                return cli_usage_error(CMD, "--age: '%s' is not a range MIN-MAX of ages from 0 "
-                                       "to %d", optarg, FG_MAX_AGE);
-            break;
-        case OPT_SEX:
-            if (strcmp(optarg, "female") == 0)
-                spec.sex = FG_SEX_FEMALE;
-            else if (strcmp(optarg, "male") == 0)
-                spec.sex = FG_SEX_MALE;
-            else
-                return cli_usage_error(CMD, "--sex: '%s' is not female or male", optarg);
-            break;
-        case OPT_STATE: spec.state = optarg; break;
-        case OPT_CONDITION:
-            if (n_conditions == MAX_CONDITIONS)
-                return cli_usage_error(CMD, "--condition: at most %d conditions", MAX_CONDITIONS);
-            conditions[n_conditions++] = optarg;
-            break;
-        case OPT_YEARS:
-            if (cli_parse_int(optarg, 1, FG_MAX_YEARS_OF_HISTORY, &spec.years_of_history))
-                return cli_usage_error(CMD, "--years-of-history: '%s' is not a number from 1 to "
-                                       "%d", optarg, FG_MAX_YEARS_OF_HISTORY);
-            break;
-        case OPT_END: {
-            fg_time t;
-            if (fg_parse_date(optarg, &t))
-                return cli_usage_error(CMD, "--end-date: '%s' is not a date YYYY-MM-DD", optarg);
-            spec.end = t;
-            break;
-        }
-        case OPT_MRN: spec.mrn_system = optarg; break;
-        case OPT_SUMMARY_JSON: summary_json = optarg; break;
         case OPT_LLM: llm_spec = optarg; break;
         case OPT_BASE_URL: lc.base_url = optarg; break;
         case OPT_CACERT: lc.ca_file = optarg; break;
@@ -409,7 +320,7 @@ int cmd_generate_llm(int argc, char **argv)
                                        optarg, FG_MAX_LLM_JOBS);
             break;
         case OPT_RPM:
-            if (parse_price(optarg, &lc.max_rpm))
+            if (parse_amount(optarg, &lc.max_rpm))
                 return cli_usage_error(CMD, "--max-rpm: '%s' is not a number of requests per "
                                        "minute", optarg);
             break;
@@ -438,39 +349,23 @@ int cmd_generate_llm(int argc, char **argv)
         case OPT_CACHE: cache = optarg; break;
         case OPT_NO_CACHE: no_cache = 1; break;
         case OPT_PRICE_IN:
-            if (parse_price(optarg, &price_in))
-                return cli_usage_error(CMD, "--price-in: '%s' is not a price in USD per million "
-                                       "tokens", optarg);
+        case OPT_PRICE_OUT: {
+            int in = c == OPT_PRICE_IN;
+            if (parse_amount(optarg, in ? &price_in : &price_out))
+                return cli_usage_error(CMD, "--price-%s: '%s' is not a price in USD per million "
+                                       "tokens", in ? "in" : "out", optarg);
             priced = 1;
             break;
-        case OPT_PRICE_OUT:
-            if (parse_price(optarg, &price_out))
-                return cli_usage_error(CMD, "--price-out: '%s' is not a price in USD per million "
-                                       "tokens", optarg);
-            priced = 1;
-            break;
+        }
         case OPT_SCENARIO: scenario = optarg; break;
         case OPT_SCENARIO_FILE: scenario_file = optarg; break;
         case OPT_PROMPT_DIR: prompt_dir = optarg; break;
         case OPT_DRY_RUN: dry_run = 1; break;
-        case OPT_SHARD: {
-            char *slash = strchr(optarg, '/');
-            if (!slash || cli_parse_int(slash + 1, 1, 1000000, &shard_n) ||
-                (*slash = 0, cli_parse_int(optarg, 1, 1000000, &shard_k)) || shard_k > shard_n) {
-                if (slash)
-                    *slash = '/';
-                return cli_usage_error(CMD, "--shard: '%s' is not K/N with 1 <= K <= N", optarg);
-            }
-            *slash = '/';
-            break;
-        }
         default:
             fprintf(stderr, "Run 'fhirgen generate --llm x --help' for the options.\n");
             return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!llm_spec)
         return cli_usage_error(CMD, "--llm needs PROVIDER:MODEL");
     const char *colon = strchr(llm_spec, ':');
@@ -498,15 +393,8 @@ int cmd_generate_llm(int argc, char **argv)
         if (u && *u)
             lc.base_url = u;
     }
-    if (!have_seed) {
-        uint64_t s = 0;
-        if (getrandom(&s, sizeof(s), 0) != sizeof(s))
-            s = (uint64_t)time(NULL);
-        spec.seed = s >> 1;
-    }
-    lc.seed = spec.seed;
-    spec.conditions = conditions;
-    spec.n_conditions = n_conditions;
+    cli_gen_opts_finish(&go);
+    lc.seed = go.spec.seed;
 
     if (scenario_file) {
         if (read_scenario(scenario_file, &scenario_text, &err) != FG_OK) {
@@ -534,7 +422,7 @@ int cmd_generate_llm(int argc, char **argv)
         lc.cache_dir = cache;
     }
     const char *datadir = fg_data_dir();
-    if (fg_engine_new(datadir, &spec, &engine, &err) != FG_OK) {
+    if (fg_engine_new(datadir, &go.spec, &engine, &err) != FG_OK) {
         cli_report(CMD, &err);
         rc = err.code == FG_ENOTFOUND || err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
         goto cleanup;
@@ -549,8 +437,8 @@ int cmd_generate_llm(int argc, char **argv)
         cli_report(CMD, &err);
         goto cleanup;
     }
-    fg_map_options mo = {spec.mrn_system};
-    if (format != FG_FORMAT_HISTORY && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
+    fg_map_options mo = {go.spec.mrn_system};
+    if (go.format != FG_FORMAT_HISTORY && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
         cli_report(CMD, &err);
         goto cleanup;
     }
@@ -567,7 +455,7 @@ int cmd_generate_llm(int argc, char **argv)
         goto cleanup;
     }
 
-    ui u = {!quiet && isatty(STDERR_FILENO), quiet};
+    ui u = {!go.quiet && isatty(STDERR_FILENO), go.quiet};
     fg_llmgen_options o;
     memset(&o, 0, sizeof(o));
     o.engine = engine;
@@ -577,18 +465,13 @@ int cmd_generate_llm(int argc, char **argv)
     o.prompts = prompts;
     o.schema = schema;
     o.datadir = datadir;
-    o.format = format;
-    o.out_dir = out;
-    o.first = 0;
-    o.count = count;
-    if (shard_n > 0) { /* the same slices as the engine path */
-        o.first = count * (uint64_t)(shard_k - 1) / (uint64_t)shard_n;
-        o.count = count * (uint64_t)shard_k / (uint64_t)shard_n - o.first;
-        o.shard_k = shard_k;
-        o.shard_n = shard_n;
-    }
-    o.end = spec.end;
-    o.years_of_history = spec.years_of_history;
+    o.format = go.format;
+    o.out_dir = go.out;
+    cli_gen_opts_slice(&go, &o.first, &o.count); /* the same slices as the engine path */
+    o.shard_k = go.shard_k;
+    o.shard_n = go.shard_n;
+    o.end = go.spec.end;
+    o.years_of_history = go.spec.years_of_history;
     o.repair_rounds = repair_rounds;
     o.max_tokens = lc.max_tokens;
     o.scenario = scenario;
@@ -619,16 +502,15 @@ int cmd_generate_llm(int argc, char **argv)
         cli_report(CMD, &err);
         if (sum.written)
             fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
-                            "kept in %s\n", (unsigned long long)sum.written, out);
+                            "kept in %s\n", (unsigned long long)sum.written, go.out);
         rc = EXIT_FAILED;
     } else {
         rc = sum.dropped ? EXIT_FAILED : EXIT_OK;
     }
-    if (!quiet)
-        print_summary(&sum, llm_spec, spec.seed, out, price_in, price_out, priced);
-    if (summary_json &&
-        write_summary_json(summary_json, &sum, llm_spec, spec.seed, fg_format_name(format), out,
-                           price_in, price_out, priced, &err) != FG_OK) {
+    if (!go.quiet)
+        print_summary(&sum, llm_spec, go.spec.seed, go.out, price_in, price_out, priced);
+    if (go.summary_json &&
+        write_summary_json(&go, &sum, llm_spec, price_in, price_out, priced, &err) != FG_OK) {
         cli_report(CMD, &err);
         rc = EXIT_FAILED;
     }

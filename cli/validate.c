@@ -317,24 +317,30 @@ static void emit(run *r, slot *s)
     s->state = SLOT_FREE;
 }
 
+/* Print the oldest queued batch once it is validated (here, when there are
+ * no worker threads) and free its slot. Threaded: called with r->mu held. */
+static void retire_oldest(run *r, int threaded)
+{
+    slot *h = &r->slots[r->head];
+    if (threaded) {
+        while (h->state != SLOT_DONE)
+            pthread_cond_wait(&r->done, &r->mu);
+    } else {
+        validate_slot(r->v, &r->scratch, h);
+    }
+    emit(r, h);
+    r->head = (r->head + 1) % r->n_slots;
+    r->queued--;
+}
+
 /* A free slot for the next item, printing finished ones as needed. With no
  * worker threads the item in the oldest slot is validated here. */
 static slot *take_slot(run *r, int threaded)
 {
     if (threaded)
         pthread_mutex_lock(&r->mu);
-    while (r->queued == r->n_slots) {
-        slot *h = &r->slots[r->head];
-        if (threaded) {
-            while (h->state != SLOT_DONE)
-                pthread_cond_wait(&r->done, &r->mu);
-        } else {
-            validate_slot(r->v, &r->scratch, h);
-        }
-        emit(r, h);
-        r->head = (r->head + 1) % r->n_slots;
-        r->queued--;
-    }
+    while (r->queued == r->n_slots)
+        retire_oldest(r, threaded);
     slot *s = &r->slots[r->next];
     if (threaded)
         pthread_mutex_unlock(&r->mu);
@@ -358,18 +364,8 @@ static void drain(run *r, int threaded)
 {
     if (threaded)
         pthread_mutex_lock(&r->mu);
-    while (r->queued > 0) {
-        slot *h = &r->slots[r->head];
-        if (threaded) {
-            while (h->state != SLOT_DONE)
-                pthread_cond_wait(&r->done, &r->mu);
-        } else {
-            validate_slot(r->v, &r->scratch, h);
-        }
-        emit(r, h);
-        r->head = (r->head + 1) % r->n_slots;
-        r->queued--;
-    }
+    while (r->queued > 0)
+        retire_oldest(r, threaded);
     if (threaded)
         pthread_mutex_unlock(&r->mu);
 }

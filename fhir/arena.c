@@ -5,13 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define CHUNK_MIN (64u * 1024u)
+#define HUGE_PAGE (2u << 20)
+#define HUGE_CHUNK_MIN (1u << 20) /* the smallest chunk of a huge arena, mapped */
 
 struct fg_arena_chunk {
     fg_arena_chunk *next;
-    size_t size; /* usable bytes in data */
+    size_t size;   /* usable bytes in data */
     size_t off;
+    size_t mapped; /* bytes mapped for a huge-page chunk; 0 when malloc'd */
     _Alignas(max_align_t) unsigned char data[];
 };
 
@@ -20,6 +24,49 @@ void fg_arena_init(fg_arena *a)
     a->head = NULL;
     a->first = NULL;
     a->used = 0;
+    a->huge = 0;
+}
+
+void fg_arena_init_huge(fg_arena *a)
+{
+    fg_arena_init(a);
+    a->huge = 1;
+}
+
+/* A chunk of at least *size usable bytes on a huge-page boundary, advised
+ * for huge pages; *size becomes what it holds. NULL when mapping failed
+ * (the caller falls back to malloc). */
+static fg_arena_chunk *chunk_map(size_t *size)
+{
+#ifdef MADV_HUGEPAGE
+    size_t total = (sizeof(fg_arena_chunk) + *size + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+    unsigned char *m = mmap(NULL, total + HUGE_PAGE, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    uintptr_t start = ((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    size_t head = start - (uintptr_t)m;
+    if (head)
+        munmap(m, head);
+    if (HUGE_PAGE - head)
+        munmap((unsigned char *)start + total, HUGE_PAGE - head);
+    (void)madvise((void *)start, total, MADV_HUGEPAGE); /* advice: fine if refused */
+    fg_arena_chunk *c = (fg_arena_chunk *)start;
+    c->mapped = total;
+    *size = total - sizeof(*c);
+    return c;
+#else
+    (void)size;
+    return NULL;
+#endif
+}
+
+static void chunk_free(fg_arena_chunk *c)
+{
+    if (c->mapped)
+        munmap(c, c->mapped);
+    else
+        free(c);
 }
 
 void fg_arena_free(fg_arena *a)
@@ -29,10 +76,12 @@ void fg_arena_free(fg_arena *a)
     fg_arena_chunk *c = a->first;
     while (c) {
         fg_arena_chunk *next = c->next;
-        free(c);
+        chunk_free(c);
         c = next;
     }
+    int huge = a->huge;
     fg_arena_init(a);
+    a->huge = huge;
 }
 
 void fg_arena_reset(fg_arena *a)
@@ -52,7 +101,7 @@ void fg_arena_trim(fg_arena *a, size_t keep)
         fg_arena_chunk *c = a->first->next;
         while (c) {
             fg_arena_chunk *next = c->next;
-            free(c);
+            chunk_free(c);
             c = next;
         }
         a->first->next = NULL;
@@ -70,12 +119,17 @@ void *fg_arena_alloc(fg_arena *a, size_t n)
     while (c && c->off + n > c->size)
         c = c->next; /* a chunk kept from before a reset may have room */
     if (!c) {
-        size_t size = n > CHUNK_MIN ? n : CHUNK_MIN;
+        size_t min = a->huge ? HUGE_CHUNK_MIN : CHUNK_MIN;
+        size_t size = n > min ? n : min;
         if (a->head && a->head->size * 2 > size && a->head->size < (64u << 20))
             size = a->head->size * 2;
-        c = malloc(sizeof(*c) + size);
-        if (!c)
-            return NULL;
+        c = a->huge && size >= HUGE_CHUNK_MIN ? chunk_map(&size) : NULL;
+        if (!c) {
+            c = malloc(sizeof(*c) + size);
+            if (!c)
+                return NULL;
+            c->mapped = 0;
+        }
         c->size = size;
         c->off = 0;
         c->next = NULL;

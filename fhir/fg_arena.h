@@ -14,9 +14,17 @@ typedef struct fg_arena {
     fg_arena_chunk *head;  /* chunk being filled */
     fg_arena_chunk *first; /* kept across resets */
     size_t used;           /* bytes handed out since the last reset */
+    int huge;              /* large chunks in huge pages (fg_arena_init_huge) */
 } fg_arena;
 
 void fg_arena_init(fg_arena *a);
+
+/* An arena meant to hold many megabytes for a long time (loaded reference
+ * data such as the profile registry): its chunks, a megabyte at least, are
+ * mapped on huge-page boundaries and advised for huge pages, so that
+ * filling them costs a page fault per 2 MB rather than per 4 KB where the
+ * system offers transparent huge pages. */
+void fg_arena_init_huge(fg_arena *a);
 
 /* Free every chunk; accepts NULL. */
 void fg_arena_free(fg_arena *a);

@@ -136,6 +136,18 @@ static inline size_t fg_jv_size(const fg_jv *v)
     return v && (v->type == FG_JV_ARRAY || v->type == FG_JV_OBJECT) ? v->n : 0;
 }
 
+/* Items of an array, 0 for anything else (as json_array_size). */
+static inline size_t fg_jv_array_size(const fg_jv *v)
+{
+    return v && v->type == FG_JV_ARRAY ? v->n : 0;
+}
+
+/* Members of an object, 0 for anything else (as json_object_size). */
+static inline size_t fg_jv_object_size(const fg_jv *v)
+{
+    return v && v->type == FG_JV_OBJECT ? v->n : 0;
+}
+
 /* Item i of an array, or NULL. */
 static inline const fg_jv *fg_jv_at(const fg_jv *v, size_t i)
 {
@@ -190,7 +202,7 @@ double fg_jv_number(const fg_jv *v);
 
 /* for (i = 0; i < size && (val = item i); i++), as json_array_foreach. */
 #define fg_jv_array_foreach(arr, i_, val_)                                                  \
-    for ((i_) = 0; (i_) < fg_jv_size(arr) && ((val_) = fg_jv_at((arr), (i_))) != NULL; (i_)++)
+    for ((i_) = 0; (i_) < fg_jv_array_size(arr) && ((val_) = fg_jv_at((arr), (i_))) != NULL; (i_)++)
 
 /* Members in document order, as json_object_foreach: `key` (const char *)
  * and `val` (const fg_jv *) are the caller's variables. */
@@ -198,7 +210,7 @@ double fg_jv_number(const fg_jv *v);
 #define FG_JV_CAT(a, b) FG_JV_CAT_(a, b)
 #define fg_jv_object_foreach(obj, key_, val_)                                               \
     for (size_t FG_JV_CAT(fg_jv_i_, __LINE__) = 0;                                          \
-         FG_JV_CAT(fg_jv_i_, __LINE__) < fg_jv_size(obj) && fg_jv_is_object(obj) &&          \
+         FG_JV_CAT(fg_jv_i_, __LINE__) < fg_jv_object_size(obj) &&                          \
          ((key_) = (obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].key,                      \
          (val_) = &(obj)->u.members[FG_JV_CAT(fg_jv_i_, __LINE__)].value, 1);                \
          FG_JV_CAT(fg_jv_i_, __LINE__)++)

@@ -81,8 +81,8 @@ static int push_values(fp_ctx *c, const fp_item *parent, const char *name, const
     int rc;
     fp_item it = {.kind = FPV_JSON, .type = type, .parent = parent, .pname = name};
     if (fg_jv_is_array(v) || (!v && fg_jv_is_array(e))) {
-        size_t nv = fg_jv_is_array(v) ? fg_jv_size(v) : 0;
-        size_t ne = fg_jv_is_array(e) ? fg_jv_size(e) : 0;
+        size_t nv = fg_jv_is_array(v) ? fg_jv_array_size(v) : 0;
+        size_t ne = fg_jv_is_array(e) ? fg_jv_array_size(e) : 0;
         size_t n = nv > ne ? nv : ne;
         for (size_t k = 0; k < n; k++) {
             const fg_jv *vi = k < nv ? fg_jv_at(v, k) : NULL;

@@ -73,6 +73,84 @@ void llm_answer_append(llm_answer *a, fg_buf *b, const char *p, size_t n)
     fg_buf_append(b, p, n);
 }
 
+/* ---- request bodies -------------------------------------------------------- */
+
+int llm_put_messages(json_t *msgs, const fg_llm_request *req, fg_error *err)
+{
+    for (size_t i = 0; i < req->n_messages; i++) {
+        const fg_llm_message *m = &req->messages[i];
+        if (!m->role || !m->content)
+            return fg_error_set(err, FG_EUSAGE, "request", "message %zu has no role or content", i);
+        /* json_pack refuses text that is not UTF-8: say so rather than send the
+         * request without the message */
+        json_t *msg = json_pack("{s:s,s:s}", "role", m->role, "content", m->content);
+        if (!msg)
+            return fg_error_set(err, FG_EINVALID, "request",
+                                "message %zu (%s) is not valid UTF-8 text: check the prompt "
+                                "template or scenario it was made from",
+                                i, m->role);
+        if (json_array_append_new(msgs, msg) != 0)
+            return fg_error_set(err, FG_ENOMEM, "request", "out of memory");
+    }
+    return FG_OK;
+}
+
+int llm_put_body(const json_t *root, fg_buf *out, fg_error *err)
+{
+    char *s = json_dumps(root, LLM_DUMP_FLAGS);
+    if (s)
+        fg_buf_puts(out, s);
+    free(s);
+    if (!s || out->failed)
+        return fg_error_set(err, FG_ENOMEM, "request", "out of memory");
+    return FG_OK;
+}
+
+/* ---- the envelope of a whole answer ---------------------------------------- */
+
+void llm_answer_error(llm_answer *a, const char *message)
+{
+    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
+             message ? message : "(no message)");
+}
+
+void llm_read_model(llm_answer *a, const json_t *obj)
+{
+    const char *m = json_string_value(json_object_get(obj, "model"));
+    if (m)
+        snprintf(a->model, sizeof(a->model), "%s", m);
+}
+
+void llm_read_usage(const llm_envelope *env, llm_answer *a, const json_t *usage)
+{
+    json_t *in = json_object_get(usage, env->tokens_in);
+    json_t *out = json_object_get(usage, env->tokens_out);
+    if (json_is_integer(in))
+        a->tokens_in = (long)json_integer_value(in);
+    if (json_is_integer(out))
+        a->tokens_out = (long)json_integer_value(out);
+}
+
+int llm_envelope_parse(const llm_envelope *env, const char *body, size_t len, llm_answer *a,
+                       fg_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, 0, &je);
+    int rc;
+    if (!root || !json_is_object(root))
+        rc = fg_error_set(err, FG_EINVALID, "response",
+                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
+    else if (env->read_error(a, root))
+        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
+    else {
+        llm_read_model(a, root);
+        llm_read_usage(env, a, json_object_get(root, "usage"));
+        rc = env->read_body(a, root, err);
+    }
+    json_decref(root);
+    return rc;
+}
+
 /* ---- untrusted text -------------------------------------------------------- */
 
 static void one_line(char *s)

@@ -13,30 +13,23 @@
 
 #include "llm_private.h"
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
-
 int llm_anthropic_render(const fg_llm_config *cfg, const fg_llm_request *req, fg_buf *out,
                          fg_error *err)
 {
     int rc = FG_ENOMEM;
-    char *s = NULL;
     json_t *root = json_object(), *msgs = json_array();
-    if (!root || !msgs)
+    if (!root || !msgs) {
+        rc = fg_error_set(err, FG_ENOMEM, "request", "out of memory");
         goto cleanup;
+    }
     const char *tool = req->schema_name ? req->schema_name : "answer";
     json_object_set_new(root, "model", json_string(cfg->model));
     json_object_set_new(root, "max_tokens",
                         json_integer(req->max_tokens > 0 ? req->max_tokens : cfg->max_tokens));
     if (req->system)
         json_object_set_new(root, "system", json_string(req->system));
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const fg_llm_message *m = &req->messages[i];
-        if (!m->role || !m->content) {
-            rc = fg_error_set(err, FG_EUSAGE, "request", "message %zu has no role or content", i);
-            goto cleanup;
-        }
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", m->role, "content", m->content));
-    }
+    if ((rc = llm_put_messages(msgs, req, err)) != FG_OK)
+        goto cleanup;
     json_object_set(root, "messages", msgs);
     if (cfg->temperature >= 0)
         json_object_set_new(root, "temperature", json_real(cfg->temperature));
@@ -51,14 +44,8 @@ int llm_anthropic_render(const fg_llm_config *cfg, const fg_llm_request *req, fg
     }
     if (cfg->stream)
         json_object_set_new(root, "stream", json_true());
-    if (!(s = json_dumps(root, DUMP_FLAGS)))
-        goto cleanup;
-    fg_buf_puts(out, s);
-    rc = out->failed ? FG_ENOMEM : FG_OK;
+    rc = llm_put_body(root, out, err);
 cleanup:
-    if (rc == FG_ENOMEM)
-        fg_error_set(err, FG_ENOMEM, "request", "out of memory");
-    free(s);
     json_decref(msgs);
     json_decref(root);
     return rc;
@@ -77,57 +64,28 @@ static void stop_reason(llm_answer *a, const char *r)
         a->finish = FG_LLM_FINISH_STOP; /* end_turn, tool_use, stop_sequence, pause_turn */
 }
 
-static void read_usage(llm_answer *a, const json_t *usage)
-{
-    json_t *in = json_object_get(usage, "input_tokens");
-    json_t *out = json_object_get(usage, "output_tokens");
-    if (json_is_integer(in))
-        a->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        a->tokens_out = (long)json_integer_value(out);
-}
-
 static int read_error(llm_answer *a, const json_t *root)
 {
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *e = json_object_get(root, "error");
     if (!(type && strcmp(type, "error") == 0) && !json_is_object(e))
         return 0;
-    const char *m = json_string_value(json_object_get(e, "message"));
-    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
-             m ? m : "(no message)");
+    llm_answer_error(a, json_string_value(json_object_get(e, "message")));
     return 1;
 }
 
-int llm_anthropic_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
+/* The content blocks: the first tool_use input, else the text; the stop reason. */
+static int read_body(llm_answer *a, const json_t *root, fg_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
-    int rc = FG_EINVALID;
-    if (!root || !json_is_object(root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response",
-                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
-        goto cleanup;
-    }
-    if (read_error(a, root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
-        goto cleanup;
-    }
-    const char *m = json_string_value(json_object_get(root, "model"));
-    if (m)
-        snprintf(a->model, sizeof(a->model), "%s", m);
-    read_usage(a, json_object_get(root, "usage"));
     json_t *content = json_object_get(root, "content");
-    if (!json_is_array(content)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "the answer has no content array");
-        goto cleanup;
-    }
+    if (!json_is_array(content))
+        return fg_error_set(err, FG_EINVALID, "response", "the answer has no content array");
     size_t i;
     json_t *block;
     json_array_foreach(content, i, block) {
         const char *type = json_string_value(json_object_get(block, "type"));
         if (type && strcmp(type, "tool_use") == 0 && !a->tool_seen) {
-            char *s = json_dumps(json_object_get(block, "input"), DUMP_FLAGS | JSON_ENCODE_ANY);
+            char *s = json_dumps(json_object_get(block, "input"), LLM_DUMP_FLAGS | JSON_ENCODE_ANY);
             if (s) {
                 fg_buf_clear(&a->text);
                 llm_answer_append(a, &a->text, s, strlen(s));
@@ -148,10 +106,14 @@ int llm_anthropic_parse(const char *body, size_t len, llm_answer *a, fg_error *e
     if (a->finish == FG_LLM_FINISH_REFUSAL && !a->tool_seen && a->text.len) {
         llm_answer_append(a, &a->refusal, a->text.data, a->text.len);
     }
-    rc = FG_OK;
-cleanup:
-    json_decref(root);
-    return rc;
+    return FG_OK;
+}
+
+static const llm_envelope envelope = {"input_tokens", "output_tokens", read_error, read_body};
+
+int llm_anthropic_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
+{
+    return llm_envelope_parse(&envelope, body, len, a, err);
 }
 
 int llm_anthropic_event(void *answer, const char *event, const char *data, size_t len)
@@ -170,10 +132,8 @@ int llm_anthropic_event(void *answer, const char *event, const char *data, size_
         read_error(a, root);
     } else if (strcmp(type, "message_start") == 0) {
         json_t *msg = json_object_get(root, "message");
-        const char *m = json_string_value(json_object_get(msg, "model"));
-        if (m)
-            snprintf(a->model, sizeof(a->model), "%s", m);
-        read_usage(a, json_object_get(msg, "usage"));
+        llm_read_model(a, msg);
+        llm_read_usage(&envelope, a, json_object_get(msg, "usage"));
     } else if (strcmp(type, "content_block_start") == 0) {
         json_t *b = json_object_get(root, "content_block");
         const char *bt = json_string_value(json_object_get(b, "type"));
@@ -217,7 +177,7 @@ void llm_anthropic_finish(llm_answer *a)
     }
     fg_buf_clear(&a->text);
     json_t *v = a->tool.len ? json_loadb(a->tool.data, a->tool.len, 0, NULL) : NULL;
-    char *s = v ? json_dumps(v, DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
+    char *s = v ? json_dumps(v, LLM_DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
     if (s)
         llm_answer_append(a, &a->text, s, strlen(s));
     else if (a->tool.len) /* cut short or broken: the caller sees what came */

@@ -15,8 +15,6 @@
 
 #include "llm_private.h"
 
-#define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
-
 static json_t *system_text(const fg_llm_request *req, int level)
 {
     fg_buf b;
@@ -42,23 +40,18 @@ int llm_openai_render(const fg_llm_config *cfg, const fg_llm_request *req, int l
                       fg_error *err)
 {
     int rc = FG_ENOMEM;
-    char *s = NULL;
     json_t *root = json_object(), *msgs = json_array(), *sys = system_text(req, level);
-    if (!root || !msgs)
+    if (!root || !msgs) {
+        rc = fg_error_set(err, FG_ENOMEM, "request", "out of memory");
         goto cleanup;
+    }
     json_object_set_new(root, "model", json_string(cfg->model));
     if (sys) {
         json_array_append_new(msgs, json_pack("{s:s,s:o}", "role", "system", "content", sys));
         sys = NULL;
     }
-    for (size_t i = 0; i < req->n_messages; i++) {
-        const fg_llm_message *m = &req->messages[i];
-        if (!m->role || !m->content) {
-            rc = fg_error_set(err, FG_EUSAGE, "request", "message %zu has no role or content", i);
-            goto cleanup;
-        }
-        json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", m->role, "content", m->content));
-    }
+    if ((rc = llm_put_messages(msgs, req, err)) != FG_OK)
+        goto cleanup;
     json_object_set(root, "messages", msgs);
     json_object_set_new(root, "max_tokens",
                         json_integer(req->max_tokens > 0 ? req->max_tokens : cfg->max_tokens));
@@ -78,14 +71,8 @@ int llm_openai_render(const fg_llm_config *cfg, const fg_llm_request *req, int l
         json_object_set_new(root, "stream", json_true());
         json_object_set_new(root, "stream_options", json_pack("{s:b}", "include_usage", 1));
     }
-    if (!(s = json_dumps(root, DUMP_FLAGS)))
-        goto cleanup;
-    fg_buf_puts(out, s);
-    rc = out->failed ? FG_ENOMEM : FG_OK;
+    rc = llm_put_body(root, out, err);
 cleanup:
-    if (rc == FG_ENOMEM)
-        fg_error_set(err, FG_ENOMEM, "request", "out of memory");
-    free(s);
     json_decref(sys);
     json_decref(msgs);
     json_decref(root);
@@ -105,58 +92,24 @@ static fg_llm_finish finish_of(const char *r)
     return FG_LLM_FINISH_STOP; /* stop, tool_calls, function_call, eos (some servers) */
 }
 
-static void read_usage(llm_answer *a, const json_t *usage)
-{
-    json_t *in = json_object_get(usage, "prompt_tokens");
-    json_t *out = json_object_get(usage, "completion_tokens");
-    if (json_is_integer(in))
-        a->tokens_in = (long)json_integer_value(in);
-    if (json_is_integer(out))
-        a->tokens_out = (long)json_integer_value(out);
-}
-
-static void read_model(llm_answer *a, const json_t *root)
-{
-    const char *m = json_string_value(json_object_get(root, "model"));
-    if (m)
-        snprintf(a->model, sizeof(a->model), "%s", m);
-}
-
 /* An {"error": ...} member inside an answer: its message into a->error. */
 static int read_error(llm_answer *a, const json_t *root)
 {
     json_t *e = json_object_get(root, "error");
     if (!e || json_is_null(e))
         return 0;
-    const char *m = json_is_string(e) ? json_string_value(e)
-                                      : json_string_value(json_object_get(e, "message"));
-    snprintf(a->error, sizeof(a->error), "the server reported an error: %.300s",
-             m ? m : "(no message)");
+    llm_answer_error(a, json_is_string(e) ? json_string_value(e)
+                                          : json_string_value(json_object_get(e, "message")));
     return 1;
 }
 
-int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
+/* choices[0]: its message's content or refusal, and its finish reason. */
+static int read_body(llm_answer *a, const json_t *root, fg_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, 0, &je);
-    int rc = FG_EINVALID;
-    if (!root || !json_is_object(root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response",
-                          "the answer is not a JSON object (line %d: %.200s)", je.line, je.text);
-        goto cleanup;
-    }
-    if (read_error(a, root)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "%s", a->error);
-        goto cleanup;
-    }
-    read_model(a, root);
-    read_usage(a, json_object_get(root, "usage"));
     json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
     json_t *msg = json_object_get(c0, "message");
-    if (!json_is_object(msg)) {
-        rc = fg_error_set(err, FG_EINVALID, "response", "the answer has no choices[0].message");
-        goto cleanup;
-    }
+    if (!json_is_object(msg))
+        return fg_error_set(err, FG_EINVALID, "response", "the answer has no choices[0].message");
     json_t *content_v = json_object_get(msg, "content");
     const char *content = json_string_value(content_v);
     const char *refusal = json_string_value(json_object_get(msg, "refusal"));
@@ -168,10 +121,14 @@ int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
         llm_answer_append(a, &a->refusal, refusal, strlen(refusal));
         a->finish = FG_LLM_FINISH_REFUSAL;
     }
-    rc = FG_OK;
-cleanup:
-    json_decref(root);
-    return rc;
+    return FG_OK;
+}
+
+static const llm_envelope envelope = {"prompt_tokens", "completion_tokens", read_error, read_body};
+
+int llm_openai_parse(const char *body, size_t len, llm_answer *a, fg_error *err)
+{
+    return llm_envelope_parse(&envelope, body, len, a, err);
 }
 
 int llm_openai_event(void *answer, const char *event, const char *data, size_t len)
@@ -194,10 +151,10 @@ int llm_openai_event(void *answer, const char *event, const char *data, size_t l
         json_decref(root);
         return 0;
     }
-    read_model(a, root);
+    llm_read_model(a, root);
     json_t *usage = json_object_get(root, "usage");
     if (json_is_object(usage))
-        read_usage(a, usage);
+        llm_read_usage(&envelope, a, usage);
     json_t *c0 = json_array_get(json_object_get(root, "choices"), 0);
     json_t *delta = json_object_get(c0, "delta");
     json_t *content = json_object_get(delta, "content");

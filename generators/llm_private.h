@@ -1,7 +1,8 @@
 /*
  * llm_private.h: the internals of the LLM client shared by its files.
  *
- *   llm.c            configuration, the request queue, delivery, stats
+ *   llm.c            configuration, the request queue, delivery, stats, the
+ *                    parts of request bodies and answers both protocols share
  *   llm_http.c       the curl multi loop: slots, attempts, retries, cancel
  *   llm_openai.c     chat completions: request bodies, answers, stream chunks
  *   llm_anthropic.c  Messages: request bodies, answers, stream events
@@ -67,6 +68,39 @@ void llm_answer_reset(llm_answer *a);
 void llm_answer_free(llm_answer *a);
 /* Append to a buffer of the answer, honouring FG_MAX_LLM_RESPONSE_BYTES. */
 void llm_answer_append(llm_answer *a, fg_buf *b, const char *p, size_t n);
+
+/* What differs in how the providers' whole answers read: the names of the
+ * token counts in the usage object, how an error inside a 2xx answer shows
+ * (read_error fills a->error and returns 1 when there is one), and the
+ * answer itself (read_body: FG_OK, or FG_EINVALID with err saying why). */
+typedef struct llm_envelope {
+    const char *tokens_in, *tokens_out;
+    int (*read_error)(llm_answer *a, const json_t *root);
+    int (*read_body)(llm_answer *a, const json_t *root, fg_error *err);
+} llm_envelope;
+
+/* A whole answer body into a: a JSON object that reports no error, its
+ * model and usage, then the provider's read_body. FG_OK, or FG_EINVALID
+ * with err saying why. */
+int llm_envelope_parse(const llm_envelope *env, const char *body, size_t len, llm_answer *a,
+                       fg_error *err);
+/* The token counts of a usage object (absent ones leave a as it is). */
+void llm_read_usage(const llm_envelope *env, llm_answer *a, const json_t *usage);
+/* obj.model into a->model when it is a string. */
+void llm_read_model(llm_answer *a, const json_t *obj);
+/* "the server reported an error: <message>" into a->error. */
+void llm_answer_error(llm_answer *a, const char *message);
+
+/* ---- request bodies (llm.c) ------------------------------------------------ */
+
+/* How request bodies and re-serialised answers are written. */
+#define LLM_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* The request's messages appended to msgs as {role, content} objects.
+ * FG_OK, or FG_EUSAGE for a message without a role or content. */
+int llm_put_messages(json_t *msgs, const fg_llm_request *req, fg_error *err);
+/* root written onto out as compact JSON. FG_OK or FG_ENOMEM. */
+int llm_put_body(const json_t *root, fg_buf *out, fg_error *err);
 
 /* OpenAI response_format levels, lowered when a server refuses one. */
 enum { LLM_FORMAT_SCHEMA = 0, LLM_FORMAT_OBJECT = 1, LLM_FORMAT_NONE = 2 };

@@ -73,6 +73,18 @@ static int line(llm_sse *s, const char *p, size_t n, llm_sse_fn fn, void *ctx, f
     return 0;
 }
 
+/* Part of a line onto the one held across chunks, within max_line. */
+static int hold(llm_sse *s, const char *p, size_t n, fg_error *err)
+{
+    if (s->line.len + n > s->max_line)
+        return fg_error_set(err, FG_ELIMIT, "stream", "a line is longer than %zu bytes",
+                            s->max_line);
+    fg_buf_append(&s->line, p, n);
+    if (s->line.failed)
+        return fg_error_set(err, FG_ENOMEM, "stream", "out of memory");
+    return FG_OK;
+}
+
 int llm_sse_feed(llm_sse *s, const char *p, size_t n, llm_sse_fn fn, void *ctx, fg_error *err)
 {
     s->total += n;
@@ -90,23 +102,15 @@ int llm_sse_feed(llm_sse *s, const char *p, size_t n, llm_sse_fn fn, void *ctx, 
         size_t j = i;
         while (j < n && p[j] != '\n' && p[j] != '\r')
             j++;
+        int rc;
         if (j == n) { /* an unfinished line: keep it */
-            if (s->line.len + (j - i) > s->max_line)
-                return fg_error_set(err, FG_ELIMIT, "stream", "a line is longer than %zu bytes",
-                                    s->max_line);
-            fg_buf_append(&s->line, p + i, j - i);
-            if (s->line.failed)
-                return fg_error_set(err, FG_ENOMEM, "stream", "out of memory");
+            if ((rc = hold(s, p + i, j - i, err)) != FG_OK)
+                return rc;
             break;
         }
-        int rc;
         if (s->line.len) {
-            if (s->line.len + (j - i) > s->max_line)
-                return fg_error_set(err, FG_ELIMIT, "stream", "a line is longer than %zu bytes",
-                                    s->max_line);
-            fg_buf_append(&s->line, p + i, j - i);
-            if (s->line.failed)
-                return fg_error_set(err, FG_ENOMEM, "stream", "out of memory");
+            if ((rc = hold(s, p + i, j - i, err)) != FG_OK)
+                return rc;
             rc = line(s, s->line.data, s->line.len, fn, ctx, err);
             fg_buf_clear(&s->line);
         } else {

@@ -25,13 +25,14 @@
 
 #include "registry_private.h"
 
-typedef struct node {
+struct fgr_node {
     fg_elem *e;
-    const json_t *json;
+    const fg_jv *json;
     long parent;   /* index, or -1 */
     long slice_of; /* index of the sliced element, or -1 */
     size_t n_children, n_slices;
-} node;
+};
+typedef fgr_node node;
 
 static int parse_max(const char *s, uint32_t *out)
 {
@@ -67,11 +68,11 @@ static fg_binding_strength strength_of(const char *s)
 }
 
 /* An array of the strings of a JSON array, in the arena. */
-static int string_list(fg_registry *reg, const json_t *arr, const char *const **out, size_t *n)
+static int string_list(fg_registry *reg, const fg_jv *arr, const char *const **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    size_t cnt = json_array_size(arr);
+    size_t cnt = fg_jv_array_size(arr);
     if (!cnt)
         return FG_OK;
     const char **list = fg_arena_alloc(&reg->arena, cnt * sizeof *list);
@@ -79,7 +80,7 @@ static int string_list(fg_registry *reg, const json_t *arr, const char *const **
         return FG_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < cnt; i++) {
-        const char *s = json_string_value(json_array_get(arr, i));
+        const char *s = fg_jv_str(fg_jv_at(arr, i));
         if (s)
             list[k++] = s;
     }
@@ -88,28 +89,28 @@ static int string_list(fg_registry *reg, const json_t *arr, const char *const **
     return FG_OK;
 }
 
-static int compile_types(fg_registry *reg, fg_elem *e, const json_t *types, const char *where,
+static int compile_types(fg_registry *reg, fg_elem *e, const fg_jv *types, const char *where,
                          fg_error *err)
 {
-    size_t n = json_array_size(types);
+    size_t n = fg_jv_array_size(types);
     if (!n)
         return FG_OK;
     fg_type_ref *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
     if (!list)
         return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const json_t *t = json_array_get(types, i);
+        const fg_jv *t = fg_jv_at(types, i);
         /* The compact core writes a type that is only a code as a string. */
-        const char *code = json_is_string(t) ? json_string_value(t) : fgr_str(t, "code");
+        const char *code = fg_jv_is_string(t) ? fg_jv_str(t) : fgr_str(t, "code");
         if (!code)
             return fg_error_set(err, FG_EINVALID, where,
                                 "type[%zu] has no code: the definition is broken", i);
         list[i].code = code;
         const fgr_sd *base = fgr_map_get(&reg->sd_by_type, code);
         list[i].base = base ? &base->st : NULL;
-        if (string_list(reg, json_object_get(t, "profile"), &list[i].profiles,
+        if (string_list(reg, fg_jv_get(t, "profile"), &list[i].profiles,
                         &list[i].n_profiles) != FG_OK ||
-            string_list(reg, json_object_get(t, "targetProfile"), &list[i].targets,
+            string_list(reg, fg_jv_get(t, "targetProfile"), &list[i].targets,
                         &list[i].n_targets) != FG_OK)
             return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     }
@@ -118,7 +119,7 @@ static int compile_types(fg_registry *reg, fg_elem *e, const json_t *types, cons
     return FG_OK;
 }
 
-static int compile_binding(fg_registry *reg, fg_elem *e, const json_t *b, const char *where,
+static int compile_binding(fg_registry *reg, fg_elem *e, const fg_jv *b, const char *where,
                            fg_error *err)
 {
     if (!b)
@@ -136,26 +137,23 @@ static int compile_binding(fg_registry *reg, fg_elem *e, const json_t *b, const 
     return FG_OK;
 }
 
-static int compile_fixed(fg_registry *reg, fg_elem *e, const json_t *ej)
+static void compile_fixed(fg_elem *e, const fg_jv *ej)
 {
     const char *key;
-    const json_t *val;
-    json_object_foreach((json_t *)ej, key, val) {
+    const fg_jv *val;
+    fg_jv_object_foreach(ej, key, val) {
         if (strncmp(key, "fixed", 5) == 0 && isupper((unsigned char)key[5])) {
-            if (fg_jv_from_json(&reg->arena, val, &e->fixed) != FG_OK)
-                return FG_ENOMEM;
+            e->fixed = val;
             e->fixed_type = key + 5;
         } else if (strncmp(key, "pattern", 7) == 0 && isupper((unsigned char)key[7])) {
-            if (fg_jv_from_json(&reg->arena, val, &e->pattern) != FG_OK)
-                return FG_ENOMEM;
+            e->pattern = val;
             e->fixed_type = key + 7;
         }
     }
-    return FG_OK;
 }
 
 /* The fields of one element that do not depend on its place in the tree. */
-static int compile_element(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_t *ej,
+static int compile_element(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *ej,
                            const char *where, fg_error *err)
 {
     int rc;
@@ -167,31 +165,30 @@ static int compile_element(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_
     if (!e->name)
         return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     e->slice_name = fgr_str(ej, "sliceName");
-    const json_t *min = json_object_get(ej, "min");
-    if (min && (!json_is_integer(min) || json_integer_value(min) < 0 ||
-                json_integer_value(min) > 100000000))
+    const fg_jv *min = fg_jv_get(ej, "min");
+    if (min && (!fg_jv_is_integer(min) || fg_jv_integer(min) < 0 ||
+                fg_jv_integer(min) > 100000000))
         return fg_error_set(err, FG_EINVALID, where, "min is not a non-negative integer");
-    e->min = min ? (uint32_t)json_integer_value(min) : 0;
+    e->min = min ? (uint32_t)fg_jv_integer(min) : 0;
     const char *max = fgr_str(ej, "max");
     e->max = FG_CARD_MANY;
     if (max && parse_max(max, &e->max) != 0)
         return fg_error_set(err, FG_EINVALID, where, "max \"%s\" is neither a number nor \"*\"", max);
-    const char *base_max = fgr_str(json_object_get(ej, "base"), "max");
+    const char *base_max = fgr_str(fg_jv_get(ej, "base"), "max");
     if (!base_max)
         base_max = max;
     e->is_array = base_max && strcmp(base_max, "1") != 0 && strcmp(base_max, "0") != 0;
-    e->is_modifier = json_is_true(json_object_get(ej, "isModifier"));
-    e->must_support = json_is_true(json_object_get(ej, "mustSupport"));
+    e->is_modifier = fg_jv_is_true(fg_jv_get(ej, "isModifier"));
+    e->must_support = fg_jv_is_true(fg_jv_get(ej, "mustSupport"));
     e->owner = &sd->st;
-    if ((rc = compile_types(reg, e, json_object_get(ej, "type"), where, err)) != FG_OK ||
-        (rc = compile_binding(reg, e, json_object_get(ej, "binding"), where, err)) != FG_OK)
+    if ((rc = compile_types(reg, e, fg_jv_get(ej, "type"), where, err)) != FG_OK ||
+        (rc = compile_binding(reg, e, fg_jv_get(ej, "binding"), where, err)) != FG_OK)
         return rc;
-    if (compile_fixed(reg, e, ej) != FG_OK)
-        return fg_error_set(err, FG_ENOMEM, where, "out of memory");
-    const json_t *cons = json_object_get(ej, "constraint");
+    compile_fixed(e, ej);
+    const fg_jv *cons = fg_jv_get(ej, "constraint");
     if (cons && (rc = fgr_compile_constraints(reg, sd, e, cons, where, err)) != FG_OK)
         return rc;
-    const json_t *slicing = json_object_get(ej, "slicing");
+    const fg_jv *slicing = fg_jv_get(ej, "slicing");
     if (slicing && (rc = fgr_compile_slicing(reg, e, slicing, where, err)) != FG_OK)
         return rc;
     return FG_OK;
@@ -396,83 +393,114 @@ static int resolve_refs(node *nodes, long n, const fgr_map *ids, const fgr_map *
     return FG_OK;
 }
 
-int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err)
+/* "url id" into where, cut to fit: the place named in errors. */
+static void set_where(char *where, const char *url, const char *id)
 {
-    const json_t *elems = json_object_get(json_object_get(sd->res, "snapshot"), "element");
-    long n = (long)json_array_size(elems);
-    const char *url = sd->st.url;
-    node *nodes = calloc((size_t)n, sizeof *nodes);
-    fgr_map ids = {0}, paths = {0}, choices = {0};
-    char where[FG_ERROR_WHERE_MAX];
-    int rc = FG_OK;
-    if (!nodes) {
-        rc = fg_error_set(err, FG_ENOMEM, url, "out of memory");
-        goto cleanup;
+    size_t lu = strlen(url), li = strlen(id);
+    if (lu > FG_ERROR_WHERE_MAX - 2)
+        lu = FG_ERROR_WHERE_MAX - 2;
+    if (li > FG_ERROR_WHERE_MAX - 2 - lu)
+        li = FG_ERROR_WHERE_MAX - 2 - lu;
+    memcpy(where, url, lu);
+    where[lu] = ' ';
+    memcpy(where + lu + 1, id, li);
+    where[lu + 1 + li] = 0;
+}
+
+/* Room for n nodes and empty maps for them, reused from the last
+ * definition. */
+static int scratch_prepare(fgr_compile_scratch *sc, size_t n)
+{
+    if (n > sc->cap) {
+        size_t cap = sc->cap ? sc->cap : 256;
+        while (cap < n)
+            cap *= 2;
+        node *nodes = realloc(sc->nodes, cap * sizeof *nodes);
+        if (!nodes)
+            return FG_ENOMEM;
+        sc->nodes = nodes;
+        sc->cap = cap;
     }
+    if (fgr_map_reset(&sc->ids, n) != FG_OK || fgr_map_reset(&sc->paths, n) != FG_OK ||
+        fgr_map_reset(&sc->choices, 16) != FG_OK)
+        return FG_ENOMEM;
+    return FG_OK;
+}
+
+void fgr_compile_scratch_free(fgr_compile_scratch *sc)
+{
+    free(sc->nodes);
+    fgr_map_free(&sc->ids);
+    fgr_map_free(&sc->paths);
+    fgr_map_free(&sc->choices);
+    memset(sc, 0, sizeof *sc);
+}
+
+int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *sc, fg_error *err)
+{
+    const fg_jv *elems = fg_jv_get(fg_jv_get(sd->res, "snapshot"), "element");
+    long n = (long)fg_jv_array_size(elems);
+    const char *url = sd->st.url;
+    char where[FG_ERROR_WHERE_MAX];
+    if (scratch_prepare(sc, (size_t)n) != FG_OK)
+        return fg_error_set(err, FG_ENOMEM, url, "out of memory");
+    node *nodes = sc->nodes;
+    fgr_map *ids = &sc->ids, *paths = &sc->paths, *choices = &sc->choices;
+    /* The elements in one run: a definition's tree is read together. */
+    fg_elem *all = fg_arena_calloc(&reg->arena, (size_t)n * sizeof *all);
+    if (!all)
+        return fg_error_set(err, FG_ENOMEM, url, "out of memory");
+    int rc = FG_OK;
     for (long i = 0; i < n; i++) {
-        const json_t *ej = json_array_get(elems, (size_t)i);
+        const fg_jv *ej = fg_jv_at(elems, (size_t)i);
         const char *path = fgr_str(ej, "path");
-        if (!path) {
-            rc = fg_error_set(err, FG_EINVALID, sd->origin,
-                              "StructureDefinition %s: snapshot.element[%ld] has no path", url, i);
-            goto cleanup;
-        }
+        if (!path)
+            return fg_error_set(err, FG_EINVALID, sd->origin,
+                                "StructureDefinition %s: snapshot.element[%ld] has no path", url,
+                                i);
         const char *id = fgr_str(ej, "id");
         if (!id)
             id = path;
-        snprintf(where, sizeof where, "%s %s", url, id);
-        fg_elem *e = fg_arena_calloc(&reg->arena, sizeof *e);
-        if (!e) {
-            rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-            goto cleanup;
-        }
+        set_where(where, url, id);
+        fg_elem *e = &all[i];
         e->path = path;
         e->id = id;
         nodes[i] = (node){.e = e, .json = ej, .parent = -1, .slice_of = -1};
         if ((rc = compile_element(reg, sd, e, ej, where, err)) != FG_OK)
-            goto cleanup;
-        if (fgr_map_get(&ids, id)) {
-            rc = fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id);
-            goto cleanup;
-        }
+            return rc;
+        if ((rc = fgr_map_add(ids, id, IDX(i))) == 1)
+            return fg_error_set(err, FG_EINVALID, where, "element id %s appears twice", id);
+        if (rc != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         if (i == 0) {
-            if (strchr(path, '.')) {
-                rc = fg_error_set(err, FG_EINVALID, where,
-                                  "the first element %s is not a root element", path);
-                goto cleanup;
-            }
+            if (strchr(path, '.'))
+                return fg_error_set(err, FG_EINVALID, where,
+                                    "the first element %s is not a root element", path);
             e->is_array = 0;
-        } else if ((rc = place(reg, nodes, i, id, &ids, &paths, &choices, where, err)) != FG_OK) {
-            goto cleanup;
+        } else if ((rc = place(reg, nodes, i, id, ids, paths, choices, where, err)) != FG_OK) {
+            return rc;
         }
-        if (fgr_map_put(&ids, id, IDX(i)) != FG_OK || fgr_map_put(&paths, path, IDX(i)) != FG_OK) {
-            rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-            goto cleanup;
-        }
+        if (fgr_map_put(paths, path, IDX(i)) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         size_t idlen = strlen(id);
         if (e->is_choice && !e->slice_name && idlen > 3 && strcmp(id + idlen - 3, "[x]") == 0) {
-            size_t len = idlen;
-            char *key = fg_arena_strndup(&reg->arena, id, len - 3);
-            if (!key || fgr_map_put(&choices, key, IDX(i)) != FG_OK) {
-                rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
-                goto cleanup;
-            }
+            char *key = fg_arena_strndup(&reg->arena, id, idlen - 3);
+            if (!key || fgr_map_put(choices, key, IDX(i)) != FG_OK)
+                return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         }
     }
     if ((rc = link_tree(reg, nodes, n, url, err)) != FG_OK ||
-        (rc = resolve_refs(nodes, n, &ids, &paths, url, err)) != FG_OK)
-        goto cleanup;
-    const json_t *ctx = json_object_get(sd->res, "context");
-    size_t nctx = json_array_size(ctx);
+        (rc = resolve_refs(nodes, n, ids, paths, url, err)) != FG_OK)
+        return rc;
+    const fg_jv *ctx = fg_jv_get(sd->res, "context");
+    size_t nctx = fg_jv_array_size(ctx);
     if (nctx) {
         const char **list = fg_arena_alloc(&reg->arena, nctx * sizeof *list);
-        if (!list) {
-            rc = fg_error_set(err, FG_ENOMEM, url, "out of memory");
-            goto cleanup;
-        }
+        if (!list)
+            return fg_error_set(err, FG_ENOMEM, url, "out of memory");
         size_t k = 0;
         for (size_t i = 0; i < nctx; i++) {
-            const char *x = fgr_str(json_array_get(ctx, i), "expression");
+            const char *x = fgr_str(fg_jv_at(ctx, i), "expression");
             if (x)
                 list[k++] = x;
         }
@@ -480,10 +508,5 @@ int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err)
         sd->st.n_contexts = k;
     }
     sd->st.root = nodes[0].e;
-cleanup:
-    free(nodes);
-    fgr_map_free(&ids);
-    fgr_map_free(&paths);
-    fgr_map_free(&choices);
-    return rc;
+    return FG_OK;
 }

@@ -33,19 +33,19 @@ static int disc_kind(const char *s, fg_disc_kind *out)
     return -1;
 }
 
-int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const json_t *slicing, const char *where,
+int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const fg_jv *slicing, const char *where,
                         fg_error *err)
 {
-    if (!json_is_object(slicing))
+    if (!fg_jv_is_object(slicing))
         return fg_error_set(err, FG_EINVALID, where, "slicing is not an object");
-    const json_t *discs = json_object_get(slicing, "discriminator");
-    size_t n = json_array_size(discs);
+    const fg_jv *discs = fg_jv_get(slicing, "discriminator");
+    size_t n = fg_jv_array_size(discs);
     if (n) {
         fg_discriminator *list = fg_arena_calloc(&reg->arena, n * sizeof *list);
         if (!list)
             return fg_error_set(err, FG_ENOMEM, where, "out of memory");
         for (size_t i = 0; i < n; i++) {
-            const json_t *d = json_array_get(discs, i);
+            const fg_jv *d = fg_jv_at(discs, i);
             const char *type = fgr_str(d, "type");
             if (disc_kind(type, &list[i].kind) != 0)
                 return fg_error_set(err, FG_EINVALID, where,
@@ -66,7 +66,7 @@ int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const json_t *slicing, con
         e->slice_rules = FG_SLICE_CLOSED;
     else if (rules && strcmp(rules, "openAtEnd") == 0)
         e->slice_rules = FG_SLICE_OPEN_AT_END;
-    e->slice_ordered = json_is_true(json_object_get(slicing, "ordered"));
+    e->slice_ordered = fg_jv_is_true(fg_jv_get(slicing, "ordered"));
     e->sliced = 1;
     return FG_OK;
 }
@@ -90,39 +90,66 @@ static const fg_fhirpath *compiled_of(fg_registry *reg, const char *expr)
     return fp;
 }
 
-int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const json_t *list,
+/* A constraint object into *out; its source stays NULL when it names none
+ * (the caller puts the declaring definition there). FG_EINVALID without a
+ * key. */
+static int read_constraint(fg_registry *reg, const fg_jv *c, fg_constraint *out)
+{
+    const char *key = fgr_str(c, "key");
+    if (!key)
+        return FG_EINVALID;
+    const char *sev = fgr_str(c, "severity");
+    out->key = key;
+    out->is_error = !sev || strcmp(sev, "error") == 0;
+    out->human = fgr_str(c, "human");
+    out->expression = fgr_str(c, "expression");
+    out->source = fgr_str(c, "source");
+    out->compiled = out->expression ? compiled_of(reg, out->expression) : NULL;
+    return FG_OK;
+}
+
+/* Entry k of the compact core's constraint table, read once per registry
+ * (the table's constraints repeat on thousands of elements). NULL when k
+ * is not in the table or has no key. */
+static const fg_constraint *core_constraint(fg_registry *reg, long long k)
+{
+    size_t n = fg_jv_array_size(reg->core_constraints);
+    if (k < 0 || (size_t)k >= n)
+        return NULL;
+    if (!reg->core_cons)
+        reg->core_cons = fg_arena_calloc(&reg->arena, n * sizeof(fg_constraint));
+    if (!reg->core_cons)
+        return NULL;
+    fg_constraint *c = &reg->core_cons[k];
+    if (!c->key && read_constraint(reg, fg_jv_at(reg->core_constraints, (size_t)k), c) != FG_OK)
+        return NULL;
+    return c;
+}
+
+int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *list,
                             const char *where, fg_error *err)
 {
-    size_t n = json_array_size(list);
+    size_t n = fg_jv_array_size(list);
     if (!n)
         return FG_OK;
     fg_constraint *cs = fg_arena_calloc(&reg->arena, n * sizeof *cs);
     if (!cs)
         return fg_error_set(err, FG_ENOMEM, where, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const json_t *c = json_array_get(list, i);
-        if (json_is_integer(c) && sd->compact) {
-            json_int_t k = json_integer_value(c);
-            c = k >= 0 ? json_array_get(reg->core_constraints, (size_t)k) : NULL;
-            if (!c)
+        const fg_jv *c = fg_jv_at(list, i);
+        if (fg_jv_is_integer(c) && sd->compact) {
+            const fg_constraint *cc = core_constraint(reg, fg_jv_integer(c));
+            if (!cc)
                 return fg_error_set(err, FG_EINVALID, where,
                                     "constraint index %lld is not in the compact core's "
-                                    "constraint table: regenerate data/r4core",
-                                    (long long)k);
-        }
-        const char *key = fgr_str(c, "key");
-        if (!key)
+                                    "constraint table, or has no key: regenerate data/r4core",
+                                    fg_jv_integer(c));
+            cs[i] = *cc;
+        } else if (read_constraint(reg, c, &cs[i]) != FG_OK) {
             return fg_error_set(err, FG_EINVALID, where, "constraint[%zu] has no key", i);
-        const char *sev = fgr_str(c, "severity");
-        cs[i].key = key;
-        cs[i].is_error = !sev || strcmp(sev, "error") == 0;
-        cs[i].human = fgr_str(c, "human");
-        cs[i].expression = fgr_str(c, "expression");
-        cs[i].source = fgr_str(c, "source");
+        }
         if (!cs[i].source)
             cs[i].source = sd->st.url;
-        if (cs[i].expression)
-            cs[i].compiled = compiled_of(reg, cs[i].expression);
     }
     e->constraints = cs;
     e->n_constraints = n;

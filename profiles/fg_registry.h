@@ -30,6 +30,7 @@
 
 #include "../fhir/fg_error.h"
 #include "../fhir/fg_fhirpath.h"
+#include "../fhir/fg_jr.h"
 
 #define FG_CARD_MANY UINT32_MAX /* max = "*" */
 
@@ -110,7 +111,8 @@ struct fg_elem {
     const char *binding_vs;          /* canonical, version stripped, or NULL */
     const fg_valueset *binding_exp;  /* its expansion, or NULL when unknown */
 
-    /* fixed[x] / pattern[x]: the JSON value and the type suffix ("Coding"). */
+    /* fixed[x] / pattern[x]: the JSON value (borrowed from the registry)
+     * and the type suffix ("Coding"). */
     const fg_jv *fixed;
     const fg_jv *pattern;
     const char *fixed_type;
@@ -202,8 +204,13 @@ int fg_registry_load_package(fg_registry *reg, const char *cache, const char *sp
 
 /* Add one conformance resource (StructureDefinition, ValueSet, CodeSystem;
  * others are ignored). `origin` names where it came from in messages.
- * Takes a new reference to `res`. */
-int fg_registry_add(fg_registry *reg, json_t *res, const char *origin, fg_error *err);
+ * The registry keeps a copy of `res` (the caller keeps its reference). */
+int fg_registry_add(fg_registry *reg, const json_t *res, const char *origin, fg_error *err);
+
+/* The same for a resource already read with fg_jr: `res` is borrowed and
+ * must stay alive and unchanged until fg_registry_free (its arena outlives
+ * the registry). */
+int fg_registry_add_jv(fg_registry *reg, const fg_jv *res, const char *origin, fg_error *err);
 
 /* Compile every StructureDefinition and expand bound value sets. After
  * this the registry is read-only. A StructureDefinition that cannot be

@@ -91,15 +91,16 @@ static int is_dir(const char *path)
 static int load_one(fg_registry *reg, const char *cache, const char *name, const char *version,
                     const char *needed_by, int depth, fg_error *err);
 
-static int load_dependencies(fg_registry *reg, const char *cache, const json_t *pkgjson,
+static int load_dependencies(fg_registry *reg, const char *cache, const fg_jv *pkgjson,
                              const char *self, int depth, fg_error *err)
 {
     const char *dep;
-    const json_t *ver;
-    json_object_foreach((json_t *)json_object_get(pkgjson, "dependencies"), dep, ver) {
+    const fg_jv *ver;
+    const fg_jv *deps = fg_jv_get(pkgjson, "dependencies");
+    fg_jv_object_foreach(deps, dep, ver) {
         if (strcmp(dep, CORE_NAME) == 0)
             continue; /* the compact core provides it */
-        const char *v = json_string_value(ver);
+        const char *v = fg_jv_str(ver);
         int rc = load_one(reg, cache, dep, v, self, depth + 1, err);
         if (rc != FG_OK)
             return rc;
@@ -111,7 +112,8 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
                     const char *needed_by, int depth, fg_error *err)
 {
     char ver[256], dir[4096], key[512];
-    json_t *pkgjson = NULL;
+    fg_arena pkgarena; /* package.json, read while the package loads */
+    const fg_jv *pkgjson = NULL;
     int rc = FG_OK;
     const char *saved = reg->package;
     if (depth > FG_MAX_PACKAGE_DEPTH)
@@ -167,14 +169,17 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
         return fg_error_set(err, FG_ENOMEM, key, "out of memory");
     char pj[4200];
     snprintf(pj, sizeof pj, "%s/package.json", dir);
-    rc = fgr_load_json(pj, FG_MAX_PACKAGE_FILE_BYTES, 0, &pkgjson, err);
+    fg_arena_init(&pkgarena);
+    fgr_reader rd = {.arena = &pkgarena};
+    rc = fgr_load_json(&rd, pj, FG_MAX_PACKAGE_FILE_BYTES, &pkgjson, err);
+    fgr_reader_free(&rd);
     if (rc == FG_ENOTFOUND)
-        return fg_error_set(err, FG_EINVALID, dir,
-                            "no package.json: this folder is not a FHIR package (expected "
-                            "<cache>/<name>#<version>/package/package.json)");
+        rc = fg_error_set(err, FG_EINVALID, dir,
+                          "no package.json: this folder is not a FHIR package (expected "
+                          "<cache>/<name>#<version>/package/package.json)");
     if (rc != FG_OK)
-        return rc;
-    if (!json_is_object(pkgjson)) {
+        goto cleanup;
+    if (!fg_jv_is_object(pkgjson)) {
         rc = fg_error_set(err, FG_EINVALID, pj, "package.json is not a JSON object");
         goto cleanup;
     }
@@ -185,7 +190,7 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
         goto cleanup;
     rc = load_dependencies(reg, cache, pkgjson, pkey, depth, err);
 cleanup:
-    json_decref(pkgjson);
+    fg_arena_free(&pkgarena);
     return rc;
 }
 

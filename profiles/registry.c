@@ -1,9 +1,11 @@
 /*
- * registry.c: the registry itself: adding resources, finishing, lookups,
- * notes, and the small hash map and vector the other files share.
+ * registry.c: the registry itself: reading resource files, adding
+ * resources, finishing, lookups, notes, and the small hash map and vector
+ * the other files share.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,9 +31,9 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-static int map_grow(fgr_map *m)
+/* Rehash into `cap` slots (a power of two above the count). */
+static int map_rehash(fgr_map *m, size_t cap)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
     fgr_slot *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return FG_ENOMEM;
@@ -49,21 +51,62 @@ static int map_grow(fgr_map *m)
     return FG_OK;
 }
 
+int fgr_map_reserve(fgr_map *m, size_t n)
+{
+    size_t want = m->n + n, cap = m->cap ? m->cap : 16;
+    while (want * 4 > cap * 3)
+        cap *= 2;
+    return cap == m->cap ? FG_OK : map_rehash(m, cap);
+}
+
+int fgr_map_reset(fgr_map *m, size_t n)
+{
+    size_t cap = 16;
+    while (n * 4 > cap * 3)
+        cap *= 2;
+    if (m->cap > cap * 8 || m->cap < cap) {
+        free(m->slots);
+        m->slots = NULL;
+        m->cap = 0;
+        m->n = 0;
+        return map_rehash(m, cap);
+    }
+    memset(m->slots, 0, m->cap * sizeof *m->slots);
+    m->n = 0;
+    return FG_OK;
+}
+
+/* The slot of `key`: where it is, or the empty slot where it would go. */
+static fgr_slot *map_find(const fgr_map *m, const char *key)
+{
+    size_t j = hash_str(key) & (m->cap - 1);
+    while (m->slots[j].key && strcmp(m->slots[j].key, key) != 0)
+        j = (j + 1) & (m->cap - 1);
+    return &m->slots[j];
+}
+
+int fgr_map_add(fgr_map *m, const char *key, void *val)
+{
+    if ((m->n + 1) * 4 > m->cap * 3 && map_rehash(m, m->cap ? m->cap * 2 : 16) != FG_OK)
+        return FG_ENOMEM;
+    fgr_slot *s = map_find(m, key);
+    if (s->key)
+        return 1;
+    s->key = key;
+    s->val = val;
+    m->n++;
+    return FG_OK;
+}
+
 int fgr_map_put(fgr_map *m, const char *key, void *val)
 {
-    if ((m->n + 1) * 4 > m->cap * 3 && map_grow(m) != FG_OK)
+    if ((m->n + 1) * 4 > m->cap * 3 && map_rehash(m, m->cap ? m->cap * 2 : 16) != FG_OK)
         return FG_ENOMEM;
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->slots[j].key) {
-        if (strcmp(m->slots[j].key, key) == 0) {
-            m->slots[j].val = val;
-            return FG_OK;
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    m->slots[j].key = key;
-    m->slots[j].val = val;
-    m->n++;
+    fgr_slot *s = map_find(m, key);
+    if (!s->key)
+        m->n++;
+    s->key = key;
+    s->val = val;
     return FG_OK;
 }
 
@@ -71,13 +114,7 @@ void *fgr_map_get(const fgr_map *m, const char *key)
 {
     if (!m->cap || !key)
         return NULL;
-    size_t j = hash_str(key) & (m->cap - 1);
-    while (m->slots[j].key) {
-        if (strcmp(m->slots[j].key, key) == 0)
-            return m->slots[j].val;
-        j = (j + 1) & (m->cap - 1);
-    }
-    return NULL;
+    return map_find(m, key)->val;
 }
 
 void fgr_map_free(fgr_map *m)
@@ -108,11 +145,6 @@ void fgr_vec_free(fgr_vec *v)
 
 /* ---- helpers ---- */
 
-const char *fgr_str(const json_t *obj, const char *key)
-{
-    return json_string_value(json_object_get(obj, key));
-}
-
 int fgr_note(fg_registry *reg, const char *fmt, ...)
 {
     char buf[1024];
@@ -128,53 +160,150 @@ int fgr_note(fg_registry *reg, const char *fmt, ...)
     return FG_OK;
 }
 
-int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error *err)
+/* Open `path`, a regular file of at most `max` bytes: its descriptor
+ * into *fd and its size into *size. */
+static int open_file(const char *path, size_t max, int *fd, size_t *size, fg_error *err)
 {
-    /* Mapped rather than read: package files run to megabytes, and a
-     * growing read buffer costs more than the parse around it. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
         return fg_error_set(err, errno == ENOENT ? FG_ENOTFOUND : FG_EIO, path, "cannot open: %s",
                             strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fg_error_set(err, FG_EIO, path, "not a regular file");
+    int rc = FG_OK;
+    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+        rc = fg_error_set(err, FG_EIO, path, "not a regular file");
+    else if ((uint64_t)st.st_size > max)
+        rc = fg_error_set(err, FG_ELIMIT, path, "larger than the limit of %zu bytes", max);
+    if (rc != FG_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
     }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return fg_error_set(err, FG_ELIMIT, path, "larger than the limit of %zu bytes", max);
+    *size = (size_t)st.st_size;
+    return FG_OK;
+}
+
+/* Read the file at `path` (at most `max` bytes) into rd->buf,
+ * NUL-terminated; its length into *len. */
+static int read_file(fgr_reader *rd, const char *path, size_t max, size_t *len, fg_error *err)
+{
+    int fd = -1;
+    size_t want = 0, got = 0;
+    int rc = open_file(path, max, &fd, &want, err);
+    if (rc != FG_OK)
+        return rc;
+    if (want + 1 > rd->cap) {
+        size_t cap = rd->cap ? rd->cap : 64u << 10;
+        while (cap < want + 1)
+            cap *= 2;
+        char *b = realloc(rd->buf, cap);
+        if (!b) {
+            rc = fg_error_set(err, FG_ENOMEM, path, "out of memory");
+            goto cleanup;
+        }
+        rd->buf = b;
+        rd->cap = cap;
     }
-    size_t len = (size_t)st.st_size;
+    while (got < want) {
+        ssize_t n = read(fd, rd->buf + got, want - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = fg_error_set(err, FG_EIO, path, "cannot read: %s", strerror(errno));
+            goto cleanup;
+        }
+        if (n == 0)
+            break; /* shrank while read: parse what is there */
+        got += (size_t)n;
+    }
+    rd->buf[got] = 0;
+    *len = got;
+cleanup:
+    close(fd);
+    return rc;
+}
+
+/* Parse the file at `path` as it is, mapped rather than read: the core's
+ * files run to megabytes, and the parser copies them into the arena
+ * anyway. */
+static int parse_mapped(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                        fg_jr_error *jerr, fg_error *err)
+{
+    int fd = -1;
+    size_t len = 0;
+    int rc = open_file(path, max, &fd, &len, err);
+    if (rc != FG_OK)
+        return rc;
     void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
     close(fd);
     if (len && map == MAP_FAILED)
         return fg_error_set(err, FG_EIO, path, "cannot map: %s", strerror(errno));
-    json_error_t jerr;
-    json_t *j = NULL;
-    if (trim && len) {
-        size_t tlen = 0;
-        char *t = fgr_json_trim(map, len, &tlen);
-        if (t)
-            j = json_loadb(t, tlen, JSON_REJECT_DUPLICATES, &jerr);
-        free(t);
-    }
-    /* Untrimmed when trimming was not asked for or did not work out (the
-     * parser then says what is wrong with the file as it is). */
-    if (!j)
-        j = json_loadb(len ? map : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    rc = fg_jr_parse(rd->arena, len ? map : "", len, out, jerr);
     if (len)
         munmap(map, len);
-    if (!j) {
-        int rc = fg_error_set(err, FG_EINVALID, path,
-                              "not valid JSON (line %d, column %d: %s): fix or remove the file",
-                              jerr.line, jerr.column, jerr.text);
+    return rc;
+}
+
+/* Read the file into rd->buf, trim it there and parse it; when trimming
+ * does not work out, parse the file as it is, so that the parser says
+ * what is wrong with it (the buffer was trimmed in place: read it again). */
+static int parse_trimmed(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                         fg_jr_error *jerr, fg_error *err)
+{
+    size_t len = 0;
+    int rc = read_file(rd, path, max, &len, err);
+    if (rc != FG_OK)
+        return rc;
+    size_t tlen = fgr_json_trim_to(rd->buf, rd->buf, len);
+    rc = tlen == (size_t)-1 ? FG_EINVALID : fg_jr_parse(rd->arena, rd->buf, tlen, out, jerr);
+    if (rc != FG_EINVALID)
+        return rc;
+    if ((rc = read_file(rd, path, max, &len, err)) != FG_OK)
+        return rc;
+    return fg_jr_parse(rd->arena, rd->buf, len, out, jerr);
+}
+
+int fgr_load_json(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                  fg_error *err)
+{
+    fg_jr_error jerr;
+    const fg_jv *j = NULL;
+    int rc = rd->trim ? parse_trimmed(rd, path, max, &j, &jerr, err)
+                      : parse_mapped(rd, path, max, &j, &jerr, err);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, FG_ENOMEM, path, "out of memory");
+    if (rc == FG_EINVALID) {
+        rc = fg_error_set(err, FG_EINVALID, path,
+                          "not valid JSON (line %d, column %d: %s): fix or remove the file",
+                          jerr.line, jerr.column, jerr.text);
         if (err)
             err->line = jerr.line;
         return rc;
     }
+    if (rc != FG_OK)
+        return rc; /* the file could not be read: err says why */
     *out = j;
     return FG_OK;
+}
+
+void fgr_reader_free(fgr_reader *rd)
+{
+    if (!rd)
+        return;
+    free(rd->buf);
+    rd->buf = NULL;
+    rd->cap = 0;
+}
+
+fg_arena *fgr_new_arena(fg_registry *reg)
+{
+    fg_arena *a = fg_arena_alloc(&reg->arena, sizeof *a);
+    if (!a)
+        return NULL;
+    fg_arena_init_huge(a);
+    if (fgr_vec_push(&reg->arenas, a) != FG_OK)
+        return NULL;
+    return a;
 }
 
 /* ---- building ---- */
@@ -184,12 +313,7 @@ int fg_registry_new(fg_registry **out, fg_error *err)
     fg_registry *reg = calloc(1, sizeof *reg);
     if (!reg)
         return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-    fg_arena_init(&reg->arena);
-    reg->resources = json_array();
-    if (!reg->resources) {
-        free(reg);
-        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-    }
+    fg_arena_init_huge(&reg->arena);
     *out = reg;
     return FG_OK;
 }
@@ -207,16 +331,16 @@ void fg_registry_free(fg_registry *reg)
     }
     for (size_t i = 0; i < reg->css.n; i++)
         fgr_map_free(&((fgr_codesys *)reg->css.items[i])->concepts);
-    fgr_vec *vecs[] = {&reg->sds, &reg->vss, &reg->css, &reg->pkg_index, &reg->fps, &reg->bound,
-                       &reg->notes};
+    for (size_t i = 0; i < reg->arenas.n; i++)
+        fg_arena_free(reg->arenas.items[i]);
+    fgr_vec *vecs[] = {&reg->sds,   &reg->vss,   &reg->css,   &reg->pkg_index,
+                       &reg->fps,   &reg->bound, &reg->notes, &reg->arenas};
     for (size_t i = 0; i < sizeof vecs / sizeof *vecs; i++)
         fgr_vec_free(vecs[i]);
     fgr_map *maps[] = {&reg->sd_by_url, &reg->sd_by_type, &reg->vs_by_url, &reg->cs_by_url,
                        &reg->packages, &reg->fp_cache, &reg->noted};
     for (size_t i = 0; i < sizeof maps / sizeof *maps; i++)
         fgr_map_free(maps[i]);
-    json_decref(reg->resources);
-    json_decref(reg->core_constraints);
     fg_arena_free(&reg->arena);
     free(reg);
 }
@@ -234,24 +358,25 @@ static fg_structure_kind kind_of(const char *kind)
     return FG_KIND_COMPLEX;
 }
 
-static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *origin,
+static int add_sd(fg_registry *reg, const fg_jv *res, const char *url, const char *origin,
                   fg_error *err)
 {
     const char *type = fgr_str(res, "type");
     if (!type)
         return fg_error_set(err, FG_EINVALID, origin,
                             "StructureDefinition %s has no type: it cannot be used", url);
-    json_t *elems = json_object_get(json_object_get(res, "snapshot"), "element");
+    const fg_jv *elems = fg_jv_get(fg_jv_get(res, "snapshot"), "element");
     int core = reg->package && strcmp(reg->package, FGR_CORE_PACKAGE) == 0;
-    if ((!json_is_array(elems) || json_array_size(elems) == 0) && core)
+    size_t n_elems = fg_jv_array_size(elems);
+    if (n_elems == 0 && core)
         return FG_OK; /* R4's example logical models have no snapshot */
-    if (!json_is_array(elems) || json_array_size(elems) == 0)
+    if (n_elems == 0)
         return fgr_note(reg, "StructureDefinition %s (%s) has no snapshot: it is not used",
                         url, origin) == FG_OK ? FG_OK : FG_ENOMEM;
-    if (json_array_size(elems) > FG_MAX_SNAPSHOT_ELEMENTS)
+    if (n_elems > FG_MAX_SNAPSHOT_ELEMENTS)
         return fg_error_set(err, FG_ELIMIT, origin,
                             "StructureDefinition %s has %zu elements, more than the limit of %d",
-                            url, json_array_size(elems), FG_MAX_SNAPSHOT_ELEMENTS);
+                            url, n_elems, FG_MAX_SNAPSHOT_ELEMENTS);
     fgr_sd *sd = fg_arena_calloc(&reg->arena, sizeof *sd);
     if (!sd)
         return FG_ENOMEM;
@@ -265,7 +390,7 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
     sd->st.base = fgr_str(res, "baseDefinition");
     sd->st.package = reg->package ? reg->package : "(added directly)";
     sd->st.kind = kind_of(fgr_str(res, "kind"));
-    sd->st.abstract = json_is_true(json_object_get(res, "abstract"));
+    sd->st.abstract = fg_jv_is_true(fg_jv_get(res, "abstract"));
     const char *deriv = fgr_str(res, "derivation");
     sd->st.is_constraint = deriv && strcmp(deriv, "constraint") == 0;
     if (fgr_vec_push(&reg->sds, sd) != FG_OK || fgr_map_put(&reg->sd_by_url, url, sd) != FG_OK)
@@ -276,13 +401,25 @@ static int add_sd(fg_registry *reg, json_t *res, const char *url, const char *or
     return FG_OK;
 }
 
-int fg_registry_add(fg_registry *reg, json_t *res, const char *origin, fg_error *err)
+int fg_registry_add(fg_registry *reg, const json_t *res, const char *origin, fg_error *err)
+{
+    const fg_jv *jv = NULL;
+    if (reg->finished)
+        return fg_error_set(err, FG_EUSAGE, origin, "the registry is finished: add before finish");
+    int rc = fg_jv_from_json(&reg->arena, res, &jv);
+    if (rc == FG_ENOMEM)
+        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
+    if (rc != FG_OK)
+        return fg_error_set(err, FG_EINVALID, origin, "not JSON fhirgen can read: %s",
+                            fg_strerror(rc));
+    return fg_registry_add_jv(reg, jv, origin, err);
+}
+
+int fg_registry_add_jv(fg_registry *reg, const fg_jv *res, const char *origin, fg_error *err)
 {
     int rc = FG_OK;
     if (reg->finished)
         return fg_error_set(err, FG_EUSAGE, origin, "the registry is finished: add before finish");
-    if (json_array_append(reg->resources, res) != 0)
-        return fg_error_set(err, FG_ENOMEM, origin, "out of memory");
     const char *rt = fgr_str(res, "resourceType");
     const char *url = fgr_str(res, "url");
     if (!rt || (strcmp(rt, "StructureDefinition") != 0 && strcmp(rt, "ValueSet") != 0 &&
@@ -323,29 +460,65 @@ int fg_registry_add(fg_registry *reg, json_t *res, const char *origin, fg_error 
     return rc;
 }
 
+/* Compile every StructureDefinition. */
+static int compile_all(fg_registry *reg, fg_error *err)
+{
+    int rc = FG_OK;
+    fgr_compile_scratch scratch = {0};
+    for (size_t i = 0; i < reg->sds.n && rc == FG_OK; i++) {
+        const fgr_sd *sd = reg->sds.items[i];
+        rc = fgr_compile(reg, reg->sds.items[i], &scratch, err);
+        /* Name the file too: the url alone may not say where to look. */
+        if (rc != FG_OK && err && sd->origin && !strstr(err->where, sd->origin)) {
+            size_t n = strlen(err->text);
+            snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
+        }
+    }
+    fgr_compile_scratch_free(&scratch);
+    return rc;
+}
+
+typedef struct expand_job {
+    fg_registry *reg;
+    int rc;
+    fg_error err;
+} expand_job;
+
+static void *expand_all(void *arg)
+{
+    expand_job *job = arg;
+    job->rc = fgr_expand_all(job->reg, &job->err);
+    return NULL;
+}
+
 int fg_registry_finish(fg_registry *reg, fg_error *err)
 {
     if (reg->finished)
         return FG_OK;
-    int rc;
-    /* Every structure exists before any is compiled, so type references
-     * find their base definitions whatever the load order. */
-    for (size_t i = 0; i < reg->sds.n; i++) {
-        const fgr_sd *sd = reg->sds.items[i];
-        rc = fgr_compile(reg, reg->sds.items[i], err);
-        if (rc != FG_OK) {
-            /* Name the file too: the url alone may not say where to look. */
-            if (err && sd->origin && !strstr(err->where, sd->origin)) {
-                size_t n = strlen(err->text);
-                snprintf(err->text + n, sizeof err->text - n, " (in %s)", sd->origin);
-            }
-            return rc;
-        }
-    }
-    rc = fgr_index_codesystems(reg, err);
+    expand_job job = {.reg = reg};
+    pthread_t tid;
+    if (!reg->vs_arena && !(reg->vs_arena = fgr_new_arena(reg)))
+        return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
+    fg_error_clear(&job.err);
+    /* The value sets expand on a second thread while the structures
+     * compile (every structure exists before any is compiled, so type
+     * references find their base definitions whatever the load order).
+     * Neither reads what the other writes: the expansions have an arena of
+     * their own. */
+    int threaded = pthread_create(&tid, NULL, expand_all, &job) == 0;
+    int rc = compile_all(reg, err);
+    if (threaded)
+        pthread_join(tid, NULL);
+    else if (rc == FG_OK)
+        expand_all(&job);
     if (rc != FG_OK)
         return rc;
-    rc = fgr_expand_bound(reg, err);
+    if (job.rc != FG_OK) {
+        if (err)
+            *err = job.err;
+        return job.rc;
+    }
+    rc = fgr_attach_bindings(reg, err);
     if (rc != FG_OK)
         return rc;
     reg->finished = 1;

@@ -3,11 +3,14 @@
  * profiles/ that build it (registry.c, registry_core.c, package.c,
  * package_index.c, compile.c, compile_slices.c, valueset.c).
  *
- * Ownership: the registry keeps every loaded resource (json_t) alive until
- * it is freed, and the compiled trees borrow their strings and fixed/pattern
- * values from those resources. Everything else it builds (elements, type
- * lists, expansions' tables) comes from one arena or from the string maps
- * below, all released by fg_registry_free.
+ * Ownership: every loaded resource is a read-only fg_jv tree (fg_jr.h) in
+ * an arena the registry owns: its own arena for resources added one at a
+ * time, and one arena per parsing thread for the files of the compact core
+ * and of packages (made by fgr_new_arena before the threads start, so each
+ * thread fills its own). The compiled trees borrow their strings and
+ * fixed / pattern values from those trees. Everything else it builds
+ * (elements, type lists, expansions' tables) comes from the registry's
+ * arena or from the string maps below, all released by fg_registry_free.
  *
  * fgr_map is a small open-addressing hash map from a NUL-terminated key to
  * a pointer. Keys are borrowed: they must outlive the map (they point into
@@ -18,9 +21,8 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "../fhir/fg_arena.h"
+#include "../fhir/fg_jr.h"
 #include "fg_registry.h"
 
 typedef struct fgr_slot {
@@ -36,6 +38,14 @@ typedef struct fgr_map {
 
 /* Insert or replace; FG_ENOMEM on failure. */
 int fgr_map_put(fgr_map *m, const char *key, void *val);
+/* Insert `key` unless it is there: FG_OK when inserted, 1 when it was
+ * there already (its value unchanged), FG_ENOMEM. */
+int fgr_map_add(fgr_map *m, const char *key, void *val);
+/* Make room for `n` more keys without growing again; FG_ENOMEM. */
+int fgr_map_reserve(fgr_map *m, size_t n);
+/* Empty the map, keeping its memory for reuse (unless far larger than
+ * `n` keys need), and make room for `n` keys; FG_ENOMEM. */
+int fgr_map_reset(fgr_map *m, size_t n);
 /* The value of `key`, or NULL. */
 void *fgr_map_get(const fgr_map *m, const char *key);
 void fgr_map_free(fgr_map *m);
@@ -53,15 +63,15 @@ void fgr_vec_free(fgr_vec *v);
 typedef struct fgr_codesys {
     const char *url;
     const char *origin;
-    json_t *res;        /* borrowed from the registry's resource list */
+    const fg_jv *res;
     int complete;       /* content = complete */
-    fgr_map concepts;   /* code -> json_t concept (nested ones too) */
+    fgr_map concepts;   /* code -> const fg_jv concept (nested ones too) */
 } fgr_codesys;
 
 struct fg_valueset {
     const char *url;
     const char *origin;
-    json_t *res;
+    const fg_jv *res;
     fg_vs_status status;
     const char *note;
     int state;          /* 0 not expanded, 1 expanding (cycle guard), 2 done */
@@ -73,7 +83,7 @@ struct fg_valueset {
 /* A StructureDefinition before and after compiling. */
 typedef struct fgr_sd {
     fg_structure st;    /* what readers get */
-    json_t *res;
+    const fg_jv *res;
     const char *origin; /* file or "data/r4core/structures.json" */
     int compact;        /* from the compact core: constraints are indexes */
 } fgr_sd;
@@ -86,8 +96,9 @@ typedef struct fgr_sd {
 
 struct fg_registry {
     fg_arena arena;
-    json_t *resources;    /* array: keeps every added resource alive */
-    json_t *core_constraints; /* the compact core's constraint table, or NULL */
+    fgr_vec arenas;       /* fg_arena* (in `arena`) holding parsed resources */
+    const fg_jv *core_constraints; /* the compact core's constraint table, or NULL */
+    fg_constraint *core_cons; /* that table read, entry by entry as first used */
     const char *package;  /* package being loaded, for fg_structure.package */
 
     fgr_vec sds;          /* fgr_sd*, in load order */
@@ -105,6 +116,7 @@ struct fg_registry {
     fgr_vec fps;          /* every compiled fg_fhirpath, to free */
 
     fgr_vec bound;        /* fg_elem* with a required/extensible binding */
+    fg_arena *vs_arena;   /* what expansions allocate from (fgr_expand_all) */
     fgr_map noted;        /* note dedupe: text -> (void*)1 */
     fgr_vec notes;        /* char* in the arena */
     int finished;
@@ -126,16 +138,39 @@ typedef struct fgr_index_entry {
 /* Add a note (printf-style); duplicates are dropped. FG_ENOMEM. */
 int fgr_note(fg_registry *reg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A string member of a JSON object, or NULL. Borrowed. */
-const char *fgr_str(const json_t *obj, const char *key);
-/* Parse a JSON file of at most `max` bytes; err names the file. With
- * `trim`, members the registry never reads are left out (fgr_json_trim). */
-int fgr_load_json(const char *path, size_t max, int trim, json_t **out, fg_error *err);
+static inline const char *fgr_str(const fg_jv *obj, const char *key)
+{
+    return fg_jv_str(fg_jv_get(obj, key));
+}
+/* How files are read: into `arena`, through a text buffer reused from one
+ * file to the next (no allocation, no mapping per file). With `trim`,
+ * members the registry never reads are left out before parsing
+ * (fgr_json_trim). One reader per thread. */
+typedef struct fgr_reader {
+    fg_arena *arena;
+    int trim;
+    char *buf;
+    size_t cap;
+} fgr_reader;
+
+/* Parse a JSON file of at most `max` bytes; err names the file. */
+int fgr_load_json(fgr_reader *rd, const char *path, size_t max, const fg_jv **out,
+                  fg_error *err);
+/* Free the reader's buffer (not its arena); accepts NULL. */
+void fgr_reader_free(fgr_reader *rd);
+/* A new arena owned by the registry (freed by fg_registry_free), for
+ * parsing resources the registry keeps. NULL when memory ran out. */
+fg_arena *fgr_new_arena(fg_registry *reg);
 
 /* package_index.c */
-/* A copy of the JSON text `in` without the object members the registry
- * never reads (narrative, differential, mappings, and the prose of
- * element definitions), or NULL when the text is not well formed enough to
- * trim (the caller then parses it as it is). free() the result. */
+/* The JSON text `in` without the object members the registry never reads
+ * (narrative, differential, mappings, and the prose of element
+ * definitions), written to `out`, which may be `in` itself (the output
+ * never overtakes the input). Returns the output length, or (size_t)-1
+ * when the text is not well formed enough to trim (the caller then parses
+ * it as it is; `out` holds a partial result). */
+size_t fgr_json_trim_to(char *out, const char *in, size_t len);
+/* The same into a new NUL-terminated copy (free() it), or NULL. */
 char *fgr_json_trim(const char *in, size_t len, size_t *out_len);
 /* Add the conformance resources of package folder `pkgdir` (the package/
  * folder), through its .index.json or, without one, by reading every
@@ -144,22 +179,34 @@ int fgr_package_load_files(fg_registry *reg, const char *pkgdir, const char *pac
                            fg_error *err);
 
 /* compile.c */
+typedef struct fgr_node fgr_node;
+/* What compiling a StructureDefinition needs while it runs, kept from one
+ * definition to the next so that compiling them all allocates it once. */
+typedef struct fgr_compile_scratch {
+    fgr_node *nodes;
+    size_t cap;
+    fgr_map ids, paths, choices;
+} fgr_compile_scratch;
 /* Compile one StructureDefinition into sd->st.root. FG_EINVALID names the
  * url and element. */
-int fgr_compile(fg_registry *reg, fgr_sd *sd, fg_error *err);
+int fgr_compile(fg_registry *reg, fgr_sd *sd, fgr_compile_scratch *scratch, fg_error *err);
+/* Accepts a zeroed scratch. */
+void fgr_compile_scratch_free(fgr_compile_scratch *scratch);
 
 /* compile_slices.c */
 /* Read elem's slicing object into the element. */
-int fgr_compile_slicing(fg_registry *reg, fg_elem *elem, const json_t *slicing,
+int fgr_compile_slicing(fg_registry *reg, fg_elem *elem, const fg_jv *slicing,
                         const char *where, fg_error *err);
 /* The compiled constraint list of a snapshot element. */
-int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *elem, const json_t *list,
+int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *elem, const fg_jv *list,
                             const char *where, fg_error *err);
 
 /* valueset.c */
-/* Expand every value set a bound element names and attach the expansions. */
-int fgr_expand_bound(fg_registry *reg, fg_error *err);
-/* Index the concepts of every loaded code system. */
-int fgr_index_codesystems(fg_registry *reg, fg_error *err);
+/* Index the concepts of every code system and expand every value set.
+ * Touches nothing but the code systems, the value sets and
+ * reg->vs_arena, so it may run while the structures compile. */
+int fgr_expand_all(fg_registry *reg, fg_error *err);
+/* Attach the expansions to the elements bound to them (after both). */
+int fgr_attach_bindings(fg_registry *reg, fg_error *err);
 
 #endif

@@ -55,18 +55,17 @@ static const char *external_name(const char *system)
 
 /* ---- code systems ---- */
 
-static int index_concepts(fgr_codesys *cs, const json_t *list, int depth)
+static int index_concepts(fgr_codesys *cs, const fg_jv *list, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach((json_t *)list, i, c) {
+    const fg_jv *c;
+    fg_jv_array_foreach(list, i, c) {
         const char *code = fgr_str(c, "code");
-        if (code && !fgr_map_get(&cs->concepts, code) &&
-            fgr_map_put(&cs->concepts, code, (void *)c) != FG_OK)
+        if (code && fgr_map_add(&cs->concepts, code, (void *)c) < 0)
             return FG_ENOMEM;
-        const json_t *sub = json_object_get(c, "concept");
+        const fg_jv *sub = fg_jv_get(c, "concept");
         if (sub) {
             int rc = index_concepts(cs, sub, depth + 1);
             if (rc != FG_OK)
@@ -76,11 +75,14 @@ static int index_concepts(fgr_codesys *cs, const json_t *list, int depth)
     return FG_OK;
 }
 
-int fgr_index_codesystems(fg_registry *reg, fg_error *err)
+static int index_codesystems(fg_registry *reg, fg_error *err)
 {
     for (size_t i = 0; i < reg->css.n; i++) {
         fgr_codesys *cs = reg->css.items[i];
-        int rc = index_concepts(cs, json_object_get(cs->res, "concept"), 0);
+        const fg_jv *top = fg_jv_get(cs->res, "concept");
+        int rc = fgr_map_reserve(&cs->concepts, fg_jv_array_size(top));
+        if (rc == FG_OK)
+            rc = index_concepts(cs, top, 0);
         if (rc != FG_OK)
             return fg_error_set(err, rc, cs->origin, "CodeSystem %s: %s", cs->url,
                                 rc == FG_ELIMIT ? "concepts nested too deep" : "out of memory");
@@ -90,20 +92,53 @@ int fgr_index_codesystems(fg_registry *reg, fg_error *err)
 
 /* ---- building an expansion ---- */
 
+/* Add a code under its "system|code" key (an arena string that the maps
+ * share) and under `code`, which points into the key or lives as long. */
+static int set_add_key(fg_valueset *vs, const char *key, const char *code, const char *display)
+{
+    const char *d = display ? display : "";
+    int rc = fgr_map_add(&vs->by_system, key, (void *)d);
+    if (rc < 0)
+        return rc;
+    if (rc == FG_OK)
+        vs->n_codes++;
+    rc = fgr_map_add(&vs->by_code, code, (void *)d);
+    return rc < 0 ? rc : FG_OK;
+}
+
 static int set_add(fg_registry *reg, fg_valueset *vs, const char *system, const char *code,
                    const char *display)
 {
-    char *key = fg_arena_printf(&reg->arena, "%s|%s", system, code);
+    size_t ls = strlen(system), lc = strlen(code);
+    char *key = fg_arena_alloc(reg->vs_arena, ls + lc + 2);
     if (!key)
         return FG_ENOMEM;
-    const char *d = display ? display : "";
-    if (!fgr_map_get(&vs->by_system, key)) {
-        if (fgr_map_put(&vs->by_system, key, (void *)d) != FG_OK)
-            return FG_ENOMEM;
-        vs->n_codes++;
-    }
-    if (!fgr_map_get(&vs->by_code, code) && fgr_map_put(&vs->by_code, code, (void *)d) != FG_OK)
+    memcpy(key, system, ls);
+    key[ls] = '|';
+    memcpy(key + ls + 1, code, lc + 1);
+    return set_add_key(vs, key, code, display);
+}
+
+/* Room for n more codes. */
+static int set_reserve(fg_valueset *vs, size_t n)
+{
+    return fgr_map_reserve(&vs->by_system, n) == FG_OK && fgr_map_reserve(&vs->by_code, n) == FG_OK
+               ? FG_OK
+               : FG_ENOMEM;
+}
+
+/* Every code of `from` into `to`, sharing the keys. */
+static int set_add_all(fg_valueset *to, const fgr_map *from, const fgr_map *except)
+{
+    if (set_reserve(to, from->n) != FG_OK)
         return FG_ENOMEM;
+    for (size_t i = 0; i < from->cap; i++) {
+        const fgr_slot *s = &from->slots[i];
+        if (!s->key || (except && fgr_map_get(except, s->key)))
+            continue;
+        if (set_add_key(to, s->key, strrchr(s->key, '|') + 1, s->val) != FG_OK)
+            return FG_ENOMEM;
+    }
     return FG_OK;
 }
 
@@ -119,25 +154,25 @@ static int not_expandable(fg_registry *reg, fg_valueset *vs, const char *fmt, ..
     va_end(ap);
     if (vs->status != FG_VS_NOT_EXPANDABLE) {
         vs->status = FG_VS_NOT_EXPANDABLE;
-        vs->note = fg_arena_strdup(&reg->arena, buf);
+        vs->note = fg_arena_strdup(reg->vs_arena, buf);
         if (!vs->note)
             return FG_ENOMEM;
     }
     return 1; /* stop: the value set is settled */
 }
 
-static int add_tree(fg_registry *reg, fg_valueset *vs, const char *system, const json_t *list,
+static int add_tree(fg_registry *reg, fg_valueset *vs, const char *system, const fg_jv *list,
                     int include_self_level, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach((json_t *)list, i, c) {
+    const fg_jv *c;
+    fg_jv_array_foreach(list, i, c) {
         const char *code = fgr_str(c, "code");
         if (code && include_self_level && set_add(reg, vs, system, code, fgr_str(c, "display")))
             return FG_ENOMEM;
-        const json_t *sub = json_object_get(c, "concept");
+        const fg_jv *sub = fg_jv_get(c, "concept");
         if (sub) {
             int rc = add_tree(reg, vs, system, sub, 1, depth + 1);
             if (rc != FG_OK)
@@ -147,22 +182,22 @@ static int add_tree(fg_registry *reg, fg_valueset *vs, const char *system, const
     return FG_OK;
 }
 
-static int property_matches(const json_t *concept, const char *prop, const char *value)
+static int property_matches(const fg_jv *concept, const char *prop, const char *value)
 {
     size_t i;
-    const json_t *p;
-    json_array_foreach(json_object_get(concept, "property"), i, p) {
+    const fg_jv *p, *props = fg_jv_get(concept, "property");
+    fg_jv_array_foreach(props, i, p) {
         const char *code = fgr_str(p, "code");
         if (!code || strcmp(code, prop) != 0)
             continue;
         const char *key;
-        const json_t *v;
-        json_object_foreach((json_t *)p, key, v) {
+        const fg_jv *v;
+        fg_jv_object_foreach(p, key, v) {
             if (strncmp(key, "value", 5) != 0)
                 continue;
-            if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
+            if (fg_jv_is_string(v) && strcmp(fg_jv_str(v), value) == 0)
                 return 1;
-            if (json_is_boolean(v) && strcmp(json_is_true(v) ? "true" : "false", value) == 0)
+            if (fg_jv_is_boolean(v) && strcmp(fg_jv_is_true(v) ? "true" : "false", value) == 0)
                 return 1;
         }
     }
@@ -170,18 +205,18 @@ static int property_matches(const json_t *concept, const char *prop, const char 
 }
 
 static int add_by_property(fg_registry *reg, fg_valueset *vs, const char *system,
-                           const json_t *list, const char *prop, const char *value, int depth)
+                           const fg_jv *list, const char *prop, const char *value, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach((json_t *)list, i, c) {
+    const fg_jv *c;
+    fg_jv_array_foreach(list, i, c) {
         const char *code = fgr_str(c, "code");
         if (code && property_matches(c, prop, value) &&
             set_add(reg, vs, system, code, fgr_str(c, "display")) != FG_OK)
             return FG_ENOMEM;
-        const json_t *sub = json_object_get(c, "concept");
+        const fg_jv *sub = fg_jv_get(c, "concept");
         if (sub) {
             int rc = add_by_property(reg, vs, system, sub, prop, value, depth + 1);
             if (rc != FG_OK)
@@ -223,13 +258,13 @@ static int in_set(const fg_valueset *vs, const char *system, const char *code)
  * "child" properties name (v3 code systems give some concepts a second
  * parent that way), transitively. */
 static int add_descendants(fg_registry *reg, fg_valueset *vs, const fgr_codesys *cs,
-                           const json_t *concept, int depth)
+                           const fg_jv *concept, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach(json_object_get(concept, "concept"), i, c) {
+    const fg_jv *c, *subs = fg_jv_get(concept, "concept"), *props = fg_jv_get(concept, "property");
+    fg_jv_array_foreach(subs, i, c) {
         const char *code = fgr_str(c, "code");
         if (!code || in_set(vs, cs->url, code))
             continue;
@@ -239,8 +274,8 @@ static int add_descendants(fg_registry *reg, fg_valueset *vs, const fgr_codesys 
         if (rc != FG_OK)
             return rc;
     }
-    const json_t *p;
-    json_array_foreach(json_object_get(concept, "property"), i, p) {
+    const fg_jv *p;
+    fg_jv_array_foreach(props, i, p) {
         const char *pc = fgr_str(p, "code"), *code = fgr_str(p, "valueCode");
         if (!pc || strcmp(pc, "child") != 0 || !code || in_set(vs, cs->url, code))
             continue;
@@ -258,19 +293,19 @@ static int add_descendants(fg_registry *reg, fg_valueset *vs, const fgr_codesys 
 
 /* Every concept of `list` except `code` and its descendants. */
 static int add_not_under(fg_registry *reg, fg_valueset *vs, const char *system,
-                         const json_t *list, const char *code, int depth)
+                         const fg_jv *list, const char *code, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach((json_t *)list, i, c) {
+    const fg_jv *c;
+    fg_jv_array_foreach(list, i, c) {
         const char *cc = fgr_str(c, "code");
         if (cc && strcmp(cc, code) == 0)
             continue;
         if (cc && set_add(reg, vs, system, cc, fgr_str(c, "display")) != FG_OK)
             return FG_ENOMEM;
-        const json_t *sub = json_object_get(c, "concept");
+        const fg_jv *sub = fg_jv_get(c, "concept");
         if (sub) {
             int rc = add_not_under(reg, vs, system, sub, code, depth + 1);
             if (rc != FG_OK)
@@ -284,19 +319,19 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth);
 
 /* One include (or exclude) into `into`. Returns FG_OK, 1 when the value set
  * turned out not expandable, or a negative error. */
-static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, const json_t *inc,
+static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, const fg_jv *inc,
                        int depth)
 {
     const char *system = fgr_str(inc, "system");
-    const json_t *imports = json_object_get(inc, "valueSet");
-    const json_t *concepts = json_object_get(inc, "concept");
-    const json_t *filters = json_object_get(inc, "filter");
-    if (json_array_size(imports)) {
-        if (system || json_array_size(imports) > 1)
+    const fg_jv *imports = fg_jv_get(inc, "valueSet");
+    const fg_jv *concepts = fg_jv_get(inc, "concept");
+    const fg_jv *filters = fg_jv_get(inc, "filter");
+    if (fg_jv_array_size(imports)) {
+        if (system || fg_jv_array_size(imports) > 1)
             return not_expandable(reg, vs, "an include intersects value sets with a code "
                                            "system or with each other, which fhirgen does not "
                                            "compute");
-        const char *url = json_string_value(json_array_get(imports, 0));
+        const char *url = fg_jv_str(fg_jv_at(imports, 0));
         fg_valueset *sub = (fg_valueset *)fg_registry_valueset(reg, url);
         if (!sub)
             return not_expandable(reg, vs, "it imports value set %s, which is not loaded",
@@ -307,24 +342,17 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         if (sub->status != FG_VS_EXPANDED)
             return not_expandable(reg, vs, "it imports value set %s: %s", sub->url,
                                   sub->note ? sub->note : "not expandable");
-        for (size_t i = 0; i < sub->by_system.cap; i++) {
-            const fgr_slot *s = &sub->by_system.slots[i];
-            if (!s->key)
-                continue;
-            const char *bar = strrchr(s->key, '|');
-            char *sys = fg_arena_strndup(&reg->arena, s->key, (size_t)(bar - s->key));
-            if (!sys || set_add(reg, into, sys, bar + 1, s->val) != FG_OK)
-                return FG_ENOMEM;
-        }
-        return FG_OK;
+        return set_add_all(into, &sub->by_system, NULL);
     }
     if (!system)
         return not_expandable(reg, vs, "an include names neither a system nor a value set");
-    if (json_array_size(concepts)) {
+    if (fg_jv_array_size(concepts)) {
         const fgr_codesys *cs = fgr_map_get(&reg->cs_by_url, system);
+        if (set_reserve(into, fg_jv_array_size(concepts)) != FG_OK)
+            return FG_ENOMEM;
         size_t i;
-        const json_t *c;
-        json_array_foreach((json_t *)concepts, i, c) {
+        const fg_jv *c;
+        fg_jv_array_foreach(concepts, i, c) {
             const char *code = fgr_str(c, "code");
             if (!code)
                 continue;
@@ -344,7 +372,7 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
     if (!cs || !cs->complete) {
         if (ext)
             return not_expandable(reg, vs, "it includes %s (%s)%s, which fhirgen does not hold",
-                                  ext, system, json_array_size(filters) ? " by filter" : "");
+                                  ext, system, fg_jv_array_size(filters) ? " by filter" : "");
         if (!cs)
             return not_expandable(reg, vs, "it includes code system %s, which is not loaded "
                                            "(a package dependency may be missing)",
@@ -352,19 +380,22 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         return not_expandable(reg, vs, "code system %s is not complete (content = %s)", system,
                               fgr_str(cs->res, "content") ? fgr_str(cs->res, "content") : "?");
     }
-    const json_t *roots = json_object_get(cs->res, "concept");
-    if (!json_array_size(filters))
-        return add_tree(reg, into, system, roots, 1, 0) == FG_OK ? FG_OK : FG_ENOMEM;
-    if (json_array_size(filters) > 1)
+    const fg_jv *roots = fg_jv_get(cs->res, "concept");
+    if (!fg_jv_array_size(filters))
+        return set_reserve(into, cs->concepts.n) == FG_OK &&
+                       add_tree(reg, into, system, roots, 1, 0) == FG_OK
+                   ? FG_OK
+                   : FG_ENOMEM;
+    if (fg_jv_array_size(filters) > 1)
         return not_expandable(reg, vs, "it combines %zu filters on %s, which fhirgen does not "
                                        "compute",
-                              json_array_size(filters), system);
-    const json_t *f = json_array_get(filters, 0);
+                              fg_jv_array_size(filters), system);
+    const fg_jv *f = fg_jv_at(filters, 0);
     const char *prop = fgr_str(f, "property"), *op = fgr_str(f, "op"), *value = fgr_str(f, "value");
     if (!prop || !op || !value)
         return not_expandable(reg, vs, "a filter on %s lacks property, op or value", system);
     if (strcmp(prop, "concept") == 0 && (strcmp(op, "is-a") == 0 || strcmp(op, "descendent-of") == 0)) {
-        const json_t *c = fgr_map_get(&cs->concepts, value);
+        const fg_jv *c = fgr_map_get(&cs->concepts, value);
         if (!c)
             return not_expandable(reg, vs, "filter %s %s: code %s is not in %s", op, value, value,
                                   system);
@@ -389,10 +420,10 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
         while (*p) {
             const char *q = strchr(p, ',');
             size_t n = q ? (size_t)(q - p) : strlen(p);
-            char *code = fg_arena_strndup(&reg->arena, p, n);
+            char *code = fg_arena_strndup(reg->vs_arena, p, n);
             if (!code)
                 return FG_ENOMEM;
-            const json_t *c = fgr_map_get(&cs->concepts, code);
+            const fg_jv *c = fgr_map_get(&cs->concepts, code);
             if (c && set_add(reg, into, system, code, fgr_str(c, "display")) != FG_OK)
                 return FG_ENOMEM;
             p += n;
@@ -408,17 +439,17 @@ static int add_include(fg_registry *reg, fg_valueset *vs, fg_valueset *into, con
                           op, value, system);
 }
 
-static int add_contains(fg_registry *reg, fg_valueset *vs, const json_t *list, int depth)
+static int add_contains(fg_registry *reg, fg_valueset *vs, const fg_jv *list, int depth)
 {
     if (depth > FG_MAX_JSON_DEPTH)
         return FG_ELIMIT;
     size_t i;
-    const json_t *c;
-    json_array_foreach((json_t *)list, i, c) {
+    const fg_jv *c;
+    fg_jv_array_foreach(list, i, c) {
         const char *system = fgr_str(c, "system"), *code = fgr_str(c, "code");
         if (system && code && set_add(reg, vs, system, code, fgr_str(c, "display")) != FG_OK)
             return FG_ENOMEM;
-        const json_t *sub = json_object_get(c, "contains");
+        const fg_jv *sub = fg_jv_get(c, "contains");
         if (sub && add_contains(reg, vs, sub, depth + 1) != FG_OK)
             return FG_ENOMEM;
     }
@@ -437,21 +468,22 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
     vs->state = 1;
     int rc = FG_OK;
     const char *gram = grammar_note(vs->url);
-    const json_t *compose = json_object_get(vs->res, "compose");
-    const json_t *contains = json_object_get(json_object_get(vs->res, "expansion"), "contains");
+    const fg_jv *compose = fg_jv_get(vs->res, "compose");
+    const fg_jv *contains = fg_jv_get(fg_jv_get(vs->res, "expansion"), "contains");
     if (gram) {
         not_expandable(reg, vs, "%s", gram);
     } else if (compose) {
         size_t i;
-        const json_t *inc;
-        json_array_foreach(json_object_get(compose, "include"), i, inc) {
+        const fg_jv *inc, *includes = fg_jv_get(compose, "include");
+        const fg_jv *excludes = fg_jv_get(compose, "exclude");
+        fg_jv_array_foreach(includes, i, inc) {
             rc = add_include(reg, vs, vs, inc, depth);
             if (rc != FG_OK)
                 break;
         }
-        if (rc == FG_OK && json_array_size(json_object_get(compose, "exclude"))) {
+        if (rc == FG_OK && fg_jv_array_size(excludes)) {
             fg_valueset ex = {.url = vs->url};
-            json_array_foreach(json_object_get(compose, "exclude"), i, inc) {
+            fg_jv_array_foreach(excludes, i, inc) {
                 rc = add_include(reg, vs, &ex, inc, depth);
                 if (rc != FG_OK)
                     break;
@@ -462,15 +494,7 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
                 memset(&vs->by_system, 0, sizeof vs->by_system);
                 fgr_map_free(&vs->by_code);
                 vs->n_codes = 0;
-                for (size_t k = 0; k < old.cap && rc == FG_OK; k++) {
-                    if (!old.slots[k].key || fgr_map_get(&ex.by_system, old.slots[k].key))
-                        continue;
-                    const char *bar = strrchr(old.slots[k].key, '|');
-                    char *sys = fg_arena_strndup(&reg->arena, old.slots[k].key,
-                                                 (size_t)(bar - old.slots[k].key));
-                    if (!sys || set_add(reg, vs, sys, bar + 1, old.slots[k].val) != FG_OK)
-                        rc = FG_ENOMEM;
-                }
+                rc = set_add_all(vs, &old, &ex.by_system);
                 fgr_map_free(&old);
             }
             fgr_map_free(&ex.by_system);
@@ -492,33 +516,34 @@ static int expand_vs(fg_registry *reg, fg_valueset *vs, int depth)
     return rc;
 }
 
-int fgr_expand_bound(fg_registry *reg, fg_error *err)
+int fgr_expand_all(fg_registry *reg, fg_error *err)
+{
+    int rc = index_codesystems(reg, err);
+    if (rc != FG_OK)
+        return rc;
+    /* Every value set, bound or not: memberOf() and lookups by url need
+     * them too. */
+    for (size_t i = 0; i < reg->vss.n; i++) {
+        fg_valueset *vs = reg->vss.items[i];
+        rc = expand_vs(reg, vs, 0);
+        if (rc != FG_OK)
+            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
+                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+    }
+    return FG_OK;
+}
+
+int fgr_attach_bindings(fg_registry *reg, fg_error *err)
 {
     for (size_t i = 0; i < reg->bound.n; i++) {
         fg_elem *e = reg->bound.items[i];
-        fg_valueset *vs = fgr_map_get(&reg->vs_by_url, e->binding_vs);
-        if (!vs) {
-            if (strcmp(e->owner->package, FGR_CORE_PACKAGE) != 0 &&
-                fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
-                              "not checked",
-                         e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
-                         e->owner->url) != FG_OK)
-                return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
-            continue;
-        }
-        int rc = expand_vs(reg, vs, 0);
-        if (rc != FG_OK)
-            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
-                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
-        e->binding_exp = vs;
-    }
-    /* The rest too, for memberOf() and lookups by url. */
-    for (size_t i = 0; i < reg->vss.n; i++) {
-        fg_valueset *vs = reg->vss.items[i];
-        int rc = expand_vs(reg, vs, 0);
-        if (rc != FG_OK)
-            return fg_error_set(err, rc, vs->origin, "expanding value set %s: %s", vs->url,
-                                rc == FG_ELIMIT ? "nested too deep" : "out of memory");
+        e->binding_exp = fgr_map_get(&reg->vs_by_url, e->binding_vs);
+        if (!e->binding_exp && strcmp(e->owner->package, FGR_CORE_PACKAGE) != 0 &&
+            fgr_note(reg, "value set %s (bound %s by %s) is not loaded: codes bound to it are "
+                          "not checked",
+                     e->binding_vs, e->binding == FG_BIND_REQUIRED ? "required" : "extensible",
+                     e->owner->url) != FG_OK)
+            return fg_error_set(err, FG_ENOMEM, "registry", "out of memory");
     }
     return FG_OK;
 }

@@ -88,7 +88,7 @@ void fgv_binding(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const char *t
     }
     if (strcmp(type, "CodeableConcept") == 0) {
         const fg_jv *codings = fg_jv_get(val, "coding");
-        size_t n = fg_jv_is_array(codings) ? fg_jv_size(codings) : 0;
+        size_t n = fg_jv_is_array(codings) ? fg_jv_array_size(codings) : 0;
         int any_code = 0;
         const char *first_sys = NULL, *first_code = NULL;
         for (size_t i = 0; i < n; i++) {

@@ -42,7 +42,7 @@ int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
     b->bundle = bundle;
     b->type = str(bundle, "type");
     const fg_jv *entries = fg_jv_get(bundle, "entry");
-    size_t n = fg_jv_is_array(entries) ? fg_jv_size(entries) : 0;
+    size_t n = fg_jv_is_array(entries) ? fg_jv_array_size(entries) : 0;
     b->outer = c->bundle;
     c->bundle = b;
     if (n == 0)

@@ -218,7 +218,7 @@ static const fg_elem *extension_source(fgv_ctx *c, const fg_jv *val, const fg_el
 static int has_extension(const fg_jv *shadow)
 {
     const fg_jv *e = fg_jv_get(shadow, "extension");
-    return fg_jv_is_array(e) && fg_jv_size(e) > 0;
+    return fg_jv_is_array(e) && fg_jv_array_size(e) > 0;
 }
 
 void fgv_value(fgv_ctx *c, const fg_jv *val, const fg_jv *shadow, const fg_elem *def,
@@ -392,7 +392,7 @@ static void property(fgv_ctx *c, const char *key, const fg_jv *val, const fg_jv 
                 fgv_value(c, val, val ? NULL : shadow, def, tref);
             goto out;
         }
-        size_t n = fg_jv_size(v_or_s);
+        size_t n = fg_jv_array_size(v_or_s);
         if (n == 0) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                       "Empty arrays are not allowed in FHIR JSON: leave the property out");
@@ -403,11 +403,11 @@ static void property(fgv_ctx *c, const char *key, const fg_jv *val, const fg_jv 
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "_%s must be an array matching %s item by item", key, key);
                 shadow = NULL;
-            } else if (fg_jv_size(shadow) != n) {
+            } else if (fg_jv_array_size(shadow) != n) {
                 fgv_issue(c, FG_SEV_ERROR, FG_CHECK_STRUCTURE, "structure", NULL,
                           "_%s has %zu items but %s has %zu: they pair item by item (use "
                           "null for a missing side)",
-                          key, fg_jv_size(shadow), key, n);
+                          key, fg_jv_array_size(shadow), key, n);
                 shadow = NULL;
             }
         }
@@ -474,7 +474,7 @@ void fgv_object(fgv_ctx *c, const fg_jv *obj, const fg_elem *src, const fg_struc
 {
     if (c->failed)
         return;
-    if (fg_jv_size(obj) == 0) {
+    if (fg_jv_object_size(obj) == 0) {
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_JSON, "structure", NULL,
                   "Empty objects are not allowed in FHIR JSON: give it content or leave it out");
         return;

@@ -441,7 +441,7 @@ void fgv_invariants_except(fgv_ctx *c, const fg_jv *val, const fg_elem *def, con
         case NK_EXT1:
             if (fg_jv_is_object(val)) {
                 const fg_jv *ex = fg_jv_get(val, "extension");
-                int has_ext = fg_jv_is_array(ex) && fg_jv_size(ex) > 0;
+                int has_ext = fg_jv_is_array(ex) && fg_jv_array_size(ex) > 0;
                 if (has_ext == has_value_x(val))
                     fgv_issue(c, FG_SEV_ERROR, FG_CHECK_INVARIANT, "invariant", "ext-1",
                               has_ext ? "An extension must have either extensions or a value, "

@@ -33,7 +33,7 @@ int fgv_fixed_match(const fg_jv *fixed, const fg_jv *val)
     if (fg_jv_is_number(fixed))
         return num_equal(fixed, val);
     if (fg_jv_is_object(fixed)) {
-        if (!fg_jv_is_object(val) || fg_jv_size(fixed) != fg_jv_size(val))
+        if (!fg_jv_is_object(val) || fg_jv_object_size(fixed) != fg_jv_object_size(val))
             return 0;
         const char *k;
         const fg_jv *fv;
@@ -45,9 +45,9 @@ int fgv_fixed_match(const fg_jv *fixed, const fg_jv *val)
         return 1;
     }
     if (fg_jv_is_array(fixed)) {
-        if (!fg_jv_is_array(val) || fg_jv_size(fixed) != fg_jv_size(val))
+        if (!fg_jv_is_array(val) || fg_jv_array_size(fixed) != fg_jv_array_size(val))
             return 0;
-        for (size_t i = 0; i < fg_jv_size(fixed); i++)
+        for (size_t i = 0; i < fg_jv_array_size(fixed); i++)
             if (!fgv_fixed_match(fg_jv_at(fixed, i), fg_jv_at(val, i)))
                 return 0;
         return 1;
@@ -366,7 +366,7 @@ static int value_in(const fg_elem *e, const fg_jv *v)
     if (fg_jv_is_string(v))
         return fg_valueset_contains(e->binding_exp, NULL, fg_jv_str(v));
     const fg_jv *codings = fg_jv_get(v, "coding");
-    size_t nc = fg_jv_is_array(codings) ? fg_jv_size(codings) : 1;
+    size_t nc = fg_jv_is_array(codings) ? fg_jv_array_size(codings) : 1;
     for (size_t k = 0; k < nc; k++) {
         const fg_jv *cd = fg_jv_is_array(codings) ? fg_jv_at(codings, k) : v;
         const fg_jv *sy = fg_jv_get(cd, "system");
@@ -479,7 +479,7 @@ static int disc_match(fgv_ctx *c, const fg_elem *slice, const fg_discriminator *
                     return 1;
                 const fg_jv *codings = fg_jv_get(v, "coding");
                 const fg_jv *one[1] = {v};
-                size_t nc = fg_jv_is_array(codings) ? fg_jv_size(codings) : 1;
+                size_t nc = fg_jv_is_array(codings) ? fg_jv_array_size(codings) : 1;
                 for (size_t k = 0; k < nc; k++) {
                     const fg_jv *cd = fg_jv_is_array(codings) ? fg_jv_at(codings, k)
                                                                : one[0];
@@ -542,7 +542,7 @@ static int match_slice(fgv_ctx *c, const fg_elem *def, const fg_jv *item)
 
 void fgv_sliced(fgv_ctx *c, const fg_jv *arr, const fg_elem *def, const char *name)
 {
-    size_t n = fg_jv_size(arr);
+    size_t n = fg_jv_array_size(arr);
     int stack_of[128];
     uint32_t stack_cnt[64];
     int *slice_of = n <= 128 ? stack_of : malloc(n * sizeof *slice_of);

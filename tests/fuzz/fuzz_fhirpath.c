@@ -41,7 +41,7 @@ static const fg_jv *fuzz_resolve(void *ctx, const fg_jv *from, const char *ref)
     const fg_jv *contained = fg_jv_get(from, "contained");
     if (ref[0] != '#')
         return NULL;
-    for (size_t k = 0; k < fg_jv_size(contained); k++) {
+    for (size_t k = 0; k < fg_jv_array_size(contained); k++) {
         const fg_jv *c = fg_jv_at(contained, k);
         const char *id = fg_jv_str(fg_jv_get(c, "id"));
         if (id && strcmp(id, ref + 1) == 0)

@@ -133,6 +133,12 @@ llm prompts2 openai:scripted -n 1 --prompt-dir "$WORK/prompts"
 [ "$status" = 2 ] || fail "unknown placeholder: exit $status, expected 2"
 grep -q "repair.txt:1: unknown placeholder {{erors}}" "$WORK/prompts2.log" || { cat "$WORK/prompts2.log"; fail "unknown placeholder: no clear error"; }
 
+say "a scenario file that is not UTF-8"
+printf 'A patient with \377\376 broken text\n' >"$WORK/scenario.txt"
+llm scenario openai:scripted -n 1 --scenario-file "$WORK/scenario.txt"
+[ "$status" = 2 ] || fail "scenario not UTF-8: exit $status, expected 2"
+grep -q "scenario.txt: the scenario file is not UTF-8 text" "$WORK/scenario.log" || { cat "$WORK/scenario.log"; fail "scenario not UTF-8: no clear error"; }
+
 say "interrupted: finished patients kept, nothing half-written"
 "$FHIRGEN" generate --llm openai:fault-delay-1000 --llm-base-url "$LLM_TEST_URL/v1" --seed 7 \
     --end-date $END -n 40 --llm-jobs 2 --no-cache -o "$WORK/int" -q 2>"$WORK/int.log" &

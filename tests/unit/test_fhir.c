@@ -119,19 +119,29 @@ static void test_json_writer(void **state)
 static void test_arena(void **state)
 {
     (void)state;
-    fg_arena a;
-    fg_arena_init(&a);
-    for (int round = 0; round < 3; round++) {
-        for (int i = 0; i < 10000; i++) {
-            char *s = fg_arena_printf(&a, "item-%d", i);
-            assert_non_null(s);
+    /* the same with large chunks mapped for huge pages */
+    for (int huge = 0; huge < 2; huge++) {
+        fg_arena a;
+        if (huge)
+            fg_arena_init_huge(&a);
+        else
+            fg_arena_init(&a);
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 10000; i++) {
+                char *s = fg_arena_printf(&a, "item-%d", i);
+                assert_non_null(s);
+            }
+            size_t n = (size_t)(1 + 2 * huge) << 20;
+            char *big = fg_arena_alloc(&a, n);
+            assert_non_null(big);
+            memset(big, 1, n);
+            if (round == 1)
+                fg_arena_trim(&a, 0);
+            else
+                fg_arena_reset(&a);
         }
-        char *big = fg_arena_alloc(&a, 1 << 20);
-        assert_non_null(big);
-        memset(big, 1, 1 << 20);
-        fg_arena_reset(&a);
+        fg_arena_free(&a);
     }
-    fg_arena_free(&a);
 }
 
 /* Write text to a new temporary file; its name into path. */

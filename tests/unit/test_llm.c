@@ -109,51 +109,102 @@ static void test_sse_byte_by_byte_and_limits(void **state)
     llm_sse_free(&s);
 }
 
-/* ---- OpenAI ---------------------------------------------------------------- */
+/* ---- answers of both protocols, whole and streamed ------------------------- */
 
-static void test_openai_parse(void **state)
+/* What an answer should hold. Zero fields are not checked: finish holds
+ * FIN(x) (the finish reason plus one), finished is 1 (finished) or -1 (not),
+ * tokens are checked when either is non-zero, error is a part of a->error. */
+#define FIN(x) (FG_LLM_FINISH_##x + 1)
+typedef struct want {
+    int finish, finished;
+    const char *text, *refusal, *model, *error;
+    long tokens_in, tokens_out;
+} want;
+
+static void check_answer(const llm_answer *a, const want *w)
+{
+    if (w->finish)
+        assert_int_equal(a->finish, w->finish - 1);
+    if (w->finished)
+        assert_int_equal(a->finished, w->finished > 0);
+    if (w->text)
+        assert_string_equal(a->text.data, w->text);
+    if (w->refusal)
+        assert_string_equal(a->refusal.data, w->refusal);
+    if (w->model)
+        assert_string_equal(a->model, w->model);
+    if (w->error)
+        assert_non_null(strstr(a->error, w->error));
+    if (w->tokens_in || w->tokens_out) {
+        assert_int_equal(a->tokens_in, w->tokens_in);
+        assert_int_equal(a->tokens_out, w->tokens_out);
+    }
+}
+
+typedef int (*parse_fn)(const char *body, size_t len, llm_answer *a, fg_error *err);
+
+typedef struct parse_case {
+    parse_fn parse;
+    const char *body;
+    int rc;
+    const char *err;  /* a part of err.text when rc is not FG_OK */
+    want want;
+} parse_case;
+
+static const parse_case PARSE_CASES[] = {
+    {llm_openai_parse,
+     "{\"model\":\"m1\",\"choices\":[{\"message\":{\"role\":\"assistant\","
+     "\"content\":\"{\\\"x\\\":1}\",\"refusal\":null},\"finish_reason\":\"stop\"}],"
+     "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5}}",
+     FG_OK, NULL,
+     {.text = "{\"x\":1}", .finish = FIN(STOP), .tokens_in = 12, .tokens_out = 5, .model = "m1"}},
+    {llm_openai_parse,
+     "{\"choices\":[{\"message\":{\"content\":\"{\\\"x\\\":\"},\"finish_reason\":\"length\"}]}",
+     FG_OK, NULL, {.finish = FIN(LENGTH)}},
+    {llm_openai_parse,
+     "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"No.\"},"
+     "\"finish_reason\":\"stop\"}]}",
+     FG_OK, NULL, {.finish = FIN(REFUSAL), .refusal = "No."}},
+    {llm_openai_parse,
+     "{\"choices\":[{\"message\":{\"content\":\"\"},\"finish_reason\":\"content_filter\"}]}",
+     FG_OK, NULL, {.finish = FIN(FILTERED)}},
+    {llm_openai_parse, "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}",
+     FG_EINVALID, "overloaded", {0}},
+    {llm_openai_parse, "{\"choices\":[]}", FG_EINVALID, "choices[0].message", {0}},
+    {llm_openai_parse, "not json", FG_EINVALID, "not a JSON object", {0}},
+    {llm_anthropic_parse,
+     "{\"type\":\"message\",\"model\":\"c\",\"content\":[{\"type\":\"text\","
+     "\"text\":\"Here it is\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":"
+     "\"patient_history\",\"input\":{\"b\": [1, 2], \"a\": \"x\"}}],"
+     "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":9,\"output_tokens\":8}}",
+     FG_OK, NULL,
+     {.text = "{\"b\":[1,2],\"a\":\"x\"}", .finish = FIN(STOP), .tokens_in = 9, .tokens_out = 8}},
+    {llm_anthropic_parse,
+     "{\"content\":[{\"type\":\"text\",\"text\":\"abc\"}],\"stop_reason\":\"max_tokens\"}",
+     FG_OK, NULL, {.finish = FIN(LENGTH), .text = "abc"}},
+    {llm_anthropic_parse,
+     "{\"content\":[{\"type\":\"text\",\"text\":\"Sorry.\"}],\"stop_reason\":\"refusal\"}",
+     FG_OK, NULL, {.finish = FIN(REFUSAL), .refusal = "Sorry."}},
+    {llm_anthropic_parse,
+     "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+     FG_EINVALID, "Overloaded", {0}},
+};
+
+static void test_parse(void **state)
 {
     (void)state;
     llm_answer a;
-    fg_error err;
     llm_answer_init(&a);
-    const char *ok = "{\"model\":\"m1\",\"choices\":[{\"message\":{\"role\":\"assistant\","
-                     "\"content\":\"{\\\"x\\\":1}\",\"refusal\":null},\"finish_reason\":\"stop\"}],"
-                     "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5}}";
-    assert_int_equal(llm_openai_parse(ok, strlen(ok), &a, &err), FG_OK);
-    assert_string_equal(a.text.data, "{\"x\":1}");
-    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
-    assert_int_equal(a.tokens_in, 12);
-    assert_int_equal(a.tokens_out, 5);
-    assert_string_equal(a.model, "m1");
-
-    llm_answer_reset(&a);
-    const char *len = "{\"choices\":[{\"message\":{\"content\":\"{\\\"x\\\":\"},"
-                      "\"finish_reason\":\"length\"}]}";
-    assert_int_equal(llm_openai_parse(len, strlen(len), &a, &err), FG_OK);
-    assert_int_equal(a.finish, FG_LLM_FINISH_LENGTH);
-
-    llm_answer_reset(&a);
-    const char *ref = "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"No.\"},"
-                      "\"finish_reason\":\"stop\"}]}";
-    assert_int_equal(llm_openai_parse(ref, strlen(ref), &a, &err), FG_OK);
-    assert_int_equal(a.finish, FG_LLM_FINISH_REFUSAL);
-    assert_string_equal(a.refusal.data, "No.");
-
-    llm_answer_reset(&a);
-    const char *filt = "{\"choices\":[{\"message\":{\"content\":\"\"},"
-                       "\"finish_reason\":\"content_filter\"}]}";
-    assert_int_equal(llm_openai_parse(filt, strlen(filt), &a, &err), FG_OK);
-    assert_int_equal(a.finish, FG_LLM_FINISH_FILTERED);
-
-    llm_answer_reset(&a);
-    const char *e = "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}";
-    assert_int_equal(llm_openai_parse(e, strlen(e), &a, &err), FG_EINVALID);
-    assert_non_null(strstr(err.text, "overloaded"));
-
-    llm_answer_reset(&a);
-    assert_int_equal(llm_openai_parse("{\"choices\":[]}", 14, &a, &err), FG_EINVALID);
-    assert_int_equal(llm_openai_parse("not json", 8, &a, &err), FG_EINVALID);
+    for (size_t i = 0; i < sizeof(PARSE_CASES) / sizeof(PARSE_CASES[0]); i++) {
+        const parse_case *t = &PARSE_CASES[i];
+        fg_error err;
+        fg_error_clear(&err);
+        llm_answer_reset(&a);
+        assert_int_equal(t->parse(t->body, strlen(t->body), &a, &err), t->rc);
+        if (t->err)
+            assert_non_null(strstr(err.text, t->err));
+        check_answer(&a, &t->want);
+    }
     llm_answer_free(&a);
 }
 
@@ -168,128 +219,77 @@ static void feed_events(llm_sse_fn fn, llm_answer *a, const char *stream)
     llm_sse_free(&s);
 }
 
-static void test_openai_stream(void **state)
+typedef struct stream_case {
+    llm_sse_fn event;
+    void (*finish)(llm_answer *a); /* after the stream, or NULL */
+    const char *stream;
+    want want;
+} stream_case;
+
+static const stream_case STREAM_CASES[] = {
+    {llm_openai_event, NULL,
+     "data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+     "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n"
+     ": ping\n\n"
+     "data: {\"choices\":[{\"delta\":{\"content\":\"[1,2]}\"},\"finish_reason\":null}]}\n\n"
+     "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+     "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n"
+     "data: [DONE]\n\n",
+     {.text = "{\"a\":[1,2]}", .finished = 1, .finish = FIN(STOP), .tokens_in = 3,
+      .tokens_out = 4}},
+    {llm_openai_event, NULL,
+     "data: {\"choices\":[{\"delta\":{\"refusal\":\"I can\"}}]}\n\n"
+     "data: {\"choices\":[{\"delta\":{\"refusal\":\"not.\"},\"finish_reason\":\"stop\"}]}\n\n",
+     {.finish = FIN(REFUSAL), .refusal = "I cannot."}},
+    /* [DONE] without a finish_reason still ends the answer */
+    {llm_openai_event, NULL,
+     "data: {\"choices\":[{\"delta\":{\"content\":\"{}\"}}]}\n\ndata: [DONE]\n\n",
+     {.finished = 1, .finish = FIN(STOP)}},
+    {llm_openai_event, NULL, "data: {\"error\":{\"message\":\"stream broke\"}}\n\n",
+     {.error = "stream broke", .finished = -1}},
+    {llm_anthropic_event, llm_anthropic_finish,
+     "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
+     "\"c\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n"
+     "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+     "\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"h\",\"input\":{}}}\n\n"
+     "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+     "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": \"}}\n\n"
+     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+     "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"[true]}\"}}\n\n"
+     "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+     "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+     "\"tool_use\"},\"usage\":{\"output_tokens\":30}}\n\n"
+     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+     {.text = "{\"a\":[true]}", .finish = FIN(STOP), .tokens_in = 20, .tokens_out = 30}},
+    /* cut at the budget: the tool input as it came */
+    {llm_anthropic_event, llm_anthropic_finish,
+     "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+     "\"content_block\":{\"type\":\"tool_use\",\"input\":{}}}\n\n"
+     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":"
+     "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": [1,\"}}\n\n"
+     "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+     "\"max_tokens\"}}\n\n",
+     {.finish = FIN(LENGTH), .text = "{\"a\": [1,"}},
+    {llm_anthropic_event, NULL,
+     "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
+     "\"message\":\"Overloaded\"}}\n\n",
+     {.error = "Overloaded"}},
+};
+
+static void test_streams(void **state)
 {
     (void)state;
     llm_answer a;
     llm_answer_init(&a);
-    feed_events(llm_openai_event, &a,
-                "data: {\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
-                "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n"
-                ": ping\n\n"
-                "data: {\"choices\":[{\"delta\":{\"content\":\"[1,2]}\"},\"finish_reason\":null}]}\n\n"
-                "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-                "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n"
-                "data: [DONE]\n\n");
-    assert_string_equal(a.text.data, "{\"a\":[1,2]}");
-    assert_int_equal(a.finished, 1);
-    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
-    assert_int_equal(a.tokens_in, 3);
-    assert_int_equal(a.tokens_out, 4);
-
-    llm_answer_reset(&a);
-    feed_events(llm_openai_event, &a,
-                "data: {\"choices\":[{\"delta\":{\"refusal\":\"I can\"}}]}\n\n"
-                "data: {\"choices\":[{\"delta\":{\"refusal\":\"not.\"},\"finish_reason\":\"stop\"}]}\n\n");
-    assert_int_equal(a.finish, FG_LLM_FINISH_REFUSAL);
-    assert_string_equal(a.refusal.data, "I cannot.");
-
-    llm_answer_reset(&a); /* [DONE] without a finish_reason still ends the answer */
-    feed_events(llm_openai_event, &a,
-                "data: {\"choices\":[{\"delta\":{\"content\":\"{}\"}}]}\n\ndata: [DONE]\n\n");
-    assert_int_equal(a.finished, 1);
-    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
-
-    llm_answer_reset(&a);
-    feed_events(llm_openai_event, &a, "data: {\"error\":{\"message\":\"stream broke\"}}\n\n");
-    assert_non_null(strstr(a.error, "stream broke"));
-    assert_int_equal(a.finished, 0);
-    llm_answer_free(&a);
-}
-
-/* ---- Anthropic ------------------------------------------------------------- */
-
-static void test_anthropic_parse(void **state)
-{
-    (void)state;
-    llm_answer a;
-    fg_error err;
-    llm_answer_init(&a);
-    const char *tool = "{\"type\":\"message\",\"model\":\"c\",\"content\":[{\"type\":\"text\","
-                       "\"text\":\"Here it is\"},{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":"
-                       "\"patient_history\",\"input\":{\"b\": [1, 2], \"a\": \"x\"}}],"
-                       "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":9,"
-                       "\"output_tokens\":8}}";
-    assert_int_equal(llm_anthropic_parse(tool, strlen(tool), &a, &err), FG_OK);
-    assert_string_equal(a.text.data, "{\"b\":[1,2],\"a\":\"x\"}");
-    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
-    assert_int_equal(a.tokens_in, 9);
-    assert_int_equal(a.tokens_out, 8);
-
-    llm_answer_reset(&a);
-    const char *len = "{\"content\":[{\"type\":\"text\",\"text\":\"abc\"}],"
-                      "\"stop_reason\":\"max_tokens\"}";
-    assert_int_equal(llm_anthropic_parse(len, strlen(len), &a, &err), FG_OK);
-    assert_int_equal(a.finish, FG_LLM_FINISH_LENGTH);
-    assert_string_equal(a.text.data, "abc");
-
-    llm_answer_reset(&a);
-    const char *ref = "{\"content\":[{\"type\":\"text\",\"text\":\"Sorry.\"}],"
-                      "\"stop_reason\":\"refusal\"}";
-    assert_int_equal(llm_anthropic_parse(ref, strlen(ref), &a, &err), FG_OK);
-    assert_int_equal(a.finish, FG_LLM_FINISH_REFUSAL);
-    assert_string_equal(a.refusal.data, "Sorry.");
-
-    llm_answer_reset(&a);
-    const char *e = "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-                    "\"message\":\"Overloaded\"}}";
-    assert_int_equal(llm_anthropic_parse(e, strlen(e), &a, &err), FG_EINVALID);
-    assert_non_null(strstr(err.text, "Overloaded"));
-    llm_answer_free(&a);
-}
-
-static void test_anthropic_stream(void **state)
-{
-    (void)state;
-    llm_answer a;
-    llm_answer_init(&a);
-    feed_events(llm_anthropic_event, &a,
-                "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
-                "\"c\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n"
-                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-                "\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"h\",\"input\":{}}}\n\n"
-                "event: ping\ndata: {\"type\":\"ping\"}\n\n"
-                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-                "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": \"}}\n\n"
-                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-                "\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"[true]}\"}}\n\n"
-                "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-                "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-                "\"tool_use\"},\"usage\":{\"output_tokens\":30}}\n\n"
-                "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
-    llm_anthropic_finish(&a);
-    assert_string_equal(a.text.data, "{\"a\":[true]}");
-    assert_int_equal(a.finish, FG_LLM_FINISH_STOP);
-    assert_int_equal(a.tokens_in, 20);
-    assert_int_equal(a.tokens_out, 30);
-
-    llm_answer_reset(&a);
-    feed_events(llm_anthropic_event, &a,
-                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
-                "\"content_block\":{\"type\":\"tool_use\",\"input\":{}}}\n\n"
-                "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":"
-                "{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\": [1,\"}}\n\n"
-                "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-                "\"max_tokens\"}}\n\n");
-    llm_anthropic_finish(&a);
-    assert_int_equal(a.finish, FG_LLM_FINISH_LENGTH);
-    assert_string_equal(a.text.data, "{\"a\": [1,"); /* what came, as it came */
-
-    llm_answer_reset(&a);
-    feed_events(llm_anthropic_event, &a,
-                "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\","
-                "\"message\":\"Overloaded\"}}\n\n");
-    assert_non_null(strstr(a.error, "Overloaded"));
+    for (size_t i = 0; i < sizeof(STREAM_CASES) / sizeof(STREAM_CASES[0]); i++) {
+        const stream_case *t = &STREAM_CASES[i];
+        llm_answer_reset(&a);
+        feed_events(t->event, &a, t->stream);
+        if (t->finish)
+            t->finish(&a);
+        check_answer(&a, &t->want);
+    }
     llm_answer_free(&a);
 }
 
@@ -345,26 +345,34 @@ static void test_extract_json(void **state)
 
 /* ---- rate limits -------------------------------------------------------------- */
 
+/* A duration and the seconds it reads as (give or take tol), or FG_EINVALID. */
+static const struct {
+    const char *text;
+    int rc;
+    double seconds, tol;
+} DURATIONS[] = {
+    {"1s", FG_OK, 1.0, 0},
+    {"6m0s", FG_OK, 300.0 < FG_MAX_RETRY_AFTER_S ? 300.0 : FG_MAX_RETRY_AFTER_S, 0}, /* capped */
+    {"20ms", FG_OK, 0.02, 1e-4},
+    {"1m30.5s", FG_OK, 90.5, 0},
+    {"2", FG_OK, 2.0, 0},
+    {"2h", FG_OK, FG_MAX_RETRY_AFTER_S, 0},
+    {"", FG_EINVALID, 0, 0},
+    {"soon", FG_EINVALID, 0, 0},
+    {"-1s", FG_EINVALID, 0, 0},
+    {"1x", FG_EINVALID, 0, 0},
+};
+
 static void test_durations(void **state)
 {
     (void)state;
-    double s;
-    assert_int_equal(llm_parse_duration("1s", &s), FG_OK);
-    assert_true(s == 1.0);
-    assert_int_equal(llm_parse_duration("6m0s", &s), FG_OK);
-    assert_true(s == 300.0 || s == FG_MAX_RETRY_AFTER_S); /* capped */
-    assert_int_equal(llm_parse_duration("20ms", &s), FG_OK);
-    assert_true(s > 0.0199 && s < 0.0201);
-    assert_int_equal(llm_parse_duration("1m30.5s", &s), FG_OK);
-    assert_true(s == 90.5);
-    assert_int_equal(llm_parse_duration("2", &s), FG_OK);
-    assert_true(s == 2.0);
-    assert_int_equal(llm_parse_duration("2h", &s), FG_OK);
-    assert_true(s == FG_MAX_RETRY_AFTER_S);
-    assert_int_equal(llm_parse_duration("", &s), FG_EINVALID);
-    assert_int_equal(llm_parse_duration("soon", &s), FG_EINVALID);
-    assert_int_equal(llm_parse_duration("-1s", &s), FG_EINVALID);
-    assert_int_equal(llm_parse_duration("1x", &s), FG_EINVALID);
+    for (size_t i = 0; i < sizeof(DURATIONS) / sizeof(DURATIONS[0]); i++) {
+        double s = -1;
+        assert_int_equal(llm_parse_duration(DURATIONS[i].text, &s), DURATIONS[i].rc);
+        if (DURATIONS[i].rc == FG_OK)
+            assert_true(s >= DURATIONS[i].seconds - DURATIONS[i].tol &&
+                        s <= DURATIONS[i].seconds + DURATIONS[i].tol);
+    }
 }
 
 static void header(llm_limits *l, const char *h)
@@ -404,6 +412,19 @@ static json_t *small_schema(void)
                      "string", "required", "a", "additionalProperties", 0);
 }
 
+/* body holds every string of has[] and none of lacks[] (NULL-terminated). */
+static void check_body(const char *body, const char *const *has, const char *const *lacks)
+{
+    for (size_t i = 0; has[i]; i++)
+        if (!strstr(body, has[i]))
+            fail_msg("the body lacks %s: %s", has[i], body);
+    for (size_t i = 0; lacks[i]; i++)
+        if (strstr(body, lacks[i]))
+            fail_msg("the body holds %s: %s", lacks[i], body);
+}
+
+#define STRINGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 static void test_render(void **state)
 {
     (void)state;
@@ -422,23 +443,23 @@ static void test_render(void **state)
     assert_int_equal(fg_llm_render(L, &r, &b1, &err), FG_OK);
     assert_int_equal(fg_llm_render(L, &r, &b2, &err), FG_OK);
     assert_string_equal(b1, b2); /* the same request, the same bytes */
-    assert_null(strstr(b1, "SECRET"));
-    assert_non_null(strstr(b1, "\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"}"));
-    assert_non_null(strstr(b1, "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                               "{\"name\":\"doc\",\"strict\":true,\"schema\":{"));
-    assert_non_null(strstr(b1, "\"max_tokens\":8192"));
-    assert_non_null(strstr(b1, "\"temperature\":0.7,"));
-    assert_null(strstr(b1, "stream"));
+    check_body(b1,
+               STRINGS("\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"}",
+                       "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                       "{\"name\":\"doc\",\"strict\":true,\"schema\":{",
+                       "\"max_tokens\":8192", "\"temperature\":0.7,"),
+               STRINGS("SECRET", "stream"));
     free(b1);
     free(b2);
     fg_buf b;
     fg_buf_init(&b);
     assert_int_equal(llm_render_buf(L, &r, LLM_FORMAT_OBJECT, &b, &err), FG_OK);
-    assert_non_null(strstr(b.data, "\"response_format\":{\"type\":\"json_object\"}"));
-    assert_non_null(strstr(b.data, "follows this JSON schema"));
+    check_body(b.data,
+               STRINGS("\"response_format\":{\"type\":\"json_object\"}",
+                       "follows this JSON schema"),
+               STRINGS("SECRET"));
     assert_int_equal(llm_render_buf(L, &r, LLM_FORMAT_NONE, &b, &err), FG_OK);
-    assert_null(strstr(b.data, "response_format"));
-    assert_non_null(strstr(b.data, "follows this JSON schema"));
+    check_body(b.data, STRINGS("follows this JSON schema"), STRINGS("response_format"));
     fg_llm_free(L);
 
     c.provider = FG_LLM_ANTHROPIC;
@@ -452,13 +473,11 @@ static void test_render(void **state)
     assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
     assert_string_equal(L->url, "http://127.0.0.1:1/v1/messages");
     assert_int_equal(llm_render_buf(L, &r, 0, &b, &err), FG_OK);
-    assert_null(strstr(b.data, "SECRET"));
-    assert_non_null(strstr(b.data, "\"system\":\"Be brief.\""));
-    assert_non_null(strstr(b.data, "\"tools\":[{\"name\":\"doc\",\"description\":"));
-    assert_non_null(strstr(b.data, "\"input_schema\":{\"type\":\"object\""));
-    assert_non_null(strstr(b.data, "\"tool_choice\":{\"type\":\"tool\",\"name\":\"doc\"}"));
-    assert_non_null(strstr(b.data, "\"stream\":true"));
-    assert_null(strstr(b.data, "temperature"));
+    check_body(b.data,
+               STRINGS("\"system\":\"Be brief.\"", "\"tools\":[{\"name\":\"doc\",\"description\":",
+                       "\"input_schema\":{\"type\":\"object\"",
+                       "\"tool_choice\":{\"type\":\"tool\",\"name\":\"doc\"}", "\"stream\":true"),
+               STRINGS("SECRET", "temperature"));
     fg_llm_free(L);
 
     c.provider = FG_LLM_OPENAI;
@@ -468,7 +487,8 @@ static void test_render(void **state)
     assert_string_equal(L->url, "https://example.openai.azure.com/openai/deployments/d1/chat/"
                                 "completions?api-version=2024-10-21");
     assert_int_equal(llm_render_buf(L, &r, 0, &b, &err), FG_OK);
-    assert_non_null(strstr(b.data, "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    check_body(b.data, STRINGS("\"stream\":true,\"stream_options\":{\"include_usage\":true}"),
+               STRINGS("SECRET"));
     fg_llm_free(L);
 
     c.model = NULL;
@@ -600,8 +620,13 @@ static void *serve(void *arg)
     }
 }
 
-static void server_start(server *S)
+/* Serve `replies` (NULL-terminated; the last repeats) on a port of 127.0.0.1. */
+static void server_start(server *S, const char *const *replies)
 {
+    memset(S, 0, sizeof(*S));
+    for (int i = 0; replies[i] && i < MAX_SCRIPT; i++)
+        S->replies[S->n_replies++] = replies[i];
+    assert_true(S->n_replies > 0);
     struct sockaddr_in a = {0};
     socklen_t len = sizeof(a);
     a.sin_family = AF_INET;
@@ -628,10 +653,24 @@ static void server_stop(server *S)
     pthread_mutex_destroy(&S->mu);
 }
 
+/* 1 when request i reached the server and its head holds s. */
+static int head_has(const server *S, int i, const char *s)
+{
+    return S->heads[i] && strstr(S->heads[i], s);
+}
+
+/* 1 when request i reached the server and its body holds s. */
+static int body_has(const server *S, int i, const char *s)
+{
+    return S->bodies[i] && strstr(S->bodies[i], s);
+}
+
 #define OK_REPLY                                                                                   \
     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"              \
     "{\"choices\":[{\"message\":{\"content\":\"```json\\n{\\\"a\\\":\\\"b\\\"}\\n```\"},"         \
     "\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}"
+
+static const fg_llm_message HI = {"user", "hi"};
 
 typedef struct run_ctx {
     int n_done, n_ok;
@@ -659,57 +698,67 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
     return 0;
 }
 
-static fg_llm *client(server *S, const char *cache, fg_error *err)
+/* The configuration most loop tests use: a key the server may echo, three
+ * attempts, answers cached in `cache` (or not, when NULL). */
+static fg_llm_config keyed_config(const char *cache)
 {
-    char url[100];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S->port);
     fg_llm_config c;
     fg_llm_config_default(&c);
-    c.model = "m";
-    c.base_url = url;
     c.api_key = "sk-SECRET-0123";
     c.cache_dir = cache;
     c.max_attempts = 3;
+    return c;
+}
+
+/* A client of model "m" at the scripted server, configured by c. */
+static fg_llm *client(const server *S, fg_llm_config c)
+{
+    char url[100];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S->port);
+    c.model = "m";
+    c.base_url = url;
     fg_llm *L = NULL;
-    assert_int_equal(fg_llm_new(&c, &L, err), FG_OK);
+    fg_error err;
+    assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
     return L;
+}
+
+/* Submit r alone and run the loop until it is answered; what came is in *c. */
+static void run_once(fg_llm *L, const fg_llm_request *r, run_ctx *c)
+{
+    fg_error err;
+    *c = (run_ctx){0};
+    assert_int_equal(fg_llm_submit(L, r, &err), FG_OK);
+    assert_int_equal(fg_llm_run(L, NULL, on_done, c, NULL, &err), FG_OK);
 }
 
 static void test_loop_fallback_and_cache(void **state)
 {
     (void)state;
-    server S = {0};
-    S.replies[0] = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                   "Connection: close\r\n\r\n{\"error\":{\"message\":\"Invalid parameter: "
-                   "'response_format' of type 'json_schema' is not supported with this model.\"}}";
-    S.replies[1] = OK_REPLY;
-    S.replies[2] = S.replies[0];
-    S.n_replies = 3;
-    server_start(&S);
+    const char *refused = "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                          "Connection: close\r\n\r\n{\"error\":{\"message\":\"Invalid parameter: "
+                          "'response_format' of type 'json_schema' is not supported with this "
+                          "model.\"}}";
+    server S;
+    server_start(&S, (const char *[]){refused, OK_REPLY, refused, NULL});
     char dir[512];
     temp_dir(dir, sizeof(dir));
-    fg_error err;
-    fg_error_clear(&err);
-    fg_llm *L = client(&S, dir, &err);
+    fg_llm *L = client(&S, keyed_config(dir));
     json_t *schema = small_schema();
-    fg_llm_message m = {"user", "hi"};
-    fg_llm_request r = {1, NULL, &m, 1, schema, "doc", 0};
-    run_ctx c = {0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &c, NULL, &err), FG_OK);
+    fg_llm_request r = {1, NULL, &HI, 1, schema, "doc", 0};
+    run_ctx c;
+    run_once(L, &r, &c);
     assert_int_equal(c.n_ok, 1);
     assert_string_equal(c.text, "{\"a\":\"b\"}"); /* out of its fence */
     assert_int_equal(S.n_requests, 2);
-    assert_non_null(strstr(S.bodies[0], "\"json_schema\""));
-    assert_non_null(strstr(S.bodies[1], "{\"type\":\"json_object\"}"));
-    assert_non_null(strstr(S.heads[0], "Authorization: Bearer sk-SECRET-0123"));
-    assert_null(strstr(S.bodies[0], "SECRET"));
+    assert_true(body_has(&S, 0, "\"json_schema\""));
+    assert_true(body_has(&S, 1, "{\"type\":\"json_object\"}"));
+    assert_true(head_has(&S, 0, "Authorization: Bearer sk-SECRET-0123"));
+    assert_false(body_has(&S, 0, "SECRET"));
     /* the level holds for later requests, and the answer is cached */
     fg_llm_free(L);
-    L = client(&S, dir, &err);
-    c = (run_ctx){0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &c, NULL, &err), FG_OK);
+    L = client(&S, keyed_config(dir));
+    run_once(L, &r, &c);
     /* a new client starts at json_schema again, is refused, and finds the
      * answer to the fallback request in the cache */
     assert_int_equal(S.n_requests, 3);
@@ -729,25 +778,20 @@ static void test_loop_fallback_and_cache(void **state)
 static void test_loop_retry_and_failures(void **state)
 {
     (void)state;
-    server S = {0};
-    S.replies[0] = "HTTP/1.1 429 Too Many Requests\r\nretry-after-ms: 50\r\nContent-Type: "
-                   "application/json\r\nConnection: close\r\n\r\n{\"error\":{\"message\":\"slow "
-                   "down\"}}";
-    S.replies[1] = OK_REPLY;
-    S.replies[2] = "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: "
-                   "close\r\n\r\n{\"error\":{\"message\":\"Incorrect API key provided: "
-                   "sk-SECRET-0123\"}}";
-    S.replies[3] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nRetry-After: "
-                   "0\r\nConnection: close\r\n\r\n<html><body>down</body></html>";
-    S.n_replies = 4;
-    server_start(&S);
-    fg_error err;
-    fg_llm *L = client(&S, NULL, &err);
-    fg_llm_message m = {"user", "hi"};
-    fg_llm_request r = {1, NULL, &m, 1, NULL, NULL, 0};
-    run_ctx c = {0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &c, NULL, &err), FG_OK);
+    server S;
+    server_start(&S, (const char *[]){
+        "HTTP/1.1 429 Too Many Requests\r\nretry-after-ms: 50\r\nContent-Type: "
+        "application/json\r\nConnection: close\r\n\r\n{\"error\":{\"message\":\"slow down\"}}",
+        OK_REPLY,
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nConnection: "
+        "close\r\n\r\n{\"error\":{\"message\":\"Incorrect API key provided: sk-SECRET-0123\"}}",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\nRetry-After: "
+        "0\r\nConnection: close\r\n\r\n<html><body>down</body></html>",
+        NULL});
+    fg_llm *L = client(&S, keyed_config(NULL));
+    fg_llm_request r = {1, NULL, &HI, 1, NULL, NULL, 0};
+    run_ctx c;
+    run_once(L, &r, &c);
     assert_int_equal(c.n_ok, 1);
     assert_int_equal(c.attempts, 2);
     /* no schema: the text as it came */
@@ -757,17 +801,13 @@ static void test_loop_retry_and_failures(void **state)
     assert_int_equal(st.rate_limited, 1);
     assert_int_equal(st.retries, 1);
 
-    c = (run_ctx){0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &c, NULL, &err), FG_OK);
+    run_once(L, &r, &c);
     assert_int_equal(c.status, FG_EUSAGE);
     assert_int_equal(c.http, 401);
     assert_non_null(strstr(c.error, "OPENAI_API_KEY"));
     assert_null(strstr(c.error, "SECRET")); /* the server echoed the key: redacted */
 
-    c = (run_ctx){0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &c, NULL, &err), FG_OK);
+    run_once(L, &r, &c);
     assert_int_equal(c.http, 503);
     assert_int_equal(c.attempts, 3);
     assert_null(strchr(c.error, '<'));
@@ -795,15 +835,12 @@ static int more_fn(void *ctx)
 static void test_loop_cancel(void **state)
 {
     (void)state;
-    server S = {0};
-    S.replies[0] = OK_REPLY;
-    S.n_replies = 1;
-    server_start(&S);
+    server S;
+    server_start(&S, (const char *[]){OK_REPLY, NULL});
     fg_error err;
     fg_error_clear(&err);
-    fg_llm *L = client(&S, NULL, &err);
-    fg_llm_message m = {"user", "hi"};
-    fg_llm_request r = {1, NULL, &m, 1, NULL, NULL, 0};
+    fg_llm *L = client(&S, keyed_config(NULL));
+    fg_llm_request r = {1, NULL, &HI, 1, NULL, NULL, 0};
     volatile sig_atomic_t cancel = 0;
     more_ctx mc = {{0}, L, 1000, &r};
     mc.c.cancel = &cancel; /* the first answer asks to stop */
@@ -840,24 +877,17 @@ static int on_done_follow(void *ctx, const fg_llm_request *req, const fg_llm_res
 static void test_loop_followups_and_rpm(void **state)
 {
     (void)state;
-    server S = {0};
-    S.replies[0] = OK_REPLY;
-    S.n_replies = 1;
-    server_start(&S);
-    char url[100];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S.port);
+    server S;
+    server_start(&S, (const char *[]){OK_REPLY, NULL});
     fg_llm_config c;
     fg_llm_config_default(&c);
-    c.model = "m";
-    c.base_url = url;
     c.max_rpm = 600; /* one start per 100 ms */
     c.jobs = 2;
     fg_error err;
     follow_ctx f = {0};
-    assert_int_equal(fg_llm_new(&c, &f.L, &err), FG_OK);
-    fg_llm_message m = {"user", "hi"};
+    f.L = client(&S, c);
     for (int i = 1; i <= 2; i++) {
-        fg_llm_request r = {(uint64_t)i, NULL, &m, 1, NULL, NULL, 0};
+        fg_llm_request r = {(uint64_t)i, NULL, &HI, 1, NULL, NULL, 0};
         assert_int_equal(fg_llm_submit(f.L, &r, &err), FG_OK);
     }
     double t0 = llm_now();
@@ -866,7 +896,7 @@ static void test_loop_followups_and_rpm(void **state)
     assert_int_equal(f.n, 4); /* 1, 2 and their follow-ups 11, 12 */
     assert_int_equal(S.n_requests, 4);
     assert_true(took >= 0.29); /* four starts, 100 ms apart */
-    assert_non_null(strstr(S.bodies[3], "<errors>"));
+    assert_true(body_has(&S, 3, "<errors>"));
     fg_llm_free(f.L);
     server_stop(&S);
 }
@@ -876,48 +906,39 @@ static void test_loop_followups_and_rpm(void **state)
 static void test_loop_stream(void **state)
 {
     (void)state;
-    server S = {0};
-    /* cut short (no finish reason), then whole */
-    S.replies[0] = SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n";
-    S.replies[1] = SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\r\n\r\n"
-                            ": keep-alive\r\n\r\n"
-                            "data: {\"choices\":[{\"delta\":{\"content\":\"2}\"},"
-                            "\"finish_reason\":\"stop\"}]}\n\n"
-                            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
-                            "\"completion_tokens\":6}}\n\ndata: [DONE]\n\n";
-    S.replies[2] = S.replies[0];
-    S.n_replies = 3;
-    server_start(&S);
-    char url[100];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", S.port);
+    /* cut short (no finish reason), then whole, then cut short again */
+    const char *cut =
+        SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\n\n";
+    server S;
+    server_start(&S, (const char *[]){
+        cut,
+        SSE_HEAD "data: {\"choices\":[{\"delta\":{\"content\":\"{\\\"a\\\":\"}}]}\r\n\r\n"
+                 ": keep-alive\r\n\r\n"
+                 "data: {\"choices\":[{\"delta\":{\"content\":\"2}\"},"
+                 "\"finish_reason\":\"stop\"}]}\n\n"
+                 "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+                 "\"completion_tokens\":6}}\n\ndata: [DONE]\n\n",
+        cut, NULL});
     fg_llm_config c;
     fg_llm_config_default(&c);
-    c.model = "m";
-    c.base_url = url;
     c.stream = 1;
     c.max_attempts = 2;
-    fg_error err;
-    fg_llm *L = NULL;
-    assert_int_equal(fg_llm_new(&c, &L, &err), FG_OK);
+    fg_llm *L = client(&S, c);
     json_t *schema = small_schema();
-    fg_llm_message m = {"user", "hi"};
-    fg_llm_request r = {1, NULL, &m, 1, schema, "doc", 0};
-    run_ctx rc = {0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &rc, NULL, &err), FG_OK);
+    fg_llm_request r = {1, NULL, &HI, 1, schema, "doc", 0};
+    run_ctx rc;
+    run_once(L, &r, &rc);
     assert_int_equal(rc.status, FG_OK);
     assert_int_equal(rc.attempts, 2);
     assert_string_equal(rc.text, "{\"a\":2}");
-    assert_non_null(strstr(S.heads[0], "Accept: text/event-stream"));
-    assert_non_null(strstr(S.bodies[0], "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+    assert_true(head_has(&S, 0, "Accept: text/event-stream"));
+    assert_true(body_has(&S, 0, "\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
     fg_llm_stats st;
     fg_llm_get_stats(L, &st);
     assert_int_equal(st.tokens_in, 5);
     assert_int_equal(st.tokens_out, 6);
     /* cut short on every try: a failure that says so */
-    rc = (run_ctx){0};
-    assert_int_equal(fg_llm_submit(L, &r, &err), FG_OK);
-    assert_int_equal(fg_llm_run(L, NULL, on_done, &rc, NULL, &err), FG_OK);
+    run_once(L, &r, &rc);
     assert_int_equal(rc.status, FG_ENETWORK);
     assert_non_null(strstr(rc.error, "the stream ended before the answer was complete"));
     fg_llm_free(L);
@@ -972,10 +993,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sse_every_split),
         cmocka_unit_test(test_sse_byte_by_byte_and_limits),
-        cmocka_unit_test(test_openai_parse),
-        cmocka_unit_test(test_openai_stream),
-        cmocka_unit_test(test_anthropic_parse),
-        cmocka_unit_test(test_anthropic_stream),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_streams),
         cmocka_unit_test(test_error_text),
         cmocka_unit_test(test_extract_json),
         cmocka_unit_test(test_durations),

@@ -644,6 +644,13 @@ static void test_json_trim(void **state)
         assert_int_equal(n, strlen(t));
         assert_string_equal(t, cases[i][1]);
         free(t);
+        /* in place, as package files are trimmed */
+        char *p = strdup(cases[i][0]);
+        assert_non_null(p);
+        n = fgr_json_trim_to(p, p, strlen(p));
+        assert_int_equal(n, strlen(cases[i][1]));
+        assert_memory_equal(p, cases[i][1], n);
+        free(p);
     }
     /* Not well formed: no trimmed copy (the caller parses the original). */
     size_t n = 0;
