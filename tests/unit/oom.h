@@ -27,6 +27,7 @@
  *   FG_OOM_SEED=s   the seed of the random k
  *   FG_OOM_TRACE=1  print the stack of each failing allocation (addr2line
  *                   turns its offsets into lines)
+ *   FG_OOM_PROGRESS=1  print each k before its run (to find one that crashes)
  *   FG_OOM_SKIP=lib never fail the allocations that library makes
  *                   (libjansson: look past its failures at its callers')
  *

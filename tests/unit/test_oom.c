@@ -307,7 +307,7 @@ static void test_registry_core(void **state)
 {
     (void)state;
     registry_case c = {NULL, NULL, 0};
-    oom_sweep("registry (R4 core)", op_registry, &c, 12);
+    oom_sweep("registry (R4 core)", op_registry, &c, 8);
 }
 
 /* A small package alone (its index is built in memory): cheap enough that
