@@ -217,8 +217,10 @@ static int regex_compile(const char *pattern, regex_t **re)
     rc = fp_regex_translate(pattern, tr, cap);
     if (rc)
         goto cleanup;
-    if (regcomp(r, tr, REG_EXTENDED) != 0) {
-        rc = FG_EINVALID;
+    int rrc = regcomp(r, tr, REG_EXTENDED);
+    if (rrc != 0) {
+        /* REG_ESPACE: regcomp ran out of memory, the pattern may be fine */
+        rc = rrc == REG_ESPACE ? FG_ENOMEM : FG_EINVALID;
         goto cleanup;
     }
     *re = r;

@@ -71,59 +71,80 @@ int fgr_compile_slicing(fg_registry *reg, fg_elem *e, const fg_jv *slicing, cons
     return FG_OK;
 }
 
-static const fg_fhirpath *compiled_of(fg_registry *reg, const char *expr)
+/* The compiled form of expr into *out, compiled once per registry: NULL
+ * when expr does not compile (cached as such). FG_ENOMEM when memory ran
+ * out, which is never cached. */
+static int compiled_of(fg_registry *reg, const char *expr, const fg_fhirpath **out)
 {
+    *out = NULL;
     void *v = fgr_map_get(&reg->fp_cache, expr);
-    if (v)
-        return v == FGR_NO_FP ? NULL : v;
+    if (v) {
+        *out = v == FGR_NO_FP ? NULL : v;
+        return FG_OK;
+    }
     fg_fhirpath *fp = NULL;
     fg_error ferr;
     fg_error_clear(&ferr);
-    if (fg_fhirpath_compile(expr, &fp, &ferr) != FG_OK || !fp) {
-        fgr_map_put(&reg->fp_cache, expr, FGR_NO_FP);
-        return NULL;
-    }
-    if (fgr_vec_push(&reg->fps, fp) != FG_OK || fgr_map_put(&reg->fp_cache, expr, fp) != FG_OK) {
+    int rc = fg_fhirpath_compile(expr, &fp, &ferr);
+    if (rc == FG_ENOMEM) {
         fg_fhirpath_free(fp);
-        return NULL;
+        return FG_ENOMEM;
     }
-    return fp;
+    if (rc != FG_OK || !fp) {
+        fg_fhirpath_free(fp);
+        return fgr_map_put(&reg->fp_cache, expr, FGR_NO_FP) == FG_OK ? FG_OK : FG_ENOMEM;
+    }
+    if (fgr_vec_push(&reg->fps, fp) != FG_OK) {
+        fg_fhirpath_free(fp);
+        return FG_ENOMEM;
+    }
+    /* reg->fps owns fp from here on: fg_registry_free frees it */
+    if (fgr_map_put(&reg->fp_cache, expr, fp) != FG_OK)
+        return FG_ENOMEM;
+    *out = fp;
+    return FG_OK;
 }
 
 /* A constraint object into *out; its source stays NULL when it names none
  * (the caller puts the declaring definition there). FG_EINVALID without a
- * key. */
+ * key, FG_ENOMEM when compiling its expression ran out of memory. */
 static int read_constraint(fg_registry *reg, const fg_jv *c, fg_constraint *out)
 {
     const char *key = fgr_str(c, "key");
     if (!key)
         return FG_EINVALID;
     const char *sev = fgr_str(c, "severity");
-    out->key = key;
     out->is_error = !sev || strcmp(sev, "error") == 0;
     out->human = fgr_str(c, "human");
     out->expression = fgr_str(c, "expression");
     out->source = fgr_str(c, "source");
-    out->compiled = out->expression ? compiled_of(reg, out->expression) : NULL;
+    out->compiled = NULL;
+    if (out->expression && compiled_of(reg, out->expression, &out->compiled) != FG_OK)
+        return FG_ENOMEM;
+    out->key = key; /* last: a keyed entry of the core table is complete */
     return FG_OK;
 }
 
-/* Entry k of the compact core's constraint table, read once per registry
- * (the table's constraints repeat on thousands of elements). NULL when k
- * is not in the table or has no key. */
-static const fg_constraint *core_constraint(fg_registry *reg, long long k)
+/* Entry k of the compact core's constraint table into *out, read once per
+ * registry (the table's constraints repeat on thousands of elements).
+ * FG_EINVALID when k is not in the table or has no key, FG_ENOMEM. */
+static int core_constraint(fg_registry *reg, long long k, const fg_constraint **out)
 {
     size_t n = fg_jv_array_size(reg->core_constraints);
     if (k < 0 || (size_t)k >= n)
-        return NULL;
+        return FG_EINVALID;
     if (!reg->core_cons)
         reg->core_cons = fg_arena_calloc(&reg->arena, n * sizeof(fg_constraint));
     if (!reg->core_cons)
-        return NULL;
+        return FG_ENOMEM;
     fg_constraint *c = &reg->core_cons[k];
-    if (!c->key && read_constraint(reg, fg_jv_at(reg->core_constraints, (size_t)k), c) != FG_OK)
-        return NULL;
-    return c;
+    if (!c->key) {
+        int rc = read_constraint(reg, fg_jv_at(reg->core_constraints, (size_t)k), c);
+        if (rc != FG_OK)
+            return rc;
+    }
+    *out = c;
+    return FG_OK;
 }
 
 int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_jv *list,
@@ -138,15 +159,22 @@ int fgr_compile_constraints(fg_registry *reg, fgr_sd *sd, fg_elem *e, const fg_j
     for (size_t i = 0; i < n; i++) {
         const fg_jv *c = fg_jv_at(list, i);
         if (fg_jv_is_integer(c) && sd->compact) {
-            const fg_constraint *cc = core_constraint(reg, fg_jv_integer(c));
-            if (!cc)
+            const fg_constraint *cc = NULL;
+            int rc = core_constraint(reg, fg_jv_integer(c), &cc);
+            if (rc == FG_ENOMEM)
+                return fg_error_set(err, FG_ENOMEM, where, "out of memory");
+            if (rc != FG_OK)
                 return fg_error_set(err, FG_EINVALID, where,
                                     "constraint index %lld is not in the compact core's "
                                     "constraint table, or has no key: regenerate data/r4core",
                                     fg_jv_integer(c));
             cs[i] = *cc;
-        } else if (read_constraint(reg, c, &cs[i]) != FG_OK) {
-            return fg_error_set(err, FG_EINVALID, where, "constraint[%zu] has no key", i);
+        } else {
+            int rc = read_constraint(reg, c, &cs[i]);
+            if (rc == FG_ENOMEM)
+                return fg_error_set(err, FG_ENOMEM, where, "out of memory");
+            if (rc != FG_OK)
+                return fg_error_set(err, FG_EINVALID, where, "constraint[%zu] has no key", i);
         }
         if (!cs[i].source)
             cs[i].source = sd->st.url;

@@ -292,11 +292,6 @@ static const known_bug known_bugs[] = {
     {"wrong", "fgv_fixed_pattern", "different issues",
      "validators/validate_slicing.c:99-114: brief_json writes '?' for the expected value "
      "of a fixed or pattern issue when copying or dumping it fails, instead of failing"},
-    {"wrong", "fg_fhirpath_compile|fgr_compile_constraints", NULL,
-     "profiles/compile_slices.c:74-91 (compiled_of): fg_fhirpath_compile's FG_ENOMEM, and a "
-     "failed fgr_vec_push or fgr_map_put, make the constraint 'not compilable' (and cache "
-     "that) instead of failing fg_registry_finish: the invariant is then reported as not "
-     "checked for a wrong reason"},
 };
 
 #define N_KNOWN (sizeof known_bugs / sizeof known_bugs[0])
@@ -311,16 +306,10 @@ typedef struct known_crash_site {
 } known_crash_site;
 
 static const known_crash_site known_crashes[] = {
-    {"fgr_map_put", "fgr_compile_constraints",
-     "profiles/compile_slices.c:86-89 (compiled_of): when fgr_vec_push succeeds and "
-     "fgr_map_put fails, the compiled expression is freed while reg->fps still holds it: "
-     "fg_registry_free frees it again (double free)"},
     {"regcomp", "fp_func_prepare",
      "glibc 2.36's regcomp, failing an allocation of its own, can free a block twice (a "
      "sweep of the R4 core registry aborts with 'double free detected in tcache'; other "
-     "failures there leak two blocks). fhir/fhirpath_regex.c:220 cannot help that, but it "
-     "also reports regcomp's REG_ESPACE as an invalid regular expression (FG_EINVALID), so "
-     "the registry keeps the invariant as not compilable instead of failing"},
+     "failures there leak two blocks): a bug of glibc's"},
 };
 
 #define N_CRASHES (sizeof known_crashes / sizeof known_crashes[0])
