@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +59,14 @@ static int version_cmp(const char *a, const char *b)
     return 0;
 }
 
-/* The highest version of `name` in the cache, into out. */
+/* The highest version of `name` in the cache, into out. FG_ENOTFOUND when
+ * there is none, FG_ENOMEM when the cache cannot be listed for want of
+ * memory. */
 static int highest_version(const char *cache, const char *name, char *out, size_t size)
 {
     DIR *d = opendir(cache);
     if (!d)
-        return FG_ENOTFOUND;
+        return errno == ENOMEM ? FG_ENOMEM : FG_ENOTFOUND;
     size_t nlen = strlen(name);
     int found = 0;
     struct dirent *de;
@@ -125,7 +128,9 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
         if (strlen(version) >= sizeof ver || strchr(version, '/'))
             return fg_error_set(err, FG_EINVALID, name, "not a package version: %s", version);
         strcpy(ver, version);
-    } else if (highest_version(cache, name, ver, sizeof ver) != FG_OK) {
+    } else if ((rc = highest_version(cache, name, ver, sizeof ver)) != FG_OK) {
+        if (rc == FG_ENOMEM)
+            return fg_error_set(err, FG_ENOMEM, cache, "out of memory");
         if (needed_by)
             return fgr_note(reg, "dependency %s (of %s) is not in the package cache %s: value "
                                  "sets, code systems and profiles it defines are not checked",

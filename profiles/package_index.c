@@ -10,6 +10,7 @@
  * registry; with an index, other files are not even opened.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -340,7 +341,8 @@ static int load_unindexed(fg_registry *reg, const char *pkgdir, const char *pack
     int rc = FG_OK;
     DIR *d = opendir(pkgdir);
     if (!d)
-        return fg_error_set(err, FG_EIO, pkgdir, "cannot list the package folder");
+        return errno == ENOMEM ? fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory")
+                               : fg_error_set(err, FG_EIO, pkgdir, "cannot list the package folder");
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t len = strlen(de->d_name);

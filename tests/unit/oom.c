@@ -274,10 +274,6 @@ typedef struct known_bug {
 } known_bug;
 
 static const known_bug known_bugs[] = {
-    {"wrong", "fgr_package_load_files", "cannot list the package folder",
-     "profiles/package_index.c:341-343: opendir failing for want of memory is reported as "
-     "FG_EIO 'cannot list the package folder' (package.c:64-66 likewise turns it into "
-     "FG_ENOTFOUND when looking for the highest version)"},
     {"leak", "fgv_bundle_open", NULL,
      "validators/validate_bundle.c:57-58: a failed calloc returns without freeing the other "
      "three arrays and leaves c->bundle pointing at the caller's stack"},
