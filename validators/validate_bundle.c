@@ -44,9 +44,10 @@ int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
     const fg_jv *entries = fg_jv_get(bundle, "entry");
     size_t n = fg_jv_is_array(entries) ? fg_jv_array_size(entries) : 0;
     b->outer = c->bundle;
-    c->bundle = b;
-    if (n == 0)
+    if (n == 0) {
+        c->bundle = b;
         return FG_OK;
+    }
     size_t cap = 16;
     while (cap < n * 2)
         cap <<= 1;
@@ -54,8 +55,11 @@ int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
     b->by_url = calloc(cap, sizeof *b->by_url);
     b->by_tid = calloc(cap, sizeof *b->by_tid);
     b->dup_of = calloc(n, sizeof *b->dup_of);
-    if (!b->entries || !b->by_url || !b->by_tid || !b->dup_of)
+    if (!b->entries || !b->by_url || !b->by_tid || !b->dup_of) {
+        fgv_bundle_close(c, b); /* c->bundle is not b yet: it stays as it was */
         return FG_ENOMEM;
+    }
+    c->bundle = b;
     b->mask = cap - 1;
     b->n = n;
     for (size_t i = 0; i < n; i++) {

@@ -107,13 +107,15 @@ int fgv_expr_native(fgv_ctx *c, int kind, const fg_jv *val, const fg_elem *def, 
 /* ---- validate_issue.c ---- */
 void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, const char *rule,
                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Record a check that could not be made, once per `key` (copied). */
-void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
+/* Record, on the context's validator, a check that could not be made,
+ * once per text (copied). Running out of memory fails the validation
+ * (c->failed): a check not made must not go unreported. */
+void fgv_not_checked(fgv_ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* The same, once per `key`: an entry whose text starts with `key` followed
  * by ':' or the end counts as the same. */
-void fgv_not_checked_key(const fg_validator *v, const char *key, const char *fmt, ...)
+void fgv_not_checked_key(fgv_ctx *c, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* ---- path buffer (validate.c) ---- */
@@ -173,6 +175,9 @@ const fg_jv *fgv_resolve(fgv_ctx *c, const fg_jv *from, const char *reference,
                           const char **type_out);
 
 /* ---- validate_bundle.c ---- */
+/* Index bundle's entries into b and make b the context's innermost bundle;
+ * close it with fgv_bundle_close. FG_ENOMEM: nothing to close, c->bundle
+ * stays as it was. */
 int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b);
 void fgv_bundle_close(fgv_ctx *c, fgv_bundle *b);
 void fgv_bundle_rules(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b);

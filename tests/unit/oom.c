@@ -274,9 +274,6 @@ typedef struct known_bug {
 } known_bug;
 
 static const known_bug known_bugs[] = {
-    {"leak", "fgv_bundle_open", NULL,
-     "validators/validate_bundle.c:57-58: a failed calloc returns without freeing the other "
-     "three arrays and leaves c->bundle pointing at the caller's stack"},
     {"wrong", "fgv_not_checked|fgv_not_checked_key", "a different not-checked list",
      "validators/validate_issue.c:117-127: when growing the not-checked list or copying its "
      "note fails, the note is dropped and validation still succeeds, so a check that was "
