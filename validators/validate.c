@@ -143,7 +143,7 @@ static void check_meta_profiles(fgv_ctx *c, const fg_jv *res, const char *rt,
             if (!dup && *n < cap)
                 list[(*n)++] = s;
             else if (!dup)
-                fgv_not_checked(c->v,
+                fgv_not_checked(c,
                                 "profile %s not checked where a resource claims more than %zu "
                                 "loaded profiles",
                                 url, cap);

@@ -25,13 +25,13 @@ static int usable(fgv_ctx *c, const fg_elem *def)
     char key[600];
     snprintf(key, sizeof key, "value set %s not checked", url);
     if (vs == NULL) {
-        fgv_not_checked_key(c->v, key, "%s: it is not loaded (first met at %s)", key,
+        fgv_not_checked_key(c, key, "%s: it is not loaded (first met at %s)", key,
                             def->path ? def->path : "?");
         return 0;
     }
     if (fg_valueset_status(vs) != FG_VS_EXPANDED) {
         const char *why = fg_valueset_note(vs);
-        fgv_not_checked_key(c->v, key, "%s: %s", key, why ? why : "it cannot be expanded");
+        fgv_not_checked_key(c, key, "%s: %s", key, why ? why : "it cannot be expanded");
         return 0;
     }
     return 1;

@@ -369,7 +369,7 @@ static void evaluate(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const cha
     if (k->compiled == NULL) {
         if (!fgv_once(c->v, k))
             return;
-        fgv_not_checked(c->v, "invariant %s (%s) not checked: its expression could not be "
+        fgv_not_checked(c, "invariant %s (%s) not checked: its expression could not be "
                               "compiled: %s",
                         k->key, k->source ? k->source : "?",
                         k->expression ? k->expression : "(none)");
@@ -399,7 +399,7 @@ static void evaluate(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const cha
     err.text[0] = '\0';
     int rc = fg_fhirpath_eval_bool(k->compiled, val, focus_type, &env, &result, &err);
     if (rc != FG_OK) {
-        fgv_not_checked(c->v, "invariant %s (%s) not checked: evaluation failed: %s", k->key,
+        fgv_not_checked(c, "invariant %s (%s) not checked: evaluation failed: %s", k->key,
                         k->source ? k->source : "?", err.text);
         return;
     }

@@ -101,9 +101,11 @@ void fgv_issue(fgv_ctx *c, fg_severity sev, fg_check check, const char *type, co
         c->failed = 1;
 }
 
-static void not_checked_v(const fg_validator *v, const char *key, const char *fmt, va_list ap)
+/* FG_OK when the note is recorded or already there, FG_ENOMEM. */
+static int not_checked_v(const fg_validator *v, const char *key, const char *fmt, va_list ap)
 {
     char msg[1024];
+    int rc = FG_OK;
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (key == NULL)
         key = msg;
@@ -114,6 +116,7 @@ static void not_checked_v(const fg_validator *v, const char *key, const char *fm
         if (strncmp(w->not_checked[i], key, kl) == 0
             && (w->not_checked[i][kl] == '\0' || w->not_checked[i][kl] == ':'))
             goto done;
+    rc = FG_ENOMEM;
     if (w->n_not_checked == w->cap_not_checked) {
         size_t ncap = w->cap_not_checked ? w->cap_not_checked * 2 : 16;
         char **n = realloc(w->not_checked, ncap * sizeof *n);
@@ -123,25 +126,30 @@ static void not_checked_v(const fg_validator *v, const char *key, const char *fm
         w->cap_not_checked = ncap;
     }
     char *s = strdup(msg);
-    if (s != NULL)
-        w->not_checked[w->n_not_checked++] = s;
+    if (s == NULL)
+        goto done;
+    w->not_checked[w->n_not_checked++] = s;
+    rc = FG_OK;
 done:
     pthread_mutex_unlock(&w->lock);
+    return rc;
 }
 
-void fgv_not_checked(const fg_validator *v, const char *fmt, ...)
+void fgv_not_checked(fgv_ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    not_checked_v(v, NULL, fmt, ap);
+    if (not_checked_v(c->v, NULL, fmt, ap) != FG_OK)
+        c->failed = 1;
     va_end(ap);
 }
 
-void fgv_not_checked_key(const fg_validator *v, const char *key, const char *fmt, ...)
+void fgv_not_checked_key(fgv_ctx *c, const char *key, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    not_checked_v(v, key, fmt, ap);
+    if (not_checked_v(c->v, key, fmt, ap) != FG_OK)
+        c->failed = 1;
     va_end(ap);
 }
 
@@ -193,38 +201,47 @@ const char *fg_severity_name(fg_severity s)
     return "error";
 }
 
+/* One issue of an OperationOutcome, or NULL when memory ran out. */
+static json_t *outcome_issue(const fg_issue *it)
+{
+    json_t *is = json_object();
+    if (is == NULL)
+        return NULL;
+    /* json_object_set_new takes the value even when it fails or is NULL */
+    if (json_object_set_new(is, "severity", json_string(fg_severity_name(it->severity))) != 0
+        || json_object_set_new(is, "code", json_string(it->type ? it->type : "processing")) != 0
+        || (it->rule != NULL
+            && json_object_set_new(is, "details", json_pack("{s:s}", "text", it->rule)) != 0)
+        || json_object_set_new(is, "diagnostics", json_string(it->message)) != 0
+        || (it->path != NULL && it->path[0] != '\0'
+            && json_object_set_new(is, "expression", json_pack("[s]", it->path)) != 0)) {
+        json_decref(is);
+        return NULL;
+    }
+    return is;
+}
+
 json_t *fg_issue_list_outcome(const fg_issue_list *l)
 {
     json_t *oo = json_object();
     json_t *issues = json_array();
-    if (oo == NULL || issues == NULL)
+    if (oo == NULL || issues == NULL
+        || json_object_set_new(oo, "resourceType", json_string("OperationOutcome")) != 0)
         goto fail;
-    json_object_set_new(oo, "resourceType", json_string("OperationOutcome"));
     size_t n = l ? l->count : 0;
-    for (size_t i = 0; i < n; i++) {
-        const fg_issue *it = &l->items[i];
-        json_t *is = json_object();
-        if (is == NULL)
+    for (size_t i = 0; i < n; i++)
+        if (json_array_append_new(issues, outcome_issue(&l->items[i])) != 0)
             goto fail;
-        json_object_set_new(is, "severity", json_string(fg_severity_name(it->severity)));
-        json_object_set_new(is, "code", json_string(it->type ? it->type : "processing"));
-        if (it->rule != NULL) {
-            json_t *det = json_pack("{s:s}", "text", it->rule);
-            if (det)
-                json_object_set_new(is, "details", det);
-        }
-        json_object_set_new(is, "diagnostics", json_string(it->message));
-        if (it->path != NULL && it->path[0] != '\0')
-            json_object_set_new(is, "expression", json_pack("[s]", it->path));
-        json_array_append_new(issues, is);
-    }
-    if (n == 0) {
-        json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity", "information",
-                                                "code", "informational", "diagnostics",
-                                                "No issues found."));
-    }
-    json_object_set_new(oo, "issue", issues);
-    return oo;
+    if (n == 0
+        && json_array_append_new(issues, json_pack("{s:s,s:s,s:s}", "severity", "information",
+                                                   "code", "informational", "diagnostics",
+                                                   "No issues found."))
+               != 0)
+        goto fail;
+    int rc = json_object_set_new(oo, "issue", issues); /* takes issues */
+    issues = NULL;
+    if (rc == 0)
+        return oo;
 fail:
     json_decref(issues);
     json_decref(oo);
