@@ -96,34 +96,43 @@ int fgv_pattern_match(const fg_jv *pattern, const fg_jv *val)
     return fg_jv_equal(pattern, val);
 }
 
-static void brief_json(const fg_jv *j, char *out, size_t cap)
+/* The compact JSON of j into out, shortened with "..." to fit. FG_ENOMEM
+ * when dumping it ran out of memory. */
+static int brief_json(const fg_jv *j, char *out, size_t cap)
 {
-    json_t *copy = fg_jv_to_json(j);
-    char *s = copy ? json_dumps(copy, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    json_decref(copy);
+    fg_arena scratch;
+    fg_arena_init(&scratch);
+    const char *s = fg_jv_dump(&scratch, j);
     if (s == NULL) {
-        snprintf(out, cap, "?");
-        return;
+        fg_arena_free(&scratch);
+        return FG_ENOMEM;
     }
     size_t n = strlen(s);
     if (n + 1 > cap && cap > 4)
         snprintf(out, cap, "%.*s...", (int)(cap - 4), s);
     else
         snprintf(out, cap, "%s", s);
-    free(s);
+    fg_arena_free(&scratch);
+    return FG_OK;
 }
 
 void fgv_fixed_pattern(fgv_ctx *c, const fg_jv *val, const fg_elem *def)
 {
     char want[200];
     if (def->fixed != NULL && !fgv_fixed_match(def->fixed, val)) {
-        brief_json(def->fixed, want, sizeof want);
+        if (brief_json(def->fixed, want, sizeof want) != FG_OK) {
+            c->failed = 1;
+            return;
+        }
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FIXED, "value", NULL,
                   "The value must be exactly %s (fixed by %s)", want,
                   def->owner && def->owner->url ? def->owner->url : "the profile");
     }
     if (def->pattern != NULL && !fgv_pattern_match(def->pattern, val)) {
-        brief_json(def->pattern, want, sizeof want);
+        if (brief_json(def->pattern, want, sizeof want) != FG_OK) {
+            c->failed = 1;
+            return;
+        }
         fgv_issue(c, FG_SEV_ERROR, FG_CHECK_FIXED, "value", NULL,
                   "The value must contain %s (pattern of %s)", want,
                   def->owner && def->owner->url ? def->owner->url : "the profile");

@@ -274,9 +274,29 @@ typedef struct known_bug {
 } known_bug;
 
 static const known_bug known_bugs[] = {
+    {"wrong", "fgr_package_load_files", "cannot list the package folder",
+     "profiles/package_index.c:341-343: opendir failing for want of memory is reported as "
+     "FG_EIO 'cannot list the package folder' (package.c:64-66 likewise turns it into "
+     "FG_ENOTFOUND when looking for the highest version)"},
+    {"leak", "fgv_bundle_open", NULL,
+     "validators/validate_bundle.c:57-58: a failed calloc returns without freeing the other "
+     "three arrays and leaves c->bundle pointing at the caller's stack"},
+    {"wrong", "fgv_not_checked|fgv_not_checked_key", "a different not-checked list",
+     "validators/validate_issue.c:117-127: when growing the not-checked list or copying its "
+     "note fails, the note is dropped and validation still succeeds, so a check that was "
+     "not made goes unreported"},
+    {"wrong", "fg_issue_list_outcome", "a different OperationOutcome",
+     "validators/validate_issue.c:196: fg_issue_list_outcome ignores the results of "
+     "json_object_set_new, json_array_append_new and json_pack, so it returns an outcome "
+     "missing issues or fields instead of NULL"},
     {"wrong", "fgv_fixed_pattern", "different issues",
      "validators/validate_slicing.c:99-114: brief_json writes '?' for the expected value "
      "of a fixed or pattern issue when copying or dumping it fails, instead of failing"},
+    {"wrong", "fg_fhirpath_compile|fgr_compile_constraints", NULL,
+     "profiles/compile_slices.c:74-91 (compiled_of): fg_fhirpath_compile's FG_ENOMEM, and a "
+     "failed fgr_vec_push or fgr_map_put, make the constraint 'not compilable' (and cache "
+     "that) instead of failing fg_registry_finish: the invariant is then reported as not "
+     "checked for a wrong reason"},
 };
 
 #define N_KNOWN (sizeof known_bugs / sizeof known_bugs[0])
@@ -291,10 +311,16 @@ typedef struct known_crash_site {
 } known_crash_site;
 
 static const known_crash_site known_crashes[] = {
+    {"fgr_map_put", "fgr_compile_constraints",
+     "profiles/compile_slices.c:86-89 (compiled_of): when fgr_vec_push succeeds and "
+     "fgr_map_put fails, the compiled expression is freed while reg->fps still holds it: "
+     "fg_registry_free frees it again (double free)"},
     {"regcomp", "fp_func_prepare",
      "glibc 2.36's regcomp, failing an allocation of its own, can free a block twice (a "
      "sweep of the R4 core registry aborts with 'double free detected in tcache'; other "
-     "failures there leak two blocks): a bug of glibc's"},
+     "failures there leak two blocks). fhir/fhirpath_regex.c:220 cannot help that, but it "
+     "also reports regcomp's REG_ESPACE as an invalid regular expression (FG_EINVALID), so "
+     "the registry keeps the invariant as not compilable instead of failing"},
 };
 
 #define N_CRASHES (sizeof known_crashes / sizeof known_crashes[0])
