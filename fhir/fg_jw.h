@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "fg_buf.h"
 
 #define FG_JW_MAX_DEPTH 64
@@ -55,5 +57,10 @@ void fg_jw_kv_arr(fg_jw *w, const char *key); /* "key":[ */
 
 /* Append s to b with JSON string escaping, without the quotes. */
 void fg_json_escape(fg_buf *b, const char *s, size_t n);
+
+/* json_dumps(j, flags) that fails on memory: the text (free() it), its
+ * length into *len when len is not NULL, or NULL. json_dumps itself drops an
+ * object key when its buffer cannot grow, and still returns the text. */
+char *fg_json_dumps(const json_t *j, size_t flags, size_t *len);
 
 #endif

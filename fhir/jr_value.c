@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fg_buf.h"
+#include "fg_jw.h"
 #include "fg_error.h"
 
 long long fg_jv_integer(const fg_jv *v)
@@ -104,33 +104,13 @@ json_t *fg_jv_to_json(const fg_jv *v)
     return NULL;
 }
 
-static int dump_to_buf(const char *buffer, size_t size, void *data)
-{
-    fg_buf_append(data, buffer, size);
-    return 0;
-}
-
-/* Compact text of `j` (free() it), or NULL when memory ran out. Not
- * json_dumps: when its buffer cannot grow while writing an object key,
- * jansson drops the key and still succeeds; fg_buf remembers the failure. */
-static char *dump_json(const json_t *j, size_t *len)
-{
-    fg_buf b;
-    fg_buf_init(&b);
-    if (json_dump_callback(j, dump_to_buf, &b, JSON_COMPACT | JSON_ENCODE_ANY) != 0 || b.failed) {
-        fg_buf_free(&b);
-        return NULL;
-    }
-    return fg_buf_take(&b, len);
-}
-
 char *fg_jv_dump(fg_arena *arena, const fg_jv *v)
 {
     json_t *j = fg_jv_to_json(v);
     if (!j)
         return NULL;
     size_t len = 0;
-    char *text = dump_json(j, &len);
+    char *text = fg_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY, &len);
     json_decref(j);
     if (!text)
         return NULL;
@@ -145,7 +125,7 @@ int fg_jv_from_json(fg_arena *arena, const json_t *j, const fg_jv **out)
     if (!j)
         return FG_EUSAGE;
     size_t len = 0;
-    char *text = dump_json(j, &len);
+    char *text = fg_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY, &len);
     if (!text)
         return FG_ENOMEM;
     fg_jr_error e;

@@ -216,3 +216,20 @@ void fg_jw_kv_arr(fg_jw *w, const char *key)
     fg_jw_key(w, key);
     fg_jw_arr(w);
 }
+
+static int dump_to_buf(const char *buffer, size_t size, void *data)
+{
+    fg_buf_append(data, buffer, size);
+    return 0;
+}
+
+char *fg_json_dumps(const json_t *j, size_t flags, size_t *len)
+{
+    fg_buf b;
+    fg_buf_init(&b);
+    if (json_dump_callback(j, dump_to_buf, &b, flags) != 0 || b.failed) {
+        fg_buf_free(&b);
+        return NULL;
+    }
+    return fg_buf_take(&b, len);
+}

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "fg_buf.h"
+#include "fg_jw.h"
 #include "fg_limits.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -306,8 +307,8 @@ static int sign_jwt(EVP_PKEY *k, const char *alg, const char *kid, const char *c
     claims = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", client_id, "sub", client_id,
                        "aud", aud, "jti", jti, "iat", (json_int_t)now, "exp",
                        (json_int_t)(now + FG_SMART_ASSERTION_LIFETIME_S));
-    if (!hdr || !claims || !(hs = json_dumps(hdr, JSON_COMPACT)) ||
-        !(cs = json_dumps(claims, JSON_COMPACT))) {
+    if (!hdr || !claims || !(hs = fg_json_dumps(hdr, JSON_COMPACT, NULL)) ||
+        !(cs = fg_json_dumps(claims, JSON_COMPACT, NULL))) {
         rc = fg_error_set(err, FG_ENOMEM, "jwt", "out of memory");
         goto cleanup;
     }

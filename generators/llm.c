@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "fhir/fg_jw.h"
 #include "fhir/fg_limits.h"
 #include "fhir/fg_rest.h"
 #include "llm_private.h"
@@ -97,7 +98,7 @@ int llm_put_messages(json_t *msgs, const fg_llm_request *req, fg_error *err)
 
 int llm_put_body(const json_t *root, fg_buf *out, fg_error *err)
 {
-    char *s = json_dumps(root, LLM_DUMP_FLAGS);
+    char *s = fg_json_dumps(root, LLM_DUMP_FLAGS, NULL);
     if (s)
         fg_buf_puts(out, s);
     free(s);

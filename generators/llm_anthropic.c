@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/fg_jw.h"
 #include "llm_private.h"
 
 int llm_anthropic_render(const fg_llm_config *cfg, const fg_llm_request *req, fg_buf *out,
@@ -85,7 +86,8 @@ static int read_body(llm_answer *a, const json_t *root, fg_error *err)
     json_array_foreach(content, i, block) {
         const char *type = json_string_value(json_object_get(block, "type"));
         if (type && strcmp(type, "tool_use") == 0 && !a->tool_seen) {
-            char *s = json_dumps(json_object_get(block, "input"), LLM_DUMP_FLAGS | JSON_ENCODE_ANY);
+            char *s = fg_json_dumps(json_object_get(block, "input"), LLM_DUMP_FLAGS | JSON_ENCODE_ANY,
+                                    NULL);
             if (s) {
                 fg_buf_clear(&a->text);
                 llm_answer_append(a, &a->text, s, strlen(s));
@@ -177,7 +179,7 @@ void llm_anthropic_finish(llm_answer *a)
     }
     fg_buf_clear(&a->text);
     json_t *v = a->tool.len ? json_loadb(a->tool.data, a->tool.len, 0, NULL) : NULL;
-    char *s = v ? json_dumps(v, LLM_DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
+    char *s = v ? fg_json_dumps(v, LLM_DUMP_FLAGS | JSON_ENCODE_ANY, NULL) : NULL;
     if (s)
         llm_answer_append(a, &a->text, s, strlen(s));
     else if (a->tool.len) /* cut short or broken: the caller sees what came */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fhir/fg_data.h"
+#include "fhir/fg_jw.h"
 #include "fhir/fg_limits.h"
 #include "llm_private.h"
 
@@ -131,7 +132,7 @@ int llm_cache_put(const char *dir, const char *hex, const char *body, size_t len
     root = json_pack("{s:o,s:{s:s%,s:s,s:I,s:I,s:s}}", "request", req, "response", "text", text,
                      text_len, "finish", "stop", "tokens_in", (json_int_t)tokens_in, "tokens_out",
                      (json_int_t)tokens_out, "model", model ? model : "");
-    if (!root || !(s = json_dumps(root, JSON_COMPACT))) {
+    if (!root || !(s = fg_json_dumps(root, JSON_COMPACT, NULL))) {
         rc = fg_error_set(err, FG_ENOMEM, "cache", "out of memory (or the answer is not UTF-8)");
         goto cleanup;
     }

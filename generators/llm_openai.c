@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/fg_jw.h"
 #include "llm_private.h"
 
 static json_t *system_text(const fg_llm_request *req, int level)
@@ -22,7 +23,7 @@ static json_t *system_text(const fg_llm_request *req, int level)
     if (req->system)
         fg_buf_puts(&b, req->system);
     if (req->schema && level > LLM_FORMAT_SCHEMA) {
-        char *s = json_dumps(req->schema, JSON_COMPACT);
+        char *s = fg_json_dumps(req->schema, JSON_COMPACT, NULL);
         if (b.len)
             fg_buf_puts(&b, "\n\n");
         fg_buf_puts(&b, "Answer with one JSON object, and nothing else, that follows this JSON "

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fhir/fg_jw.h"
 #include "llmgen_private.h"
 
 void llmgen_skel_init(llmgen_skel *s)
@@ -110,7 +111,7 @@ int llmgen_skel_make(const fg_llmgen_options *o, uint64_t index, llmgen_skel *s,
     }
     json_object_set(root, "conditions", conds);
     set_str(root, "scenario", o->scenario);
-    s->json = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    s->json = fg_json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER, NULL);
     if (!s->json) {
         rc = fg_error_set(err, FG_ENOMEM, where, "out of memory");
         goto cleanup;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fhir/fg_jw.h"
 #include "refcheck_private.h"
 
 /* ---- hashing and the table ---------------------------------------------- */
@@ -141,7 +142,7 @@ void rck_check_id(rck_ctx *c, const json_t *res, const char *type, const char *i
     char p[FG_ERROR_WHERE_MAX + 32], first[FG_ERROR_WHERE_MAX];
     uint64_t content = 0;
     if (rck_is_shared_type(type)) {
-        char *dump = json_dumps(res, JSON_COMPACT);
+        char *dump = fg_json_dumps(res, JSON_COMPACT, NULL);
         if (!dump) {
             rc->nomem = 1;
             return;

@@ -1,4 +1,4 @@
-/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer, buffers, TSV reader. */
+/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer and dumps, buffers, TSV reader. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -116,6 +116,34 @@ static void test_json_writer(void **state)
     fg_buf_free(&b);
 }
 
+/* fg_json_dumps writes what json_dumps does, flag for flag. */
+static void test_json_dumps(void **state)
+{
+    (void)state;
+    json_t *j = json_pack("{s:s,s:[i,f,b,n],s:{s:s},s:s}", "z", "\u00e9\"", "a", 3, 1.5, 1, "o",
+                          "k", "v", "m", "x");
+    assert_non_null(j);
+    const size_t flags[] = {0, JSON_COMPACT, JSON_COMPACT | JSON_SORT_KEYS, JSON_INDENT(2),
+                            JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *want = json_dumps(j, flags[i]);
+        size_t len = 0;
+        char *got = fg_json_dumps(j, flags[i], &len);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        assert_int_equal(len, strlen(want));
+        free(want);
+        free(got);
+    }
+    json_t *s = json_string("only");
+    assert_null(fg_json_dumps(s, JSON_COMPACT, NULL)); /* not an object or array */
+    char *any = fg_json_dumps(s, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
+    assert_string_equal(any, "\"only\"");
+    free(any);
+    json_decref(s);
+    json_decref(j);
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -222,7 +250,7 @@ int main(void)
         cmocka_unit_test(test_age),              cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_ids),              cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_arena),            cmocka_unit_test(test_tsv_read),
-        cmocka_unit_test(test_tsv_malformed),
+        cmocka_unit_test(test_tsv_malformed),    cmocka_unit_test(test_json_dumps),
     };
     return cmocka_run_group_tests_name("fhir", tests, NULL, NULL);
 }
