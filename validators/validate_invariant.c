@@ -398,6 +398,10 @@ static void evaluate(fgv_ctx *c, const fg_jv *val, const fg_elem *def, const cha
     err.where[0] = '\0';
     err.text[0] = '\0';
     int rc = fg_fhirpath_eval_bool(k->compiled, val, focus_type, &env, &result, &err);
+    if (rc == FG_ENOMEM) {
+        c->failed = 1; /* out of memory is no reason to skip the invariant */
+        return;
+    }
     if (rc != FG_OK) {
         fgv_not_checked(c, "invariant %s (%s) not checked: evaluation failed: %s", k->key,
                         k->source ? k->source : "?", err.text);
