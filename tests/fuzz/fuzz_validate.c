@@ -105,7 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == FG_OK) {
         check_list(&a);
         json_error_t jerr;
-        json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+        /* The same document read by jansson must give the same counts, unless
+         * fhirgen's reader refused it: it is stricter than jansson 2.14 in
+         * ways tests/fuzz/fuzz_jr.c lists (a NUL byte after a token). */
+        int refused = a.count > 0 && a.items[0].severity == FG_SEV_FATAL;
+        json_t *j = refused ? NULL
+                            : json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
         if (json_is_object(j)) {
             rc = fg_validate_json(v, j, &b, &err);
             if (rc == FG_OK) {
