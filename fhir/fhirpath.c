@@ -28,9 +28,12 @@ void *fp_alloc(fp_ctx *c, size_t n)
     fp_mem *m = &c->mem;
     if (m->off + n > m->size) {
         size_t size = n > 65536 ? n : 65536;
-        if (m->total + size > FG_MAX_FHIRPATH_EVAL_BYTES)
+        if (m->total + size > FG_MAX_FHIRPATH_EVAL_BYTES) {
+            m->malloc_failed = 0;
             return NULL;
+        }
         fp_block *b = malloc(sizeof(*b) + size);
+        m->malloc_failed = b == NULL;
         if (!b)
             return NULL;
         b->next = m->blocks;
@@ -44,6 +47,15 @@ void *fp_alloc(fp_ctx *c, size_t n)
     void *p = m->base + m->off;
     m->off += n;
     return p;
+}
+
+int fp_no_memory(fp_ctx *c)
+{
+    if (c->mem.malloc_failed)
+        return fp_fail(c, FG_ENOMEM, "out of memory");
+    return fp_fail(c, FG_ELIMIT,
+                   "a FHIRPath evaluation needed more than %u bytes (FG_MAX_FHIRPATH_EVAL_BYTES)",
+                   (unsigned)FG_MAX_FHIRPATH_EVAL_BYTES);
 }
 
 char *fp_strndup(fp_ctx *c, const char *s, size_t n)
@@ -90,10 +102,7 @@ int fp_push(fp_ctx *c, fp_coll *out, const fp_item *it)
         size_t cap = out->cap ? out->cap * 2 : 2;
         fp_item *items = fp_alloc(c, cap * sizeof(*items));
         if (!items)
-            return fp_fail(c, FG_ELIMIT,
-                           "a FHIRPath evaluation needed more than %u bytes "
-                           "(FG_MAX_FHIRPATH_EVAL_BYTES)",
-                           FG_MAX_FHIRPATH_EVAL_BYTES);
+            return fp_no_memory(c);
         if (out->n)
             memcpy(items, out->items, out->n * sizeof(*items));
         out->items = items;

@@ -286,7 +286,7 @@ static int eval_var(fp_ctx *c, const fp_node *n, fp_coll *out)
         int vs = name[0] == 'v';
         char *s = fp_alloc(c, strlen(name) + 64);
         if (!s)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         sprintf(s, "http://hl7.org/fhir/%s/%s", vs ? "ValueSet" : "StructureDefinition",
                 name + (vs ? 3 : 4));
         it.s = s;
@@ -325,7 +325,7 @@ static int arith(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll 
             return fp_fail(c, FG_EINVALID, "& needs strings");
         char *s = fp_alloc(c, ln + rn + 1);
         if (!s)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         memcpy(s, ls, ln);
         memcpy(s + ln, rs, rn);
         s[ln + rn] = '\0';
@@ -342,7 +342,7 @@ static int arith(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll 
     if (op == FPO_ADD && a.kind == FPV_STR && b.kind == FPV_STR) {
         char *s = fp_alloc(c, a.n + b.n + 1);
         if (!s)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         memcpy(s, a.s, a.n);
         memcpy(s + a.n, b.s, b.n);
         s[a.n + b.n] = '\0';
@@ -357,7 +357,7 @@ static int arith(fp_ctx *c, int op, const fp_coll *l, const fp_coll *r, fp_coll 
         fp_item res;
         int done = fp_date_add(c, &a, op == FPO_ADD ? 1 : -1, &b, &res);
         if (done < 0)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         return done ? fp_push(c, out, &res) : FG_OK;
     }
     int anum = a.kind == FPV_INT || a.kind == FPV_DEC;

@@ -184,7 +184,7 @@ static int now_fn(fp_ctx *c, int fid, fp_coll *out)
     it.n = strlen(buf);
     it.s = fp_strndup(c, buf, it.n);
     if (!it.s)
-        return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        return fp_no_memory(c);
     return fp_push(c, out, &it);
 }
 
@@ -321,7 +321,7 @@ static int callback_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const 
         return rc;
     url = fp_strndup(c, url, un);
     if (!url)
-        return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        return fp_no_memory(c);
     if (n->op == F_EXTENSION) {
         for (size_t k = 0; k < input->n; k++) {
             fp_coll ext = {0};

@@ -106,6 +106,7 @@ typedef struct fp_mem {
     size_t size, off;
     fp_block *blocks;
     size_t total; /* bytes taken from malloc */
+    int malloc_failed; /* the last NULL of fp_alloc was malloc's, not the limit */
 } fp_mem;
 
 /* $this, $index, $total of the innermost iteration. */
@@ -131,6 +132,9 @@ void *fp_alloc(fp_ctx *c, size_t n);
 char *fp_strndup(fp_ctx *c, const char *s, size_t n);
 int fp_push(fp_ctx *c, fp_coll *out, const fp_item *it);
 int fp_fail(fp_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* After fp_alloc returned NULL: FG_ENOMEM when malloc failed, FG_ELIMIT
+ * when the evaluation reached FG_MAX_FHIRPATH_EVAL_BYTES. */
+int fp_no_memory(fp_ctx *c);
 
 /* fhirpath_parse.c */
 int fp_parse(fg_fhirpath *fp, fg_error *err);

@@ -292,7 +292,7 @@ int fp_regex_run(fp_ctx *c, const void *compiled, const char *pattern, const cha
             if (owned)
                 regfree(owned);
             free(owned);
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         }
     }
     int rc;
@@ -352,12 +352,12 @@ int fp_regex_run(fp_ctx *c, const void *compiled, const char *pattern, const cha
         free(owned);
     }
     if (!res)
-        return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+        return fp_no_memory(c);
     if (pos < n) {
         if (o + (n - pos) + 1 > cap) {
             char *bigger = fp_alloc(c, o + (n - pos) + 1);
             if (!bigger)
-                return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+                return fp_no_memory(c);
             memcpy(bigger, res, o);
             res = bigger;
         }

@@ -41,7 +41,7 @@ int fp_push_str(fp_ctx *c, fp_coll *out, const char *s, size_t n, int copy)
     if (copy) {
         it.s = fp_strndup(c, s, n);
         if (!it.s)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
     }
     return fp_push(c, out, &it);
 }
@@ -327,7 +327,7 @@ int fp_string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_col
     case F_LOWER: {
         char *r = fp_strndup(c, s, sn);
         if (!r)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         for (size_t k = 0; k < sn; k++)
             r[k] = (char)(n->op == F_UPPER ? toupper((unsigned char)r[k])
                                            : tolower((unsigned char)r[k]));
@@ -356,7 +356,7 @@ int fp_string_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_col
             cap += (sn / an + 1) * (bn - an);
         char *r = fp_alloc(c, cap);
         if (!r)
-            return fp_fail(c, FG_ELIMIT, "out of evaluation memory");
+            return fp_no_memory(c);
         size_t o = 0;
         for (size_t k = 0; k <= sn;) {
             if (an == 0) {
