@@ -149,8 +149,9 @@ int fg_validate_bytes(const fg_validator *v, const char *buf, size_t len, fg_iss
 int fg_validate_bytes_arena(const fg_validator *v, fg_arena *scratch, const char *buf,
                             size_t len, fg_issue_list *out, fg_error *err);
 
-/* Validate a jansson resource (copied into fg_jr form first): for callers
- * that build resources with jansson. Thread-safe for distinct lists. */
+/* Validate a jansson resource, written out and read back as fg_validate_bytes
+ * reads text: for callers that build resources with jansson. Thread-safe for
+ * distinct lists. */
 int fg_validate_json(const fg_validator *v, const json_t *resource, fg_issue_list *out,
                      fg_error *err);
 

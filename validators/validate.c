@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fhir/fg_jw.h"
 #include "../fhir/fg_limits.h"
 #include "validate_private.h"
 
@@ -335,14 +336,13 @@ int fg_validate_json(const fg_validator *v, const json_t *resource, fg_issue_lis
 {
     if (v == NULL || out == NULL || resource == NULL)
         return fg_error_set(err, FG_EUSAGE, "validate", "no validator, resource or issue list");
-    fg_arena scratch;
-    fg_arena_init(&scratch);
-    const fg_jv *doc = NULL;
-    int rc = fg_jv_from_json(&scratch, resource, &doc);
-    if (rc != FG_OK)
-        rc = fg_error_set(err, FG_ENOMEM, "validate", "out of memory while copying the resource");
-    else
-        rc = fg_validate_resource(v, doc, out, err);
-    fg_arena_free(&scratch);
+    /* Through the text, so a jansson tree is judged exactly as the same
+     * document read from a file would be (a string holding a NUL included) */
+    size_t len = 0;
+    char *text = fg_json_dumps(resource, JSON_COMPACT, &len);
+    if (!text)
+        return fg_error_set(err, FG_ENOMEM, "validate", "out of memory while copying the resource");
+    int rc = fg_validate_bytes(v, text, len, out, err);
+    free(text);
     return rc;
 }
