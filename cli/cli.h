@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "fhir/fg_error.h"
+#include "fhir/base/fg_error.h"
 
 /* Exit codes of every subcommand. */
 enum {

@@ -10,15 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "generate_opts.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "cli/generate_opts.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_llm.h"
-#include "generators/fg_llmgen.h"
-#include "generators/fg_mapper.h"
+#include "fhir/term/fg_term.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/llm/fg_llm.h"
+#include "generators/llm/fg_llmgen.h"
+#include "generators/map/fg_mapper.h"
 
 #define CMD "generate"
 #define DROP_LINES_SHOWN 10

@@ -1,5 +1,5 @@
 /* The options 'fhirgen generate' and 'fhirgen generate --llm' share. */
-#include "generate_opts.h"
+#include "cli/generate_opts.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "fhir/fg_limits.h"
 
 #define CMD "generate"

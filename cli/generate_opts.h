@@ -13,8 +13,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "fhir/fg_error.h"
-#include "generators/fg_engine.h"
+#include "fhir/base/fg_error.h"
+#include "generators/engine/fg_engine.h"
 #include "generators/fg_pipeline.h"
 
 #define CLI_GEN_MAX_CONDITIONS 32  /* --condition options of one command */

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "fhir/base/fg_data.h"
 
 static void usage(FILE *f)
 {

@@ -8,13 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "fhir/fg_buf.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_history.h"
-#include "generators/fg_mapper.h"
+#include "fhir/term/fg_term.h"
+#include "generators/history/fg_history.h"
+#include "generators/map/fg_mapper.h"
 
 #define CMD "map"
 

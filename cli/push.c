@@ -10,11 +10,11 @@
 
 #include <curl/curl.h>
 
-#include "cli.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "fhir/fg_rest.h"
-#include "generators/fg_push.h"
+#include "fhir/rest/fg_rest.h"
+#include "push/fg_push.h"
 
 #define CMD "push"
 #define MAX_SHOWN_FAILURES 50

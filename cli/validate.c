@@ -20,8 +20,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "fhir/fg_data.h"
+#include "cli/cli.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"

@@ -22,9 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fhir/fg_error.h"
-#include "fg_engine.h"
-#include "fg_mapper.h"
+#include "fhir/base/fg_error.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/map/fg_mapper.h"
 
 typedef enum fg_format {
     FG_FORMAT_BUNDLE = 0,

@@ -5,7 +5,7 @@
  * are written by the workers themselves (one file per patient needs no
  * ordering); their slots carry only counts.
  */
-#include "fg_pipeline.h"
+#include "generators/fg_pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../fhir/fg_buf.h"
-#include "../fhir/fg_limits.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/fg_limits.h"
 
 #define BATCH 16
 /* Memory kept between patients: a worker's arena and buffers above these

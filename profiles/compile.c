@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry_private.h"
+#include "profiles/registry_private.h"
 
 struct fgr_node {
     fg_elem *e;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "registry_private.h"
+#include "profiles/registry_private.h"
 
 /* The fp_cache value of an expression that did not compile. */
 static char no_fp_marker;

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "../fhir/fg_error.h"
+#include "fhir/base/fg_error.h"
 
 typedef enum fg_profile {
     FG_PROF_PATIENT = 0,

@@ -28,9 +28,9 @@
 
 #include <jansson.h>
 
-#include "../fhir/fg_error.h"
-#include "../fhir/fg_fhirpath.h"
-#include "../fhir/fg_jr.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/fhirpath/fg_fhirpath.h"
+#include "fhir/json/fg_jr.h"
 
 #define FG_CARD_MANY UINT32_MAX /* max = "*" */
 

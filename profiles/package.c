@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../fhir/fg_limits.h"
-#include "registry_private.h"
+#include "fhir/fg_limits.h"
+#include "profiles/registry_private.h"
 
 #define CORE_NAME "hl7.fhir.r4.core"
 

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../fhir/fg_limits.h"
-#include "registry_private.h"
+#include "fhir/fg_limits.h"
+#include "profiles/registry_private.h"
 
 /* Package files are trimmed (fgr_json_trim) before parsing: with fg_jr
  * too, it halves the time US Core takes to load, and 5 MB less stays in

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../fhir/fg_data.h"
-#include "../fhir/fg_limits.h"
-#include "registry_private.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/fg_limits.h"
+#include "profiles/registry_private.h"
 
 /* ---- fgr_map: open addressing, linear probing, FNV-1a ---- */
 

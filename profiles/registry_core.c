@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../fhir/fg_limits.h"
-#include "registry_private.h"
+#include "fhir/fg_limits.h"
+#include "profiles/registry_private.h"
 
 #define CORE_MAX_BYTES (64u << 20)
 

@@ -21,9 +21,9 @@
 
 #include <stddef.h>
 
-#include "../fhir/fg_arena.h"
-#include "../fhir/fg_jr.h"
-#include "fg_registry.h"
+#include "fhir/base/fg_arena.h"
+#include "fhir/json/fg_jr.h"
+#include "profiles/fg_registry.h"
 
 typedef struct fgr_slot {
     const char *key;

@@ -6,12 +6,12 @@
  * Observation claims by its code. The code table is read with fg_tsv_load
  * and kept, so its rows point into that table's cells.
  */
-#include "fg_profiles.h"
+#include "profiles/fg_profiles.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fhir/fg_tsv.h"
+#include "fhir/base/fg_tsv.h"
 
 #define USCORE_BASE "http://hl7.org/fhir/us/core/StructureDefinition/"
 #define USCORE_MAX_CODE_ROWS 1024

@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fhir/fg_limits.h"
-#include "registry_private.h"
+#include "fhir/fg_limits.h"
+#include "profiles/registry_private.h"
 
 /* Terminologies fhirgen never holds, with the words a note uses. */
 static const struct {

@@ -34,7 +34,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "../fhir/fg_error.h"
+#include "fhir/base/fg_error.h"
 
 typedef enum fg_refcheck_severity {
     FG_REFCHECK_ERROR = 0,

@@ -47,8 +47,8 @@
 
 #include <jansson.h>
 
-#include "../fhir/fg_error.h"
-#include "../profiles/fg_registry.h"
+#include "fhir/base/fg_error.h"
+#include "profiles/fg_registry.h"
 
 typedef enum fg_severity {
     FG_SEV_FATAL = 0,

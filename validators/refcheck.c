@@ -4,7 +4,7 @@
  * and NDJSON lines. The cohort-wide tables are in refcheck_index.c; how the
  * state is kept is described in refcheck_private.h.
  */
-#include "fg_refcheck.h"
+#include "validators/fg_refcheck.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fhir/fg_buf.h"
-#include "../fhir/fg_data.h"
-#include "../fhir/fg_limits.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/fg_limits.h"
 
-#include "refcheck_private.h"
+#include "validators/refcheck_private.h"
 
 #define HTEST_SYSTEM "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 

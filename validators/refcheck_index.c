@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../fhir/fg_jw.h"
-#include "refcheck_private.h"
+#include "fhir/json/fg_jw.h"
+#include "validators/refcheck_private.h"
 
 /* ---- hashing and the table ---------------------------------------------- */
 

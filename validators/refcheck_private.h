@@ -20,8 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../fhir/fg_buf.h"
-#include "fg_refcheck.h"
+#include "fhir/base/fg_buf.h"
+#include "validators/fg_refcheck.h"
 
 typedef struct rck_slot {
     uint64_t key;

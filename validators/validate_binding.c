@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 /* 1 usable, 0 not (and recorded as not checked). */
 static int usable(fgv_ctx *c, const fg_elem *def)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 static uint64_t hash_str(uint64_t h, const char *s, size_t n)
 {

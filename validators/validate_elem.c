@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../fhir/fg_limits.h"
-#include "validate_private.h"
+#include "fhir/fg_limits.h"
+#include "validators/validate_private.h"
 
 #define FGV_MAX_SEEN 512 /* children tracked per object for min checks */
 

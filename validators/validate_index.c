@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 typedef struct fgv_slot {
     const fg_elem *parent;

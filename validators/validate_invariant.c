@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 static int has_value_x(const fg_jv *o)
 {

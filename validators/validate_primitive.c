@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 #define FGV_MAX_STRING_BYTES (1u << 20) /* FHIR's 1 MB limit on one string */
 

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "fg_validate.h"
+#include "validators/fg_validate.h"
 
 #define FGV_PATH_MAX 4096
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 static const char *str(const fg_jv *o, const char *k)
 {

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "validate_private.h"
+#include "validators/validate_private.h"
 
 #define FGV_DISC_VALUES 16 /* values one discriminator path may reach */
 

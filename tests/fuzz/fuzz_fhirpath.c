@@ -17,8 +17,8 @@
 
 #include <jansson.h>
 
-#include "fhir/fg_error.h"
-#include "fhir/fg_fhirpath.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/fhirpath/fg_fhirpath.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_buf.h"
-#include "fhir/fg_error.h"
-#include "generators/fg_history.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_error.h"
+#include "generators/history/fg_history.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

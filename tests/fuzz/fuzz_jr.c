@@ -41,8 +41,8 @@
 
 #include <jansson.h>
 
-#include "fhir/fg_error.h"
-#include "fhir/fg_jr.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/json/fg_jr.h"
 
 /* Larger inputs teach the fuzzer nothing new and slow every run down. */
 #define FUZZ_JR_MAX_INPUT (1u << 20)

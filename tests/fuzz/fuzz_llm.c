@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "generators/llm_private.h"
+#include "generators/llm/llm_private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

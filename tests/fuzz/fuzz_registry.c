@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_jr.h"
+#include "fhir/json/fg_jr.h"
 #include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 

@@ -20,8 +20,8 @@
 
 #include <jansson.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_error.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/base/fg_error.h"
 #include "fhir/fg_limits.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"

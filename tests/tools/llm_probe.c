@@ -19,8 +19,8 @@
 
 #include <curl/curl.h>
 
-#include "fhir/fg_data.h"
-#include "generators/fg_llm.h"
+#include "fhir/base/fg_data.h"
+#include "generators/llm/fg_llm.h"
 
 static volatile sig_atomic_t stop;
 

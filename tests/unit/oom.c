@@ -17,7 +17,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "oom.h"
+#include "tests/unit/oom.h"
 
 #ifndef OOM_SANITIZED
 

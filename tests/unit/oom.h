@@ -42,7 +42,7 @@
 
 #include <stdint.h>
 
-#include "fhir/fg_error.h"
+#include "fhir/base/fg_error.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define OOM_SANITIZED 1

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_data.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_history.h"
+#include "fhir/base/fg_data.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/history/fg_history.h"
 
 #define COHORT 20000
 #define TOLERANCE 3.0 /* percentage points */

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "fhir/fg_tsv.h"
-#include "generators/fg_coherence.h"
-#include "generators/fg_engine.h"
+#include "fhir/base/fg_tsv.h"
+#include "validators/fg_plausibility.h"
+#include "generators/engine/fg_engine.h"
 
 #define COMPLETE_HISTORY "tests/data/history/valid/complete.json"
 

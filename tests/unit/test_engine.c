@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_buf.h"
-#include "fhir/fg_data.h"
-#include "fhir/fg_ids.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_history.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
+#include "generators/engine/fg_ids.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/history/fg_history.h"
 
 #define PYRAMID_PATIENTS 20000
 #define END_DAY fg_time_make(2025, 6, 1, 0, 0, 0)

@@ -21,10 +21,10 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_history.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/term/fg_term.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/history/fg_history.h"
 
 #define COHORT 3000
 #define NOTE_SCAN_PATIENTS 150

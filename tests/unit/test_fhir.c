@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fhir/fg_arena.h"
-#include "fhir/fg_buf.h"
-#include "fhir/fg_ids.h"
-#include "fhir/fg_jw.h"
-#include "fhir/fg_rng.h"
-#include "fhir/fg_time.h"
-#include "fhir/fg_tsv.h"
+#include "fhir/base/fg_arena.h"
+#include "fhir/base/fg_buf.h"
+#include "generators/engine/fg_ids.h"
+#include "fhir/json/fg_jw.h"
+#include "fhir/base/fg_rng.h"
+#include "fhir/base/fg_time.h"
+#include "fhir/base/fg_tsv.h"
 
 static void test_dates_round_trip(void **state)
 {

@@ -24,9 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fhir/fg_fhirpath.h"
+#include "fhir/fhirpath/fg_fhirpath.h"
 
-#include "../fuzz/fuzz_fhirpath.c"
+#include "tests/fuzz/fuzz_fhirpath.c"
 
 #define R4_DIR "../shared/fhir-packages/hl7.fhir.r4.core#4.0.1/package"
 #define EXAMPLES_DIR "tests/examples/node_modules/hl7.fhir.r4.examples"

@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_buf.h"
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "generators/fg_ground.h"
+#include "generators/llm/fg_ground.h"
 
 #define COMPLETE_HISTORY "tests/data/history/valid/complete.json"
 

@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_buf.h"
-#include "fhir/fg_data.h"
-#include "fhir/fg_error.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/base/fg_error.h"
 #include "fhir/fg_limits.h"
-#include "generators/fg_history.h"
+#include "generators/history/fg_history.h"
 
 #define HISTORY_DIR "tests/data/history"
 #define MAX_FILES 512

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../fuzz/fuzz_history.c"
+#include "tests/fuzz/fuzz_history.c"
 
 static size_t replayed;
 

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_error.h"
-#include "fhir/fg_jr.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/json/fg_jr.h"
 
 #define JANSSON_FLAGS (JSON_DECODE_ANY | JSON_REJECT_DUPLICATES)
 /* A text and its length, so that tables can hold NUL bytes. */

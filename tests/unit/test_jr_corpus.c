@@ -26,11 +26,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_error.h"
-#include "fhir/fg_jr.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/json/fg_jr.h"
 
-#include "../fuzz/fuzz_jr.c"
+#include "tests/fuzz/fuzz_jr.c"
 
 #define SWEEP_SECONDS 60.0
 #define SWEEP_MAX_FILE (16u << 20)

@@ -24,11 +24,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
-#include "generators/llm_private.h"
+#include "generators/llm/llm_private.h"
 
-#include "../fuzz/fuzz_llm.c"
+#include "tests/fuzz/fuzz_llm.c"
 
 /* ---- SSE -------------------------------------------------------------------- */
 

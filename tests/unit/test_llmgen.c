@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fhir/fg_buf.h"
-#include "fhir/fg_data.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_llmgen.h"
-#include "generators/llmgen_private.h"
+#include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/term/fg_term.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/llm/fg_llmgen.h"
+#include "generators/llm/llmgen_private.h"
 
 typedef struct fixture {
     fg_engine *engine;

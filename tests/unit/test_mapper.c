@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_history.h"
-#include "generators/fg_mapper.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/term/fg_term.h"
+#include "generators/history/fg_history.h"
+#include "generators/map/fg_mapper.h"
 #include "profiles/fg_profiles.h"
 
 #define US_CORE_DIR "../shared/fhir-packages/hl7.fhir.us.core#6.1.0/package"

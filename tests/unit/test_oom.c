@@ -26,10 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_error.h"
-#include "fhir/fg_jr.h"
-#include "oom.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/json/fg_jr.h"
+#include "tests/unit/oom.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 

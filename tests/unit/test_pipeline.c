@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_engine.h"
-#include "generators/fg_mapper.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/term/fg_term.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/map/fg_mapper.h"
 #include "generators/fg_pipeline.h"
 
 typedef struct fixture {

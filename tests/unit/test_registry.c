@@ -21,11 +21,11 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_data.h"
 #include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
-#include "../fuzz/fuzz_registry.c"
+#include "tests/fuzz/fuzz_registry.c"
 
 #define SHARED_PACKAGES "../shared/fhir-packages"
 #define CORE_PACKAGE_DIR SHARED_PACKAGES "/hl7.fhir.r4.core#4.0.1/package"
@@ -478,7 +478,7 @@ static void test_us_core(void **state)
     assert_int_equal(fg_registry_new(&reg, &err), FG_OK);
     assert_int_equal(fg_registry_load_core(reg, datadir(), &err), FG_OK);
     double t1 = now_ms();
-    int rc = fg_registry_load_package(reg, fg_package_cache_dir(NULL), "hl7.fhir.us.core", &err);
+    int rc = fg_registry_load_package(reg, fg_package_cache_dir(NULL), "hl7.fhir.us.core#6.1.0", &err);
     if (rc != FG_OK)
         fail_msg("%s: %s", err.where, err.text);
     double t2 = now_ms();

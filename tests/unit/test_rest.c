@@ -19,7 +19,7 @@
 #include <openssl/pem.h>
 
 #include "fhir/fg_limits.h"
-#include "fhir/fg_rest.h"
+#include "fhir/rest/fg_rest.h"
 
 #define LEN(s) s, strlen(s)
 

@@ -16,9 +16,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "fhir/fg_data.h"
-#include "fhir/fg_term.h"
-#include "generators/fg_history.h"
+#include "fhir/base/fg_data.h"
+#include "fhir/term/fg_term.h"
+#include "generators/history/fg_history.h"
 
 #define SHARED_TERMS "../shared/terminology"
 

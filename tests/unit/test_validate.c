@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_data.h"
 #include "validators/fg_validate.h"
 
 #define SHARED_PACKAGES "../shared/fhir-packages"

@@ -30,11 +30,11 @@
 
 #include <cmocka.h>
 
-#include "fhir/fg_data.h"
+#include "fhir/base/fg_data.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 
-#include "../fuzz/fuzz_validate.c"
+#include "tests/fuzz/fuzz_validate.c"
 
 #define CASES_DIR "tests/data/validate"
 #define SHARED_PACKAGES "../shared/fhir-packages"

@@ -1,0 +1,167 @@
+/*
+ * engine_private.h: what the parts of the built-in engine share.
+ *
+ * The engine is a sequence of passes over one patient (see engine.c):
+ *
+ *   demographics -> condition onsets -> death -> lifetime schedule
+ *   (wellness visits, vitals, immunizations) -> chronic care (diagnosis,
+ *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
+ *   allergies, pregnancies -> notes
+ *
+ * Each pass reads the state earlier passes left in eng_gen and appends to
+ * the history. Every clinical code comes from a data file (the engine
+ * vocabulary data/engine/codes.tsv, condition modules, episode tables),
+ * never from C source, so a test can check every code the engine can emit.
+ */
+#ifndef FG_ENGINE_PRIVATE_H
+#define FG_ENGINE_PRIVATE_H
+
+#include "fhir/base/fg_rng.h"
+#include "fhir/term/fg_term.h"
+#include "fhir/base/fg_tsv.h"
+#include "generators/engine/fg_engine.h"
+
+#define ENG_MAX_CONDS 64
+
+struct eng_demo;     /* demographic tables: engine_demo.c */
+struct eng_modules;  /* condition modules: engine_conditions.c */
+struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c */
+struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
+struct eng_module;
+struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+
+struct fg_engine {
+    fg_cohort_spec spec; /* strings owned by the engine */
+    char *datadir;
+    fg_terminology *terms;
+    struct eng_vocab *vocab;
+    struct eng_demo *demo;
+    struct eng_modules *modules;
+    struct eng_episodes *episodes;
+    struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+};
+
+/* One chronic condition of the patient being generated. */
+typedef struct eng_cond {
+    const struct eng_module *module;
+    fg_time onset;      /* when it began */
+    fg_time resolved;   /* FG_TIME_NONE when lifelong */
+    double severity;    /* 0..1, drawn at onset */
+    int adherent;       /* takes the medication as prescribed */
+    const char *condition_id; /* id of its fg_condition once written */
+} eng_cond;
+
+/* Shifts that conditions and their treatment apply to vital signs at a time. */
+typedef struct eng_vital_shift {
+    double systolic, diastolic; /* mmHg */
+    double heart_rate;          /* /min */
+    double resp_rate;           /* /min */
+    double bmi;                 /* kg/m2 */
+    double spo2;                /* % */
+} eng_vital_shift;
+
+/* The state of one patient while it is generated. */
+typedef struct eng_gen {
+    const fg_engine *e;
+    fg_history *h;
+    fg_rng rng;          /* the patient's root stream; passes fork from it */
+    uint64_t index;
+    fg_time end;          /* the cohort's "today" */
+    fg_time window_start; /* detailed history starts here (not before birth) */
+    fg_time stop;         /* min(end, death) */
+    /* care team, set by demographics */
+    const char *org_id;   /* primary care organisation */
+    const char *pract_id; /* primary care clinician */
+    const char *loc_id;   /* primary care location */
+    const char *hosp_org_id, *hosp_pract_id, *hosp_loc_id; /* hospital for ED/inpatient */
+    /* state */
+    eng_cond conds[ENG_MAX_CONDS];
+    size_t n_conds;
+    int smoking;          /* 0 never, 1 former, 2 current (adults) */
+    double adult_height;  /* cm */
+    double bmi_base;      /* adult BMI before condition effects */
+    /* added by the core: */
+    fg_rng id_rng;        /* the patient's id stream (eng_new_id) */
+    int clinic;           /* index of the primary care clinic in the state directory */
+    double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
+    double child_bmi_factor; /* child BMI relative to the reference curve */
+    int team_added[2];    /* primary care / hospital team already in the history */
+} eng_gen;
+
+/* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
+
+/* A new id for a resource of this patient (UUID; seeded unless random_ids),
+ * in the history's arena. NULL when out of memory. */
+const char *eng_new_id(eng_gen *g);
+
+/* Append an encounter with the primary care team (or the hospital team for
+ * FG_CLASS_EMER and FG_CLASS_IMP). reason may be NULL. */
+fg_encounter *eng_add_encounter(eng_gen *g, fg_time start, int minutes, fg_encounter_class cls,
+                                const fg_term *type, const fg_term *reason);
+
+/* Add a set of vital signs taken at encounter enc. */
+int eng_add_vitals(eng_gen *g, const fg_encounter *enc);
+
+/* A term of the engine vocabulary by key (e.g. "vital.systolic"); aborts
+ * the patient with FG_EINTERNAL in err when the key is unknown. */
+int eng_vocab_term(const fg_engine *e, const char *key, fg_term *out, const char **unit,
+                   fg_error *err);
+
+int eng_vocab_load(fg_engine *e, fg_error *err);
+
+/* Read the table <e->datadir>/<rel> with fg_tsv_load (engine_vocab.c).
+ * On success *out is a new table the caller owns (fg_tsv_free); its cells
+ * live as long as the table, so histories may borrow them. Errors as
+ * fg_tsv_load's, naming the file. */
+int eng_table_load(const fg_engine *e, const char *rel, fg_tsv **out, fg_error *err);
+void eng_vocab_free(struct eng_vocab *v);
+int eng_demo_load(fg_engine *e, fg_error *err);
+void eng_demo_free(struct eng_demo *d);
+/* The life table's yearly probability of death at `age` for fg_sex `sex`
+ * (ages past the table use its open interval). */
+double eng_demo_qx(const struct eng_demo *d, int sex, int age);
+int eng_demographics(eng_gen *g, fg_error *err);
+/* Add the patient's primary care team (hospital = 0) or state hospital team
+ * (hospital = 1) to the history's organizations, practitioners and
+ * locations, once; eng_add_encounter calls it. FG_OK or FG_ENOMEM. */
+int eng_demo_add_team(eng_gen *g, int hospital, fg_error *err);
+int eng_lifetime_load(fg_engine *e, fg_error *err);
+/* Draw the patient's own constants (adult height, BMI base, smoking, blood
+ * pressure offset); runs after demographics, before condition sampling, so
+ * condition modules can read them. */
+void eng_lifetime_traits(eng_gen *g);
+void eng_lifetime_free(struct eng_life *l);
+/* The number in the `value` column of the row whose `key` is key, in a
+ * key/value table; FG_EINVALID naming the file when absent or not a number. */
+int eng_param(const fg_tsv *t, const char *key, double *out, fg_error *err);
+int eng_death(eng_gen *g, fg_error *err);
+int eng_lifetime(eng_gen *g, fg_error *err);
+
+/* ---- engine_conditions.c ---- */
+
+int eng_modules_load(fg_engine *e, fg_error *err);
+void eng_modules_free(struct eng_modules *m);
+/* Draw the patient's chronic conditions with onsets over the whole life up
+ * to g->end. Returns 1 when the patient meets the cohort's --condition
+ * filter, 0 when not (the engine then draws another candidate), <0 on error. */
+int eng_conditions_sample(eng_gen *g, fg_error *err);
+/* Relative risk of death at time t from the patient's conditions (>= 1). */
+double eng_conditions_mortality(const eng_gen *g, fg_time t);
+/* Vital-sign shifts at time t from conditions and their treatment. */
+void eng_conditions_vitals(const eng_gen *g, fg_time t, eng_vital_shift *out);
+/* Write diagnoses, labs, medications, follow-up, procedures, care plans. */
+int eng_conditions_care(eng_gen *g, fg_error *err);
+/* Module names, sorted. */
+size_t eng_modules_count(const struct eng_modules *m);
+const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* ---- engine_episodes.c / engine_notes.c ---- */
+
+int eng_episodes_load(fg_engine *e, fg_error *err);
+void eng_episodes_free(struct eng_episodes *x);
+/* Acute episodes, allergies, pregnancies with prenatal care. */
+int eng_episodes(eng_gen *g, fg_error *err);
+/* One clinical note per encounter, saying only what the record says. */
+int eng_notes(eng_gen *g, fg_error *err);
+
+#endif

@@ -1,0 +1,498 @@
+/*
+ * ground.c: grounding every term of a history against the terminology
+ * tables, and the finding list shared with coherence.c.
+ *
+ * A term is matched by code when it has one (the code must be a row of its
+ * system; the display must name the same concept) and by name otherwise.
+ * Names are compared ignoring case, surrounding blanks and a trailing
+ * SNOMED CT semantic tag such as " (disorder)", so "essential hypertension"
+ * grounds on "Essential hypertension (disorder)": the lookup tries the text
+ * as written, without its tag, and with each common tag added.
+ */
+#include "generators/llm/fg_ground.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fhir/base/fg_buf.h"
+#include "fhir/fg_limits.h"
+
+/* ---- findings ---------------------------------------------------------- */
+
+void fg_findings_init(fg_findings *f)
+{
+    memset(f, 0, sizeof(*f));
+}
+
+void fg_findings_reset(fg_findings *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->v[i].path);
+        free(f->v[i].message);
+    }
+    f->n = 0;
+    f->fixed = 0;
+    f->dropped = 0;
+}
+
+void fg_findings_free(fg_findings *f)
+{
+    if (!f)
+        return;
+    fg_findings_reset(f);
+    free(f->v);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Replace each byte that does not start a complete UTF-8 sequence with '?':
+ * messages quote a model's text cut at a byte count, and go back to the
+ * model inside a JSON string. */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80          ? 1
+                   : (*p >> 5) == 6   ? 2
+                   : (*p >> 4) == 14  ? 3
+                   : (*p >> 3) == 30  ? 4
+                                      : 0;
+        size_t k = 1;
+        while (n > 1 && k < n && (p[k] & 0xC0) == 0x80)
+            k++;
+        if (n == 0 || k < n) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
+int fg_findings_add(fg_findings *f, fg_finding_kind kind, const char *list, size_t index,
+                    const char *path, const char *fmt, ...)
+{
+    char msg[FG_MAX_FINDING_BYTES];
+    if (f->n >= FG_MAX_FINDINGS) {
+        f->dropped++;
+        return FG_OK;
+    }
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? f->cap * 2 : 16;
+        fg_finding *nv = realloc(f->v, nc * sizeof(*nv));
+        if (!nv)
+            return FG_ENOMEM;
+        f->v = nv;
+        f->cap = nc;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    utf8_clean(msg);
+    char *p = strdup(path ? path : ""), *m = strdup(msg);
+    if (!p || !m) {
+        free(p);
+        free(m);
+        return FG_ENOMEM;
+    }
+    f->v[f->n++] = (fg_finding){kind, list, index, p, m};
+    return FG_OK;
+}
+
+size_t fg_findings_count(const fg_findings *f, fg_finding_kind kind)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < f->n; i++)
+        c += f->v[i].kind == kind;
+    return c;
+}
+
+const char *fg_finding_kind_name(fg_finding_kind kind)
+{
+    switch (kind) {
+    case FG_FIND_HALLUCINATED:
+        return "hallucinated code";
+    case FG_FIND_DISPLAY:
+        return "display mismatch";
+    case FG_FIND_UNKNOWN_TERM:
+        return "unknown term";
+    case FG_FIND_UNIT:
+        return "wrong unit";
+    case FG_FIND_INCOHERENT:
+        return "incoherent";
+    default:
+        return "unknown finding";
+    }
+}
+
+int fg_findings_render(const fg_findings *f, size_t max, fg_buf *out)
+{
+    size_t n = max && max < f->n ? max : f->n;
+    for (size_t i = 0; i < n; i++) {
+        /* One line each: a message never carries a line break. */
+        fg_buf_puts(out, f->v[i].path);
+        fg_buf_puts(out, ": ");
+        for (const char *m = f->v[i].message; *m; m++)
+            fg_buf_putc(out, *m == '\n' || *m == '\r' ? ' ' : *m);
+        fg_buf_putc(out, '\n');
+    }
+    size_t left = f->n - n + f->dropped;
+    if (left)
+        fg_buf_printf(out, "(and %zu more errors of the same kinds)\n", left);
+    return out->failed ? FG_ENOMEM : FG_OK;
+}
+
+int fg_findings_names(const fg_findings *f, const char *list, size_t index)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const fg_finding *x = &f->v[i];
+        if (!list ? !x->list : x->list && strcmp(x->list, list) == 0 && x->index == index)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---- names --------------------------------------------------------------- */
+
+/* The SNOMED CT semantic tags a model is likely to add or leave out. */
+static const char *const TAGS[] = {
+    "disorder",        "finding",          "procedure",        "substance",
+    "situation",       "regime/therapy",   "observable entity", "record artifact",
+    "qualifier value", "product",          "morphologic abnormality",
+    "event",           "body structure",   "medicinal product", "clinical drug",
+    "environment",     "physical object",  "assessment scale",
+};
+#define N_TAGS (sizeof(TAGS) / sizeof(TAGS[0]))
+
+/* Length of s without surrounding blanks, into *start / return. */
+static size_t trimmed(const char *s, const char **start)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '.'))
+        n--;
+    *start = s;
+    return n;
+}
+
+/* Length of the name without a trailing " (tag)". */
+static size_t untagged(const char *s, size_t n)
+{
+    if (n < 3 || s[n - 1] != ')')
+        return n;
+    for (size_t k = 0; k < N_TAGS; k++) {
+        size_t m = strlen(TAGS[k]);
+        if (n >= m + 3 && s[n - m - 3] == ' ' && s[n - m - 2] == '(' &&
+            strncasecmp(s + n - m - 1, TAGS[k], m) == 0) {
+            n -= m + 3;
+            while (n && s[n - 1] == ' ')
+                n--;
+            return n;
+        }
+    }
+    return n;
+}
+
+/* 1 when a and b are the same name ignoring case, blanks and a semantic tag. */
+static int same_name(const char *a, const char *b)
+{
+    const char *sa, *sb;
+    size_t na = trimmed(a, &sa), nb = trimmed(b, &sb);
+    na = untagged(sa, na);
+    nb = untagged(sb, nb);
+    return na == nb && strncasecmp(sa, sb, na) == 0;
+}
+
+/* The entry named by text in sys: as written, untagged, or with a tag. */
+static const fg_code_entry *lookup_name(const fg_terminology *t, const char *sys,
+                                        const char *text)
+{
+    char buf[512];
+    const char *s;
+    size_t n = trimmed(text, &s);
+    if (n == 0 || n >= sizeof(buf) - 40)
+        return NULL;
+    const fg_code_entry *e = fg_terminology_lookup_display(t, sys, text);
+    if (e)
+        return e;
+    size_t u = untagged(s, n);
+    memcpy(buf, s, u);
+    buf[u] = 0;
+    if ((e = fg_terminology_lookup_display(t, sys, buf)))
+        return e;
+    if (strcmp(sys, FG_SYS_SNOMED) != 0)
+        return NULL;
+    for (size_t k = 0; k < N_TAGS; k++) {
+        snprintf(buf + u, sizeof(buf) - u, " (%s)", TAGS[k]);
+        if ((e = fg_terminology_lookup_display(t, sys, buf)))
+            return e;
+    }
+    return NULL;
+}
+
+/* Up to three displays of sys containing the longest word of text, as a
+ * hint appended to msg ("; close: \"a\", \"b\""). */
+static void suggest(const fg_terminology *t, const char *sys, const char *text, char *msg,
+                    size_t size)
+{
+    char word[64] = "";
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, " ,;/()-");
+        if (n > strlen(word) && n < sizeof(word)) {
+            memcpy(word, p, n);
+            word[n] = 0;
+        }
+        p += n + (p[n] != 0);
+    }
+    if (strlen(word) < 4)
+        return;
+    size_t used = strlen(msg), found = 0, cnt = fg_terminology_count(t);
+    const char *prev = NULL;
+    for (size_t i = 0; i < cnt && found < 3; i++) {
+        const fg_code_entry *e = fg_terminology_at(t, i);
+        if (strcmp(e->system, sys) != 0 || !strcasestr(e->display, word) ||
+            (prev && strcmp(prev, e->display) == 0))
+            continue;
+        int w = snprintf(msg + used, size - used, "%s\"%s\" (%s)", found ? ", " : "; known: ",
+                         e->display, e->code);
+        if (w < 0 || (size_t)w >= size - used) {
+            msg[used] = 0;
+            return;
+        }
+        used += (size_t)w;
+        prev = e->display;
+        found++;
+    }
+}
+
+/* ---- one term ------------------------------------------------------------ */
+
+int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
+                   const fg_code_entry **entry, int *fixed, fg_finding_kind *kind, char *msg,
+                   size_t msg_size)
+{
+    const char *sys = term->system ? term->system : system;
+    const char *d = term->display;
+    const fg_code_entry *e = NULL, *byname = NULL;
+    *fixed = 0;
+    if (!sys) {
+        *kind = FG_FIND_UNKNOWN_TERM;
+        snprintf(msg, msg_size, "a term needs a system");
+        return FG_ENOTFOUND;
+    }
+    if (term->code) {
+        e = fg_terminology_find(t, sys, term->code);
+        if (!e) {
+            int malformed = (strcmp(sys, FG_SYS_SNOMED) == 0 && !fg_snomed_valid(term->code)) ||
+                            (strcmp(sys, FG_SYS_LOINC) == 0 && !fg_loinc_valid(term->code));
+            *kind = FG_FIND_HALLUCINATED;
+            byname = d ? lookup_name(t, sys, d) : NULL;
+            if (byname)
+                snprintf(msg, msg_size,
+                         "%s code \"%.40s\" %s; \"%.120s\" is %s code %s: use that code",
+                         fg_system_name(sys), term->code,
+                         malformed ? "is not a valid identifier (its check digit fails)"
+                                   : "is not in fhirgen's terminology tables",
+                         byname->display, fg_system_name(sys), byname->code);
+            else
+                snprintf(msg, msg_size,
+                         "%s code \"%.40s\" %s; write a code from the tables, or code null with "
+                         "a common name as display",
+                         fg_system_name(sys), term->code,
+                         malformed ? "is not a valid identifier (its check digit fails)"
+                                   : "is not in fhirgen's terminology tables");
+            return FG_ENOTFOUND;
+        }
+        if (d && strcmp(d, e->display) != 0 && !same_name(d, e->display)) {
+            byname = lookup_name(t, sys, d);
+            if (!byname || strcmp(byname->code, e->code) != 0) {
+                *kind = FG_FIND_DISPLAY;
+                if (byname)
+                    snprintf(msg, msg_size,
+                             "display \"%.120s\" names %s code %s, but the code is %s "
+                             "(\"%.120s\"): write one concept, code and display together",
+                             d, fg_system_name(sys), byname->code, e->code, e->display);
+                else
+                    snprintf(msg, msg_size,
+                             "display \"%.120s\" does not match %s code %s, which is "
+                             "\"%.120s\": use that display or the code of what you meant",
+                             d, fg_system_name(sys), e->code, e->display);
+                return FG_ENOTFOUND;
+            }
+        }
+        *fixed = d && strcmp(d, e->display) != 0;
+    } else {
+        if (!d || !*d) {
+            *kind = FG_FIND_UNKNOWN_TERM;
+            snprintf(msg, msg_size, "a term needs a code or a display");
+            return FG_ENOTFOUND;
+        }
+        e = lookup_name(t, sys, d);
+        if (!e) {
+            *kind = FG_FIND_UNKNOWN_TERM;
+            snprintf(msg, msg_size,
+                     "\"%.160s\" is not a %s concept of fhirgen's terminology tables; use a "
+                     "common name or a known code",
+                     d, fg_system_name(sys));
+            suggest(t, sys, d, msg, msg_size);
+            return FG_ENOTFOUND;
+        }
+    }
+    term->system = e->system;
+    term->code = e->code;
+    term->display = e->display;
+    *entry = e;
+    return FG_OK;
+}
+
+/* ---- a whole history ------------------------------------------------------ */
+
+typedef struct gctx {
+    const fg_terminology *t;
+    fg_findings *out;
+    int rc; /* first FG_ENOMEM */
+} gctx;
+
+/* Ground term at `list[index].<member>`; member may hold "[j]" parts. A
+ * term whose code and display are both NULL is skipped when optional. */
+static const fg_code_entry *ground(gctx *c, fg_term *term, const char *system, const char *list,
+                                   size_t index, const char *member, int optional)
+{
+    char path[256], msg[FG_MAX_FINDING_BYTES];
+    const fg_code_entry *e = NULL;
+    fg_finding_kind kind;
+    int fixed;
+    if (optional && !term->code && !term->display)
+        return NULL;
+    /* The system the member takes; an allergy may name a drug (RxNorm). */
+    if (system && term->system && strcmp(term->system, system) != 0 &&
+        !(list && strcmp(list, "allergies") == 0 && strcmp(member, "term") == 0 &&
+          strcmp(term->system, FG_SYS_RXNORM) == 0)) {
+        if (list)
+            snprintf(path, sizeof(path), "%s[%zu].%s.system", list, index, member);
+        else
+            snprintf(path, sizeof(path), "%s.system", member);
+        if (fg_findings_add(c->out, FG_FIND_UNKNOWN_TERM, list, index, path,
+                            "must be %s (%s), not \"%.100s\"", system, fg_system_name(system),
+                            term->system) != FG_OK)
+            c->rc = FG_ENOMEM;
+        return NULL;
+    }
+    if (fg_ground_term(c->t, system, term, &e, &fixed, &kind, msg, sizeof(msg)) == FG_OK) {
+        c->out->fixed += (size_t)fixed;
+        return e;
+    }
+    if (list)
+        snprintf(path, sizeof(path), "%s[%zu].%s%s", list, index, member,
+                 kind == FG_FIND_HALLUCINATED ? ".code" : ".display");
+    else
+        snprintf(path, sizeof(path), "%s%s", member,
+                 kind == FG_FIND_HALLUCINATED ? ".code" : ".display");
+    if (fg_findings_add(c->out, kind, list, index, path, "%s", msg) != FG_OK)
+        c->rc = FG_ENOMEM;
+    return NULL;
+}
+
+/* A quantity's unit against the table's unit for its LOINC code. */
+static void check_unit(gctx *c, const fg_code_entry *e, const char *unit, const char *list,
+                       size_t index, const char *member)
+{
+    char path[256];
+    if (!e || !unit)
+        return;
+    snprintf(path, sizeof(path), "%s[%zu].%s", list, index, member);
+    int rc = FG_OK;
+    if (!e->unit)
+        rc = fg_findings_add(c->out, FG_FIND_UNIT, list, index, path,
+                             "LOINC %s (\"%.120s\") is not a quantity in fhirgen's tables: give "
+                             "no value or choose a quantity code",
+                             e->code, e->display);
+    else if (strcmp(unit, e->unit) != 0)
+        rc = fg_findings_add(c->out, FG_FIND_UNIT, list, index, path,
+                             "unit \"%.40s\" is not the unit of LOINC %s (\"%.120s\"): write the "
+                             "value in \"%s\" (UCUM)",
+                             unit, e->code, e->display, e->unit);
+    if (rc != FG_OK)
+        c->rc = rc;
+}
+
+/* A quantity code written without its number. */
+static void not_quantity(gctx *c, const fg_code_entry *e, size_t i)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "observations[%zu].value_kind", i);
+    if (fg_findings_add(c->out, FG_FIND_UNIT, "observations", i, path,
+                        "LOINC %s (\"%.120s\") is a quantity: write value_kind \"quantity\" with "
+                        "a value in \"%s\"",
+                        e->code, e->display, e->unit) != FG_OK)
+        c->rc = FG_ENOMEM;
+}
+
+static void ground_observations(gctx *c, fg_history *h)
+{
+    char member[64];
+    for (size_t i = 0; i < h->observations.n; i++) {
+        fg_observation *o = &h->observations.v[i];
+        const fg_code_entry *e = ground(c, &o->term, FG_SYS_LOINC, "observations", i, "term", 0);
+        if (o->kind == FG_VALUE_QUANTITY)
+            check_unit(c, e, o->unit, "observations", i, "unit");
+        if (o->kind == FG_VALUE_CODE)
+            ground(c, &o->code_value, NULL, "observations", i, "code_value", 0);
+        if (e && e->unit && o->kind != FG_VALUE_QUANTITY && !o->n_components)
+            not_quantity(c, e, i);
+        for (size_t j = 0; j < o->n_components; j++) {
+            fg_component *k = &o->components[j];
+            snprintf(member, sizeof(member), "components[%zu].term", j);
+            e = ground(c, &k->term, FG_SYS_LOINC, "observations", i, member, 0);
+            snprintf(member, sizeof(member), "components[%zu].unit", j);
+            check_unit(c, e, k->unit, "observations", i, member);
+        }
+    }
+}
+
+int fg_ground_history(const fg_terminology *t, fg_history *h, fg_findings *out, fg_error *err)
+{
+    char member[64];
+    if (!t || !h || !out)
+        return fg_error_set(err, FG_EUSAGE, "grounding", "a terminology, a history and a "
+                                                         "finding list are required");
+    gctx c = {t, out, FG_OK};
+    for (size_t i = 0; i < h->encounters.n; i++) {
+        fg_encounter *x = &h->encounters.v[i];
+        ground(&c, &x->type, FG_SYS_SNOMED, "encounters", i, "type", 0);
+        ground(&c, &x->reason, FG_SYS_SNOMED, "encounters", i, "reason", 1);
+    }
+    for (size_t i = 0; i < h->conditions.n; i++)
+        ground(&c, &h->conditions.v[i].term, FG_SYS_SNOMED, "conditions", i, "term", 0);
+    ground_observations(&c, h);
+    for (size_t i = 0; i < h->reports.n; i++)
+        ground(&c, &h->reports.v[i].term, FG_SYS_LOINC, "reports", i, "term", 0);
+    for (size_t i = 0; i < h->medications.n; i++)
+        ground(&c, &h->medications.v[i].term, FG_SYS_RXNORM, "medications", i, "term", 0);
+    for (size_t i = 0; i < h->immunizations.n; i++)
+        ground(&c, &h->immunizations.v[i].term, FG_SYS_CVX, "immunizations", i, "term", 0);
+    for (size_t i = 0; i < h->procedures.n; i++)
+        ground(&c, &h->procedures.v[i].term, FG_SYS_SNOMED, "procedures", i, "term", 0);
+    for (size_t i = 0; i < h->allergies.n; i++) {
+        fg_allergy *a = &h->allergies.v[i];
+        ground(&c, &a->term, FG_SYS_SNOMED, "allergies", i, "term", 0);
+        ground(&c, &a->reaction, FG_SYS_SNOMED, "allergies", i, "reaction", 1);
+    }
+    for (size_t i = 0; i < h->careplans.n; i++) {
+        fg_careplan *p = &h->careplans.v[i];
+        ground(&c, &p->term, FG_SYS_SNOMED, "careplans", i, "term", 0);
+        for (size_t j = 0; j < p->n_activities; j++) {
+            snprintf(member, sizeof(member), "activities[%zu]", j);
+            ground(&c, &p->activities[j], FG_SYS_SNOMED, "careplans", i, member, 0);
+        }
+    }
+    for (size_t i = 0; i < h->notes.n; i++)
+        ground(&c, &h->notes.v[i].type, FG_SYS_LOINC, "notes", i, "type", 0);
+    ground(&c, &h->death_cause, FG_SYS_SNOMED, NULL, 0, "death_cause", 1);
+    if (c.rc != FG_OK)
+        return fg_error_set(err, c.rc, "grounding", "out of memory");
+    return FG_OK;
+}
