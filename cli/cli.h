@@ -37,6 +37,15 @@ const char *cli_setting_flag(const char *where);
  * environment variable) that sets it. */
 void cli_error_flags(fg_error *err);
 
+/* text with each "setting `NAME`" named as its flag, into out (cut at
+ * size). Returns 1 when out holds a rewritten text, 0 when text names no
+ * setting (out is then unspecified). */
+int cli_text_flags(const char *text, char *out, size_t size);
+
+/* The same for the "reason" of each drop of an LLM run's summary. */
+typedef struct json_t json_t;
+void cli_drops_flags(json_t *drops);
+
 /* The same for the messages of an issue list. FG_OK or FG_ENOMEM. */
 struct fg_issue_list;
 int cli_issue_flags(struct fg_issue_list *l);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "fhir/base/fg_data.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
@@ -29,6 +31,7 @@ static const struct {
     {"condition", "--condition", "--condition"},
     {"ig", "--ig", "--ig"},
     {"jobs", "--jobs", "--jobs"},
+    {"max_tokens", "--llm-max-tokens", "--llm-max-tokens"},
     {"packages", "--packages", "--packages or FHIRGEN_PACKAGES"},
     {"profile", "--profile", "--profile"},
 };
@@ -74,6 +77,23 @@ static int said_as_flags(const char *text, char *out, size_t size)
     }
     out[n] = 0;
     return changed;
+}
+
+int cli_text_flags(const char *text, char *out, size_t size)
+{
+    return text && strstr(text, SAID_PREFIX) && said_as_flags(text, out, size);
+}
+
+void cli_drops_flags(json_t *drops)
+{
+    char text[FG_ERROR_TEXT_MAX];
+    size_t i;
+    json_t *d;
+    json_array_foreach(drops, i, d)
+    {
+        if (cli_text_flags(json_string_value(json_object_get(d, "reason")), text, sizeof(text)))
+            json_object_set_new(d, "reason", json_string(text));
+    }
 }
 
 void cli_error_flags(fg_error *err)
