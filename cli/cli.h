@@ -29,7 +29,8 @@ void cli_catch_signals(void);
 /* ---- settings.c: the environment, and settings named back as flags ---- */
 
 /* The flag that sets the library setting named `where` ("jobs" ->
- * "--jobs"), or NULL when where names no setting. Static strings. */
+ * "--jobs"), or NULL when where names no setting or no flag sets it.
+ * Static strings. */
 const char *cli_setting_flag(const char *where);
 
 /* Rewrite err for a user: a `where` naming a setting becomes its flag, and

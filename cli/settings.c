@@ -25,10 +25,11 @@
 /* Each setting the library names, with how a user sets it. */
 static const struct {
     const char *setting;
-    const char *flag; /* what cli_setting_flag answers */
+    const char *flag; /* what cli_setting_flag answers; NULL: set by the environment only */
     const char *said; /* what replaces "setting `NAME`" in a message */
 } settings[] = {
     {"condition", "--condition", "--condition"},
+    {"data_dir", NULL, "FHIRGEN_DATA_DIR"},
     {"ig", "--ig", "--ig"},
     {"jobs", "--jobs", "--jobs"},
     {"max_tokens", "--llm-max-tokens", "--llm-max-tokens"},
