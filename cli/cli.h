@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "fhir/base/fg_error.h"
+#include "fhir/base/fg_time.h"
 
 /* Exit codes of every subcommand. */
 enum {
@@ -25,7 +26,45 @@ extern volatile sig_atomic_t cli_cancel;
 /* Install SIGINT/SIGTERM handlers that raise cli_cancel. */
 void cli_catch_signals(void);
 
-/* "fhirgen <cmd>: <where>: <text>" on stderr. */
+/* ---- settings.c: the environment, and settings named back as flags ---- */
+
+/* The flag that sets the library setting named `where` ("jobs" ->
+ * "--jobs"), or NULL when where names no setting or no flag sets it.
+ * Static strings. */
+const char *cli_setting_flag(const char *where);
+
+/* Rewrite err for a user: a `where` naming a setting becomes its flag, and
+ * each "setting `NAME`" in the text becomes the flag (or flag and
+ * environment variable) that sets it. */
+void cli_error_flags(fg_error *err);
+
+/* text with each "setting `NAME`" named as its flag, into out (cut at
+ * size). Returns 1 when out holds a rewritten text, 0 when text names no
+ * setting (out is then unspecified). */
+int cli_text_flags(const char *text, char *out, size_t size);
+
+/* The same for the "reason" of each drop of an LLM run's summary. */
+typedef struct json_t json_t;
+void cli_drops_flags(json_t *drops);
+
+/* The same for the messages of an issue list. FG_OK or FG_ENOMEM. */
+struct fg_issue_list;
+int cli_issue_flags(struct fg_issue_list *l);
+
+/* Hand the environment's settings to the library: FHIRGEN_DATA_DIR (the
+ * data folder). Call first in main, before any thread. */
+void cli_settings_from_env(void);
+
+/* The cohort's "now": SOURCE_DATE_EPOCH when it is a number, else the
+ * clock. */
+fg_time cli_now(void);
+
+/* The package cache folder: `packages` (the --packages flag) when set,
+ * else $FHIRGEN_PACKAGES, else $HOME/.fhir/packages. Borrowed (a static
+ * buffer in the last case). */
+const char *cli_package_cache(const char *packages);
+
+/* "fhirgen <cmd>: <where>: <text>" on stderr, settings named as flags. */
 void cli_report(const char *cmd, const fg_error *err);
 
 /* "fhirgen <cmd>: <message>" on stderr, plus a hint to run --help. Returns EXIT_USAGE. */

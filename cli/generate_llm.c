@@ -110,6 +110,9 @@ typedef struct ui {
 static void on_drop(void *ud, uint64_t index, const char *reason, const char *errors)
 {
     (void)ud;
+    char said[FG_ERROR_TEXT_MAX];
+    if (cli_text_flags(reason, said, sizeof(said)))
+        reason = said;
     fprintf(stderr, "%sfhirgen generate: patient %llu dropped: %s\n",
             ((ui *)ud)->tty ? "\r\033[K" : "", (unsigned long long)index, reason);
     int shown = 0;
@@ -252,6 +255,7 @@ static int write_summary_json(const cli_gen_opts *go, const fg_llmgen_summary *s
     SETI(root, "files", s->files);
     SETI(root, "bytes", s->bytes);
     json_object_set_new(root, "seconds", json_real(s->seconds));
+    cli_drops_flags(s->drops);
     json_object_set(root, "dropped", s->drops ? s->drops : json_array());
 #undef SETI
     int rc = cli_gen_write_summary(go->summary_json, root, err);

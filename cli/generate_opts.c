@@ -37,7 +37,7 @@ static const struct option shared_options[] = {
 void cli_gen_opts_init(cli_gen_opts *o, const struct option *own)
 {
     memset(o, 0, sizeof(*o));
-    fg_cohort_spec_default(&o->spec);
+    fg_cohort_spec_default_at(&o->spec, cli_now());
     o->count = 10;
     o->out = "./out";
     o->format = FG_FORMAT_BUNDLE;

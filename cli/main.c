@@ -40,6 +40,7 @@ int main(int argc, char **argv)
      * freed. glibc otherwise raises this threshold as large buffers are
      * freed, and a long run's memory creeps up with fragmentation. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    cli_settings_from_env();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -24,8 +24,10 @@ void cli_catch_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-void cli_report(const char *cmd, const fg_error *err)
+void cli_report(const char *cmd, const fg_error *e)
 {
+    fg_error copy = *e, *err = &copy;
+    cli_error_flags(err);
     if (err->where[0] && err->line > 0)
         fprintf(stderr, "fhirgen %s: %s:%d: %s\n", cmd, err->where, err->line, err->text);
     else if (err->where[0])

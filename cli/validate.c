@@ -162,7 +162,8 @@ static void validate_slot(const fg_validator *v, fg_arena *scratch, slot *s)
         fg_error err;
         fg_error_clear(&err);
         if (fg_validate_bytes_arena(v, scratch, s->buf + it->off, it->len, &it->issues, &err) !=
-            FG_OK)
+                FG_OK ||
+            cli_issue_flags(&it->issues) != FG_OK)
             it->failed = 1;
     }
 }

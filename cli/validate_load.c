@@ -27,7 +27,7 @@ int cli_validate_load(const char *const *igs, size_t n_igs, const char *packages
     rc = fg_registry_load_core(reg, fg_data_dir(), err);
     if (rc != FG_OK)
         goto cleanup;
-    const char *cache = fg_package_cache_dir(packages);
+    const char *cache = cli_package_cache(packages);
     for (size_t i = 0; i < n_igs; i++) {
         rc = fg_registry_load_package(reg, cache, igs[i], err);
         if (rc == FG_ENOTFOUND && err) {
@@ -73,7 +73,7 @@ int cli_gen_check_open(cli_gen_check **out, fg_error *err)
     if (!c)
         return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
     pthread_mutex_init(&c->mu, NULL);
-    const char *cache = fg_package_cache_dir(NULL);
+    const char *cache = cli_package_cache(NULL);
     char path[4096];
     struct stat st;
     snprintf(path, sizeof(path), "%s/%s/package", cache, us_core[0]);

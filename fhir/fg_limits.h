@@ -42,7 +42,7 @@
 #define FG_SMART_ASSERTION_LIFETIME_S 240       /* exp of a SMART client assertion (at most 300) */
 #define FG_MAX_SMART_KEY_BYTES 65536            /* one PEM private key */
 
-/* Grounding and coherence of LLM histories (generators/ground.c, coherence.c) */
+/* Findings on LLM histories: grounding and plausibility (validators/fg_findings.h) */
 #define FG_MAX_FINDINGS 1000            /* findings one history keeps (the rest are counted) */
 #define FG_MAX_FINDING_BYTES 512        /* one finding's message */
 

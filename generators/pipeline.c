@@ -450,7 +450,7 @@ int fg_pipeline_run(const fg_engine *e, const fg_mapper *m, const fg_pipeline_op
     int locks = 0;
 
     if (o->jobs < 1 || o->jobs > FG_MAX_JOBS) {
-        rc = fg_error_set(err, FG_EUSAGE, "--jobs", "must be between 1 and %d", FG_MAX_JOBS);
+        rc = fg_error_set(err, FG_EUSAGE, "jobs", "must be between 1 and %d", FG_MAX_JOBS);
         goto cleanup;
     }
     if (!m && o->format != FG_FORMAT_HISTORY) {

@@ -5,7 +5,7 @@
  * A registry gathers StructureDefinitions, ValueSets and CodeSystems from
  * fhirgen's compact R4 core (data/r4core) and from FHIR packages in the
  * package cache (~/.fhir/packages/<name>#<version>/package/, or the folder
- * named by FHIRGEN_PACKAGES or --packages). fg_registry_finish() compiles
+ * the caller names). fg_registry_finish() compiles
  * every StructureDefinition snapshot into a tree of fg_elem and expands
  * every value set that a required or extensible binding names. After that
  * the registry is immutable: any number of threads may read it at once,
@@ -186,16 +186,20 @@ void fg_registry_free(fg_registry *reg);
  * (datadir/r4core/). FG_ENOTFOUND when it is missing. */
 int fg_registry_load_core(fg_registry *reg, const char *datadir, fg_error *err);
 
-/* The package cache folder: `explicit_dir` when not NULL, else
- * $FHIRGEN_PACKAGES, else $HOME/.fhir/packages. Never NULL; borrowed (a
- * static buffer for the last case, so not thread-safe). */
-const char *fg_package_cache_dir(const char *explicit_dir);
+/* The package cache folder: `explicit_dir` when not NULL or empty, else
+ * <home>/.fhir/packages (home NULL or empty: the current folder), written
+ * into buf. Returns explicit_dir or buf; NULL when buf is too small. The
+ * library reads no environment: the fhirgen program passes --packages, else
+ * FHIRGEN_PACKAGES, as explicit_dir and $HOME as home. */
+const char *fg_package_cache_dir(const char *explicit_dir, const char *home, char *buf,
+                                 size_t size);
 
 /* Load package `spec` ("hl7.fhir.us.core#6.1.0", or a bare name for the
  * highest version present) and, recursively, its dependencies from the
- * cache folder `cache`. Builds the package index when .index.json is
- * missing (in memory; the cache is never written). A dependency that is
- * missing is a note, not an error; hl7.fhir.r4.core is skipped silently
+ * cache folder `cache` (required; see fg_package_cache_dir). Builds the
+ * package index when .index.json is missing (in memory; the cache is never
+ * written). A dependency that is missing is a note, not an error;
+ * hl7.fhir.r4.core is skipped silently
  * (the compact core provides it). FG_ENOTFOUND when `spec` itself is missing,
  * FG_EINVALID for a package without package.json or with a resource that
  * is not JSON (err names the file). */

@@ -21,17 +21,13 @@
 
 #define CORE_NAME "hl7.fhir.r4.core"
 
-const char *fg_package_cache_dir(const char *explicit_dir)
+const char *fg_package_cache_dir(const char *explicit_dir, const char *home, char *buf,
+                                 size_t size)
 {
-    static char buf[4096];
     if (explicit_dir && *explicit_dir)
         return explicit_dir;
-    const char *env = getenv("FHIRGEN_PACKAGES");
-    if (env && *env)
-        return env;
-    const char *home = getenv("HOME");
-    snprintf(buf, sizeof buf, "%s/.fhir/packages", home && *home ? home : ".");
-    return buf;
+    int n = snprintf(buf, size, "%s/.fhir/packages", home && *home ? home : ".");
+    return n < 0 || (size_t)n >= size ? NULL : buf;
 }
 
 /* Compare dotted versions numerically ("6.10.0" > "6.9.1"); a suffix
@@ -139,7 +135,7 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
                        : fg_error_set(err, FG_ENOMEM, name, "out of memory");
         return fg_error_set(err, FG_ENOTFOUND, name,
                             "package %s is not in the package cache %s: install it there, or "
-                            "point --packages or FHIRGEN_PACKAGES at the folder holding it",
+                            "point setting `packages` at the folder holding it",
                             name, cache);
     }
     snprintf(key, sizeof key, "%s#%s", name, ver);
@@ -164,7 +160,7 @@ static int load_one(fg_registry *reg, const char *cache, const char *name, const
                        : fg_error_set(err, FG_ENOMEM, key, "out of memory");
         return fg_error_set(err, FG_ENOTFOUND, dir,
                             "package %s is not in the package cache: install it there, or point "
-                            "--packages or FHIRGEN_PACKAGES at the folder holding it",
+                            "setting `packages` at the folder holding it",
                             key);
     }
     char *pkey = fg_arena_strdup(&reg->arena, key);
@@ -206,7 +202,7 @@ int fg_registry_load_package(fg_registry *reg, const char *cache, const char *sp
     if (!reg || !spec || !*spec)
         return fg_error_set(err, FG_EUSAGE, "package", "no package named");
     if (!cache)
-        cache = fg_package_cache_dir(NULL);
+        return fg_error_set(err, FG_EUSAGE, "package", "no package cache named");
     if (reg->finished)
         return fg_error_set(err, FG_EUSAGE, spec, "the registry is finished: load before finish");
     const char *hash = strchr(spec, '#');

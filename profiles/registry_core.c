@@ -27,7 +27,7 @@ static int load_list(const char *dir, const char *file, const char *key, fgr_rea
     if (rc == FG_ENOTFOUND)
         return fg_error_set(err, FG_ENOTFOUND, path,
                             "the compact R4 core is missing: reinstall fhirgen, set "
-                            "FHIRGEN_DATA_DIR to its data folder, or regenerate it with "
+                            "setting `data_dir` to its data folder, or regenerate it with "
                             "profiles/gen_r4core.py");
     if (rc != FG_OK)
         return rc;

@@ -1,5 +1,5 @@
 /*
- * fg_coherence.h: checks that a (grounded) history tells a possible story.
+ * fg_plausibility.h: checks that a (grounded) history tells a possible story.
  *
  * The rules: every date lies inside the patient's life and before the end
  * of the history window, and in order (an encounter starts before it ends, events fall in
@@ -14,44 +14,44 @@
  * its source; the C code only walks them.
  *
  * Each violation is a finding of kind FG_FIND_INCOHERENT with the path of
- * the offending member (see fg_ground.h).
+ * the offending member (see validators/fg_findings.h).
  */
-#ifndef FG_COHERENCE_H
-#define FG_COHERENCE_H
+#ifndef FG_PLAUSIBILITY_H
+#define FG_PLAUSIBILITY_H
 
 #include "fhir/base/fg_error.h"
 #include "fhir/base/fg_time.h"
-#include "generators/llm/fg_ground.h"
+#include "validators/fg_findings.h"
 #include "generators/history/fg_history.h"
 
-typedef struct fg_coherence_rules fg_coherence_rules;
+typedef struct fg_plausibility_rules fg_plausibility_rules;
 
 /* Load the rule tables from the data folder `datadir` (tables/physiology.tsv,
  * tables/condition_sex_age.tsv). *out is new (free with
- * fg_coherence_free); a malformed row is FG_EINVALID naming file and line. */
-int fg_coherence_load(const char *datadir, fg_coherence_rules **out, fg_error *err);
+ * fg_plausibility_free); a malformed row is FG_EINVALID naming file and line. */
+int fg_plausibility_load(const char *datadir, fg_plausibility_rules **out, fg_error *err);
 
 /* Accepts NULL. */
-void fg_coherence_free(fg_coherence_rules *r);
+void fg_plausibility_free(fg_plausibility_rules *r);
 
 /* What the engine decided about the patient (the skeleton), which the
  * story must respect. A member set to FG_TIME_NONE is not checked (death:
  * alive). */
-typedef struct fg_coherence_facts {
+typedef struct fg_plausibility_facts {
     fg_sex sex;
     fg_time birth;         /* midnight UTC of the birth date */
     fg_time death;         /* FG_TIME_NONE while alive */
     fg_time history_start; /* the window the story must cover; not a bound: a */
     fg_time history_end;   /* diagnosis may predate it, nothing may follow its end */
-} fg_coherence_facts;
+} fg_plausibility_facts;
 
 /* The facts of h's own patient block (no history window). */
-void fg_coherence_facts_of(const fg_history *h, fg_coherence_facts *out);
+void fg_plausibility_facts_of(const fg_history *h, fg_plausibility_facts *out);
 
 /* Check h against the rules and the facts (NULL: those of h's patient),
  * appending one finding per violation to out. Returns FG_OK even when
  * findings were added; FG_ENOMEM or FG_EUSAGE (r or h NULL) in err. */
-int fg_coherence_check(const fg_coherence_rules *r, const fg_history *h,
-                       const fg_coherence_facts *facts, fg_findings *out, fg_error *err);
+int fg_plausibility_check(const fg_plausibility_rules *r, const fg_history *h,
+                       const fg_plausibility_facts *facts, fg_findings *out, fg_error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * coherence.c: does a history tell a possible story?
+ * plausibility.c: does a history tell a possible story?
  *
  * The rules that are knowledge live in two tables of the data folder,
  * loaded once and shared read-only by every thread:
@@ -23,7 +23,7 @@
 #include "fhir/base/fg_tsv.h"
 #include "validators/plausibility_private.h"
 
-void fg_coherence_free(fg_coherence_rules *r)
+void fg_plausibility_free(fg_plausibility_rules *r)
 {
     if (!r)
         return;
@@ -34,7 +34,7 @@ void fg_coherence_free(fg_coherence_rules *r)
     free(r);
 }
 
-static int load_physiology(fg_coherence_rules *r, const char *path, fg_error *err)
+static int load_physiology(fg_plausibility_rules *r, const char *path, fg_error *err)
 {
     size_t cc, cu, cmin, cmax;
     int rc = fg_tsv_load(path, &r->phys_tab, err);
@@ -49,7 +49,7 @@ static int load_physiology(fg_coherence_rules *r, const char *path, fg_error *er
     if (!r->phys)
         return fg_error_set(err, FG_ENOMEM, path, "out of memory");
     for (size_t i = 0; i < r->n_phys; i++) {
-        coh_range *x = &r->phys[i];
+        pl_range *x = &r->phys[i];
         x->code = fg_tsv_cell(t, i, cc);
         x->unit = fg_tsv_cell(t, i, cu);
         if ((rc = fg_tsv_double(t, i, cmin, &x->min, err)) ||
@@ -62,7 +62,7 @@ static int load_physiology(fg_coherence_rules *r, const char *path, fg_error *er
     return FG_OK;
 }
 
-static int load_sex_age(fg_coherence_rules *r, const char *path, fg_error *err)
+static int load_sex_age(fg_plausibility_rules *r, const char *path, fg_error *err)
 {
     size_t cs, cc, cx, ca, cb;
     int rc = fg_tsv_load(path, &r->sex_tab, err);
@@ -78,7 +78,7 @@ static int load_sex_age(fg_coherence_rules *r, const char *path, fg_error *err)
     if (!r->sexage)
         return fg_error_set(err, FG_ENOMEM, path, "out of memory");
     for (size_t i = 0; i < r->n_sexage; i++) {
-        coh_sexage *x = &r->sexage[i];
+        pl_sexage *x = &r->sexage[i];
         double a, b;
         const char *sex = fg_tsv_cell(t, i, cx);
         x->system = fg_tsv_cell(t, i, cs);
@@ -103,13 +103,13 @@ static int load_sex_age(fg_coherence_rules *r, const char *path, fg_error *err)
     return FG_OK;
 }
 
-int fg_coherence_load(const char *datadir, fg_coherence_rules **out, fg_error *err)
+int fg_plausibility_load(const char *datadir, fg_plausibility_rules **out, fg_error *err)
 {
     char path[4096];
     int rc;
-    fg_coherence_rules *r = calloc(1, sizeof(*r));
+    fg_plausibility_rules *r = calloc(1, sizeof(*r));
     if (!r)
-        return fg_error_set(err, FG_ENOMEM, "coherence rules", "out of memory");
+        return fg_error_set(err, FG_ENOMEM, "plausibility rules", "out of memory");
     if ((size_t)snprintf(path, sizeof(path), "%s/tables/physiology.tsv", datadir) >=
         sizeof(path)) {
         rc = fg_error_set(err, FG_ELIMIT, datadir, "path too long");
@@ -123,11 +123,11 @@ int fg_coherence_load(const char *datadir, fg_coherence_rules **out, fg_error *e
     *out = r;
     r = NULL;
 cleanup:
-    fg_coherence_free(r);
+    fg_plausibility_free(r);
     return rc;
 }
 
-void fg_coherence_facts_of(const fg_history *h, fg_coherence_facts *out)
+void fg_plausibility_facts_of(const fg_history *h, fg_plausibility_facts *out)
 {
     out->sex = h->patient.sex;
     out->birth = h->patient.birth_date;
@@ -136,7 +136,7 @@ void fg_coherence_facts_of(const fg_history *h, fg_coherence_facts *out)
     out->history_end = FG_TIME_NONE;
 }
 
-const coh_range *coh_physiology(const fg_coherence_rules *r, const char *code)
+const pl_range *pl_physiology(const fg_plausibility_rules *r, const char *code)
 {
     for (size_t i = 0; i < r->n_phys; i++)
         if (strcmp(r->phys[i].code, code) == 0)
@@ -144,7 +144,7 @@ const coh_range *coh_physiology(const fg_coherence_rules *r, const char *code)
     return NULL;
 }
 
-const coh_sexage *coh_sex_age(const fg_coherence_rules *r, const char *system, const char *code)
+const pl_sexage *pl_sex_age(const fg_plausibility_rules *r, const char *system, const char *code)
 {
     for (size_t i = 0; i < r->n_sexage; i++)
         if (strcmp(r->sexage[i].code, code) == 0 && strcmp(r->sexage[i].system, system) == 0)
@@ -152,12 +152,12 @@ const coh_sexage *coh_sex_age(const fg_coherence_rules *r, const char *system, c
     return NULL;
 }
 
-int64_t coh_day(fg_time t)
+int64_t pl_day(fg_time t)
 {
     return t / FG_DAY - (t % FG_DAY < 0); /* floor, defined for every t */
 }
 
-void coh_add(coh_ctx *c, const char *list, size_t index, const char *member, const char *fmt,
+void pl_add(pl_ctx *c, const char *list, size_t index, const char *member, const char *fmt,
              ...)
 {
     char path[256], msg[FG_MAX_FINDING_BYTES];
@@ -174,7 +174,7 @@ void coh_add(coh_ctx *c, const char *list, size_t index, const char *member, con
 }
 
 /* An instant's date for messages (a buffer per slot: three per message). */
-const char *coh_date(coh_ctx *c, int slot, fg_time t)
+const char *pl_date(pl_ctx *c, int slot, fg_time t)
 {
     char *out = c->dates[slot < 0 || slot > 2 ? 0 : slot];
     fg_format_date(t, out);
@@ -183,16 +183,16 @@ const char *coh_date(coh_ctx *c, int slot, fg_time t)
 
 /* Physiological bounds of observation i and its components, and a blood
  * pressure whose diastolic is not below its systolic. */
-static void check_values(coh_ctx *c, const fg_history *h)
+static void check_values(pl_ctx *c, const fg_history *h)
 {
     char member[64];
     for (size_t i = 0; i < h->observations.n; i++) {
         const fg_observation *o = &h->observations.v[i];
-        const coh_range *x;
+        const pl_range *x;
         if (o->kind == FG_VALUE_QUANTITY && o->term.code && o->unit &&
-            (x = coh_physiology(c->r, o->term.code)) && strcmp(o->unit, x->unit) == 0 &&
+            (x = pl_physiology(c->r, o->term.code)) && strcmp(o->unit, x->unit) == 0 &&
             (o->value < x->min || o->value > x->max))
-            coh_add(c, "observations", i, "value",
+            pl_add(c, "observations", i, "value",
                     "%g %s is outside what a living person can have for \"%s\" (%g to %g %s)",
                     o->value, o->unit, o->term.display ? o->term.display : o->term.code, x->min,
                     x->max, x->unit);
@@ -202,86 +202,86 @@ static void check_values(coh_ctx *c, const fg_history *h)
             const fg_component *k = &o->components[j];
             if (!k->term.code)
                 continue;
-            if (k->unit && (x = coh_physiology(c->r, k->term.code)) &&
+            if (k->unit && (x = pl_physiology(c->r, k->term.code)) &&
                 strcmp(k->unit, x->unit) == 0 && (k->value < x->min || k->value > x->max)) {
                 snprintf(member, sizeof(member), "components[%zu].value", j);
-                coh_add(c, "observations", i, member,
+                pl_add(c, "observations", i, member,
                         "%g %s is outside what a living person can have for \"%s\" (%g to %g "
                         "%s)",
                         k->value, k->unit, k->term.display ? k->term.display : k->term.code,
                         x->min, x->max, x->unit);
             }
-            if (strcmp(k->term.code, COH_LOINC_SYSTOLIC) == 0)
+            if (strcmp(k->term.code, PL_LOINC_SYSTOLIC) == 0)
                 sys = k->value, has_sys = 1;
-            if (strcmp(k->term.code, COH_LOINC_DIASTOLIC) == 0)
+            if (strcmp(k->term.code, PL_LOINC_DIASTOLIC) == 0)
                 dia = k->value, has_dia = 1;
         }
         if (has_sys && has_dia && dia >= sys)
-            coh_add(c, "observations", i, "components",
+            pl_add(c, "observations", i, "components",
                     "diastolic pressure %g is not below systolic %g", dia, sys);
     }
 }
 
 /* Conditions, procedures and observations against the sex and age table. */
-static void check_sex_age(coh_ctx *c, const fg_history *h)
+static void check_sex_age(pl_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *x = &h->conditions.v[i];
-        const coh_sexage *s;
+        const pl_sexage *s;
         if (!x->term.code || !x->term.system ||
-            !(s = coh_sex_age(c->r, x->term.system, x->term.code)))
+            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
             continue;
         int age = x->onset != FG_TIME_NONE && c->f.birth != FG_TIME_NONE
                       ? fg_age_at(c->f.birth, x->onset)
                       : -1;
         if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            coh_add(c, "conditions", i, "term", "\"%s\" is only possible in a %s patient; this "
+            pl_add(c, "conditions", i, "term", "\"%s\" is only possible in a %s patient; this "
                     "patient is %s", x->term.display ? x->term.display : x->term.code,
                     s->sex == FG_SEX_MALE ? "male" : "female",
                     c->f.sex == FG_SEX_MALE ? "male" : "female");
         else if (age >= 0 && (age < s->age_min || age > s->age_max))
-            coh_add(c, "conditions", i, "onset", "\"%s\" at age %d: it occurs between ages %d "
+            pl_add(c, "conditions", i, "onset", "\"%s\" at age %d: it occurs between ages %d "
                     "and %d", x->term.display ? x->term.display : x->term.code, age, s->age_min,
                     s->age_max);
     }
     for (size_t i = 0; i < h->procedures.n; i++) {
         const fg_procedure *x = &h->procedures.v[i];
-        const coh_sexage *s;
+        const pl_sexage *s;
         if (!x->term.code || !x->term.system ||
-            !(s = coh_sex_age(c->r, x->term.system, x->term.code)))
+            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
             continue;
         int age = c->f.birth != FG_TIME_NONE ? fg_age_at(c->f.birth, x->start) : -1;
         if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            coh_add(c, "procedures", i, "term", "\"%s\" is only possible in a %s patient; this "
+            pl_add(c, "procedures", i, "term", "\"%s\" is only possible in a %s patient; this "
                     "patient is %s", x->term.display ? x->term.display : x->term.code,
                     s->sex == FG_SEX_MALE ? "male" : "female",
                     c->f.sex == FG_SEX_MALE ? "male" : "female");
         else if (age >= 0 && (age < s->age_min || age > s->age_max))
-            coh_add(c, "procedures", i, "start", "\"%s\" at age %d: it is done between ages %d "
+            pl_add(c, "procedures", i, "start", "\"%s\" at age %d: it is done between ages %d "
                     "and %d", x->term.display ? x->term.display : x->term.code, age, s->age_min,
                     s->age_max);
     }
     for (size_t i = 0; i < h->observations.n; i++) {
         const fg_observation *x = &h->observations.v[i];
-        const coh_sexage *s;
+        const pl_sexage *s;
         if (!x->term.code || !x->term.system ||
-            !(s = coh_sex_age(c->r, x->term.system, x->term.code)))
+            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
             continue;
         if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            coh_add(c, "observations", i, "term", "\"%s\" is only measured in a %s patient; "
+            pl_add(c, "observations", i, "term", "\"%s\" is only measured in a %s patient; "
                     "this patient is %s", x->term.display ? x->term.display : x->term.code,
                     s->sex == FG_SEX_MALE ? "male" : "female",
                     c->f.sex == FG_SEX_MALE ? "male" : "female");
     }
 }
 
-int fg_coherence_check(const fg_coherence_rules *r, const fg_history *h,
-                       const fg_coherence_facts *facts, fg_findings *out, fg_error *err)
+int fg_plausibility_check(const fg_plausibility_rules *r, const fg_history *h,
+                       const fg_plausibility_facts *facts, fg_findings *out, fg_error *err)
 {
     if (!r || !h || !out)
-        return fg_error_set(err, FG_EUSAGE, "coherence", "rules, a history and a finding list "
+        return fg_error_set(err, FG_EUSAGE, "plausibility", "rules, a history and a finding list "
                                                          "are required");
-    coh_ctx c;
+    pl_ctx c;
     memset(&c, 0, sizeof(c));
     c.r = r;
     c.out = out;
@@ -289,13 +289,13 @@ int fg_coherence_check(const fg_coherence_rules *r, const fg_history *h,
     if (facts)
         c.f = *facts;
     else
-        fg_coherence_facts_of(h, &c.f);
-    coh_check_dates(&c, h);
-    coh_check_links(&c, h);
+        fg_plausibility_facts_of(h, &c.f);
+    pl_check_dates(&c, h);
+    pl_check_links(&c, h);
     check_values(&c, h);
     check_sex_age(&c, h);
-    coh_check_notes(&c, h);
+    pl_check_notes(&c, h);
     if (c.rc != FG_OK)
-        return fg_error_set(err, c.rc, "coherence", "out of memory");
+        return fg_error_set(err, c.rc, "plausibility", "out of memory");
     return FG_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * coherence_events.c: the logical rules of coherence.c.
+ * plausibility_events.c: the logical rules of plausibility.c.
  *
  * Dates: every instant lies after the birth date, not after death and not
  * after the end of the history; ends follow starts; an event falls on the
@@ -23,28 +23,28 @@ static const char *term_name(const fg_term *t)
 }
 
 /* One instant against birth, death and the end of the history. */
-static void check_when(coh_ctx *c, const char *list, size_t i, const char *member, fg_time t)
+static void check_when(pl_ctx *c, const char *list, size_t i, const char *member, fg_time t)
 {
     if (t == FG_TIME_NONE)
         return;
-    int64_t d = coh_day(t);
-    if (c->f.birth != FG_TIME_NONE && d < coh_day(c->f.birth))
-        coh_add(c, list, i, member, "%s is before the patient's birth (%s)", coh_date(c, 0, t),
-                coh_date(c, 1, c->f.birth));
-    else if (c->f.death != FG_TIME_NONE && d > coh_day(c->f.death))
-        coh_add(c, list, i, member, "%s is after the patient's death (%s)", coh_date(c, 0, t),
-                coh_date(c, 1, c->f.death));
-    else if (c->f.history_end != FG_TIME_NONE && d > coh_day(c->f.history_end))
-        coh_add(c, list, i, member, "%s is after the end of the history (%s)",
-                coh_date(c, 0, t), coh_date(c, 1, c->f.history_end));
+    int64_t d = pl_day(t);
+    if (c->f.birth != FG_TIME_NONE && d < pl_day(c->f.birth))
+        pl_add(c, list, i, member, "%s is before the patient's birth (%s)", pl_date(c, 0, t),
+                pl_date(c, 1, c->f.birth));
+    else if (c->f.death != FG_TIME_NONE && d > pl_day(c->f.death))
+        pl_add(c, list, i, member, "%s is after the patient's death (%s)", pl_date(c, 0, t),
+                pl_date(c, 1, c->f.death));
+    else if (c->f.history_end != FG_TIME_NONE && d > pl_day(c->f.history_end))
+        pl_add(c, list, i, member, "%s is after the end of the history (%s)",
+                pl_date(c, 0, t), pl_date(c, 1, c->f.history_end));
 }
 
-static void check_order(coh_ctx *c, const char *list, size_t i, const char *member,
+static void check_order(pl_ctx *c, const char *list, size_t i, const char *member,
                         fg_time start, fg_time end, const char *what)
 {
     if (start != FG_TIME_NONE && end != FG_TIME_NONE && end < start)
-        coh_add(c, list, i, member, "%s is before the %s (%s)", coh_date(c, 0, end), what,
-                coh_date(c, 1, start));
+        pl_add(c, list, i, member, "%s is before the %s (%s)", pl_date(c, 0, end), what,
+                pl_date(c, 1, start));
 }
 
 /* The encounter named by id, or NULL. */
@@ -55,40 +55,40 @@ static const fg_encounter *encounter(const fg_history *h, const char *id)
 
 /* 1 when the encounter's own dates are wrong (reported at the encounter):
  * its events are then not also reported as off its days. */
-static int encounter_dates_wrong(const coh_ctx *c, const fg_encounter *e)
+static int encounter_dates_wrong(const pl_ctx *c, const fg_encounter *e)
 {
-    int64_t s = coh_day(e->start);
-    return (c->f.birth != FG_TIME_NONE && s < coh_day(c->f.birth)) ||
-           (c->f.death != FG_TIME_NONE && s > coh_day(c->f.death)) ||
-           (c->f.history_end != FG_TIME_NONE && s > coh_day(c->f.history_end)) ||
+    int64_t s = pl_day(e->start);
+    return (c->f.birth != FG_TIME_NONE && s < pl_day(c->f.birth)) ||
+           (c->f.death != FG_TIME_NONE && s > pl_day(c->f.death)) ||
+           (c->f.history_end != FG_TIME_NONE && s > pl_day(c->f.history_end)) ||
            (e->end != FG_TIME_NONE && e->end < e->start);
 }
 
 /* An event's instant on the days of its encounter (which must exist). */
-static void check_in_encounter(coh_ctx *c, const fg_history *h, const char *list, size_t i,
+static void check_in_encounter(pl_ctx *c, const fg_history *h, const char *list, size_t i,
                                const char *enc_id, const char *member, fg_time t)
 {
     const fg_encounter *e = encounter(h, enc_id);
     if (!e) {
-        coh_add(c, list, i, "encounter", "no encounter has id \"%s\"", enc_id ? enc_id : "");
+        pl_add(c, list, i, "encounter", "no encounter has id \"%s\"", enc_id ? enc_id : "");
         return;
     }
     if (t == FG_TIME_NONE || e->start == FG_TIME_NONE || encounter_dates_wrong(c, e))
         return;
-    int64_t d = coh_day(t), s = coh_day(e->start);
-    int64_t x = e->end != FG_TIME_NONE && e->end > e->start ? coh_day(e->end) : s;
+    int64_t d = pl_day(t), s = pl_day(e->start);
+    int64_t x = e->end != FG_TIME_NONE && e->end > e->start ? pl_day(e->end) : s;
     /* The day after counts: a visit late in the evening ends past midnight,
      * and a prescription may start the next morning. */
     if (d < s || d > x + 1)
-        coh_add(c, list, i, member, "%s is not on the days of its encounter %s (%s%s%s)%s",
-                coh_date(c, 0, t), e->id, coh_date(c, 1, e->start), x > s ? " to " : "",
-                x > s ? coh_date(c, 2, e->end) : "",
+        pl_add(c, list, i, member, "%s is not on the days of its encounter %s (%s%s%s)%s",
+                pl_date(c, 0, t), e->id, pl_date(c, 1, e->start), x > s ? " to " : "",
+                x > s ? pl_date(c, 2, e->end) : "",
                 strcmp(member, "recorded") == 0
                     ? ": recorded is when that encounter noted it (the onset may be earlier)"
                     : "");
 }
 
-void coh_check_dates(coh_ctx *c, const fg_history *h)
+void pl_check_dates(pl_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->encounters.n; i++) {
         const fg_encounter *e = &h->encounters.v[i];
@@ -102,9 +102,9 @@ void coh_check_dates(coh_ctx *c, const fg_history *h)
         check_when(c, "conditions", i, "abatement", x->abatement);
         check_order(c, "conditions", i, "abatement", x->onset, x->abatement, "onset");
         if (x->recorded != FG_TIME_NONE && x->onset != FG_TIME_NONE &&
-            coh_day(x->recorded) < coh_day(x->onset))
-            coh_add(c, "conditions", i, "recorded", "%s is before the onset (%s)",
-                    coh_date(c, 0, x->recorded), coh_date(c, 1, x->onset));
+            pl_day(x->recorded) < pl_day(x->onset))
+            pl_add(c, "conditions", i, "recorded", "%s is before the onset (%s)",
+                    pl_date(c, 0, x->recorded), pl_date(c, 1, x->onset));
         check_in_encounter(c, h, "conditions", i, x->encounter, "recorded", x->recorded);
     }
     for (size_t i = 0; i < h->observations.n; i++) {
@@ -125,11 +125,11 @@ void coh_check_dates(coh_ctx *c, const fg_history *h)
         check_in_encounter(c, h, "medications", i, x->encounter, "start", x->start);
         if (x->status == FG_MED_ACTIVE && x->end != FG_TIME_NONE &&
             (c->f.history_end == FG_TIME_NONE || x->end <= c->f.history_end))
-            coh_add(c, "medications", i, "status",
+            pl_add(c, "medications", i, "status",
                     "\"active\" but the medication ended %s: use \"completed\" or \"stopped\", "
-                    "or end null", coh_date(c, 0, x->end));
+                    "or end null", pl_date(c, 0, x->end));
         else if (x->status != FG_MED_ACTIVE && x->end == FG_TIME_NONE)
-            coh_add(c, "medications", i, "end",
+            pl_add(c, "medications", i, "end",
                     "a %s medication needs the date it ended",
                     x->status == FG_MED_STOPPED ? "stopped" : "completed");
     }
@@ -150,12 +150,12 @@ void coh_check_dates(coh_ctx *c, const fg_history *h)
         const fg_encounter *e = encounter(h, x->encounter);
         check_when(c, "allergies", i, "onset", x->onset);
         if (!e)
-            coh_add(c, "allergies", i, "encounter", "no encounter has id \"%s\"",
+            pl_add(c, "allergies", i, "encounter", "no encounter has id \"%s\"",
                     x->encounter ? x->encounter : "");
         else if (x->onset != FG_TIME_NONE && e->end != FG_TIME_NONE &&
-                 !encounter_dates_wrong(c, e) && coh_day(x->onset) > coh_day(e->end))
-            coh_add(c, "allergies", i, "onset", "%s is after its encounter %s (%s) recorded it",
-                    coh_date(c, 0, x->onset), e->id, coh_date(c, 1, e->end));
+                 !encounter_dates_wrong(c, e) && pl_day(x->onset) > pl_day(e->end))
+            pl_add(c, "allergies", i, "onset", "%s is after its encounter %s (%s) recorded it",
+                    pl_date(c, 0, x->onset), e->id, pl_date(c, 1, e->end));
     }
     for (size_t i = 0; i < h->careplans.n; i++) {
         const fg_careplan *x = &h->careplans.v[i];
@@ -182,23 +182,23 @@ static const fg_condition *condition(const fg_history *h, const char *id, size_t
 }
 
 /* A treatment starting at `start` for condition `id` at list[i].member. */
-static void check_reason(coh_ctx *c, const fg_history *h, const char *list, size_t i,
+static void check_reason(pl_ctx *c, const fg_history *h, const char *list, size_t i,
                          const char *member, const char *id, fg_time start, const char *what)
 {
     size_t k = 0;
     const fg_condition *x = condition(h, id, &k);
     if (!x) {
-        coh_add(c, list, i, member, "no condition has id \"%s\"", id);
+        pl_add(c, list, i, member, "no condition has id \"%s\"", id);
         return;
     }
     if (start != FG_TIME_NONE && x->onset != FG_TIME_NONE &&
-        coh_day(start) < coh_day(x->onset))
-        coh_add(c, list, i, member, "the %s starts %s, before its reason \"%s\" "
-                "(conditions[%zu]) began (%s)", what, coh_date(c, 0, start),
-                term_name(&x->term), k, coh_date(c, 1, x->onset));
+        pl_day(start) < pl_day(x->onset))
+        pl_add(c, list, i, member, "the %s starts %s, before its reason \"%s\" "
+                "(conditions[%zu]) began (%s)", what, pl_date(c, 0, start),
+                term_name(&x->term), k, pl_date(c, 1, x->onset));
 }
 
-void coh_check_links(coh_ctx *c, const fg_history *h)
+void pl_check_links(pl_ctx *c, const fg_history *h)
 {
     char member[64];
     for (size_t i = 0; i < h->medications.n; i++) {
@@ -227,7 +227,7 @@ void coh_check_links(coh_ctx *c, const fg_history *h)
                         strcmp(h->observations.v[k].id, x->results[j]) == 0;
             if (!found) {
                 snprintf(member, sizeof(member), "results[%zu]", j);
-                coh_add(c, "reports", i, member, "no observation has id \"%s\"",
+                pl_add(c, "reports", i, member, "no observation has id \"%s\"",
                         x->results[j] ? x->results[j] : "");
             }
         }
@@ -287,21 +287,21 @@ static int in_clause(const char *p, const char *name)
     return *name && strcasestr(clause, name) != NULL;
 }
 
-#define COH_MAX_CUES_PER_NOTE 64
+#define PL_MAX_CUES_PER_NOTE 64
 
-static void check_note_conditions(coh_ctx *c, const fg_history *h, size_t i)
+static void check_note_conditions(pl_ctx *c, const fg_history *h, size_t i)
 {
     const fg_note *note = &h->notes.v[i];
     char name[256], alt[256];
     struct {
         const char *at; /* just after the cue */
         size_t cue;
-    } hits[COH_MAX_CUES_PER_NOTE];
+    } hits[PL_MAX_CUES_PER_NOTE];
     size_t n_hits = 0;
     /* The denials of the note, found once; most notes have none. */
     for (size_t q = 0; q < sizeof(CUES) / sizeof(CUES[0]); q++)
         for (const char *p = note->text;
-             n_hits < COH_MAX_CUES_PER_NOTE && (p = strcasestr(p, CUES[q].cue));) {
+             n_hits < PL_MAX_CUES_PER_NOTE && (p = strcasestr(p, CUES[q].cue));) {
             p += strlen(CUES[q].cue);
             hits[n_hits].at = p;
             hits[n_hits++].cue = q;
@@ -316,11 +316,11 @@ static void check_note_conditions(coh_ctx *c, const fg_history *h, size_t i)
             if (!active && !CUES[hits[j].cue].ever)
                 continue;
             if (in_clause(hits[j].at, name) || in_clause(hits[j].at, alt)) {
-                coh_add(c, "notes", i, "text",
+                pl_add(c, "notes", i, "text",
                         "the note says \"%s%s\" but the record has \"%s\" (conditions[%zu]) "
                         "since %s",
                         CUES[hits[j].cue].cue, alt[0] ? alt : name, x->term.display, k,
-                        coh_date(c, 0, x->onset));
+                        pl_date(c, 0, x->onset));
                 break;
             }
         }
@@ -328,7 +328,7 @@ static void check_note_conditions(coh_ctx *c, const fg_history *h, size_t i)
 }
 
 /* "54-year-old man", "54 year old female", "54 yo woman", "54 y/o male". */
-static void check_note_sex(coh_ctx *c, const fg_history *h, size_t i)
+static void check_note_sex(pl_ctx *c, const fg_history *h, size_t i)
 {
     static const char *const AGE[] = {"year-old ", "year old ", " yo ", " y/o ", "-yo "};
     static const struct {
@@ -346,7 +346,7 @@ static void check_note_sex(coh_ctx *c, const fg_history *h, size_t i)
             for (size_t w = 0; w < sizeof(WORDS) / sizeof(WORDS[0]); w++) {
                 if (strlen(WORDS[w].word) == n && strncasecmp(p, WORDS[w].word, n) == 0 &&
                     WORDS[w].sex != (int)c->f.sex) {
-                    coh_add(c, "notes", i, "text",
+                    pl_add(c, "notes", i, "text",
                             "the note calls the patient a %.*s, but the patient is %s", (int)n,
                             p, c->f.sex == FG_SEX_MALE ? "male" : "female");
                     return;
@@ -356,7 +356,7 @@ static void check_note_sex(coh_ctx *c, const fg_history *h, size_t i)
     }
 }
 
-void coh_check_notes(coh_ctx *c, const fg_history *h)
+void pl_check_notes(pl_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->notes.n; i++) {
         if (!h->notes.v[i].text)

@@ -1,8 +1,8 @@
 /*
- * coherence_private.h: what coherence.c and coherence_events.c share.
+ * plausibility_private.h: what plausibility.c and plausibility_events.c share.
  */
-#ifndef COHERENCE_PRIVATE_H
-#define COHERENCE_PRIVATE_H
+#ifndef PLAUSIBILITY_PRIVATE_H
+#define PLAUSIBILITY_PRIVATE_H
 
 #include <stdint.h>
 
@@ -11,56 +11,56 @@
 
 /* The systolic and diastolic components of a blood pressure panel; the
  * codes are rows of data/terminology/conditions.tsv. */
-#define COH_LOINC_SYSTOLIC "8480-6"
-#define COH_LOINC_DIASTOLIC "8462-4"
+#define PL_LOINC_SYSTOLIC "8480-6"
+#define PL_LOINC_DIASTOLIC "8462-4"
 
-typedef struct coh_range {
+typedef struct pl_range {
     const char *code; /* LOINC */
     const char *unit; /* UCUM, the terminology's unit for the code */
     double min, max;
-} coh_range;
+} pl_range;
 
-typedef struct coh_sexage {
+typedef struct pl_sexage {
     const char *system;
     const char *code;
     int sex; /* fg_sex, or -1 for either */
     int age_min, age_max;
-} coh_sexage;
+} pl_sexage;
 
-struct fg_coherence_rules {
+struct fg_plausibility_rules {
     fg_tsv *phys_tab, *sex_tab; /* the rows' strings live here */
-    coh_range *phys;
+    pl_range *phys;
     size_t n_phys;
-    coh_sexage *sexage;
+    pl_sexage *sexage;
     size_t n_sexage;
 };
 
-typedef struct coh_ctx {
-    const fg_coherence_rules *r;
-    fg_coherence_facts f;
+typedef struct pl_ctx {
+    const fg_plausibility_rules *r;
+    fg_plausibility_facts f;
     fg_findings *out;
     int rc; /* first FG_ENOMEM */
     char dates[3][11];
-} coh_ctx;
+} pl_ctx;
 
-const coh_range *coh_physiology(const fg_coherence_rules *r, const char *code);
-const coh_sexage *coh_sex_age(const fg_coherence_rules *r, const char *system, const char *code);
+const pl_range *pl_physiology(const fg_plausibility_rules *r, const char *code);
+const pl_sexage *pl_sex_age(const fg_plausibility_rules *r, const char *system, const char *code);
 
 /* Days since 1970-01-01 of an instant (floor). */
-int64_t coh_day(fg_time t);
+int64_t pl_day(fg_time t);
 
 /* An instant's date for a message; three slots (0, 1, 2) per message. */
-const char *coh_date(coh_ctx *c, int slot, fg_time t);
+const char *pl_date(pl_ctx *c, int slot, fg_time t);
 
 /* Append an incoherence at `list[index].member` (list NULL: member alone). */
-void coh_add(coh_ctx *c, const char *list, size_t index, const char *member, const char *fmt,
+void pl_add(pl_ctx *c, const char *list, size_t index, const char *member, const char *fmt,
              ...) __attribute__((format(printf, 5, 6)));
 
-/* coherence_events.c: dates against the patient's life and the window,
+/* plausibility_events.c: dates against the patient's life and the window,
  * dates in order, events inside their encounter, references, treatments
  * after their reason; notes against the record. */
-void coh_check_dates(coh_ctx *c, const fg_history *h);
-void coh_check_links(coh_ctx *c, const fg_history *h);
-void coh_check_notes(coh_ctx *c, const fg_history *h);
+void pl_check_dates(pl_ctx *c, const fg_history *h);
+void pl_check_links(pl_ctx *c, const fg_history *h);
+void pl_check_notes(pl_ctx *c, const fg_history *h);
 
 #endif

@@ -48,9 +48,9 @@ int fg_validator_new(const fg_registry *reg, const fg_validate_opts *opts, fg_va
         v->profile = fg_registry_structure(reg, v->opts.profile);
         if (v->profile == NULL) {
             fg_validator_free(v);
-            return fg_error_set(err, FG_ENOTFOUND, "--profile",
+            return fg_error_set(err, FG_ENOTFOUND, "profile",
                                 "profile %s is not loaded: load the package that defines it "
-                                "(--ig NAME#VERSION)",
+                                "(setting `ig` NAME#VERSION)",
                                 opts->profile);
         }
     }
@@ -132,7 +132,7 @@ static void check_meta_profiles(fgv_ctx *c, const fg_jv *res, const char *rt,
             if (c->v->opts.warn_unknown_profile)
                 fgv_issue(c, FG_SEV_WARNING, FG_CHECK_PROFILE, "not-found", NULL,
                           "Profile %s is claimed but not loaded, so the resource was not "
-                          "checked against it: load its package with --ig",
+                          "checked against it: load its package with setting `ig`",
                           url);
         } else if (s->type == NULL || strcmp(s->type, rt) != 0) {
             fgv_issue(c, FG_SEV_ERROR, FG_CHECK_PROFILE, "invalid", NULL,

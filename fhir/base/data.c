@@ -20,15 +20,15 @@
 
 static char data_dir[4096];
 
+void fg_data_set_dir(const char *dir)
+{
+    snprintf(data_dir, sizeof(data_dir), "%s", dir ? dir : "");
+}
+
 const char *fg_data_dir(void)
 {
     if (data_dir[0])
         return data_dir;
-    const char *env = getenv("FHIRGEN_DATA_DIR");
-    if (env && *env) {
-        snprintf(data_dir, sizeof(data_dir), "%s", env);
-        return data_dir;
-    }
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     size_t root = strlen(FG_BUILD_ROOT);

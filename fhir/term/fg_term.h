@@ -44,6 +44,19 @@ const fg_code_entry *fg_terminology_find(const fg_terminology *t, const char *sy
 const fg_code_entry *fg_terminology_lookup_display(const fg_terminology *t, const char *system,
                                                    const char *text);
 
+/* The entry named by text in system, forgiving what people and models
+ * change in a name: case, surrounding blanks and a final full stop, and a
+ * SNOMED CT semantic tag left out or added (" (disorder)", " (finding)",
+ * ...). Tries the text as written (fg_terminology_lookup_display), then
+ * without its tag, then, for SNOMED CT, with each common tag. NULL when
+ * none; borrowed from t. */
+const fg_code_entry *fg_terminology_lookup_name(const fg_terminology *t, const char *system,
+                                               const char *text);
+
+/* 1 when a and b are the same name by the rules of
+ * fg_terminology_lookup_name (case, blanks, semantic tag), else 0. */
+int fg_terminology_same_name(const char *a, const char *b);
+
 /* Number of entries, and the i-th (for tests that walk every code). */
 size_t fg_terminology_count(const fg_terminology *t);
 const fg_code_entry *fg_terminology_at(const fg_terminology *t, size_t i);

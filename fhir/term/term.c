@@ -3,10 +3,12 @@
  *
  * Every .tsv file of the folder is read with fg_tsv_load and the table
  * keeps those fg_tsv tables, so an entry's strings are their cells and
- * loading costs one table per file plus the entry arrays. Two sorted index
- * arrays serve the lookups: one by (system, code), one by (system, display
- * ignoring case). A display index row may come from the optional `synonyms` column
- * (alternatives separated by '|'), so it names its entry by number.
+ * loading costs one table per file plus the entry arrays. Two indexes serve
+ * the lookups: an open-addressing hash of (system, code), which every term
+ * the mapper writes and every code grounding checks goes through, and an
+ * array sorted by (system, display ignoring case). A display index row may
+ * come from the optional `synonyms` column (alternatives separated by '|'),
+ * so it names its entry by number.
  *
  * Codes may appear in more than one file (two parts of the engine can both
  * list a code); lookups return the first row loaded, files being read in
@@ -15,6 +17,7 @@
 #include "fhir/term/fg_term.h"
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,8 @@ struct fg_terminology {
     fg_arena synonyms; /* copies of the synonyms column's alternatives */
     fg_code_entry *entries; /* in load order */
     size_t n, cap;
-    size_t *by_code; /* entry numbers sorted by system, code, load order */
+    size_t *slots;   /* hash of (system, code): entry number + 1, 0 empty; first row wins */
+    size_t n_slots;  /* a power of two, at least twice the entries */
     term_disp *disp; /* sorted by system, display ignoring case, load order */
     size_t n_disp, cap_disp;
 };
@@ -52,7 +56,7 @@ void fg_terminology_free(fg_terminology *t)
     free(t->tables);
     fg_arena_free(&t->synonyms);
     free(t->entries);
-    free(t->by_code);
+    free(t->slots);
     free(t->disp);
     free(t);
 }
@@ -133,18 +137,42 @@ static int load_file(fg_terminology *t, const char *path, fg_error *err)
     return FG_OK;
 }
 
-static const fg_terminology *sort_ctx;
-
-static int cmp_code(const void *a, const void *b)
+static size_t key_hash(const char *system, const char *code)
 {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    const fg_code_entry *ex = &sort_ctx->entries[x], *ey = &sort_ctx->entries[y];
-    int c = strcmp(ex->system, ey->system);
-    if (!c)
-        c = strcmp(ex->code, ey->code);
-    if (!c)
-        c = x < y ? -1 : x > y;
-    return c;
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Index every entry by (system, code); a code listed again keeps its first
+ * row (files are read in name order). */
+static int build_code_index(fg_terminology *t)
+{
+    t->n_slots = 16;
+    while (t->n_slots < 2 * t->n)
+        t->n_slots *= 2;
+    t->slots = calloc(t->n_slots, sizeof(*t->slots));
+    if (!t->slots)
+        return -1;
+    size_t mask = t->n_slots - 1;
+    for (size_t i = 0; i < t->n; i++) {
+        const fg_code_entry *e = &t->entries[i];
+        for (size_t k = key_hash(e->system, e->code) & mask;; k = (k + 1) & mask) {
+            size_t s = t->slots[k];
+            if (!s) {
+                t->slots[k] = i + 1;
+                break;
+            }
+            const fg_code_entry *o = &t->entries[s - 1];
+            if (strcmp(o->code, e->code) == 0 && strcmp(o->system, e->system) == 0)
+                break;
+        }
+    }
+    return 0;
 }
 
 static int cmp_disp(const void *a, const void *b)
@@ -243,16 +271,10 @@ int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)
             goto cleanup;
     }
     if (t->n) {
-        t->by_code = malloc(t->n * sizeof(size_t));
-        if (!t->by_code) {
+        if (build_code_index(t)) {
             rc = fg_error_set(err, FG_ENOMEM, dir, "out of memory");
             goto cleanup;
         }
-        for (size_t i = 0; i < t->n; i++)
-            t->by_code[i] = i;
-        sort_ctx = t; /* load runs once at start-up, before any thread */
-        qsort(t->by_code, t->n, sizeof(size_t), cmp_code);
-        sort_ctx = NULL;
         qsort(t->disp, t->n_disp, sizeof(*t->disp), cmp_disp);
     }
     *out = t;
@@ -268,26 +290,17 @@ cleanup:
 const fg_code_entry *fg_terminology_find(const fg_terminology *t, const char *system,
                                          const char *code)
 {
-    if (!t || !system || !code)
+    if (!t || !system || !code || !t->slots)
         return NULL;
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) { /* first row not less than (system, code) */
-        size_t mid = lo + (hi - lo) / 2;
-        const fg_code_entry *e = &t->entries[t->by_code[mid]];
-        int c = strcmp(e->system, system);
-        if (!c)
-            c = strcmp(e->code, code);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < t->n) {
-        const fg_code_entry *e = &t->entries[t->by_code[lo]];
-        if (strcmp(e->system, system) == 0 && strcmp(e->code, code) == 0)
+    size_t mask = t->n_slots - 1;
+    for (size_t i = key_hash(system, code) & mask;; i = (i + 1) & mask) {
+        size_t s = t->slots[i];
+        if (!s)
+            return NULL;
+        const fg_code_entry *e = &t->entries[s - 1];
+        if (e->code[0] == code[0] && strcmp(e->code, code) == 0 && strcmp(e->system, system) == 0)
             return e;
     }
-    return NULL;
 }
 
 const fg_code_entry *fg_terminology_lookup_display(const fg_terminology *t, const char *system,

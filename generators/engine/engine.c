@@ -22,7 +22,7 @@
 
 #define DEFAULT_MRN_SYSTEM "https://fhirgen.example/mrn"
 
-void fg_cohort_spec_default(fg_cohort_spec *spec)
+void fg_cohort_spec_default_at(fg_cohort_spec *spec, fg_time now)
 {
     memset(spec, 0, sizeof(*spec));
     spec->seed = 1;
@@ -31,16 +31,12 @@ void fg_cohort_spec_default(fg_cohort_spec *spec)
     spec->sex = -1;
     spec->years_of_history = 10;
     spec->mrn_system = DEFAULT_MRN_SYSTEM;
-    /* SOURCE_DATE_EPOCH (reproducible builds convention) fixes "now" */
-    long long now = (long long)time(NULL);
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde) {
-        char *end;
-        long long v = strtoll(sde, &end, 10);
-        if (end != sde && *end == 0)
-            now = v;
-    }
-    spec->end = (fg_time)(now - (((now % FG_DAY) + FG_DAY) % FG_DAY));
+    spec->end = now - (((now % FG_DAY) + FG_DAY) % FG_DAY);
+}
+
+void fg_cohort_spec_default(fg_cohort_spec *spec)
+{
+    fg_cohort_spec_default_at(spec, (fg_time)time(NULL));
 }
 
 void fg_engine_free(fg_engine *e)

@@ -384,7 +384,7 @@ static int parse_module(mod_ctx *c, json_t *doc, eng_module *m)
     m->file = c->file;
     m->name = get_str(doc, "name");
     if (!m->name || !*m->name)
-        return bad(c, "name", "required string (the --condition name)%s", NULL);
+        return bad(c, "name", "required string (the setting `condition` name)%s", NULL);
     if ((rc = get_term(c, json_object_get(doc, "term"), "term", FG_SYS_SNOMED, &m->term)))
         return rc;
     if ((rc = get_sex(c, doc, "", &m->sex)))

@@ -33,7 +33,12 @@ typedef struct fg_cohort_spec {
     const char *mrn_system;   /* identifier system of MRNs */
 } fg_cohort_spec;
 
-/* Fill spec with the defaults above (end = now, seed 1). */
+/* Fill spec with the defaults above (seed 1), end being the day of `now`
+ * (midnight UTC). The fhirgen program passes SOURCE_DATE_EPOCH when it is
+ * set (the reproducible-builds convention), else the clock. */
+void fg_cohort_spec_default_at(fg_cohort_spec *spec, fg_time now);
+
+/* fg_cohort_spec_default_at with the clock's now. */
 void fg_cohort_spec_default(fg_cohort_spec *spec);
 
 /* Build an engine from the data folder `datadir`. Checks the specification

@@ -308,7 +308,7 @@ int fg_history_parse(fg_history *h, const char *json, size_t len, const char *so
  * date checks (events against the document's own birth and death, ends
  * against starts) for callers that check dates themselves and want every
  * problem at once, as the LLM generator does against its skeleton with
- * fg_coherence_check. */
+ * fg_plausibility_check. */
 #define FG_HISTORY_PARSE_ANY_DATES 1u
 int fg_history_parse_flags(fg_history *h, const char *json, size_t len, const char *source,
                            unsigned flags, fg_error *err);

@@ -1,13 +1,15 @@
 /*
  * ground.c: grounding every term of a history against the terminology
- * tables, and the finding list shared with coherence.c.
+ * tables; what cannot be grounded becomes a finding (validators/fg_findings.h).
  *
  * A term is matched by code when it has one (the code must be a row of its
  * system; the display must name the same concept) and by name otherwise.
- * Names are compared ignoring case, surrounding blanks and a trailing
- * SNOMED CT semantic tag such as " (disorder)", so "essential hypertension"
- * grounds on "Essential hypertension (disorder)": the lookup tries the text
- * as written, without its tag, and with each common tag added.
+ * The lookups are the terminology's own (fhir/term/fg_term.h), the ones the
+ * mapper uses too: a code through the table's (system, code) index, a name
+ * with fg_terminology_lookup_name, which forgives case, blanks and a SNOMED
+ * CT semantic tag. What this file adds is the judgement a model needs: a
+ * display naming another concept is a finding, and every finding says what
+ * to write instead.
  */
 #include "generators/llm/fg_ground.h"
 
@@ -17,221 +19,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/base/fg_buf.h"
 #include "fhir/fg_limits.h"
 
-/* ---- findings ---------------------------------------------------------- */
-
-void fg_findings_init(fg_findings *f)
-{
-    memset(f, 0, sizeof(*f));
-}
-
-void fg_findings_reset(fg_findings *f)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->v[i].path);
-        free(f->v[i].message);
-    }
-    f->n = 0;
-    f->fixed = 0;
-    f->dropped = 0;
-}
-
-void fg_findings_free(fg_findings *f)
-{
-    if (!f)
-        return;
-    fg_findings_reset(f);
-    free(f->v);
-    memset(f, 0, sizeof(*f));
-}
-
-/* Replace each byte that does not start a complete UTF-8 sequence with '?':
- * messages quote a model's text cut at a byte count, and go back to the
- * model inside a JSON string. */
-static void utf8_clean(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        size_t n = *p < 0x80          ? 1
-                   : (*p >> 5) == 6   ? 2
-                   : (*p >> 4) == 14  ? 3
-                   : (*p >> 3) == 30  ? 4
-                                      : 0;
-        size_t k = 1;
-        while (n > 1 && k < n && (p[k] & 0xC0) == 0x80)
-            k++;
-        if (n == 0 || k < n) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
-    }
-}
-
-int fg_findings_add(fg_findings *f, fg_finding_kind kind, const char *list, size_t index,
-                    const char *path, const char *fmt, ...)
-{
-    char msg[FG_MAX_FINDING_BYTES];
-    if (f->n >= FG_MAX_FINDINGS) {
-        f->dropped++;
-        return FG_OK;
-    }
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 16;
-        fg_finding *nv = realloc(f->v, nc * sizeof(*nv));
-        if (!nv)
-            return FG_ENOMEM;
-        f->v = nv;
-        f->cap = nc;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    utf8_clean(msg);
-    char *p = strdup(path ? path : ""), *m = strdup(msg);
-    if (!p || !m) {
-        free(p);
-        free(m);
-        return FG_ENOMEM;
-    }
-    f->v[f->n++] = (fg_finding){kind, list, index, p, m};
-    return FG_OK;
-}
-
-size_t fg_findings_count(const fg_findings *f, fg_finding_kind kind)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < f->n; i++)
-        c += f->v[i].kind == kind;
-    return c;
-}
-
-const char *fg_finding_kind_name(fg_finding_kind kind)
-{
-    switch (kind) {
-    case FG_FIND_HALLUCINATED:
-        return "hallucinated code";
-    case FG_FIND_DISPLAY:
-        return "display mismatch";
-    case FG_FIND_UNKNOWN_TERM:
-        return "unknown term";
-    case FG_FIND_UNIT:
-        return "wrong unit";
-    case FG_FIND_INCOHERENT:
-        return "incoherent";
-    default:
-        return "unknown finding";
-    }
-}
-
-int fg_findings_render(const fg_findings *f, size_t max, fg_buf *out)
-{
-    size_t n = max && max < f->n ? max : f->n;
-    for (size_t i = 0; i < n; i++) {
-        /* One line each: a message never carries a line break. */
-        fg_buf_puts(out, f->v[i].path);
-        fg_buf_puts(out, ": ");
-        for (const char *m = f->v[i].message; *m; m++)
-            fg_buf_putc(out, *m == '\n' || *m == '\r' ? ' ' : *m);
-        fg_buf_putc(out, '\n');
-    }
-    size_t left = f->n - n + f->dropped;
-    if (left)
-        fg_buf_printf(out, "(and %zu more errors of the same kinds)\n", left);
-    return out->failed ? FG_ENOMEM : FG_OK;
-}
-
-int fg_findings_names(const fg_findings *f, const char *list, size_t index)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        const fg_finding *x = &f->v[i];
-        if (!list ? !x->list : x->list && strcmp(x->list, list) == 0 && x->index == index)
-            return 1;
-    }
-    return 0;
-}
-
-/* ---- names --------------------------------------------------------------- */
-
-/* The SNOMED CT semantic tags a model is likely to add or leave out. */
-static const char *const TAGS[] = {
-    "disorder",        "finding",          "procedure",        "substance",
-    "situation",       "regime/therapy",   "observable entity", "record artifact",
-    "qualifier value", "product",          "morphologic abnormality",
-    "event",           "body structure",   "medicinal product", "clinical drug",
-    "environment",     "physical object",  "assessment scale",
-};
-#define N_TAGS (sizeof(TAGS) / sizeof(TAGS[0]))
-
-/* Length of s without surrounding blanks, into *start / return. */
-static size_t trimmed(const char *s, const char **start)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '.'))
-        n--;
-    *start = s;
-    return n;
-}
-
-/* Length of the name without a trailing " (tag)". */
-static size_t untagged(const char *s, size_t n)
-{
-    if (n < 3 || s[n - 1] != ')')
-        return n;
-    for (size_t k = 0; k < N_TAGS; k++) {
-        size_t m = strlen(TAGS[k]);
-        if (n >= m + 3 && s[n - m - 3] == ' ' && s[n - m - 2] == '(' &&
-            strncasecmp(s + n - m - 1, TAGS[k], m) == 0) {
-            n -= m + 3;
-            while (n && s[n - 1] == ' ')
-                n--;
-            return n;
-        }
-    }
-    return n;
-}
-
-/* 1 when a and b are the same name ignoring case, blanks and a semantic tag. */
-static int same_name(const char *a, const char *b)
-{
-    const char *sa, *sb;
-    size_t na = trimmed(a, &sa), nb = trimmed(b, &sb);
-    na = untagged(sa, na);
-    nb = untagged(sb, nb);
-    return na == nb && strncasecmp(sa, sb, na) == 0;
-}
-
-/* The entry named by text in sys: as written, untagged, or with a tag. */
-static const fg_code_entry *lookup_name(const fg_terminology *t, const char *sys,
-                                        const char *text)
-{
-    char buf[512];
-    const char *s;
-    size_t n = trimmed(text, &s);
-    if (n == 0 || n >= sizeof(buf) - 40)
-        return NULL;
-    const fg_code_entry *e = fg_terminology_lookup_display(t, sys, text);
-    if (e)
-        return e;
-    size_t u = untagged(s, n);
-    memcpy(buf, s, u);
-    buf[u] = 0;
-    if ((e = fg_terminology_lookup_display(t, sys, buf)))
-        return e;
-    if (strcmp(sys, FG_SYS_SNOMED) != 0)
-        return NULL;
-    for (size_t k = 0; k < N_TAGS; k++) {
-        snprintf(buf + u, sizeof(buf) - u, " (%s)", TAGS[k]);
-        if ((e = fg_terminology_lookup_display(t, sys, buf)))
-            return e;
-    }
-    return NULL;
-}
+/* ---- suggestions --------------------------------------------------------- */
 
 /* Up to three displays of sys containing the longest word of text, as a
  * hint appended to msg ("; close: \"a\", \"b\""). */
@@ -289,7 +79,7 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
             int malformed = (strcmp(sys, FG_SYS_SNOMED) == 0 && !fg_snomed_valid(term->code)) ||
                             (strcmp(sys, FG_SYS_LOINC) == 0 && !fg_loinc_valid(term->code));
             *kind = FG_FIND_HALLUCINATED;
-            byname = d ? lookup_name(t, sys, d) : NULL;
+            byname = d ? fg_terminology_lookup_name(t, sys, d) : NULL;
             if (byname)
                 snprintf(msg, msg_size,
                          "%s code \"%.40s\" %s; \"%.120s\" is %s code %s: use that code",
@@ -306,8 +96,8 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
                                    : "is not in fhirgen's terminology tables");
             return FG_ENOTFOUND;
         }
-        if (d && strcmp(d, e->display) != 0 && !same_name(d, e->display)) {
-            byname = lookup_name(t, sys, d);
+        if (d && strcmp(d, e->display) != 0 && !fg_terminology_same_name(d, e->display)) {
+            byname = fg_terminology_lookup_name(t, sys, d);
             if (!byname || strcmp(byname->code, e->code) != 0) {
                 *kind = FG_FIND_DISPLAY;
                 if (byname)
@@ -330,7 +120,7 @@ int fg_ground_term(const fg_terminology *t, const char *system, fg_term *term,
             snprintf(msg, msg_size, "a term needs a code or a display");
             return FG_ENOTFOUND;
         }
-        e = lookup_name(t, sys, d);
+        e = fg_terminology_lookup_name(t, sys, d);
         if (!e) {
             *kind = FG_FIND_UNKNOWN_TERM;
             snprintf(msg, msg_size,

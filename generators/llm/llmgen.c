@@ -40,7 +40,7 @@ typedef struct slot {
 typedef struct run {
     const fg_llmgen_options *o;
     fg_llmgen_summary *sum;
-    fg_coherence_rules *rules;
+    fg_plausibility_rules *rules;
     slot *slots;
     size_t n_slots;
     uint64_t next;          /* patients submitted (offset from first) */
@@ -361,7 +361,7 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
         r->sum->truncations++;
         if (s->length_retried) {
             return drop(r, s,
-                        "the answer was cut at the token budget twice (raise --llm-max-tokens)",
+                        "the answer was cut at the token budget twice (raise setting `max_tokens`)",
                         NULL);
         }
         s->length_retried = 1;
@@ -409,7 +409,7 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
         (o->format != FG_FORMAT_HISTORY && !o->mapper))
         return fg_error_set(err, FG_EUSAGE, "llm", "engine, terminology, client, prompts, "
                                                    "output folder and mapper are required");
-    if ((rc = fg_coherence_load(o->datadir, &r->rules, err)) != FG_OK)
+    if ((rc = fg_plausibility_load(o->datadir, &r->rules, err)) != FG_OK)
         return rc;
     r->n_slots = o->max_pending ? o->max_pending : DEFAULT_PENDING;
     if (r->n_slots > FG_MAX_LLM_PENDING)
@@ -439,7 +439,7 @@ static void run_free(run *r)
         llmgen_skel_free(&r->slots[i].skel);
     }
     free(r->slots);
-    fg_coherence_free(r->rules);
+    fg_plausibility_free(r->rules);
     fg_history_free(&r->ans);
     fg_findings_free(&r->f);
     fg_buf_free(&r->out);

@@ -70,7 +70,7 @@ int llmgen_prompt_repair(const fg_llmgen_prompts *p, const llmgen_skel *s, const
  * coherence with rules. Findings are appended to f (a parse failure is one
  * finding with its path). Returns FG_OK whether or not there were findings;
  * FG_ENOMEM and the like otherwise. */
-int llmgen_check(const fg_terminology *terms, const fg_coherence_rules *rules,
+int llmgen_check(const fg_terminology *terms, const fg_plausibility_rules *rules,
                  const llmgen_skel *s, const char *text, size_t len, fg_history *ans,
                  fg_findings *f, fg_error *err);
 

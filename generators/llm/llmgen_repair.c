@@ -10,7 +10,7 @@
  * UUID derived from the engine's patient id, the list and the model's id,
  * so two patients never share an id and a rerun gives the same ids. The
  * skeleton's conditions must still be there; every term is grounded and the
- * story checked for coherence. All problems become findings with paths for
+ * story checked by the plausibility rules. All problems become findings with paths for
  * the repair prompt.
  */
 #include <stddef.h>
@@ -81,7 +81,7 @@ static int remap_list(fg_history *h, const char *pid, const char *list, void *it
 }
 
 /* A reference rewritten through m; one that names nothing keeps a fresh
- * id derived from it (the coherence check reports it). */
+ * id derived from it (the plausibility rules report it). */
 static int remap_ref(fg_history *h, const char *pid, const char *list, const id_map *m,
                      const char **ref)
 {
@@ -222,14 +222,14 @@ static int check_conditions(const llmgen_skel *s, const fg_history *h, fg_findin
     return FG_OK;
 }
 
-int llmgen_check(const fg_terminology *terms, const fg_coherence_rules *rules,
+int llmgen_check(const fg_terminology *terms, const fg_plausibility_rules *rules,
                  const llmgen_skel *s, const char *text, size_t len, fg_history *ans,
                  fg_findings *f, fg_error *err)
 {
     fg_error perr;
     fg_error_clear(&perr);
     /* The patient block is replaced by the skeleton's anyway: dates are
-     * left to the coherence checks, against the skeleton, all findings in
+     * left to the plausibility rules, against the skeleton, all findings in
      * one round (the parser would stop at the first). */
     int rc = fg_history_parse_flags(ans, text, len, "answer", FG_HISTORY_PARSE_ANY_DATES, &perr);
     if (rc == FG_ENOMEM)
@@ -246,11 +246,11 @@ int llmgen_check(const fg_terminology *terms, const fg_coherence_rules *rules,
         return rc;
     if (check_conditions(s, ans, f) != FG_OK)
         return fg_error_set(err, FG_ENOMEM, "answer", "out of memory");
-    fg_coherence_facts facts;
-    fg_coherence_facts_of(ans, &facts);
+    fg_plausibility_facts facts;
+    fg_plausibility_facts_of(ans, &facts);
     facts.history_start = s->history_start;
     facts.history_end = s->history_end;
-    if ((rc = fg_coherence_check(rules, ans, &facts, f, err)) != FG_OK)
+    if ((rc = fg_plausibility_check(rules, ans, &facts, f, err)) != FG_OK)
         return rc;
     /* ids last, so findings quote the model's own ids */
     if (rewrite_ids(ans, s->h.patient.id ? s->h.patient.id : "") != FG_OK)

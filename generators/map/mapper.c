@@ -47,40 +47,11 @@ void fg_mapper_free(fg_mapper *m)
         for (size_t i = 0; i < m->n_entries; i++)
             free(m->entries[i].cc);
     free(m->entries);
-    free(m->slots);
     free(m);
 }
 
-static size_t key_hash(const char *system, const char *code)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 29));
-}
-
-/* The entry for system|code, first loaded first, as fg_terminology_find
- * answers, through the mapper's hash when it has one. */
-static const fg_code_entry *find_code(const fg_mapper *m, const char *system, const char *code)
-{
-    if (!m->slots)
-        return fg_terminology_find(m->terms, system, code);
-    size_t mask = m->n_slots - 1;
-    for (size_t i = key_hash(system, code) & mask;; i = (i + 1) & mask) {
-        size_t s = m->slots[i];
-        if (!s)
-            return NULL;
-        const fg_code_entry *e = &m->base[s - 1];
-        if (e->code[0] == code[0] && strcmp(e->code, code) == 0 && strcmp(e->system, system) == 0)
-            return e;
-    }
-}
-
-/* Precompute each entry's CodeableConcept JSON and index the codes. A table
- * whose entries are not one array keeps the plain lookups. */
+/* Precompute each entry's CodeableConcept JSON. A table whose entries are
+ * not one array writes every CodeableConcept as it goes. */
 static int build_cache(fg_mapper *m)
 {
     size_t n = fg_terminology_count(m->terms);
@@ -91,28 +62,13 @@ static int build_cache(fg_mapper *m)
         if (fg_terminology_at(m->terms, i) != m->base + i)
             return FG_OK;
     m->n_entries = n;
-    m->n_slots = 16;
-    while (m->n_slots < 2 * n)
-        m->n_slots *= 2;
-    m->slots = calloc(m->n_slots, sizeof(*m->slots));
     m->entries = calloc(n, sizeof(*m->entries));
-    if (!m->slots || !m->entries)
+    if (!m->entries)
         return FG_ENOMEM;
     fg_buf b;
     fg_buf_init(&b);
     for (size_t i = 0; i < n; i++) {
         const fg_code_entry *e = &m->base[i];
-        size_t mask = m->n_slots - 1, k = key_hash(e->system, e->code) & mask;
-        for (;; k = (k + 1) & mask) {
-            size_t s = m->slots[k];
-            if (!s) {
-                m->slots[k] = i + 1;
-                break;
-            }
-            const fg_code_entry *o = &m->base[s - 1];
-            if (strcmp(o->code, e->code) == 0 && strcmp(o->system, e->system) == 0)
-                break; /* the first row loaded wins */
-        }
         fg_jw w;
         fg_buf_clear(&b);
         fg_jw_init(&w, &b);
@@ -142,7 +98,7 @@ static int build_cache(fg_mapper *m)
     fg_buf_free(&b);
     for (size_t r = 0; r < fg_profile_codes_count(m->obs_codes); r++) {
         const fg_profile_code *row = fg_profile_codes_at(m->obs_codes, r);
-        const fg_code_entry *e = find_code(m, row->system, row->code);
+        const fg_code_entry *e = fg_terminology_find(m->terms, row->system, row->code);
         if (e && !m->entries[e - m->base].row)
             m->entries[e - m->base].row = row;
     }
@@ -467,7 +423,7 @@ int mp_ground(mp_ctx *c, const fg_term *t, const char *default_system, const cha
     const char *sys = t->system ? t->system : default_system;
     const fg_code_entry *e = NULL;
     if (t->code) {
-        e = find_code(c->m, sys, t->code);
+        e = fg_terminology_find(c->m->terms, sys, t->code);
         if (!e)
             return mp_fail(c, FG_EINVALID, list, i, field,
                            "code \"%s\"%s%s%s is not a known %s concept (not in the "

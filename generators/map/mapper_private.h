@@ -56,8 +56,6 @@ struct fg_mapper {
     const fg_code_entry *base; /* entry 0 of terms; entries are contiguous */
     size_t n_entries;
     mp_entry *entries;   /* NULL when the table is not contiguous */
-    size_t *slots;       /* open-addressing hash of (system, code): entry + 1, 0 empty */
-    size_t n_slots;      /* a power of two */
     char *mrn_system;
     fg_profile_codes *obs_codes;
     char *meta[FG_PROF_COUNT]; /* {"profile":["<url>"],"security":[HTEST]} */

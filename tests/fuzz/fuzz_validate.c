@@ -42,6 +42,7 @@ static const fg_validator *fuzz_validator(void)
     fg_error_clear(&err);
     fg_validate_opts o;
     fg_validate_opts_default(&o);
+    fg_data_set_dir(getenv("FHIRGEN_DATA_DIR")); /* as the fhirgen program does */
     if (fg_registry_new(&fuzz_reg, &err) != FG_OK ||
         fg_registry_load_core(fuzz_reg, fg_data_dir(), &err) != FG_OK ||
         fg_registry_finish(fuzz_reg, &err) != FG_OK ||

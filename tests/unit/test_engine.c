@@ -44,9 +44,7 @@ static void test_spec_default(void **state)
 {
     (void)state;
     fg_cohort_spec s;
-    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
-    fg_cohort_spec_default(&s);
-    unsetenv("SOURCE_DATE_EPOCH");
+    fg_cohort_spec_default_at(&s, 1700000000);
     assert_int_equal(s.end % FG_DAY, 0);
     assert_int_equal(s.end, 1700000000 - 1700000000 % FG_DAY);
     assert_int_equal(s.years_of_history, 10);

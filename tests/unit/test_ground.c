@@ -51,6 +51,35 @@ static int ground1(const char *system, const char *code, const char *display, fg
     return fg_ground_term(terms, FG_SYS_SNOMED, out, &e, fixed, kind, msg, 512);
 }
 
+/* The terminology's lookups that grounding and the mapper share. */
+static void test_term_lookups(void **state)
+{
+    (void)state;
+    const fg_code_entry *e = fg_terminology_find(terms, FG_SYS_SNOMED, "59621000");
+    assert_non_null(e);
+    assert_string_equal(e->display, "Essential hypertension (disorder)");
+    assert_null(fg_terminology_find(terms, FG_SYS_LOINC, "59621000"));
+    assert_null(fg_terminology_find(terms, FG_SYS_SNOMED, "59621001"));
+    assert_null(fg_terminology_find(terms, NULL, "59621000"));
+    /* exact display or synonym, any case: the mapper's lookup */
+    const fg_code_entry *d =
+        fg_terminology_lookup_display(terms, FG_SYS_SNOMED, "essential HYPERTENSION (disorder)");
+    assert_non_null(d);
+    assert_string_equal(d->code, "59621000");
+    assert_null(fg_terminology_lookup_display(terms, FG_SYS_SNOMED, " Essential hypertension."));
+    /* forgiving names: grounding's lookup */
+    d = fg_terminology_lookup_name(terms, FG_SYS_SNOMED, " Essential hypertension.");
+    assert_non_null(d);
+    assert_string_equal(d->code, "59621000");
+    d = fg_terminology_lookup_name(terms, FG_SYS_SNOMED, "Primary hypertension (finding)");
+    assert_non_null(d);
+    assert_string_equal(d->code, "59621000");
+    assert_null(fg_terminology_lookup_name(terms, FG_SYS_LOINC, "Essential hypertension"));
+    assert_true(fg_terminology_same_name("essential hypertension",
+                                         "Essential hypertension (disorder)"));
+    assert_false(fg_terminology_same_name("hypertension", "Essential hypertension (disorder)"));
+}
+
 static void test_by_code(void **state)
 {
     (void)state;
@@ -380,6 +409,7 @@ static void test_prune(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_term_lookups),
         cmocka_unit_test(test_by_code),
         cmocka_unit_test(test_by_name_and_synonym),
         cmocka_unit_test(test_hallucinated),

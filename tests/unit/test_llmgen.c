@@ -28,7 +28,7 @@
 typedef struct fixture {
     fg_engine *engine;
     fg_terminology *terms;
-    fg_coherence_rules *rules;
+    fg_plausibility_rules *rules;
     fg_llmgen_prompts *prompts;
     fg_llmgen_options o;
 } fixture;
@@ -49,7 +49,7 @@ static int setup(void **state)
     fg_data_path("terminology", tdir, sizeof(tdir));
     if (fg_terminology_load(tdir, &x->terms, &err) != FG_OK)
         fail_msg("terminology: %s: %s", err.where, err.text);
-    if (fg_coherence_load(fg_data_dir(), &x->rules, &err) != FG_OK)
+    if (fg_plausibility_load(fg_data_dir(), &x->rules, &err) != FG_OK)
         fail_msg("coherence: %s: %s", err.where, err.text);
     if (fg_llmgen_prompts_load(NULL, &x->prompts, &err) != FG_OK)
         fail_msg("prompts: %s: %s", err.where, err.text);
@@ -68,7 +68,7 @@ static int teardown(void **state)
 {
     fixture *x = *state;
     fg_llmgen_prompts_free(x->prompts);
-    fg_coherence_free(x->rules);
+    fg_plausibility_free(x->rules);
     fg_terminology_free(x->terms);
     fg_engine_free(x->engine);
     free(x);

@@ -448,12 +448,12 @@ static void test_package_errors(void **state)
 static void test_cache_dir(void **state)
 {
     (void)state;
-    assert_string_equal(fg_package_cache_dir("/x/y"), "/x/y");
-    setenv("FHIRGEN_PACKAGES", "/from/env", 1);
-    assert_string_equal(fg_package_cache_dir(NULL), "/from/env");
-    unsetenv("FHIRGEN_PACKAGES");
-    setenv("HOME", "/home/someone", 1);
-    assert_string_equal(fg_package_cache_dir(NULL), "/home/someone/.fhir/packages");
+    char buf[64];
+    assert_string_equal(fg_package_cache_dir("/x/y", "/home/someone", buf, sizeof(buf)), "/x/y");
+    assert_string_equal(fg_package_cache_dir(NULL, "/home/someone", buf, sizeof(buf)),
+                        "/home/someone/.fhir/packages");
+    assert_string_equal(fg_package_cache_dir("", NULL, buf, sizeof(buf)), "./.fhir/packages");
+    assert_null(fg_package_cache_dir(NULL, "/home/someone", buf, 8));
 }
 
 static long rss_kb(void)
@@ -470,7 +470,6 @@ static void test_us_core(void **state)
         skip(); /* needs ../shared/fhir-packages/hl7.fhir.us.core#6.1.0 */
         return;
     }
-    setenv("FHIRGEN_PACKAGES", SHARED_PACKAGES, 1);
     fg_error err;
     fg_error_clear(&err);
     fg_registry *reg = NULL;
@@ -478,7 +477,7 @@ static void test_us_core(void **state)
     assert_int_equal(fg_registry_new(&reg, &err), FG_OK);
     assert_int_equal(fg_registry_load_core(reg, datadir(), &err), FG_OK);
     double t1 = now_ms();
-    int rc = fg_registry_load_package(reg, fg_package_cache_dir(NULL), "hl7.fhir.us.core#6.1.0", &err);
+    int rc = fg_registry_load_package(reg, SHARED_PACKAGES, "hl7.fhir.us.core#6.1.0", &err);
     if (rc != FG_OK)
         fail_msg("%s: %s", err.where, err.text);
     double t2 = now_ms();
@@ -486,7 +485,6 @@ static void test_us_core(void **state)
     if (rc != FG_OK)
         fail_msg("%s: %s", err.where, err.text);
     double t3 = now_ms();
-    unsetenv("FHIRGEN_PACKAGES");
     print_message("registry: core %.0f ms, US Core %.0f ms, finish %.0f ms, total %.0f ms, "
                   "peak RSS %ld MB\n",
                   t1 - t0, t2 - t1, t3 - t2, t3 - t0, rss_kb() / 1024);

@@ -1,5 +1,5 @@
 /*
- * test_coherence.c: each coherence rule on a history that breaks it and on
+ * test_plausibility.c: each plausibility rule on a history that breaks it and on
  * one that keeps it, the rule tables, and the engine's own histories (a few
  * hundred patients, grounded and checked: no finding at all).
  */
@@ -16,12 +16,13 @@
 #include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/base/fg_tsv.h"
+#include "generators/llm/fg_ground.h"
 #include "validators/fg_plausibility.h"
 #include "generators/engine/fg_engine.h"
 
 #define COMPLETE_HISTORY "tests/data/history/valid/complete.json"
 
-static fg_coherence_rules *rules;
+static fg_plausibility_rules *rules;
 static fg_terminology *terms;
 
 static int setup(void **state)
@@ -29,8 +30,8 @@ static int setup(void **state)
     (void)state;
     char path[4096];
     fg_error err;
-    if (fg_coherence_load(fg_data_dir(), &rules, &err) != FG_OK) {
-        fprintf(stderr, "cannot load the coherence rules: %s %s\n", err.where, err.text);
+    if (fg_plausibility_load(fg_data_dir(), &rules, &err) != FG_OK) {
+        fprintf(stderr, "cannot load the plausibility rules: %s %s\n", err.where, err.text);
         return -1;
     }
     if (!fg_data_path("terminology", path, sizeof(path)) ||
@@ -44,7 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    fg_coherence_free(rules);
+    fg_plausibility_free(rules);
     fg_terminology_free(terms);
     return 0;
 }
@@ -65,11 +66,11 @@ static void load(fg_history *h)
 }
 
 /* Check h with facts (NULL: its own) into f, reset first. */
-static void check(const fg_history *h, const fg_coherence_facts *facts, fg_findings *f)
+static void check(const fg_history *h, const fg_plausibility_facts *facts, fg_findings *f)
 {
     fg_error err;
     fg_findings_reset(f);
-    assert_int_equal(fg_coherence_check(rules, h, facts, f, &err), FG_OK);
+    assert_int_equal(fg_plausibility_check(rules, h, facts, f, &err), FG_OK);
     for (size_t i = 0; i < f->n; i++)
         assert_int_equal(f->v[i].kind, FG_FIND_INCOHERENT);
 }
@@ -94,8 +95,8 @@ static void test_clean(void **state)
     fg_findings_init(&f);
     check(&h, NULL, &f);
     assert_int_equal(f.n, 0);
-    fg_coherence_facts facts;
-    fg_coherence_facts_of(&h, &facts);
+    fg_plausibility_facts facts;
+    fg_plausibility_facts_of(&h, &facts);
     facts.history_start = fg_time_make(2016, 1, 1, 0, 0, 0);
     facts.history_end = fg_time_make(2021, 1, 1, 0, 0, 0);
     check(&h, &facts, &f);
@@ -109,7 +110,7 @@ static void test_life_and_window(void **state)
     (void)state;
     fg_history h;
     fg_findings f;
-    fg_coherence_facts facts;
+    fg_plausibility_facts facts;
     load(&h);
     fg_findings_init(&f);
     /* Before birth. */
@@ -119,7 +120,7 @@ static void test_life_and_window(void **state)
     fg_history_free(&h);
     /* After death (the skeleton's), after the end of the history. */
     load(&h);
-    fg_coherence_facts_of(&h, &facts);
+    fg_plausibility_facts_of(&h, &facts);
     facts.death = fg_time_make(2020, 4, 1, 0, 0, 0);
     check(&h, &facts, &f);
     expect(&f, "medications[0].start", "after the patient's death (2020-04-01)");
@@ -184,8 +185,8 @@ static void test_order_and_encounters(void **state)
     h.medications.v[0].end = fg_time_make(2020, 9, 1, 0, 0, 0);
     check(&h, NULL, &f);
     expect(&f, "medications[0].status", "\"active\" but the medication ended 2020-09-01");
-    fg_coherence_facts facts;
-    fg_coherence_facts_of(&h, &facts);
+    fg_plausibility_facts facts;
+    fg_plausibility_facts_of(&h, &facts);
     facts.history_end = fg_time_make(2020, 8, 1, 0, 0, 0);
     check(&h, &facts, &f); /* an end after today is reported once, as such */
     expect(&f, "medications[0].end", "after the end of the history (2020-08-01)");
@@ -249,8 +250,8 @@ static void test_sex_and_age(void **state)
     check(&h, NULL, &f);
     expect(&f, "observations[2].term", "only measured in a male patient");
     /* The same record for a man is fine. */
-    fg_coherence_facts facts;
-    fg_coherence_facts_of(&h, &facts);
+    fg_plausibility_facts facts;
+    fg_plausibility_facts_of(&h, &facts);
     facts.sex = FG_SEX_MALE;
     check(&h, &facts, &f);
     assert_int_equal(f.n, 0);
@@ -298,10 +299,10 @@ static void test_physiology(void **state)
     h.observations.v[1].term = (fg_term){FG_SYS_LOINC, "59408-5", NULL};
     h.observations.v[1].unit = "%";
     h.observations.v[1].value = 100;
-    assert_int_equal(fg_coherence_check(rules, &h, NULL, &g, &err), FG_OK);
+    assert_int_equal(fg_plausibility_check(rules, &h, NULL, &g, &err), FG_OK);
     assert_int_equal(g.n, 0);
     h.observations.v[1].value = 100.5;
-    assert_int_equal(fg_coherence_check(rules, &h, NULL, &g, &err), FG_OK);
+    assert_int_equal(fg_plausibility_check(rules, &h, NULL, &g, &err), FG_OK);
     assert_int_equal(g.n, 1);
     fg_findings_free(&g);
     fg_findings_free(&f);
@@ -351,11 +352,11 @@ static void test_notes(void **state)
 static void test_rules_files(void **state)
 {
     (void)state;
-    fg_coherence_rules *r = NULL;
+    fg_plausibility_rules *r = NULL;
     fg_error err;
-    assert_int_equal(fg_coherence_load("no/such/folder", &r, &err), FG_ENOTFOUND);
+    assert_int_equal(fg_plausibility_load("no/such/folder", &r, &err), FG_ENOTFOUND);
     assert_null(r);
-    fg_coherence_free(NULL);
+    fg_plausibility_free(NULL);
     /* Every physiology row names a LOINC quantity with the same unit as the
      * terminology, so a value in the table's unit is one grounding accepts. */
     char path[4096];
@@ -415,9 +416,9 @@ static void test_degenerate(void **state)
     a->onset = INT64_MAX;
     assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
     assert_true(f.n >= 5);
-    assert_int_equal(fg_coherence_check(rules, &h, NULL, &f, &err), FG_OK);
+    assert_int_equal(fg_plausibility_check(rules, &h, NULL, &f, &err), FG_OK);
     assert_true(fg_findings_names(&f, "medications", 0));
-    assert_int_equal(fg_coherence_check(NULL, &h, NULL, &f, &err), FG_EUSAGE);
+    assert_int_equal(fg_plausibility_check(NULL, &h, NULL, &f, &err), FG_EUSAGE);
     assert_int_equal(fg_ground_history(NULL, &h, &f, &err), FG_EUSAGE);
     fg_findings_free(&f);
     fg_history_free(&h);
@@ -450,11 +451,11 @@ static void test_engine_histories(void **state)
             assert_int_equal(fg_engine_generate(e, i, &h, &err), FG_OK);
             fg_findings_reset(&f);
             assert_int_equal(fg_ground_history(terms, &h, &f, &err), FG_OK);
-            fg_coherence_facts facts;
-            fg_coherence_facts_of(&h, &facts);
+            fg_plausibility_facts facts;
+            fg_plausibility_facts_of(&h, &facts);
             facts.history_start = fg_add_years(spec.end, -spec.years_of_history);
             facts.history_end = spec.end;
-            assert_int_equal(fg_coherence_check(rules, &h, &facts, &f, &err), FG_OK);
+            assert_int_equal(fg_plausibility_check(rules, &h, &facts, &f, &err), FG_OK);
             if (f.n)
                 fail_msg("seed %llu patient %llu: %s: %s (and %zu more)",
                          (unsigned long long)spec.seed, (unsigned long long)i, f.v[0].path,

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * settings.c: the program's side of the library's settings.
+ *
+ * The library never reads the environment and never names a flag. It takes
+ * the data folder (fg_data_set_dir), the cohort's "today"
+ * (fg_cohort_spec_default_at) and the package cache (fg_package_cache_dir)
+ * as arguments, and names a setting in an error as `where` (the setting's
+ * name alone, e.g. "jobs") or, inside a message, as "setting `NAME`". Here
+ * the environment is read, and the settings are named back as the flags a
+ * user types.
+ */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "fhir/base/fg_data.h"
+#include "profiles/fg_registry.h"
+#include "validators/fg_validate.h"
+
+/* Each setting the library names, with how a user sets it. */
+static const struct {
+    const char *setting;
+    const char *flag; /* what cli_setting_flag answers; NULL: set by the environment only */
+    const char *said; /* what replaces "setting `NAME`" in a message */
+} settings[] = {
+    {"condition", "--condition", "--condition"},
+    {"data_dir", NULL, "FHIRGEN_DATA_DIR"},
+    {"ig", "--ig", "--ig"},
+    {"jobs", "--jobs", "--jobs"},
+    {"max_tokens", "--llm-max-tokens", "--llm-max-tokens"},
+    {"packages", "--packages", "--packages or FHIRGEN_PACKAGES"},
+    {"profile", "--profile", "--profile"},
+};
+#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+const char *cli_setting_flag(const char *where)
+{
+    for (size_t i = 0; where && i < N_SETTINGS; i++)
+        if (strcmp(where, settings[i].setting) == 0)
+            return settings[i].flag;
+    return NULL;
+}
+
+#define SAID_PREFIX "setting `"
+
+/* text with every "setting `NAME`" of a known NAME replaced, into out
+ * (cut at size). Returns 1 when something was replaced. */
+static int said_as_flags(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+    int changed = 0;
+    const size_t plen = sizeof(SAID_PREFIX) - 1;
+    while (*text && n + 1 < size) {
+        const char *rep = NULL;
+        size_t skip = 0;
+        if (strncmp(text, SAID_PREFIX, plen) == 0) {
+            const char *name = text + plen, *end = strchr(name, '`');
+            for (size_t i = 0; end && i < N_SETTINGS; i++)
+                if (strlen(settings[i].setting) == (size_t)(end - name) &&
+                    strncmp(name, settings[i].setting, (size_t)(end - name)) == 0) {
+                    rep = settings[i].said;
+                    skip = (size_t)(end + 1 - text);
+                }
+        }
+        if (!rep) {
+            out[n++] = *text++;
+            continue;
+        }
+        for (const char *r = rep; *r && n + 1 < size; r++)
+            out[n++] = *r;
+        text += skip;
+        changed = 1;
+    }
+    out[n] = 0;
+    return changed;
+}
+
+int cli_text_flags(const char *text, char *out, size_t size)
+{
+    return text && strstr(text, SAID_PREFIX) && said_as_flags(text, out, size);
+}
+
+void cli_drops_flags(json_t *drops)
+{
+    char text[FG_ERROR_TEXT_MAX];
+    size_t i;
+    json_t *d;
+    json_array_foreach(drops, i, d)
+    {
+        if (cli_text_flags(json_string_value(json_object_get(d, "reason")), text, sizeof(text)))
+            json_object_set_new(d, "reason", json_string(text));
+    }
+}
+
+void cli_error_flags(fg_error *err)
+{
+    char text[sizeof(err->text)];
+    const char *flag = cli_setting_flag(err->where);
+    if (flag)
+        snprintf(err->where, sizeof(err->where), "%s", flag);
+    if (said_as_flags(err->text, text, sizeof(text)))
+        memcpy(err->text, text, sizeof(text));
+}
+
+int cli_issue_flags(fg_issue_list *l)
+{
+    char text[1024];
+    for (size_t i = 0; l && i < l->count; i++) {
+        fg_issue *is = &l->items[i];
+        if (!is->message || !strstr(is->message, SAID_PREFIX) ||
+            !said_as_flags(is->message, text, sizeof(text)))
+            continue;
+        char *m = strdup(text);
+        if (!m)
+            return FG_ENOMEM;
+        free(is->message);
+        is->message = m;
+    }
+    return FG_OK;
+}
+
+void cli_settings_from_env(void)
+{
+    fg_data_set_dir(getenv("FHIRGEN_DATA_DIR"));
+}
+
+fg_time cli_now(void)
+{
+    /* SOURCE_DATE_EPOCH (the reproducible-builds convention) fixes "now" */
+    long long now = (long long)time(NULL);
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (sde && *sde) {
+        char *end;
+        long long v = strtoll(sde, &end, 10);
+        if (end != sde && *end == 0)
+            now = v;
+    }
+    return (fg_time)now;
+}
+
+const char *cli_package_cache(const char *packages)
+{
+    static char buf[4096];
+    if (packages && *packages)
+        return packages;
+    const char *env = getenv("FHIRGEN_PACKAGES");
+    if (env && *env)
+        return env;
+    const char *dir = fg_package_cache_dir(NULL, getenv("HOME"), buf, sizeof(buf));
+    return dir ? dir : "./.fhir/packages";
+}
