@@ -133,7 +133,7 @@ static int set_add_all(fg_valueset *to, const fgr_map *from, const fgr_map *exce
     if (set_reserve(to, from->n) != FG_OK)
         return FG_ENOMEM;
     for (size_t i = 0; i < from->cap; i++) {
-        const fgr_slot *s = &from->slots[i];
+        const fg_strmap_slot *s = &from->slots[i];
         if (!s->key || (except && fgr_map_get(except, s->key)))
             continue;
         if (set_add_key(to, s->key, strrchr(s->key, '|') + 1, s->val) != FG_OK)

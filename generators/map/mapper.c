@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_hash.h"
 #include "generators/map/mapper_private.h"
 
 #define MP_OBS_CODES_FILE "profiles/us-core-observation-codes.tsv"
@@ -53,12 +54,7 @@ void fg_mapper_free(fg_mapper *m)
 
 static size_t key_hash(const char *system, const char *code)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    uint64_t h = fg_fnv1a_str(fg_fnv1a(fg_fnv1a_str(FG_FNV_SEED, system), "\xff", 1), code);
     return (size_t)(h ^ (h >> 29));
 }
 
