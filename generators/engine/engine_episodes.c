@@ -25,7 +25,6 @@
 
 #include <jansson.h>
 
-#include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "generators/engine/engine_private.h"
 #include "generators/engine/episodes_private.h"
@@ -630,32 +629,15 @@ static int ld_file(const fg_engine *e, struct eng_episodes *x, const char *rel, 
                    fg_error *err)
 {
     char path[4096];
-    char *text = NULL;
-    size_t len = 0;
     json_t *root = NULL;
-    json_error_t jerr;
-    int rc;
     ld c = {rel, &x->arena, e->terms, err};
 
     if (snprintf(path, sizeof(path), "%s/%s", e->datadir, rel) >= (int)sizeof(path))
         return fg_error_set(err, FG_ELIMIT, rel, "data folder path too long");
-    rc = fg_read_file(path, FG_MAX_DATA_FILE_BYTES, &text, &len, err);
-    if (rc != FG_OK) {
-        if (err)
-            snprintf(err->where, sizeof(err->where), "%s", rel);
-        goto cleanup;
-    }
-    root = json_loadb(text, len, 0, &jerr);
-    if (!root) {
-        rc = fg_error_set(err, FG_EINVALID, rel, "not JSON: %s", jerr.text);
-        if (err)
-            err->line = jerr.line;
-        goto cleanup;
-    }
-    rc = fn(&c, root, x);
-cleanup:
+    int rc = eng_json_load(path, rel, FG_MAX_DATA_FILE_BYTES, &root, err);
+    if (rc == FG_OK)
+        rc = fn(&c, root, x);
     json_decref(root);
-    free(text);
     return rc;
 }
 

@@ -23,7 +23,6 @@
 
 #include <jansson.h>
 
-#include "fhir/base/fg_data.h"
 #include "fhir/base/fg_hash.h"
 #include "fhir/fg_limits.h"
 #include "generators/engine/episodes_private.h"
@@ -215,10 +214,7 @@ static int nl_parse(struct ep_notes *n, json_t *root, const fg_terminology *term
 int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
 {
     char path[4096];
-    char *text = NULL;
-    size_t len = 0;
     json_t *root = NULL;
-    json_error_t jerr;
     struct ep_notes *n = calloc(1, sizeof(*n));
     int rc;
     if (!n)
@@ -228,17 +224,8 @@ int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
         rc = fg_error_set(err, FG_ELIMIT, NOTES_FILE, "data folder path too long");
         goto cleanup;
     }
-    if ((rc = fg_read_file(path, FG_MAX_DATA_FILE_BYTES, &text, &len, err))) {
-        if (err)
-            snprintf(err->where, sizeof(err->where), "%s", NOTES_FILE);
+    if ((rc = eng_json_load(path, NOTES_FILE, FG_MAX_DATA_FILE_BYTES, &root, err)))
         goto cleanup;
-    }
-    if (!(root = json_loadb(text, len, 0, &jerr))) {
-        rc = fg_error_set(err, FG_EINVALID, NOTES_FILE, "not JSON: %s", jerr.text);
-        if (err)
-            err->line = jerr.line;
-        goto cleanup;
-    }
     if ((rc = nl_parse(n, root, e->terms, err)))
         goto cleanup;
     *out = n;
@@ -246,7 +233,6 @@ int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
 cleanup:
     ep_notes_free(n);
     json_decref(root);
-    free(text);
     return rc;
 }
 

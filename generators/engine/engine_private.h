@@ -29,6 +29,14 @@ struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c 
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct json_t;
+
+/* Read the JSON file at `path` (at most `max` bytes) into *out, a new
+ * reference. Duplicate keys are refused. On failure err names `shown` (the
+ * file under the data folder) and, for malformed JSON, line and column;
+ * FG_EINVALID, FG_ELIMIT, FG_ENOTFOUND, FG_EIO or FG_ENOMEM. */
+int eng_json_load(const char *path, const char *shown, size_t max, struct json_t **out,
+                  fg_error *err);
 
 struct fg_engine {
     fg_cohort_spec spec; /* strings owned by the engine */
