@@ -22,7 +22,7 @@
 
 #include "cli/cli.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "generators/fg_pipeline.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
 int fgr_vec_push(fgr_vec *v, void *item)

@@ -22,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
+#include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
 /* Terminologies fhirgen never holds, with the words a note uses. */

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/base/fg_tsv.h"
+#include "generators/llm/fg_ground.h"
 #include "validators/plausibility_private.h"
 
 void fg_coherence_free(fg_coherence_rules *r)

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/fhirpath/fhirpath_private.h"
 
 static const fp_func_info funcs[] = {

@@ -25,7 +25,6 @@
 
 #include <jansson.h>
 
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_private.h"
 #include "generators/engine/episodes_private.h"
 

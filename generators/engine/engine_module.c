@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_module.h"
+#include "generators/engine/engine_private.h"
 
 typedef struct mod_ctx {
     const char *file;

@@ -24,8 +24,9 @@
 #include <jansson.h>
 
 #include "fhir/base/fg_hash.h"
-#include "fhir/fg_limits.h"
+#include "generators/engine/engine_private.h"
 #include "generators/engine/episodes_private.h"
+#include "generators/history/fg_history.h"
 
 #define NOTES_FILE "notes/notes.json"
 

@@ -21,6 +21,13 @@
 #include "fhir/base/fg_tsv.h"
 #include "generators/engine/fg_engine.h"
 
+/* Limits of the engine's data files (a larger file is refused with FG_ELIMIT) and of its draws. */
+#define FG_MAX_MODULE_BYTES (4u << 20)     /* one condition module file */
+#define FG_MAX_MODULES 256                 /* condition modules loaded */
+#define FG_MAX_DATA_FILE_BYTES (16u << 20) /* one engine data table */
+#define FG_MAX_CANDIDATE_ATTEMPTS 5000     /* patients drawn to find one meeting --condition */
+#define FG_SSN_SPACE 989901                /* 99 groups x 9999 serials of the 999 area */
+
 #define ENG_MAX_CONDS 64
 
 struct eng_demo;     /* demographic tables: engine_demo.c */

@@ -26,6 +26,11 @@
 #include "fhir/term/fg_term.h"
 #include "generators/history/fg_history.h"
 
+/* Limits of grounding and coherence findings. A value that would cross one is refused with
+ * FG_ELIMIT. */
+#define FG_MAX_FINDINGS 1000     /* findings one history keeps (the rest are counted) */
+#define FG_MAX_FINDING_BYTES 512 /* one finding's message */
+
 struct fg_buf;
 
 /* What went wrong, for the summary. Stable numbers; new kinds are appended. */

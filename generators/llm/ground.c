@@ -18,7 +18,6 @@
 #include <strings.h>
 
 #include "fhir/base/fg_buf.h"
-#include "fhir/fg_limits.h"
 
 /* ---- findings ---------------------------------------------------------- */
 

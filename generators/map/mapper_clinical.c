@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "generators/history/fg_history.h"
 #include "generators/map/mapper_private.h"
 
 #define V3_ACTCODE "http://terminology.hl7.org/CodeSystem/v3-ActCode"
