@@ -602,10 +602,8 @@ typedef struct vargs {
 /* Read the options into a; -1 to go on, or the exit status to return now. */
 static int parse_args(int argc, char **argv, vargs *a)
 {
-    memset(a, 0, sizeof(*a));
+    *a = (vargs){.format = FMT_TEXT, .jobs = cli_cpu_count()};
     fg_validate_opts_default(&a->vo);
-    a->format = FMT_TEXT;
-    a->jobs = cli_cpu_count();
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "f:j:qh", options, NULL)) != -1) {
@@ -645,8 +643,7 @@ static int parse_args(int argc, char **argv, vargs *a)
     return -1;
 }
 
-/* List the inputs argv[optind..] name, walking folders: 0, 1 when one of
- * them could not be read (said on stderr), -1 out of memory. */
+/* List argv[optind..], folders walked: 0, 1 when one is unreadable (said), -1 out of memory. */
 static int collect_inputs(int argc, char **argv, cli_input_list *inputs)
 {
     int io_problem = 0;
@@ -673,8 +670,7 @@ static int collect_inputs(int argc, char **argv, cli_input_list *inputs)
 /* Load the packages and build the validator; FG_OK, or the failure said on stderr. */
 static int load_validator(const vargs *a, fg_registry **reg, fg_validator **v)
 {
-    fg_error err;
-    fg_error_clear(&err);
+    fg_error err = {0};
     if (cli_validate_load(a->igs, a->n_igs, a->packages, reg, &err) != FG_OK) {
         cli_report(CMD, &err);
         return err.code;
@@ -688,9 +684,8 @@ static int load_validator(const vargs *a, fg_registry **reg, fg_validator **v)
     return FG_OK;
 }
 
-/* The ring, its lock and (with more than one job) the worker threads.
- * Returns whether workers run (1) or the main thread validates (0), or -1
- * out of memory. */
+/* The ring, its lock and (with more than one job) the workers: 1 when workers
+ * run, 0 when the main thread validates, -1 out of memory. */
 static int start_run(run *r, const vargs *a, const fg_validator *v, const cli_input_list *inputs)
 {
     r->v = v;
@@ -744,18 +739,6 @@ static void finish_run(run *r)
     }
 }
 
-static void print_summary(run *r, const fg_registry *reg, const fg_validator *v, double seconds,
-                          double load_ms)
-{
-    if (r->format == FMT_SUMMARY)
-        print_summary_json(r, reg, v, seconds, load_ms);
-    else if (r->format == FMT_TEXT && !r->quiet)
-        print_summary_text(r, reg, v, seconds, load_ms, stdout);
-    else if (r->format == FMT_OUTCOME && !r->quiet)
-        print_summary_text(r, reg, v, seconds, load_ms, stderr);
-    fflush(stdout);
-}
-
 int cmd_validate(int argc, char **argv)
 {
     vargs a;
@@ -789,14 +772,18 @@ int cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < inputs.count && !cli_cancel; i++)
         io_problem |= feed_input(&r, i, threaded);
     drain(&r, threaded);
-    print_summary(&r, reg, v, now_s() - t1, load_ms);
+    double seconds = now_s() - t1;
 
-    if (cli_cancel)
-        status = EXIT_INTERRUPTED;
-    else if (io_problem)
-        status = EXIT_USAGE;
-    else
-        status = r.errors > 0 ? EXIT_FAILED : EXIT_OK;
+    if (a.format == FMT_SUMMARY)
+        print_summary_json(&r, reg, v, seconds, load_ms);
+    else if (a.format == FMT_TEXT && !a.quiet)
+        print_summary_text(&r, reg, v, seconds, load_ms, stdout);
+    else if (a.format == FMT_OUTCOME && !a.quiet)
+        print_summary_text(&r, reg, v, seconds, load_ms, stderr);
+    fflush(stdout);
+    status = cli_cancel ? EXIT_INTERRUPTED
+             : io_problem ? EXIT_USAGE
+             : r.errors > 0 ? EXIT_FAILED : EXIT_OK;
     goto cleanup;
 
 oom:

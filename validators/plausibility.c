@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include "fhir/base/fg_tsv.h"
-#include "generators/llm/fg_ground.h"
 #include "validators/plausibility_private.h"
 
 void fg_coherence_free(fg_coherence_rules *r)
