@@ -13,7 +13,6 @@
 #include "cli/cli.h"
 #include "cli/generate_opts.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "fhir/term/fg_term.h"
 #include "generators/engine/fg_engine.h"
 #include "generators/llm/fg_llm.h"

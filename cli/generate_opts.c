@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "fhir/fg_limits.h"
+#include "generators/engine/fg_engine.h"
+#include "generators/fg_pipeline.h"
 
 #define CMD "generate"
 

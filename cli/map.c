@@ -11,7 +11,6 @@
 #include "cli/cli.h"
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "fhir/term/fg_term.h"
 #include "generators/history/fg_history.h"
 #include "generators/map/fg_mapper.h"

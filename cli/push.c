@@ -12,7 +12,6 @@
 
 #include "cli/cli.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
 #include "push/fg_push.h"
 

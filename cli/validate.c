@@ -22,7 +22,7 @@
 
 #include "cli/cli.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "generators/fg_pipeline.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 
@@ -150,6 +150,9 @@ typedef struct run {
     uint64_t by_check[FG_CHECK_COUNT_];
     int io_problem;
     fg_arena scratch; /* the parse arena of the main thread (--jobs 1) */
+    int sync_ready;   /* mu, work and done are initialised */
+    pthread_t *threads;
+    int n_threads;
 } run;
 
 /* Each thread parses into its own arena, kept between items. */
@@ -588,123 +591,183 @@ static void print_summary_json(const run *r, const fg_registry *reg, const fg_va
 
 /* ---- the command ---- */
 
-int cmd_validate(int argc, char **argv)
-{
+/* What the command line asks for. */
+typedef struct vargs {
     const char *igs[CLI_VALIDATE_MAX_IGS];
-    size_t n_igs = 0;
-    const char *packages = NULL;
+    size_t n_igs;
+    const char *packages;
     fg_validate_opts vo;
-    fg_validate_opts_default(&vo);
-    int format = FMT_TEXT, quiet = 0;
-    int jobs = cli_cpu_count();
-    int status = EXIT_USAGE;
-    fg_registry *reg = NULL;
-    fg_validator *v = NULL;
-    cli_input_list inputs = {0};
-    pthread_t *threads = NULL;
-    int n_threads = 0;
-    run r;
-    memset(&r, 0, sizeof(r));
-    int sync_ready = 0;
-    fg_error err;
-    fg_error_clear(&err);
+    int format, quiet, jobs;
+} vargs;
 
+/* Read the options into a; -1 to go on, or the exit status to return now. */
+static int parse_args(int argc, char **argv, vargs *a)
+{
+    *a = (vargs){.format = FMT_TEXT, .jobs = cli_cpu_count()};
+    fg_validate_opts_default(&a->vo);
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "f:j:qh", options, NULL)) != -1) {
         switch (c) {
         case OPT_IG:
-            if (n_igs == CLI_VALIDATE_MAX_IGS)
+            if (a->n_igs == CLI_VALIDATE_MAX_IGS)
                 return cli_usage_error(CMD, "at most %d --ig options", CLI_VALIDATE_MAX_IGS);
-            igs[n_igs++] = optarg;
+            a->igs[a->n_igs++] = optarg;
             break;
-        case OPT_PACKAGES: packages = optarg; break;
-        case OPT_PROFILE: vo.profile = optarg; break;
-        case OPT_NO_BINDINGS: vo.check_bindings = 0; break;
-        case OPT_NO_INVARIANTS: vo.check_invariants = 0; break;
+        case OPT_PACKAGES: a->packages = optarg; break;
+        case OPT_PROFILE: a->vo.profile = optarg; break;
+        case OPT_NO_BINDINGS: a->vo.check_bindings = 0; break;
+        case OPT_NO_INVARIANTS: a->vo.check_invariants = 0; break;
         case 'f':
             if (strcmp(optarg, "text") == 0)
-                format = FMT_TEXT;
+                a->format = FMT_TEXT;
             else if (strcmp(optarg, "outcome") == 0)
-                format = FMT_OUTCOME;
+                a->format = FMT_OUTCOME;
             else if (strcmp(optarg, "json-summary") == 0)
-                format = FMT_SUMMARY;
+                a->format = FMT_SUMMARY;
             else
                 return cli_usage_error(CMD, "--format must be text, outcome or json-summary, not '%s'",
                                        optarg);
             break;
         case 'j':
-            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &jobs) != 0)
+            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &a->jobs) != 0)
                 return cli_usage_error(CMD, "--jobs must be a whole number from 1 to %d, not '%s'",
                                        FG_MAX_JOBS, optarg);
             break;
-        case 'q': quiet = 1; break;
+        case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         default: return cli_usage_error(CMD, "unknown option");
         }
     }
     if (optind >= argc)
         return cli_usage_error(CMD, "name at least one FILE, DIR or - (standard input)");
+    return -1;
+}
 
+/* List argv[optind..], folders walked: 0, 1 when one is unreadable (said), -1 out of memory. */
+static int collect_inputs(int argc, char **argv, cli_input_list *inputs)
+{
     int io_problem = 0;
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") == 0) {
-            if (cli_input_push(&inputs, "-") != 0)
-                goto oom;
+            if (cli_input_push(inputs, "-") != 0)
+                return -1;
         } else if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "fhirgen validate: %s: %s\n", argv[i], strerror(errno));
             io_problem = 1;
         } else if (S_ISDIR(st.st_mode)) {
-            int w = cli_walk_dir(&inputs, argv[i], 0);
+            int w = cli_walk_dir(inputs, argv[i], 0);
             if (w < 0)
-                goto oom;
+                return -1;
             io_problem |= w;
-        } else if (cli_input_push(&inputs, argv[i]) != 0) {
-            goto oom;
+        } else if (cli_input_push(inputs, argv[i]) != 0) {
+            return -1;
         }
     }
+    return io_problem;
+}
+
+/* Load the packages and build the validator; FG_OK, or the failure said on stderr. */
+static int load_validator(const vargs *a, fg_registry **reg, fg_validator **v)
+{
+    fg_error err = {0};
+    if (cli_validate_load(a->igs, a->n_igs, a->packages, reg, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        return err.code;
+    }
+    if (fg_validator_new(*reg, &a->vo, v, &err) != FG_OK) {
+        cli_report(CMD, &err);
+        if (err.code == FG_ENOTFOUND && a->vo.profile)
+            fprintf(stderr, "Load the package that defines it with --ig PKG#VER.\n");
+        return err.code;
+    }
+    return FG_OK;
+}
+
+/* The ring, its lock and (with more than one job) the workers: 1 when workers
+ * run, 0 when the main thread validates, -1 out of memory. */
+static int start_run(run *r, const vargs *a, const fg_validator *v, const cli_input_list *inputs)
+{
+    r->v = v;
+    r->format = a->format;
+    r->quiet = a->quiet;
+    r->names = (const char *const *)inputs->names;
+    r->n_slots = (size_t)a->jobs * 4;
+    r->slots = calloc(r->n_slots, sizeof(slot));
+    if (!r->slots)
+        return -1;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->work, NULL);
+    pthread_cond_init(&r->done, NULL);
+    r->sync_ready = 1;
+    if (a->jobs <= 1)
+        return 0;
+    r->threads = calloc((size_t)a->jobs, sizeof(pthread_t));
+    if (!r->threads)
+        return -1;
+    for (; r->n_threads < a->jobs; r->n_threads++)
+        if (pthread_create(&r->threads[r->n_threads], NULL, worker, r) != 0)
+            break;
+    return r->n_threads > 0;
+}
+
+/* Stop and join the workers and release the ring; accepts a run never started. */
+static void finish_run(run *r)
+{
+    if (r->sync_ready) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = 1;
+        pthread_cond_broadcast(&r->work);
+        pthread_mutex_unlock(&r->mu);
+    }
+    for (int i = 0; i < r->n_threads; i++)
+        pthread_join(r->threads[i], NULL);
+    free(r->threads);
+    if (r->slots) {
+        for (size_t i = 0; i < r->n_slots; i++) {
+            free(r->slots[i].buf);
+            for (size_t k = 0; k < SLOT_ITEMS; k++)
+                fg_issue_list_free(&r->slots[i].items[k].issues);
+        }
+        free(r->slots);
+    }
+    fg_arena_free(&r->scratch);
+    if (r->sync_ready) {
+        pthread_mutex_destroy(&r->mu);
+        pthread_cond_destroy(&r->work);
+        pthread_cond_destroy(&r->done);
+    }
+}
+
+int cmd_validate(int argc, char **argv)
+{
+    vargs a;
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    status = EXIT_USAGE;
+    fg_registry *reg = NULL;
+    fg_validator *v = NULL;
+    cli_input_list inputs = {0};
+    run r;
+    memset(&r, 0, sizeof(r));
+
+    int io_problem = collect_inputs(argc, argv, &inputs);
+    if (io_problem < 0)
+        goto oom;
 
     double t0 = now_s();
-    status = EXIT_USAGE;
-    if (cli_validate_load(igs, n_igs, packages, &reg, &err) != FG_OK) {
-        cli_report(CMD, &err);
+    if (load_validator(&a, &reg, &v) != FG_OK)
         goto cleanup;
-    }
-    if (fg_validator_new(reg, &vo, &v, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        if (err.code == FG_ENOTFOUND && vo.profile)
-            fprintf(stderr, "Load the package that defines it with --ig PKG#VER.\n");
-        goto cleanup;
-    }
     /* loading counts everything before the first resource: packages, compiled
      * profiles, expanded value sets and the validator's index */
     double load_ms = (now_s() - t0) * 1000.0;
 
     cli_catch_signals();
-    r.v = v;
-    r.format = format;
-    r.quiet = quiet;
-    r.names = (const char *const *)inputs.names;
-    r.n_slots = (size_t)jobs * 4;
-    r.slots = calloc(r.n_slots, sizeof(slot));
-    if (!r.slots)
+    int threaded = start_run(&r, &a, v, &inputs);
+    if (threaded < 0)
         goto oom;
-    pthread_mutex_init(&r.mu, NULL);
-    pthread_cond_init(&r.work, NULL);
-    pthread_cond_init(&r.done, NULL);
-    sync_ready = 1;
-    int threaded = jobs > 1;
-    if (threaded) {
-        threads = calloc((size_t)jobs, sizeof(pthread_t));
-        if (!threads)
-            goto oom;
-        for (; n_threads < jobs; n_threads++)
-            if (pthread_create(&threads[n_threads], NULL, worker, &r) != 0)
-                break;
-        if (n_threads == 0)
-            threaded = 0;
-    }
 
     double t1 = now_s();
     for (size_t i = 0; i < inputs.count && !cli_cancel; i++)
@@ -712,49 +775,23 @@ int cmd_validate(int argc, char **argv)
     drain(&r, threaded);
     double seconds = now_s() - t1;
 
-    if (format == FMT_SUMMARY)
+    if (a.format == FMT_SUMMARY)
         print_summary_json(&r, reg, v, seconds, load_ms);
-    else if (format == FMT_TEXT && !quiet)
+    else if (a.format == FMT_TEXT && !a.quiet)
         print_summary_text(&r, reg, v, seconds, load_ms, stdout);
-    else if (format == FMT_OUTCOME && !quiet)
+    else if (a.format == FMT_OUTCOME && !a.quiet)
         print_summary_text(&r, reg, v, seconds, load_ms, stderr);
     fflush(stdout);
-
-    if (cli_cancel)
-        status = EXIT_INTERRUPTED;
-    else if (io_problem)
-        status = EXIT_USAGE;
-    else
-        status = r.errors > 0 ? EXIT_FAILED : EXIT_OK;
+    status = cli_cancel ? EXIT_INTERRUPTED
+             : io_problem ? EXIT_USAGE
+             : r.errors > 0 ? EXIT_FAILED : EXIT_OK;
     goto cleanup;
 
 oom:
     fprintf(stderr, "fhirgen validate: out of memory\n");
     status = EXIT_USAGE;
 cleanup:
-    if (sync_ready) {
-        pthread_mutex_lock(&r.mu);
-        r.stop = 1;
-        pthread_cond_broadcast(&r.work);
-        pthread_mutex_unlock(&r.mu);
-    }
-    for (int i = 0; i < n_threads; i++)
-        pthread_join(threads[i], NULL);
-    free(threads);
-    if (r.slots) {
-        for (size_t i = 0; i < r.n_slots; i++) {
-            free(r.slots[i].buf);
-            for (size_t k = 0; k < SLOT_ITEMS; k++)
-                fg_issue_list_free(&r.slots[i].items[k].issues);
-        }
-        free(r.slots);
-    }
-    fg_arena_free(&r.scratch);
-    if (sync_ready) {
-        pthread_mutex_destroy(&r.mu);
-        pthread_cond_destroy(&r.work);
-        pthread_cond_destroy(&r.done);
-    }
+    finish_run(&r);
     for (size_t i = 0; i < inputs.count; i++)
         free(inputs.names[i]);
     free(inputs.names);

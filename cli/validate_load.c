@@ -11,7 +11,6 @@
 
 #include "cli/cli.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 

@@ -26,6 +26,10 @@
 #include "generators/engine/fg_engine.h"
 #include "generators/map/fg_mapper.h"
 
+/* Limits of one run. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_PATIENTS 100000000LL /* -n per run */
+#define FG_MAX_JOBS 256             /* worker threads */
+
 typedef enum fg_format {
     FG_FORMAT_BUNDLE = 0,
     FG_FORMAT_NDJSON = 1,

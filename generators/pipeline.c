@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_buf.h"
-#include "fhir/fg_limits.h"
 
 #define BATCH 16
 /* Memory kept between patients: a worker's arena and buffers above these

@@ -32,6 +32,17 @@
 #include "fhir/fhirpath/fg_fhirpath.h"
 #include "fhir/json/fg_jr.h"
 
+/* Limits of FHIR packages and the profile registry. A value that would cross one is refused with
+ * FG_ELIMIT. */
+#define FG_MAX_PACKAGE_FILE_BYTES (64u << 20) /* one resource file of a FHIR package */
+#define FG_MAX_PACKAGE_FILES 50000            /* files in one package folder */
+#define FG_MAX_PACKAGES 64                    /* packages one registry loads, dependencies included */
+#define FG_MAX_PACKAGE_DEPTH 16               /* nesting of package dependencies */
+#define FG_MAX_SNAPSHOT_ELEMENTS 20000        /* elements of one StructureDefinition snapshot */
+#define FG_MAX_VALUESET_IMPORT_DEPTH 32       /* value sets importing value sets */
+#define FG_MAX_REGISTRY_NOTES 10000           /* notes one registry keeps */
+#define FG_MAX_PACKAGE_LOAD_THREADS 8         /* threads parsing the files of one package */
+
 #define FG_CARD_MANY UINT32_MAX /* max = "*" */
 
 typedef struct fg_registry fg_registry;

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fhir/fg_limits.h"
+#include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
 #define CORE_NAME "hl7.fhir.r4.core"

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fhir/fg_limits.h"
+#include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
 /* Package files are trimmed (fgr_json_trim) before parsing: with fg_jr

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "profiles/registry_private.h"
 
 #define CORE_MAX_BYTES (64u << 20)

@@ -12,9 +12,9 @@
  * (elements, type lists, expansions' tables) comes from the registry's
  * arena or from the string maps below, all released by fg_registry_free.
  *
- * fgr_map is a small open-addressing hash map from a NUL-terminated key to
- * a pointer. Keys are borrowed: they must outlive the map (they point into
- * the resources or the arena).
+ * fgr_map is fg_strmap (fhir/base/fg_hash.h) under the registry's names:
+ * a NUL-terminated key to a pointer. Keys are borrowed: they must outlive
+ * the map (they point into the resources or the arena).
  */
 #ifndef FG_REGISTRY_PRIVATE_H
 #define FG_REGISTRY_PRIVATE_H
@@ -22,33 +22,43 @@
 #include <stddef.h>
 
 #include "fhir/base/fg_arena.h"
+#include "fhir/base/fg_hash.h"
 #include "fhir/json/fg_jr.h"
 #include "profiles/fg_registry.h"
 
-typedef struct fgr_slot {
-    const char *key;
-    void *val;
-} fgr_slot;
-
-typedef struct fgr_map {
-    fgr_slot *slots;
-    size_t cap; /* a power of two, or 0 */
-    size_t n;
-} fgr_map;
+typedef fg_strmap fgr_map;
 
 /* Insert or replace; FG_ENOMEM on failure. */
-int fgr_map_put(fgr_map *m, const char *key, void *val);
+static inline int fgr_map_put(fgr_map *m, const char *key, void *val)
+{
+    return fg_strmap_put(m, key, val);
+}
 /* Insert `key` unless it is there: FG_OK when inserted, 1 when it was
  * there already (its value unchanged), FG_ENOMEM. */
-int fgr_map_add(fgr_map *m, const char *key, void *val);
+static inline int fgr_map_add(fgr_map *m, const char *key, void *val)
+{
+    return fg_strmap_add(m, key, val);
+}
 /* Make room for `n` more keys without growing again; FG_ENOMEM. */
-int fgr_map_reserve(fgr_map *m, size_t n);
+static inline int fgr_map_reserve(fgr_map *m, size_t n)
+{
+    return fg_strmap_reserve(m, n);
+}
 /* Empty the map, keeping its memory for reuse (unless far larger than
  * `n` keys need), and make room for `n` keys; FG_ENOMEM. */
-int fgr_map_reset(fgr_map *m, size_t n);
-/* The value of `key`, or NULL. */
-void *fgr_map_get(const fgr_map *m, const char *key);
-void fgr_map_free(fgr_map *m);
+static inline int fgr_map_reset(fgr_map *m, size_t n)
+{
+    return fg_strmap_reset(m, n);
+}
+/* The value of `key` (borrowed), or NULL. */
+static inline void *fgr_map_get(const fgr_map *m, const char *key)
+{
+    return fg_strmap_get(m, key);
+}
+static inline void fgr_map_free(fgr_map *m)
+{
+    fg_strmap_free(m);
+}
 
 /* A growable array of pointers. */
 typedef struct fgr_vec {

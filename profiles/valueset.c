@@ -22,7 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
+#include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
 /* Terminologies fhirgen never holds, with the words a note uses. */
@@ -133,7 +134,7 @@ static int set_add_all(fg_valueset *to, const fgr_map *from, const fgr_map *exce
     if (set_reserve(to, from->n) != FG_OK)
         return FG_ENOMEM;
     for (size_t i = 0; i < from->cap; i++) {
-        const fgr_slot *s = &from->slots[i];
+        const fg_strmap_slot *s = &from->slots[i];
         if (!s->key || (except && fgr_map_get(except, s->key)))
             continue;
         if (set_add_key(to, s->key, strrchr(s->key, '|') + 1, s->val) != FG_OK)

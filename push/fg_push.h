@@ -24,6 +24,12 @@
 #include "fhir/base/fg_error.h"
 #include "fhir/rest/fg_rest.h"
 
+/* Limits of fhirgen push. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_PUSH_BUNDLE_BYTES (256u << 20) /* one bundle fhirgen push sends */
+#define FG_MAX_PUSH_CONCURRENCY 256           /* bundles in flight (--concurrency) */
+#define FG_MAX_PUSH_ATTEMPTS 8                /* tries of one bundle, the first included */
+#define FG_MAX_JOURNAL_LINES 100000000        /* bundles one push journal holds */
+
 typedef struct fg_push_stats {
     uint64_t bundles_seen;    /* inputs read so far */
     uint64_t bundles_landed;  /* acknowledged by the server (and journalled) */

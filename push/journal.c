@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "push/fg_push.h"
 
 struct fg_journal {
     int fd;

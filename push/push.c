@@ -19,8 +19,8 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "fhir/base/fg_rng.h"
+#include "fhir/rest/fg_rest.h"
 #include "push/push_private.h"
 
 #define MAX_DIR_DEPTH 64

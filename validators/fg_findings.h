@@ -16,6 +16,11 @@
 
 #include <stddef.h>
 
+/* Limits of the findings of one history. A value that would cross one is
+ * refused with FG_ELIMIT. */
+#define FG_MAX_FINDINGS 1000     /* findings one history keeps (the rest are counted) */
+#define FG_MAX_FINDING_BYTES 512 /* one finding's message */
+
 struct fg_buf;
 
 /* What went wrong, for the summary. Stable numbers; new kinds are appended. */

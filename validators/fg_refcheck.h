@@ -36,6 +36,9 @@
 
 #include "fhir/base/fg_error.h"
 
+/* Limits of a referential check. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_REFCHECK_ISSUES_KEPT 10000 /* issues a referential check keeps in memory */
+
 typedef enum fg_refcheck_severity {
     FG_REFCHECK_ERROR = 0,
     FG_REFCHECK_WARNING = 1,

@@ -50,6 +50,10 @@
 #include "fhir/base/fg_error.h"
 #include "profiles/fg_registry.h"
 
+/* Sizes of what a validator reads. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_BUNDLE_BYTES (512u << 20)     /* one Bundle or JSON file a validator reads */
+#define FG_MAX_NDJSON_LINE_BYTES (64u << 20) /* one NDJSON line */
+
 typedef enum fg_severity {
     FG_SEV_FATAL = 0,
     FG_SEV_ERROR,

@@ -11,7 +11,6 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_error.h"
-#include "fhir/fg_limits.h"
 
 void fg_findings_init(fg_findings *f)
 {

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/base/fg_tsv.h"
 #include "validators/plausibility_private.h"
 

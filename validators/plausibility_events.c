@@ -88,6 +88,17 @@ static void check_in_encounter(pl_ctx *c, const fg_history *h, const char *list,
                     : "");
 }
 
+/* An event from start to end (medications, procedures): both dates
+ * plausible, in order, and the start on the days of its encounter. */
+static void check_span(pl_ctx *c, const fg_history *h, const char *list, size_t i,
+                       const char *enc_id, fg_time start, fg_time end)
+{
+    check_when(c, list, i, "start", start);
+    check_when(c, list, i, "end", end);
+    check_order(c, list, i, "end", start, end, "start");
+    check_in_encounter(c, h, list, i, enc_id, "start", start);
+}
+
 void pl_check_dates(pl_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->encounters.n; i++) {
@@ -119,10 +130,7 @@ void pl_check_dates(pl_ctx *c, const fg_history *h)
     }
     for (size_t i = 0; i < h->medications.n; i++) {
         const fg_medication *x = &h->medications.v[i];
-        check_when(c, "medications", i, "start", x->start);
-        check_when(c, "medications", i, "end", x->end);
-        check_order(c, "medications", i, "end", x->start, x->end, "start");
-        check_in_encounter(c, h, "medications", i, x->encounter, "start", x->start);
+        check_span(c, h, "medications", i, x->encounter, x->start, x->end);
         if (x->status == FG_MED_ACTIVE && x->end != FG_TIME_NONE &&
             (c->f.history_end == FG_TIME_NONE || x->end <= c->f.history_end))
             pl_add(c, "medications", i, "status",
@@ -140,10 +148,7 @@ void pl_check_dates(pl_ctx *c, const fg_history *h)
     }
     for (size_t i = 0; i < h->procedures.n; i++) {
         const fg_procedure *x = &h->procedures.v[i];
-        check_when(c, "procedures", i, "start", x->start);
-        check_when(c, "procedures", i, "end", x->end);
-        check_order(c, "procedures", i, "end", x->start, x->end, "start");
-        check_in_encounter(c, h, "procedures", i, x->encounter, "start", x->start);
+        check_span(c, h, "procedures", i, x->encounter, x->start, x->end);
     }
     for (size_t i = 0; i < h->allergies.n; i++) {
         const fg_allergy *x = &h->allergies.v[i];

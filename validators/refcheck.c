@@ -14,7 +14,8 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
+#include "validators/fg_validate.h"
 
 #include "validators/refcheck_private.h"
 

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/json/fg_jr.h"
 #include "fhir/json/fg_jw.h"
-#include "fhir/fg_limits.h"
 #include "validators/validate_private.h"
 
 void fg_validate_opts_default(fg_validate_opts *o)

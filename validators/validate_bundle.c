@@ -10,24 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/base/fg_hash.h"
 #include "validators/validate_private.h"
-
-static uint64_t hash_str(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-#define FNV 1469598103934665603ULL
 
 static uint64_t hash_tid(const char *type, size_t tl, const char *id, size_t il)
 {
-    uint64_t h = hash_str(FNV, type, tl);
-    h = hash_str(h, "/", 1);
-    return hash_str(h, id, il);
+    uint64_t h = fg_fnv1a(FG_FNV_SEED, type, tl);
+    h = fg_fnv1a(h, "/", 1);
+    return fg_fnv1a(h, id, il);
 }
 
 static const char *str(const fg_jv *o, const char *k)
@@ -74,7 +64,7 @@ int fgv_bundle_open(fgv_ctx *c, const fg_jv *bundle, fgv_bundle *b)
             en->resource = NULL;
         }
         if (en->full_url != NULL) {
-            size_t h = hash_str(FNV, en->full_url, strlen(en->full_url)) & b->mask;
+            size_t h = fg_fnv1a(FG_FNV_SEED, en->full_url, strlen(en->full_url)) & b->mask;
             while (b->by_url[h] != 0) {
                 const fgv_entry *o = &b->entries[b->by_url[h] - 1];
                 if (strcmp(o->full_url, en->full_url) == 0 && b->dup_of[i] == 0) {
@@ -115,7 +105,7 @@ const fgv_entry *fgv_bundle_find(const fgv_bundle *b, const char *ref)
     if (b == NULL || b->n == 0 || ref == NULL)
         return NULL;
     size_t rl = strlen(ref);
-    size_t h = hash_str(FNV, ref, rl) & b->mask;
+    size_t h = fg_fnv1a(FG_FNV_SEED, ref, rl) & b->mask;
     while (b->by_url[h] != 0) {
         const fgv_entry *e = &b->entries[b->by_url[h] - 1];
         if (strcmp(e->full_url, ref) == 0)
@@ -209,7 +199,7 @@ static void overlapping_writes(fgv_ctx *c, const fg_jv *entries, size_t n)
         if (m == NULL || url == NULL
             || !(strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0 || strcmp(m, "PATCH") == 0))
             continue;
-        size_t h = hash_str(FNV, url, strlen(url)) & (cap - 1);
+        size_t h = fg_fnv1a(FG_FNV_SEED, url, strlen(url)) & (cap - 1);
         while (tab[h] != 0) {
             const fg_jv *oreq = fg_jv_get(fg_jv_at(entries, tab[h] - 1), "request");
             if (strcmp(str(oreq, "url"), url) == 0) {

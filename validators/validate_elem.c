@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
 #include "validators/validate_private.h"
 
 #define FGV_MAX_SEEN 512 /* children tracked per object for min checks */

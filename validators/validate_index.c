@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/base/fg_hash.h"
 #include "validators/validate_private.h"
 
 typedef struct fgv_slot {
@@ -49,11 +50,7 @@ struct fgv_index {
 
 static uint32_t hash_key(const fg_elem *parent, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)parent;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = fg_fnv1a_str(FG_FNV_SEED ^ (uint64_t)(uintptr_t)parent, key);
     h ^= h >> 29;
     return (uint32_t)h;
 }

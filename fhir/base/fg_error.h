@@ -18,7 +18,7 @@ enum {
     FG_ENOTFOUND = -2, /* a file, code, condition or resource is unknown */
     FG_ENOMEM = -3,    /* allocation failed */
     FG_EIO = -4,       /* reading or writing a file failed */
-    FG_ELIMIT = -5,    /* a named limit in fg_limits.h was exceeded */
+    FG_ELIMIT = -5,    /* a named limit (FG_MAX_*, in its module's header) was exceeded */
     FG_ENETWORK = -6,  /* a transport-level failure */
     FG_EUSAGE = -7,    /* a caller passed arguments that cannot work */
     FG_ECANCELED = -8, /* the caller asked to stop */

@@ -20,6 +20,10 @@
 
 #include "fhir/base/fg_error.h"
 
+/* Limits of fg_tsv_load. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_TABLE_ROWS 1000000    /* rows of one data table */
+#define FG_MAX_TSV_BYTES (64u << 20) /* one tab-separated data file (fg_tsv_load) */
+
 typedef struct fg_tsv fg_tsv;
 
 /* Read the file at path (at most FG_MAX_TSV_BYTES, FG_MAX_TABLE_ROWS data

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <uuid/uuid.h>
 
+#include "fhir/base/fg_hash.h"
+
 uint64_t fg_mix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
@@ -25,18 +27,10 @@ void fg_rng_patient(fg_rng *r, uint64_t seed, uint64_t index)
     fg_rng_seed(r, fg_mix64(seed) ^ fg_mix64(index * 0xd1342543de82ef95ULL + 1));
 }
 
-static uint64_t hash_tag(const char *tag)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *tag; tag++)
-        h = (h ^ (unsigned char)*tag) * 1099511628211ULL;
-    return h;
-}
-
 fg_rng fg_rng_fork(const fg_rng *r, const char *tag)
 {
     fg_rng out;
-    fg_rng_seed(&out, r->s[0] ^ fg_mix64(r->s[1] ^ hash_tag(tag)));
+    fg_rng_seed(&out, r->s[0] ^ fg_mix64(r->s[1] ^ fg_fnv1a_str(FG_FNV_SEED, tag)));
     return out;
 }
 

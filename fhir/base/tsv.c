@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 
 struct fg_tsv {
     char *text;

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/fhirpath/fhirpath_private.h"
 
 #define FP_STACK_BYTES 16384

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/fhirpath/fhirpath_private.h"
 
 static const fp_item bool_items[2] = {{.kind = FPV_BOOL, .i = 0}, {.kind = FPV_BOOL, .i = 1}};

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/fhirpath/fhirpath_private.h"
 
 static const fp_func_info funcs[] = {
@@ -357,12 +356,12 @@ static int callback_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const 
     return fp_push_bool(c, out, ans > 0);
 }
 
-int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
-            const fp_scope *sc, fp_coll *out)
+/* ---- the function groups fp_call dispatches to ---- */
+
+/* empty, exists, all, allTrue, anyTrue, allFalse, anyFalse */
+static int existence_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
 {
-    int rc = FG_OK, b = 0;
-    fp_coll other = {0};
-    fp_item r;
+    int rc, b = 0;
     switch (n->op) {
     case F_EMPTY:
         return fp_push_bool(c, out, input->n == 0);
@@ -380,10 +379,7 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
                 return fp_push_bool(c, out, 0);
         }
         return fp_push_bool(c, out, n->op == F_ALL);
-    case F_ALLTRUE:
-    case F_ANYTRUE:
-    case F_ALLFALSE:
-    case F_ANYFALSE: {
+    default: { /* allTrue, anyTrue, allFalse, anyFalse */
         int want = n->op == F_ALLTRUE || n->op == F_ANYTRUE;
         int any = n->op == F_ANYTRUE || n->op == F_ANYFALSE;
         for (size_t k = 0; k < input->n; k++) {
@@ -397,6 +393,17 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
         }
         return fp_push_bool(c, out, !any);
     }
+    }
+}
+
+/* subsetOf, supersetOf, count, distinct, isDistinct */
+static int set_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+                  const fp_scope *sc, fp_coll *out)
+{
+    int rc = FG_OK;
+    fp_coll other = {0};
+    fp_item r;
+    switch (n->op) {
     case F_SUBSETOF:
     case F_SUPERSETOF: {
         rc = fp_arg_coll(c, n, 0, focus, sc, &other);
@@ -417,39 +424,42 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
             if (!contains_item(out, &input->items[k]))
                 rc = fp_push(c, out, &input->items[k]);
         return rc;
-    case F_ISDISTINCT:
+    default: /* isDistinct */
         for (size_t k = 0; k < input->n; k++)
             for (size_t j = 0; j < k; j++)
                 if (fp_equal(&input->items[j], &input->items[k]) == 1)
                     return fp_push_bool(c, out, 0);
         return fp_push_bool(c, out, 1);
-    case F_WHERE:
-        for (size_t k = 0; k < input->n; k++) {
+    }
+}
+
+/* where, select */
+static int filter_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
+{
+    int rc, b = 0;
+    for (size_t k = 0; k < input->n; k++) {
+        if (n->op == F_WHERE) {
             rc = lambda_bool(c, n->args[0], input, k, &b);
             if (!rc && b == 1)
                 rc = fp_push(c, out, &input->items[k]);
-            if (rc)
-                return rc;
-        }
-        return FG_OK;
-    case F_SELECT:
-        for (size_t k = 0; k < input->n; k++) {
+        } else {
             fp_coll res = {0};
             rc = lambda(c, n->args[0], input, k, &res);
             for (size_t j = 0; !rc && j < res.n; j++)
                 rc = fp_push(c, out, &res.items[j]);
-            if (rc)
-                return rc;
         }
-        return FG_OK;
-    case F_REPEAT:
-        return repeat_fn(c, n, input, out);
-    case F_AGGREGATE:
-        return aggregate_fn(c, n, input, focus, sc, out);
-    case F_OFTYPE:
-    case F_AS:
-    case F_IS:
-        return type_fn(c, n, input, out);
+        if (rc)
+            return rc;
+    }
+    return FG_OK;
+}
+
+/* single, first, last, tail, skip, take */
+static int subsetting_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+                         const fp_scope *sc, fp_coll *out)
+{
+    int rc;
+    switch (n->op) {
     case F_SINGLE:
         rc = fp_single_input(c, n, input);
         if (rc || input->n == 0)
@@ -459,10 +469,9 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
         return input->n ? fp_push(c, out, &input->items[0]) : FG_OK;
     case F_LAST:
         return input->n ? fp_push(c, out, &input->items[input->n - 1]) : FG_OK;
-    case F_TAIL:
-    case F_SKIP:
-    case F_TAKE: {
+    default: { /* tail, skip, take */
         long long num = 1;
+        rc = FG_OK;
         if (n->op != F_TAIL) {
             rc = fp_arg_int(c, n, 0, focus, sc, &num);
             if (rc < 0)
@@ -480,9 +489,16 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
             rc = fp_push(c, out, &input->items[k]);
         return rc;
     }
-    case F_INTERSECT:
-    case F_EXCLUDE:
-        rc = fp_arg_coll(c, n, 0, focus, sc, &other);
+    }
+}
+
+/* intersect, exclude, union, combine */
+static int combining_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+                        const fp_scope *sc, fp_coll *out)
+{
+    fp_coll other = {0};
+    int rc = fp_arg_coll(c, n, 0, focus, sc, &other);
+    if (n->op == F_INTERSECT || n->op == F_EXCLUDE) {
         for (size_t k = 0; !rc && k < input->n; k++) {
             int in = contains_item(&other, &input->items[k]);
             if ((n->op == F_INTERSECT) == (in != 0) &&
@@ -490,34 +506,165 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
                 rc = fp_push(c, out, &input->items[k]);
         }
         return rc;
+    }
+    if (rc)
+        return rc;
+    if (n->op == F_UNION) {
+        rc = fp_union_into(c, out, input);
+        return rc ? rc : fp_union_into(c, out, &other);
+    }
+    for (size_t k = 0; !rc && k < input->n; k++)
+        rc = fp_push(c, out, &input->items[k]);
+    for (size_t k = 0; !rc && k < other.n; k++)
+        rc = fp_push(c, out, &other.items[k]);
+    return rc;
+}
+
+static int iif_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_scope *sc,
+                  fp_coll *out)
+{
+    fp_coll cond = {0};
+    int b = 0, rc = fp_eval(c, n->args[0], input, sc, &cond);
+    if (rc)
+        return rc;
+    rc = fp_to_bool(c, &cond, &b);
+    if (rc)
+        return rc;
+    if (b == 1)
+        return fp_eval(c, n->args[1], input, sc, out);
+    if (n->nargs > 2)
+        return fp_eval(c, n->args[2], input, sc, out);
+    return FG_OK;
+}
+
+/* toX() and convertsToX() */
+static int conversion_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
+{
+    static const int pairs[][2] = {{F_CTBOOLEAN, F_TOBOOLEAN}, {F_CTINTEGER, F_TOINTEGER},
+                                   {F_CTDECIMAL, F_TODECIMAL}, {F_CTSTRING, F_TOSTRING},
+                                   {F_CTDATE, F_TODATE},       {F_CTDATETIME, F_TODATETIME},
+                                   {F_CTTIME, F_TOTIME}};
+    fp_item r;
+    int rc = fp_single_input(c, n, input);
+    if (rc || input->n == 0)
+        return rc;
+    int to = n->op;
+    int check = 0;
+    for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++)
+        if (pairs[k][0] == to) {
+            to = pairs[k][1];
+            check = 1;
+        }
+    int ok = fp_convert(c, to, &input->items[0], &r);
+    if (check)
+        return fp_push_bool(c, out, ok);
+    return ok ? fp_push(c, out, &r) : FG_OK;
+}
+
+/* children, descendants */
+static int tree_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
+{
+    int rc = FG_OK;
+    for (size_t k = 0; k < input->n && !rc; k++)
+        rc = n->op == F_CHILDREN ? fp_all_children(c, &input->items[k], out)
+                                 : descend(c, &input->items[k], out, 0);
+    return rc;
+}
+
+static int trace_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
+{
+    int rc = FG_OK;
+    if (n->nargs > 1) {
+        for (size_t k = 0; k < input->n && !rc; k++) {
+            fp_coll res = {0};
+            rc = lambda(c, n->args[1], input, k, &res);
+        }
+        if (rc)
+            return rc;
+    }
+    *out = *input;
+    out->cap = out->n;
+    return FG_OK;
+}
+
+/* not, hasValue, getValue, htmlChecks */
+static int value_fn(fp_ctx *c, const fp_node *n, const fp_coll *input, fp_coll *out)
+{
+    int rc, b = 0;
+    fp_item r;
+    switch (n->op) {
+    case F_NOT:
+        rc = fp_to_bool(c, input, &b);
+        if (rc || b < 0)
+            return rc;
+        return fp_push_bool(c, out, !b);
+    case F_HASVALUE:
+        if (input->n != 1)
+            return fp_push_bool(c, out, 0);
+        if (input->items[0].kind != FPV_JSON)
+            return fp_push_bool(c, out, 1);
+        return fp_push_bool(c, out, input->items[0].json && !fg_jv_is_object(input->items[0].json) &&
+                                        !fg_jv_is_array(input->items[0].json));
+    case F_GETVALUE:
+        if (input->n == 1 && fp_prim(&input->items[0], &r) >= 0 && r.kind != FPV_JSON)
+            return fp_push(c, out, &r);
+        return FG_OK;
+    default: { /* htmlChecks */
+        rc = fp_single_input(c, n, input);
+        if (rc || input->n == 0)
+            return rc;
+        const char *s = NULL;
+        size_t sn = 0;
+        if (!fp_to_string(c, &input->items[0], &s, &sn))
+            return fp_push_bool(c, out, 0);
+        return fp_push_bool(c, out, fp_html_check(s, sn));
+    }
+    }
+}
+
+int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *focus,
+            const fp_scope *sc, fp_coll *out)
+{
+    switch (n->op) {
+    case F_EMPTY:
+    case F_EXISTS:
+    case F_ALL:
+    case F_ALLTRUE:
+    case F_ANYTRUE:
+    case F_ALLFALSE:
+    case F_ANYFALSE:
+        return existence_fn(c, n, input, out);
+    case F_SUBSETOF:
+    case F_SUPERSETOF:
+    case F_COUNT:
+    case F_DISTINCT:
+    case F_ISDISTINCT:
+        return set_fn(c, n, input, focus, sc, out);
+    case F_WHERE:
+    case F_SELECT:
+        return filter_fn(c, n, input, out);
+    case F_REPEAT:
+        return repeat_fn(c, n, input, out);
+    case F_AGGREGATE:
+        return aggregate_fn(c, n, input, focus, sc, out);
+    case F_OFTYPE:
+    case F_AS:
+    case F_IS:
+        return type_fn(c, n, input, out);
+    case F_SINGLE:
+    case F_FIRST:
+    case F_LAST:
+    case F_TAIL:
+    case F_SKIP:
+    case F_TAKE:
+        return subsetting_fn(c, n, input, focus, sc, out);
+    case F_INTERSECT:
+    case F_EXCLUDE:
     case F_UNION:
     case F_COMBINE:
-        rc = fp_arg_coll(c, n, 0, focus, sc, &other);
-        if (rc)
-            return rc;
-        if (n->op == F_UNION) {
-            rc = fp_union_into(c, out, input);
-            return rc ? rc : fp_union_into(c, out, &other);
-        }
-        for (size_t k = 0; !rc && k < input->n; k++)
-            rc = fp_push(c, out, &input->items[k]);
-        for (size_t k = 0; !rc && k < other.n; k++)
-            rc = fp_push(c, out, &other.items[k]);
-        return rc;
-    case F_IIF: {
-        fp_coll cond = {0};
-        rc = fp_eval(c, n->args[0], input, sc, &cond);
-        if (rc)
-            return rc;
-        rc = fp_to_bool(c, &cond, &b);
-        if (rc)
-            return rc;
-        if (b == 1)
-            return fp_eval(c, n->args[1], input, sc, out);
-        if (n->nargs > 2)
-            return fp_eval(c, n->args[2], input, sc, out);
-        return FG_OK;
-    }
+        return combining_fn(c, n, input, focus, sc, out);
+    case F_IIF:
+        return iif_fn(c, n, input, sc, out);
     case F_TOBOOLEAN:
     case F_TOINTEGER:
     case F_TODECIMAL:
@@ -531,26 +678,8 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
     case F_CTSTRING:
     case F_CTDATE:
     case F_CTDATETIME:
-    case F_CTTIME: {
-        rc = fp_single_input(c, n, input);
-        if (rc || input->n == 0)
-            return rc;
-        int to = n->op;
-        int check = 0;
-        static const int pairs[][2] = {{F_CTBOOLEAN, F_TOBOOLEAN}, {F_CTINTEGER, F_TOINTEGER},
-                                       {F_CTDECIMAL, F_TODECIMAL}, {F_CTSTRING, F_TOSTRING},
-                                       {F_CTDATE, F_TODATE},       {F_CTDATETIME, F_TODATETIME},
-                                       {F_CTTIME, F_TOTIME}};
-        for (size_t k = 0; k < sizeof(pairs) / sizeof(pairs[0]); k++)
-            if (pairs[k][0] == to) {
-                to = pairs[k][1];
-                check = 1;
-            }
-        int ok = fp_convert(c, to, &input->items[0], &r);
-        if (check)
-            return fp_push_bool(c, out, ok);
-        return ok ? fp_push(c, out, &r) : FG_OK;
-    }
+    case F_CTTIME:
+        return conversion_fn(c, n, input, out);
     case F_INDEXOF:
     case F_SUBSTRING:
     case F_STARTSWITH:
@@ -564,61 +693,25 @@ int fp_call(fp_ctx *c, const fp_node *n, const fp_coll *input, const fp_coll *fo
     case F_LENGTH:
     case F_TOCHARS:
         return fp_string_fn(c, n, input, focus, sc, out);
-    case F_NOT:
-        rc = fp_to_bool(c, input, &b);
-        if (rc || b < 0)
-            return rc;
-        return fp_push_bool(c, out, !b);
     case F_CHILDREN:
-        for (size_t k = 0; k < input->n && !rc; k++)
-            rc = fp_all_children(c, &input->items[k], out);
-        return rc;
     case F_DESCENDANTS:
-        for (size_t k = 0; k < input->n && !rc; k++)
-            rc = descend(c, &input->items[k], out, 0);
-        return rc;
+        return tree_fn(c, n, input, out);
     case F_TRACE:
-        if (n->nargs > 1) {
-            for (size_t k = 0; k < input->n && !rc; k++) {
-                fp_coll res = {0};
-                rc = lambda(c, n->args[1], input, k, &res);
-            }
-            if (rc)
-                return rc;
-        }
-        *out = *input;
-        out->cap = out->n;
-        return FG_OK;
+        return trace_fn(c, n, input, out);
     case F_TODAY:
     case F_NOW:
     case F_TIMEOFDAY:
         return now_fn(c, n->op, out);
-    case F_HASVALUE:
-        if (input->n != 1)
-            return fp_push_bool(c, out, 0);
-        if (input->items[0].kind != FPV_JSON)
-            return fp_push_bool(c, out, 1);
-        return fp_push_bool(c, out, input->items[0].json && !fg_jv_is_object(input->items[0].json) &&
-                                        !fg_jv_is_array(input->items[0].json));
-    case F_GETVALUE:
-        if (input->n == 1 && fp_prim(&input->items[0], &r) >= 0 && r.kind != FPV_JSON)
-            return fp_push(c, out, &r);
-        return FG_OK;
     case F_EXTENSION:
     case F_RESOLVE:
     case F_MEMBEROF:
     case F_CONFORMSTO:
         return callback_fn(c, n, input, focus, sc, out);
-    case F_HTMLCHECKS: {
-        rc = fp_single_input(c, n, input);
-        if (rc || input->n == 0)
-            return rc;
-        const char *s = NULL;
-        size_t sn = 0;
-        if (!fp_to_string(c, &input->items[0], &s, &sn))
-            return fp_push_bool(c, out, 0);
-        return fp_push_bool(c, out, fp_html_check(s, sn));
-    }
+    case F_NOT:
+    case F_HASVALUE:
+    case F_GETVALUE:
+    case F_HTMLCHECKS:
+        return value_fn(c, n, input, out);
     default:
         return fp_math_fn(c, n, input, focus, sc, out);
     }

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/fhirpath/fhirpath_private.h"
 
 enum {

@@ -22,6 +22,13 @@
 #include "fhir/base/fg_error.h"
 #include "fhir/fhirpath/fg_fhirpath.h"
 
+/* Limits of the FHIRPath evaluator. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_FHIRPATH_EXPR_BYTES 16384       /* one expression's source text */
+#define FG_MAX_FHIRPATH_DEPTH 128              /* nesting of an expression, and of evaluation */
+#define FG_MAX_FHIRPATH_ITEMS 1000000          /* items in one collection during evaluation */
+#define FG_MAX_FHIRPATH_EVAL_BYTES (64u << 20) /* memory one evaluation may take */
+#define FG_MAX_FHIRPATH_REPEAT 5000            /* items repeat() may collect */
+
 /* Kinds of items. */
 enum {
     FPV_JSON,     /* a value in the input JSON (json may be NULL: extension-only primitive) */

@@ -36,6 +36,11 @@
 
 #include "fhir/base/fg_arena.h"
 
+/* The nesting fhirgen accepts in any JSON it reads (histories, value sets, resources): deeper
+ * input is refused with FG_ELIMIT or reported. Narrower than FG_JR_MAX_DEPTH, which only keeps the
+ * reader's own recursion bounded. */
+#define FG_MAX_JSON_DEPTH 64
+
 /* Nesting deeper than this is a parse error (callers keep their own,
  * smaller limits on what they walk). */
 #define FG_JR_MAX_DEPTH 2048

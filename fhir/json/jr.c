@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "fhir/base/fg_error.h"
+#include "fhir/base/fg_hash.h"
 
 #define SCRATCH_LOCAL 128
 /* Objects with more members than this are checked for duplicate keys with a
@@ -381,14 +382,6 @@ static int literal(jr *r, const char *word, size_t len, fg_jv_type type, fg_jv *
     return FG_OK;
 }
 
-static uint64_t key_hash(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 1099511628211ULL;
-    return h;
-}
-
 /* The first key of m[0..n) that repeats an earlier one, or NULL. */
 static const fg_jv_member *duplicate(jr *r, const fg_jv_member *m, size_t n)
 {
@@ -410,7 +403,7 @@ static const fg_jv_member *duplicate(jr *r, const fg_jv_member *m, size_t n)
     }
     const fg_jv_member *dup = NULL;
     for (size_t i = 0; i < n && !dup; i++) {
-        size_t h = (size_t)key_hash(m[i].key, m[i].key_len) & (cap - 1);
+        size_t h = (size_t)fg_fnv1a(FG_FNV_SEED, m[i].key, m[i].key_len) & (cap - 1);
         while (slot[h]) {
             if (slot[h]->key_len == m[i].key_len &&
                 memcmp(slot[h]->key, m[i].key, m[i].key_len) == 0) {

@@ -26,6 +26,18 @@
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_error.h"
 
+/* Limits of the REST client and its authorisation. A value that would cross one is refused with
+ * FG_ELIMIT. */
+#define FG_MAX_PUSH_RESPONSE_BYTES (64u << 20) /* one answer of a FHIR server */
+#define FG_PUSH_BACKOFF_BASE_MS 500            /* wait before the first retry (before jitter) */
+#define FG_PUSH_BACKOFF_CAP_MS 30000           /* longest backoff between two tries */
+#define FG_MAX_RETRY_AFTER_S 300               /* longest Retry-After honoured */
+#define FG_MAX_TOKEN_BYTES 16384               /* one access token or token file */
+#define FG_MAX_TOKEN_RESPONSE_BYTES 65536      /* one answer of a token endpoint */
+#define FG_TOKEN_DEFAULT_LIFETIME_S 300        /* a token whose answer gives no expires_in */
+#define FG_SMART_ASSERTION_LIFETIME_S 240      /* exp of a SMART client assertion (at most 300) */
+#define FG_MAX_SMART_KEY_BYTES 65536           /* one PEM private key */
+
 /* ---- retries ---------------------------------------------------------- */
 
 /* Parse a Retry-After header value: delta-seconds ("120") or an HTTP date

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
 
 /* ---- retries ---------------------------------------------------------- */
 

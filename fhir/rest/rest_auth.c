@@ -24,7 +24,6 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/json/fg_jw.h"
-#include "fhir/fg_limits.h"
 
 #define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define ES384_HALF 48 /* bytes of R and of S for P-384 */

@@ -16,9 +16,9 @@
 #include <uuid/uuid.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_module.h"
 #include "generators/engine/engine_private.h"
+#include "generators/engine/fg_engine.h"
 
 #define DEFAULT_MRN_SYSTEM "https://fhirgen.example/mrn"
 

@@ -25,6 +25,7 @@
 
 #include "fhir/base/fg_arena.h"
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_hash.h"
 #include "generators/engine/engine_module.h"
 
 #define MONTH_SECONDS ((fg_time)(30.436875 * FG_DAY))
@@ -72,14 +73,6 @@ static uint64_t double_bits(double x)
     return u;
 }
 
-static uint64_t hash_name(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 static fg_time visit_time(const eng_module *m, const cond_plan *p, int k)
 {
     if (k == 0 || m->followup_months <= 0)
@@ -102,7 +95,7 @@ static void make_plan(const eng_gen *g, const eng_cond *c, cond_plan *p)
 {
     const eng_module *m = c->module;
     memset(p, 0, sizeof(*p));
-    p->seed = fg_mix64(double_bits(c->severity) ^ hash_name(m->name));
+    p->seed = fg_mix64(double_bits(c->severity) ^ fg_fnv1a_str(FG_FNV_SEED, m->name));
     fg_rng r;
     fg_rng_seed(&r, p->seed);
     p->dx = c->onset;

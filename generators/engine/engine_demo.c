@@ -38,7 +38,7 @@
 #include <uuid/uuid.h>
 
 #include "generators/engine/fg_ids.h"
-#include "fhir/fg_limits.h"
+#include "generators/engine/fg_engine.h"
 #include "generators/engine/engine_private.h"
 
 #define N_AGES (FG_MAX_AGE + 1)

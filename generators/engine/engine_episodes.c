@@ -25,8 +25,6 @@
 
 #include <jansson.h>
 
-#include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_private.h"
 #include "generators/engine/episodes_private.h"
 
@@ -219,16 +217,40 @@ static int ld_bands(ld *c, json_t *o, const char *key, const char *path, const c
     return FG_OK;
 }
 
+/* The optional array `key` of o, and room in the arena for its n elements
+ * of `size` bytes each (*v is NULL when there are none). */
+static int ld_list(ld *c, json_t *o, const char *key, const char *path, size_t size,
+                   json_t **arr, size_t *n, void **v)
+{
+    int rc = ld_array(c, o, key, path, 1, arr, n);
+    if (rc)
+        return rc;
+    *v = ld_alloc(c, *n, size);
+    if (*n && !*v)
+        return fg_error_set(c->err, FG_ENOMEM, c->file, "out of memory");
+    return FG_OK;
+}
+
+/* Item i of the list `key` of `path`: its path in p (FG_ERROR_WHERE_MAX
+ * bytes), the item, and its probability "p" (1 when absent). */
+static int ld_list_item(ld *c, json_t *arr, const char *key, const char *path, size_t i, char *p,
+                        json_t **it, double *prob)
+{
+    pf(p, "%s.%s[%zu]", path, key, i);
+    *it = json_array_get(arr, i);
+    return ld_prob(c, *it, "p", p, 1.0, prob);
+}
+
 static int ld_procs(ld *c, json_t *o, const char *key, const char *path, ep_proc **out,
                     size_t *n_out)
 {
     json_t *arr;
     size_t n;
-    int rc = ld_array(c, o, key, path, 1, &arr, &n);
+    void *mem;
+    int rc = ld_list(c, o, key, path, sizeof(ep_proc), &arr, &n, &mem);
     if (rc)
         return rc;
-    ep_proc *v;
-    LD_ALLOC(c, v, n);
+    ep_proc *v = mem;
     for (size_t i = 0; i < n; i++) {
         char p[FG_ERROR_WHERE_MAX];
         pf(p, "%s.%s[%zu]", path, key, i);
@@ -293,17 +315,16 @@ static int ld_labs(ld *c, json_t *o, const char *path, ep_lab **out, size_t *n_o
 {
     json_t *arr;
     size_t n;
-    int rc = ld_array(c, o, "labs", path, 1, &arr, &n);
+    void *mem;
+    int rc = ld_list(c, o, "labs", path, sizeof(ep_lab), &arr, &n, &mem);
     if (rc)
         return rc;
-    ep_lab *v;
-    LD_ALLOC(c, v, n);
+    ep_lab *v = mem;
     for (size_t i = 0; i < n; i++) {
         char p[FG_ERROR_WHERE_MAX];
-        pf(p, "%s.labs[%zu]", path, i);
-        json_t *it = json_array_get(arr, i), *res;
+        json_t *it, *res;
         size_t nr;
-        if ((rc = ld_prob(c, it, "p", p, 1.0, &v[i].p)))
+        if ((rc = ld_list_item(c, arr, "labs", path, i, p, &it, &v[i].p)))
             return rc;
         if (ld_member(it, "panel")) {
             if ((rc = ld_term(c, it, "panel", p, &v[i].panel)))
@@ -330,17 +351,16 @@ static int ld_meds(ld *c, json_t *o, const char *path, ep_med **out, size_t *n_o
 {
     json_t *arr;
     size_t n;
-    int rc = ld_array(c, o, "medications", path, 1, &arr, &n);
+    void *mem;
+    int rc = ld_list(c, o, "medications", path, sizeof(ep_med), &arr, &n, &mem);
     if (rc)
         return rc;
-    ep_med *v;
-    LD_ALLOC(c, v, n);
+    ep_med *v = mem;
     for (size_t i = 0; i < n; i++) {
         char p[FG_ERROR_WHERE_MAX];
-        pf(p, "%s.medications[%zu]", path, i);
-        json_t *it = json_array_get(arr, i), *opts;
+        json_t *it, *opts;
         size_t no;
-        if ((rc = ld_prob(c, it, "p", p, 1.0, &v[i].p)) ||
+        if ((rc = ld_list_item(c, arr, "medications", path, i, p, &it, &v[i].p)) ||
             (rc = ld_array(c, it, "options", p, 0, &opts, &no)))
             return rc;
         LD_ALLOC(c, v[i].opts, no);
@@ -630,32 +650,15 @@ static int ld_file(const fg_engine *e, struct eng_episodes *x, const char *rel, 
                    fg_error *err)
 {
     char path[4096];
-    char *text = NULL;
-    size_t len = 0;
     json_t *root = NULL;
-    json_error_t jerr;
-    int rc;
     ld c = {rel, &x->arena, e->terms, err};
 
     if (snprintf(path, sizeof(path), "%s/%s", e->datadir, rel) >= (int)sizeof(path))
         return fg_error_set(err, FG_ELIMIT, rel, "data folder path too long");
-    rc = fg_read_file(path, FG_MAX_DATA_FILE_BYTES, &text, &len, err);
-    if (rc != FG_OK) {
-        if (err)
-            snprintf(err->where, sizeof(err->where), "%s", rel);
-        goto cleanup;
-    }
-    root = json_loadb(text, len, 0, &jerr);
-    if (!root) {
-        rc = fg_error_set(err, FG_EINVALID, rel, "not JSON: %s", jerr.text);
-        if (err)
-            err->line = jerr.line;
-        goto cleanup;
-    }
-    rc = fn(&c, root, x);
-cleanup:
+    int rc = eng_json_load(path, rel, FG_MAX_DATA_FILE_BYTES, &root, err);
+    if (rc == FG_OK)
+        rc = fn(&c, root, x);
     json_decref(root);
-    free(text);
     return rc;
 }
 

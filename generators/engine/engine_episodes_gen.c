@@ -10,8 +10,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "generators/engine/episodes_private.h"
+#include "generators/engine/fg_engine.h"
 
 #define EP_MAX_TAGS 32           /* allergy tags a patient can carry */
 #define EP_MIN_ALLERGY_AGE_DAYS 30 /* no allergy is recorded in the first month */

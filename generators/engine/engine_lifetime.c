@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_private.h"
+#include "generators/engine/fg_engine.h"
 
 #define MAX_GROWTH_ROWS 64
 #define MAX_DOSES 128

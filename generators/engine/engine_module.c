@@ -13,9 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
 #include "generators/engine/engine_module.h"
+#include "generators/engine/engine_private.h"
 
 typedef struct mod_ctx {
     const char *file;
@@ -562,7 +561,6 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
     DIR *d = NULL;
     char **names = NULL;
     size_t n_names = 0;
-    char *text = NULL;
     int rc = FG_OK;
     if (!ms)
         return fg_error_set(err, FG_ENOMEM, dir, "out of memory");
@@ -603,21 +601,12 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
     }
     for (size_t i = 0; i < n_names; i++) {
         char path[4096], shown[512];
-        size_t len = 0;
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
         snprintf(shown, sizeof(shown), "data/conditions/%s", names[i]);
-        rc = fg_read_file(path, FG_MAX_MODULE_BYTES, &text, &len, err);
+        json_t *doc = NULL;
+        rc = eng_json_load(path, shown, FG_MAX_MODULE_BYTES, &doc, err);
         if (rc != FG_OK)
             goto cleanup;
-        json_error_t je;
-        json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-        free(text);
-        text = NULL;
-        if (!doc) {
-            rc = fg_error_set(err, FG_EINVALID, shown, "line %d column %d: %s", je.line,
-                              je.column, je.text);
-            goto cleanup;
-        }
         ms->docs[ms->n_docs++] = doc;
         eng_module *m = &ms->mods[ms->n];
         if (!(m->file = strdup(shown))) {
@@ -651,7 +640,6 @@ cleanup:
     for (size_t i = 0; i < n_names; i++)
         free(names[i]);
     free(names);
-    free(text);
     eng_modules_free(ms);
     return rc;
 }

@@ -16,15 +16,17 @@
  * arena.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "fhir/base/fg_hash.h"
+#include "generators/engine/engine_private.h"
 #include "generators/engine/episodes_private.h"
+#include "generators/history/fg_history.h"
 
 #define NOTES_FILE "notes/notes.json"
 
@@ -213,10 +215,7 @@ static int nl_parse(struct ep_notes *n, json_t *root, const fg_terminology *term
 int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
 {
     char path[4096];
-    char *text = NULL;
-    size_t len = 0;
     json_t *root = NULL;
-    json_error_t jerr;
     struct ep_notes *n = calloc(1, sizeof(*n));
     int rc;
     if (!n)
@@ -226,17 +225,8 @@ int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
         rc = fg_error_set(err, FG_ELIMIT, NOTES_FILE, "data folder path too long");
         goto cleanup;
     }
-    if ((rc = fg_read_file(path, FG_MAX_DATA_FILE_BYTES, &text, &len, err))) {
-        if (err)
-            snprintf(err->where, sizeof(err->where), "%s", NOTES_FILE);
+    if ((rc = eng_json_load(path, NOTES_FILE, FG_MAX_DATA_FILE_BYTES, &root, err)))
         goto cleanup;
-    }
-    if (!(root = json_loadb(text, len, 0, &jerr))) {
-        rc = fg_error_set(err, FG_EINVALID, NOTES_FILE, "not JSON: %s", jerr.text);
-        if (err)
-            err->line = jerr.line;
-        goto cleanup;
-    }
     if ((rc = nl_parse(n, root, e->terms, err)))
         goto cleanup;
     *out = n;
@@ -244,7 +234,6 @@ int ep_notes_load(const fg_engine *e, struct ep_notes **out, fg_error *err)
 cleanup:
     ep_notes_free(n);
     json_decref(root);
-    free(text);
     return rc;
 }
 
@@ -390,32 +379,16 @@ static void nb_observation(nb *b, const struct ep_notes *n, const fg_observation
 /* ---- per-encounter index ---- */
 
 typedef struct idx {
-    size_t n_enc, mask;
-    int *slots;  /* hash of encounter ids -> encounter index, -1 empty */
+    size_t n_enc;
+    fg_strmap by_id; /* encounter id -> encounter index + 1, the first of a repeated id */
     int *first[6], *next[6];
 } idx;
 
 enum { K_COND, K_OBS, K_MED, K_IMM, K_PROC, K_ALLERGY };
 
-static size_t hash_str(const char *s)
+static int idx_find(const idx *x, const char *id)
 {
-    size_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
-static int idx_find(const idx *x, const fg_history *h, const char *id)
-{
-    if (!id || !x->slots)
-        return -1;
-    for (size_t i = hash_str(id) & x->mask;; i = (i + 1) & x->mask) {
-        int e = x->slots[i];
-        if (e < 0)
-            return -1;
-        if (h->encounters.v[e].id == id || strcmp(h->encounters.v[e].id, id) == 0)
-            return e;
-    }
+    return (int)(intptr_t)fg_strmap_get(&x->by_id, id) - 1;
 }
 
 /* Bucket one event list by encounter, keeping the history's order. */
@@ -425,7 +398,7 @@ static int idx_find(const idx *x, const fg_history *h, const char *id)
         if (!(x)->next[k])                                                                     \
             return -1;                                                                         \
         for (size_t i_ = (h)->field.n; i_-- > 0;) {                                            \
-            int e_ = idx_find((x), (h), (h)->field.v[i_].encounter);                           \
+            int e_ = idx_find((x), (h)->field.v[i_].encounter);                                \
             (x)->next[k][i_] = e_ >= 0 ? (x)->first[k][e_] : -1;                               \
             if (e_ >= 0)                                                                       \
                 (x)->first[k][e_] = (int)i_;                                                   \
@@ -434,24 +407,13 @@ static int idx_find(const idx *x, const fg_history *h, const char *id)
 
 static int idx_build(idx *x, const fg_history *h)
 {
-    size_t cap = 16;
     x->n_enc = h->encounters.n;
-    while (cap < 2 * x->n_enc)
-        cap *= 2;
-    x->mask = cap - 1;
-    x->slots = malloc(cap * sizeof(int));
-    if (!x->slots)
+    if (fg_strmap_reserve(&x->by_id, x->n_enc) != FG_OK)
         return -1;
-    for (size_t i = 0; i < cap; i++)
-        x->slots[i] = -1;
     for (size_t e = 0; e < x->n_enc; e++) {
         const char *id = h->encounters.v[e].id;
-        if (!id)
-            continue;
-        size_t i = hash_str(id) & x->mask;
-        while (x->slots[i] >= 0)
-            i = (i + 1) & x->mask;
-        x->slots[i] = (int)e;
+        if (id && fg_strmap_add(&x->by_id, id, (void *)(intptr_t)(e + 1)) < 0)
+            return -1;
     }
     for (int k = 0; k < 6; k++) {
         x->first[k] = malloc((x->n_enc + 1) * sizeof(int));
@@ -471,7 +433,7 @@ static int idx_build(idx *x, const fg_history *h)
 
 static void idx_free(idx *x)
 {
-    free(x->slots);
+    fg_strmap_free(&x->by_id);
     for (int k = 0; k < 6; k++) {
         free(x->first[k]);
         free(x->next[k]);
@@ -658,7 +620,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
     int visit_allergies = 0, visit_meds = 0, visit_problems = 0;
     for (size_t i = 0; i < h->conditions.n; i++)
         if (h->conditions.v[i].category == FG_COND_PROBLEM &&
-            idx_find(x, h, h->conditions.v[i].encounter) == e)
+            idx_find(x, h->conditions.v[i].encounter) == e)
             visit_problems++;
     for (int i = x->first[K_MED][e]; i >= 0; i = x->next[K_MED][i])
         visit_meds++;
@@ -690,7 +652,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
         const fg_condition *d = &h->conditions.v[i];
         if (d->category == FG_COND_PROBLEM && d->onset <= t &&
             (d->abatement == FG_TIME_NONE || d->abatement > t) &&
-            idx_find(x, h, d->encounter) != e) {
+            idx_find(x, d->encounter) != e) {
             list_sep(c);
             nb_term(c->list, &d->term, 0);
         }
@@ -699,7 +661,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
     for (size_t i = 0; i < h->medications.n; i++) {
         const fg_medication *m = &h->medications.v[i];
         if (m->start < t && (m->end == FG_TIME_NONE || m->end > t) &&
-            idx_find(x, h, m->encounter) != e) {
+            idx_find(x, m->encounter) != e) {
             list_sep(c);
             nb_term(c->list, &m->term, 0);
         }
@@ -707,7 +669,7 @@ static void write_note(note_ctx *c, const idx *x, int e, const fg_term *smoking)
     list_sentence(c, T_MEDICATIONS, visit_meds ? -1 : T_NO_MEDICATIONS);
     for (size_t i = 0; i < h->allergies.n; i++) {
         const fg_allergy *a = &h->allergies.v[i];
-        if (a->onset < t && idx_find(x, h, a->encounter) != e) {
+        if (a->onset < t && idx_find(x, a->encounter) != e) {
             list_sep(c);
             nb_term(c->list, &a->term, 0);
         }

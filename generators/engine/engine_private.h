@@ -21,6 +21,13 @@
 #include "fhir/base/fg_tsv.h"
 #include "generators/engine/fg_engine.h"
 
+/* Limits of the engine's data files (a larger file is refused with FG_ELIMIT) and of its draws. */
+#define FG_MAX_MODULE_BYTES (4u << 20)     /* one condition module file */
+#define FG_MAX_MODULES 256                 /* condition modules loaded */
+#define FG_MAX_DATA_FILE_BYTES (16u << 20) /* one engine data table */
+#define FG_MAX_CANDIDATE_ATTEMPTS 5000     /* patients drawn to find one meeting --condition */
+#define FG_SSN_SPACE 989901                /* 99 groups x 9999 serials of the 999 area */
+
 #define ENG_MAX_CONDS 64
 
 struct eng_demo;     /* demographic tables: engine_demo.c */
@@ -29,6 +36,14 @@ struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c 
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct json_t;
+
+/* Read the JSON file at `path` (at most `max` bytes) into *out, a new
+ * reference. Duplicate keys are refused. On failure err names `shown` (the
+ * file under the data folder) and, for malformed JSON, line and column;
+ * FG_EINVALID, FG_ELIMIT, FG_ENOTFOUND, FG_EIO or FG_ENOMEM. */
+int eng_json_load(const char *path, const char *shown, size_t max, struct json_t **out,
+                  fg_error *err);
 
 struct fg_engine {
     fg_cohort_spec spec; /* strings owned by the engine */

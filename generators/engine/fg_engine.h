@@ -17,6 +17,10 @@
 #include "fhir/base/fg_time.h"
 #include "generators/history/fg_history.h"
 
+/* Ages and spans the engine generates. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_AGE 110              /* oldest age the engine generates */
+#define FG_MAX_YEARS_OF_HISTORY 120
+
 typedef struct fg_engine fg_engine;
 
 typedef struct fg_cohort_spec {

@@ -26,6 +26,12 @@
 #include "fhir/base/fg_error.h"
 #include "fhir/base/fg_time.h"
 
+/* Limits of a history document. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_HISTORY_BYTES (64u << 20) /* one history document */
+#define FG_MAX_HISTORY_EVENTS 200000     /* entries in any one history list */
+#define FG_MAX_STRING_BYTES 65536        /* one string field of a history */
+#define FG_MAX_NOTE_BYTES 65536          /* one clinical note */
+
 #define FG_SYS_SNOMED "http://snomed.info/sct"
 #define FG_SYS_LOINC "http://loinc.org"
 #define FG_SYS_RXNORM "http://www.nlm.nih.gov/research/umls/rxnorm"

@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-#include "fhir/fg_limits.h"
 
 void fg_history_init(fg_history *h)
 {

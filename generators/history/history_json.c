@@ -29,7 +29,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
+#include "generators/history/fg_history.h"
 #include "generators/history/history_json_private.h"
 
 /* ---- parsing ------------------------------------------------------------------------------- */

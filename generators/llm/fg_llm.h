@@ -61,6 +61,13 @@
 
 #include "fhir/base/fg_error.h"
 
+/* Limits of the LLM client. A value that would cross one is refused with FG_ELIMIT. */
+#define FG_MAX_LLM_RESPONSE_BYTES (2u << 20)    /* one answer: a body, or the text of a stream */
+#define FG_MAX_LLM_STREAM_BYTES (32u << 20)     /* raw bytes of one streamed (SSE) answer */
+#define FG_MAX_LLM_JOBS 256                     /* requests in flight (--llm-jobs) */
+#define FG_MAX_LLM_ATTEMPTS 20                  /* tries of one request, the first included */
+#define FG_MAX_LLM_CACHE_FILE_BYTES (16u << 20) /* one cache entry read back */
+
 typedef enum fg_llm_provider {
     FG_LLM_OPENAI = 0,
     FG_LLM_ANTHROPIC,

@@ -33,6 +33,16 @@
 #include "generators/map/fg_mapper.h"
 #include "generators/fg_pipeline.h"
 
+/* Limits of LLM generation: skeletons, prompts, the repair loop. A value that would cross one is
+ * refused with FG_ELIMIT. */
+#define FG_MAX_SKELETON_CONDITIONS 64  /* chronic conditions listed in one skeleton */
+#define FG_MAX_PROMPT_BYTES (1u << 20) /* one prompt template file */
+#define FG_MAX_SCENARIO_BYTES 16384    /* --scenario text or --scenario-file */
+#define FG_MAX_REPAIR_ROUNDS 10        /* --repair-rounds */
+#define FG_MAX_REPAIR_ERRORS 50        /* error lines one repair request lists */
+#define FG_MAX_LLM_PENDING 1024        /* patients in flight at once */
+#define FG_MAX_LLM_DROPS_KEPT 10000    /* dropped patients listed in --summary-json */
+
 /* The three prompt templates, loaded from a folder. */
 typedef struct fg_llmgen_prompts fg_llmgen_prompts;
 

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
+#include "fhir/base/fg_buf.h"
 
 /* ---- suggestions --------------------------------------------------------- */
 

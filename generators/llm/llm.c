@@ -9,9 +9,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "fhir/json/fg_jr.h"
 #include "fhir/json/fg_jw.h"
-#include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
+#include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 void fg_llm_config_default(fg_llm_config *c)

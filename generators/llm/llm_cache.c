@@ -21,7 +21,7 @@
 
 #include "fhir/base/fg_data.h"
 #include "fhir/json/fg_jw.h"
-#include "fhir/fg_limits.h"
+#include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 void llm_cache_key(const char *url, const char *body, size_t len, char hex[65])

@@ -14,8 +14,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
+#include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 #define IDLE_WAIT 0.25   /* longest wait of one turn of the loop, seconds */

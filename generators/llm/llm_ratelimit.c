@@ -15,7 +15,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
 #include "generators/llm/llm_private.h"
 

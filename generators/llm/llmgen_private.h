@@ -12,7 +12,6 @@
 #define FG_LLMGEN_PRIVATE_H
 
 #include "fhir/base/fg_buf.h"
-#include "fhir/fg_limits.h"
 #include "validators/fg_plausibility.h"
 #include "generators/llm/fg_ground.h"
 #include "generators/llm/fg_llmgen.h"

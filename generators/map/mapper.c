@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_hash.h"
 #include "generators/map/mapper_private.h"
 
 #define MP_OBS_CODES_FILE "profiles/us-core-observation-codes.tsv"
@@ -471,6 +472,27 @@ const fg_encounter *mp_encounter(mp_ctx *c, const char *id, const char *list, si
     if (!e)
         *rc = mp_fail(c, FG_EINVALID, list, i, "encounter", "no encounter with id \"%s\"", id);
     return e;
+}
+
+int mp_open(mp_ctx *c, const char *list, size_t i, const char *id, const fg_term *term,
+            const char *default_system, const char *field, const fg_code_entry **code)
+{
+    if (!id)
+        return mp_fail(c, FG_EINVALID, list, i, "id", "missing");
+    return mp_ground(c, term, default_system, list, i, field, code);
+}
+
+int mp_open_event(mp_ctx *c, const char *list, size_t i, const char *id, const fg_term *term,
+                  const char *default_system, const fg_code_entry **code, const char *encounter,
+                  const fg_encounter **enc)
+{
+    int rc = mp_open(c, list, i, id, term, default_system, "term", code);
+    if (rc)
+        return rc;
+    const fg_encounter *e = mp_encounter(c, encounter, list, i, &rc);
+    if (enc)
+        *enc = e;
+    return rc;
 }
 
 /* ---- small shapes ---- */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fhir/fg_limits.h"
+#include "generators/history/fg_history.h"
 #include "generators/map/mapper_private.h"
 
 #define V3_ACTCODE "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -144,12 +144,8 @@ int mp_write_conditions(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "conditions", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->term, FG_SYS_SNOMED, "conditions", i, "term", &code)))
-            return rc;
-        mp_encounter(c, x->encounter, "conditions", i, &rc);
-        if (rc)
+        if ((rc = mp_open_event(c, "conditions", i, x->id, &x->term, FG_SYS_SNOMED, &code,
+                                x->encounter, NULL)))
             return rc;
         int problem = x->category == FG_COND_PROBLEM;
         const char *id = mp_id(c, FG_RT_CONDITION, x->id, buf);
@@ -207,12 +203,9 @@ int mp_write_medications(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "medications", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->term, FG_SYS_RXNORM, "medications", i, "term", &code)))
-            return rc;
-        const fg_encounter *enc = mp_encounter(c, x->encounter, "medications", i, &rc);
-        if (rc)
+        const fg_encounter *enc;
+        if ((rc = mp_open_event(c, "medications", i, x->id, &x->term, FG_SYS_RXNORM, &code,
+                                x->encounter, &enc)))
             return rc;
         if ((rc = check_condition(c, x->reason, "medications", i, "reason")))
             return rc;
@@ -273,12 +266,8 @@ int mp_write_immunizations(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "immunizations", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->term, FG_SYS_CVX, "immunizations", i, "term", &code)))
-            return rc;
-        mp_encounter(c, x->encounter, "immunizations", i, &rc);
-        if (rc)
+        if ((rc = mp_open_event(c, "immunizations", i, x->id, &x->term, FG_SYS_CVX, &code,
+                                x->encounter, NULL)))
             return rc;
         if (x->time == FG_TIME_NONE)
             return mp_fail(c, FG_EINVALID, "immunizations", i, "time",
@@ -308,12 +297,9 @@ int mp_write_procedures(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "procedures", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->term, FG_SYS_SNOMED, "procedures", i, "term", &code)))
-            return rc;
-        const fg_encounter *enc = mp_encounter(c, x->encounter, "procedures", i, &rc);
-        if (rc)
+        const fg_encounter *enc;
+        if ((rc = mp_open_event(c, "procedures", i, x->id, &x->term, FG_SYS_SNOMED, &code,
+                                x->encounter, &enc)))
             return rc;
         if ((rc = check_condition(c, x->reason, "procedures", i, "reason")))
             return rc;
@@ -453,9 +439,7 @@ int mp_write_careplans(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "careplans", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->term, FG_SYS_SNOMED, "careplans", i, "term", &code)))
+        if ((rc = mp_open(c, "careplans", i, x->id, &x->term, FG_SYS_SNOMED, "term", &code)))
             return rc;
         for (size_t j = 0; j < x->n_activities; j++) {
             const fg_code_entry *a = NULL;
@@ -561,9 +545,7 @@ int mp_write_notes(mp_ctx *c)
         const fg_code_entry *type = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!x->id)
-            return mp_fail(c, FG_EINVALID, "notes", i, "id", "missing");
-        if ((rc = mp_ground(c, &x->type, FG_SYS_LOINC, "notes", i, "type", &type)))
+        if ((rc = mp_open(c, "notes", i, x->id, &x->type, FG_SYS_LOINC, "type", &type)))
             return rc;
         if (!x->text || !*x->text)
             return mp_fail(c, FG_EINVALID, "notes", i, "text", "a note needs text");

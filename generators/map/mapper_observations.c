@@ -207,12 +207,9 @@ int mp_write_reports(mp_ctx *c)
         const fg_code_entry *code = NULL;
         char buf[MP_ID_SIZE];
         int rc;
-        if (!r->id)
-            return mp_fail(c, FG_EINVALID, "reports", i, "id", "missing");
-        if ((rc = mp_ground(c, &r->term, FG_SYS_LOINC, "reports", i, "term", &code)))
-            return rc;
-        const fg_encounter *enc = mp_encounter(c, r->encounter, "reports", i, &rc);
-        if (rc)
+        const fg_encounter *enc;
+        if ((rc = mp_open_event(c, "reports", i, r->id, &r->term, FG_SYS_LOINC, &code,
+                                r->encounter, &enc)))
             return rc;
         for (size_t j = 0; j < r->n_results; j++) {
             if (!mp_find(h->observations.v, h->observations.n, sizeof(fg_observation),

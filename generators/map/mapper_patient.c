@@ -223,6 +223,18 @@ static void put_identifier(mp_ctx *c, const char *system, const char *value)
     fg_jw_arr_end(w);
 }
 
+/* The checks an organization, practitioner or location opens with: an id,
+ * and the field US Core requires (`required` names it as US Core does). */
+static int check_listed(mp_ctx *c, const char *list, size_t i, const char *id, const char *field,
+                        const char *value, const char *required)
+{
+    if (!id)
+        return mp_fail(c, FG_EINVALID, list, i, "id", "missing");
+    if (!nonempty(value))
+        return mp_fail(c, FG_EINVALID, list, i, field, "US Core requires %s", required);
+    return FG_OK;
+}
+
 /* Open an Organization or Practitioner: its id, the identifier it is
  * found by (the NPI, or fhirgen's own id when there is none) into *sys and
  * *val for the conditional create, and `active`. Returns the id. */
@@ -249,11 +261,9 @@ static int write_organizations(mp_ctx *c)
     for (size_t i = 0; i < c->h->organizations.n; i++) {
         const fg_organization *o = &c->h->organizations.v[i];
         char buf[MP_ID_SIZE];
-        if (!o->id)
-            return mp_fail(c, FG_EINVALID, "organizations", i, "id", "missing");
-        if (!nonempty(o->name))
-            return mp_fail(c, FG_EINVALID, "organizations", i, "name",
-                           "US Core requires Organization.name");
+        int rc = check_listed(c, "organizations", i, o->id, "name", o->name, "Organization.name");
+        if (rc)
+            return rc;
         const char *sys, *val;
         const char *id = begin_listed(c, FG_RT_ORGANIZATION, FG_PROF_ORGANIZATION, o->id, o->npi,
                                       buf, &sys, &val);
@@ -271,11 +281,10 @@ static int write_practitioners(mp_ctx *c)
     for (size_t i = 0; i < c->h->practitioners.n; i++) {
         const fg_practitioner *p = &c->h->practitioners.v[i];
         char buf[MP_ID_SIZE];
-        if (!p->id)
-            return mp_fail(c, FG_EINVALID, "practitioners", i, "id", "missing");
-        if (!nonempty(p->family))
-            return mp_fail(c, FG_EINVALID, "practitioners", i, "family",
-                           "US Core requires Practitioner.name.family");
+        int rc = check_listed(c, "practitioners", i, p->id, "family", p->family,
+                              "Practitioner.name.family");
+        if (rc)
+            return rc;
         const char *sys, *val;
         const char *id = begin_listed(c, FG_RT_PRACTITIONER, FG_PROF_PRACTITIONER, p->id, p->npi,
                                       buf, &sys, &val);
@@ -310,11 +319,9 @@ static int write_locations(mp_ctx *c)
     for (size_t i = 0; i < c->h->locations.n; i++) {
         const fg_location *l = &c->h->locations.v[i];
         char buf[MP_ID_SIZE];
-        if (!l->id)
-            return mp_fail(c, FG_EINVALID, "locations", i, "id", "missing");
-        if (!nonempty(l->name))
-            return mp_fail(c, FG_EINVALID, "locations", i, "name",
-                           "US Core requires Location.name");
+        int rc = check_listed(c, "locations", i, l->id, "name", l->name, "Location.name");
+        if (rc)
+            return rc;
         if (l->organization && !mp_find(c->h->organizations.v, c->h->organizations.n,
                                         sizeof(fg_organization), l->organization, &hint))
             return mp_fail(c, FG_EINVALID, "locations", i, "organization",

@@ -127,6 +127,19 @@ const void *mp_find(const void *base, size_t n, size_t stride, const char *id, s
  * FG_EINVALID (through *rc) when it names one that does not exist. */
 const fg_encounter *mp_encounter(mp_ctx *c, const char *id, const char *list, size_t i, int *rc);
 
+/* The checks a clinical event opens with, item i of `list`: it has an id,
+ * and its term grounds in default_system (*code; errors at
+ * `<list>[i].<field>`). FG_OK or the error reported. */
+int mp_open(mp_ctx *c, const char *list, size_t i, const char *id, const fg_term *term,
+            const char *default_system, const char *field, const fg_code_entry **code);
+
+/* mp_open of the field "term", then the encounter the event names must
+ * exist (*enc unless enc is NULL; NULL when it names none). FG_OK or the
+ * error reported. */
+int mp_open_event(mp_ctx *c, const char *list, size_t i, const char *id, const fg_term *term,
+                  const char *default_system, const fg_code_entry **code, const char *encounter,
+                  const fg_encounter **enc);
+
 /* Writers of small shapes. */
 void mp_cc(mp_ctx *c, const char *key, const fg_code_entry *e); /* CodeableConcept */
 void mp_coding(mp_ctx *c, const fg_code_entry *e);              /* Coding, in an array */

@@ -22,7 +22,6 @@
 
 #include "fhir/base/fg_data.h"
 #include "fhir/base/fg_error.h"
-#include "fhir/fg_limits.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 

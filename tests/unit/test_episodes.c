@@ -362,6 +362,18 @@ static void test_load_errors(void **state)
     dir = bad_data_dir("{\"settings\": ");
     assert_int_equal(fg_engine_new(dir, &spec, &e, &err), FG_EINVALID);
     assert_non_null(strstr(err.where, "episodes/acute.json"));
+    assert_non_null(strstr(err.text, "column"));
+    remove_dir(dir);
+
+    /* Episode tables are read as strictly as condition modules: a repeated key is refused
+     * with its line and column. */
+    dir = bad_data_dir("{\"episodes\": [],\n \"episodes\": []}");
+    assert_int_equal(fg_engine_new(dir, &spec, &e, &err), FG_EINVALID);
+    assert_null(e);
+    assert_string_equal(err.where, "episodes/acute.json");
+    assert_int_equal(err.line, 2);
+    assert_non_null(strstr(err.text, "line 2 column"));
+    assert_non_null(strstr(err.text, "duplicate"));
     remove_dir(dir);
     json_decref(acute);
 }

@@ -1,4 +1,5 @@
-/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer and dumps, buffers, TSV reader. */
+/* Unit tests of the fhir/ layer: time, rng, ids, JSON writer and dumps, buffers, TSV reader,
+ * hashes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 
 #include "fhir/base/fg_arena.h"
 #include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_error.h"
+#include "fhir/base/fg_hash.h"
 #include "generators/engine/fg_ids.h"
 #include "fhir/json/fg_jw.h"
 #include "fhir/base/fg_rng.h"
@@ -243,6 +246,48 @@ static void test_tsv_malformed(void **state)
     assert_null(t);
 }
 
+static void test_hash(void **state)
+{
+    (void)state;
+    /* FNV-1a's published vectors */
+    assert_true(fg_fnv1a_str(FG_FNV_OFFSET_BASIS, "") == 0xcbf29ce484222325ULL);
+    assert_true(fg_fnv1a_str(FG_FNV_OFFSET_BASIS, "a") == 0xaf63dc4c8601ec8cULL);
+    assert_true(fg_fnv1a_str(FG_FNV_OFFSET_BASIS, "foobar") == 0x85944171f73967e8ULL);
+    assert_true(fg_fnv1a(fg_fnv1a(FG_FNV_OFFSET_BASIS, "foo", 3), "bar", 3)
+                == 0x85944171f73967e8ULL);
+    /* fhirgen's seed picks random streams and orders: its values never change */
+    assert_true(fg_fnv1a_str(FG_FNV_SEED, "foobar") == 0x88fad7c0a8ff07f2ULL);
+    assert_true(fg_fnv1a(FG_FNV_SEED, "foobar", 6) == 0x88fad7c0a8ff07f2ULL);
+
+    static char keys[2000][16];
+    fg_strmap m = {0};
+    for (int i = 0; i < 2000; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%d", i);
+        assert_int_equal(fg_strmap_add(&m, keys[i], &keys[i]), FG_OK);
+    }
+    assert_int_equal(m.n, 2000);
+    assert_int_equal(fg_strmap_add(&m, "k7", NULL), 1);
+    assert_ptr_equal(fg_strmap_get(&m, "k7"), &keys[7]);
+    assert_int_equal(fg_strmap_put(&m, "k7", &keys[8]), FG_OK);
+    assert_ptr_equal(fg_strmap_get(&m, "k7"), &keys[8]);
+    assert_null(fg_strmap_get(&m, "k2000"));
+    assert_null(fg_strmap_get(&m, NULL));
+    assert_int_equal(fg_strmap_reset(&m, 4), FG_OK);
+    assert_int_equal(m.n, 0);
+    assert_null(fg_strmap_get(&m, "k1"));
+    fg_strmap_free(&m);
+    assert_null(fg_strmap_get(&m, "k1"));
+
+    fg_hashset s = {0};
+    for (uint64_t i = 0; i < 5000; i++)
+        assert_int_equal(fg_hashset_add(&s, i * 0x9e3779b97f4a7c15ULL), 1);
+    assert_int_equal(fg_hashset_add(&s, 0), 0); /* 0 was added first */
+    assert_int_equal(fg_hashset_add(&s, 1), 0); /* and is stored as 1 */
+    assert_int_equal(fg_hashset_add(&s, 3 * 0x9e3779b97f4a7c15ULL), 0);
+    assert_int_equal(s.n, 5000);
+    fg_hashset_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_ids),              cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_arena),            cmocka_unit_test(test_tsv_read),
         cmocka_unit_test(test_tsv_malformed),    cmocka_unit_test(test_json_dumps),
+        cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests_name("fhir", tests, NULL, NULL);
 }

@@ -15,7 +15,7 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "generators/history/fg_history.h"
 #include "generators/llm/fg_ground.h"
 
 #define COMPLETE_HISTORY "tests/data/history/valid/complete.json"

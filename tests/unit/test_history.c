@@ -24,7 +24,7 @@
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_data.h"
 #include "fhir/base/fg_error.h"
-#include "fhir/fg_limits.h"
+#include "fhir/json/fg_jr.h"
 #include "generators/history/fg_history.h"
 
 #define HISTORY_DIR "tests/data/history"

@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "fhir/rest/fg_rest.h"
+#include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 #include "tests/fuzz/fuzz_llm.c"

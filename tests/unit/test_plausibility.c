@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "fhir/base/fg_data.h"
-#include "fhir/fg_limits.h"
+#include "generators/history/fg_history.h"
 #include "fhir/base/fg_tsv.h"
 #include "generators/llm/fg_ground.h"
 #include "validators/fg_plausibility.h"

@@ -18,7 +18,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
 
 #define LEN(s) s, strlen(s)
