@@ -23,6 +23,7 @@
 
 #include "fhir/base/fg_error.h"
 #include "fhir/rest/fg_rest.h"
+#include "push/fg_journal.h"
 
 typedef struct fg_push_stats {
     uint64_t bundles_seen;    /* inputs read so far */

@@ -21,6 +21,7 @@
 #include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/base/fg_rng.h"
+#include "fhir/base/fg_sha256.h"
 #include "push/push_private.h"
 
 #define MAX_DIR_DEPTH 64
@@ -719,7 +720,7 @@ static int fill(push *P, slot *s)
             fail(P, s, 0, "cannot read the bundle: %s", s->it.message);
             return 1;
         }
-        fg_rest_sha256_hex(s->it.data, s->it.len, s->sha);
+        fg_sha256_hex(s->it.data, s->it.len, s->sha);
         if (P->o->journal && fg_journal_contains(P->o->journal, s->sha)) {
             P->st.bundles_skipped++;
             if (P->verify)

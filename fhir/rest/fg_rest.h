@@ -1,9 +1,8 @@
 /*
  * fg_rest.h: the pieces of a FHIR REST client that do not touch the network.
  *
- * The push loop (generators/fg_push.h) owns the sockets; this module reads
- * and judges what servers answer, and keeps the bookkeeping that makes a push
- * exactly-once:
+ * The push loop (push/fg_push.h) owns the sockets, through the pool of
+ * fhir/http/fg_http.h; this module reads and judges what servers answer:
  *
  *   - Retry-After values (delta-seconds or an HTTP date) and the backoff
  *     schedule with jitter used between attempts;
@@ -11,8 +10,6 @@
  *     refusal naming what is missing;
  *   - a transaction-response Bundle: per-entry status, location, and the
  *     OperationOutcome issues of each entry;
- *   - the journal: one fsync'd line per bundle the server acknowledged
- *     (SHA-256 of the bundle's bytes and its path), read back by --resume;
  *   - token providers for the Authorization header, and redaction of
  *     secrets from any text a person will see.
  */
@@ -111,33 +108,6 @@ void fg_rest_apply_transport(void *curl, const fg_rest_transport *t);
  * "Authorization: <scheme> <token>" or "Bearer <token>" and the password of
  * any "scheme://user:password@host" URL. */
 void fg_rest_redact(char *text, size_t size, const char *secret);
-
-/* ---- the journal -------------------------------------------------------- */
-
-typedef struct fg_journal fg_journal;
-
-/* Open (create when missing) the journal at path. With resume, the lines
- * already in it are read so fg_journal_contains() finds them; without,
- * an existing journal is truncated. *out is a new journal (close with
- * fg_journal_close). FG_EIO with the path and errno text on failure. */
-int fg_journal_open(const char *path, int resume, fg_journal **out, fg_error *err);
-
-/* Whether a bundle with this SHA-256 (64 lower-case hex digits) was already
- * acknowledged. */
-int fg_journal_contains(const fg_journal *j, const char *sha256_hex);
-
-/* Record an acknowledged bundle: "<sha256> <path>\n", written and fsync'd
- * before returning. FG_OK or FG_EIO. */
-int fg_journal_append(fg_journal *j, const char *sha256_hex, const char *path, fg_error *err);
-
-/* Number of bundles recorded (read at open plus appended). */
-size_t fg_journal_count(const fg_journal *j);
-
-/* Close the journal; accepts NULL. */
-void fg_journal_close(fg_journal *j);
-
-/* SHA-256 of p[0..n) as 64 lower-case hex digits into out[65]. */
-void fg_rest_sha256_hex(const void *p, size_t n, char out[65]);
 
 /* ---- tokens -------------------------------------------------------------- */
 

@@ -9,7 +9,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -357,23 +356,6 @@ void fg_rest_redact(char *text, size_t size, const char *secret)
         if (colon && colon + 1 < p + auth)
             mask(colon + 1, (size_t)(p + auth - colon - 1));
     }
-}
-
-void fg_rest_sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        memset(out, '0', 64);
-        out[64] = 0;
-        return;
-    }
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = 0;
 }
 
 void fg_rest_apply_transport(void *curl, const fg_rest_transport *t)

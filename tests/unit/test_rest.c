@@ -19,7 +19,9 @@
 #include <openssl/pem.h>
 
 #include "fhir/fg_limits.h"
+#include "fhir/base/fg_sha256.h"
 #include "fhir/rest/fg_rest.h"
+#include "push/fg_journal.h"
 
 #define LEN(s) s, strlen(s)
 
@@ -169,9 +171,9 @@ static void test_journal(void **state)
     fg_error e;
     fg_journal *j = NULL;
     char a[65], b[65];
-    fg_rest_sha256_hex("abc", 3, a);
+    fg_sha256_hex("abc", 3, a);
     assert_string_equal(a, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    fg_rest_sha256_hex("other", 5, b);
+    fg_sha256_hex("other", 5, b);
 
     assert_int_equal(fg_journal_open(path, 0, &j, &e), FG_OK);
     assert_false(fg_journal_contains(j, a));
@@ -199,7 +201,7 @@ static void test_journal(void **state)
     /* many entries: the hash set grows */
     for (int i = 0; i < 2000; i++) {
         char sha[65];
-        fg_rest_sha256_hex(&i, sizeof(i), sha);
+        fg_sha256_hex(&i, sizeof(i), sha);
         assert_int_equal(fg_journal_append(j, sha, "x", &e), FG_OK);
     }
     fg_journal_close(j);
@@ -207,7 +209,7 @@ static void test_journal(void **state)
     assert_int_equal(fg_journal_count(j), 2000);
     int i = 1234;
     char sha[65];
-    fg_rest_sha256_hex(&i, sizeof(i), sha);
+    fg_sha256_hex(&i, sizeof(i), sha);
     assert_true(fg_journal_contains(j, sha));
     fg_journal_close(j);
     unlink(path);
