@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_settings.h"
 #include "cli/generate_opts.h"
 #include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
@@ -388,11 +389,7 @@ int cmd_generate_llm(int argc, char **argv)
         return cli_usage_error(CMD, "--scenario: longer than %d bytes", FG_MAX_SCENARIO_BYTES);
     if (cache && no_cache)
         return cli_usage_error(CMD, "--cache and --no-cache: give one");
-    if (!lc.base_url && lc.provider == FG_LLM_ANTHROPIC) {
-        const char *u = getenv("ANTHROPIC_BASE_URL");
-        if (u && *u)
-            lc.base_url = u;
-    }
+    cli_llm_env(&lc);
     cli_gen_opts_finish(&go);
     lc.seed = go.spec.seed;
 
@@ -450,7 +447,7 @@ int cmd_generate_llm(int argc, char **argv)
         goto cleanup;
     }
     if (fg_llm_new(&lc, &llm, &err) != FG_OK) {
-        cli_report(CMD, &err);
+        cli_report_setting(CMD, &err);
         rc = err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
         goto cleanup;
     }
@@ -499,7 +496,7 @@ int cmd_generate_llm(int argc, char **argv)
                         "patient is kept\n", (unsigned long long)sum.written);
         rc = EXIT_INTERRUPTED;
     } else if (grc != FG_OK) {
-        cli_report(CMD, &err);
+        cli_report_setting(CMD, &err);
         if (sum.written)
             fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
                             "kept in %s\n", (unsigned long long)sum.written, go.out);

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "cli/cli.h"
+#include "cli/cli_settings.h"
 #include "fhir/base/fg_data.h"
 #include "fhir/fg_limits.h"
 #include "fhir/rest/fg_rest.h"
@@ -207,7 +208,7 @@ static int write_summary(const char *path, const char *server, const fg_push_sta
         return -1;
     char srv[2048];
     snprintf(srv, sizeof(srv), "%s", server);
-    fg_rest_redact(srv, sizeof(srv), NULL);
+    fg_http_redact(srv, sizeof(srv), NULL);
     /* the URL is written as a JSON string: escape what JSON needs */
     fputs("{\"server\": \"", f);
     for (const char *p = srv; *p; p++) {
@@ -333,7 +334,7 @@ static int make_auth(auth_args *a, fg_push_options *po, fg_token_provider **out)
     }
     goto cleanup;
 fail:
-    cli_report(CMD, &err);
+    cli_report_setting(CMD, &err);
     rc = err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
 cleanup:
     if (secret)
@@ -438,7 +439,7 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
         else
             default_journal(argv[optind], jpath, sizeof(jpath));
         if (fg_journal_open(jpath, resume, &journal, &err) != FG_OK) {
-            cli_report(CMD, &err);
+            cli_report_setting(CMD, &err);
             goto cleanup;
         }
         po.journal = journal;
@@ -458,7 +459,7 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
                           &err);
     clear_progress(&u);
     if (prc != FG_OK)
-        cli_report(CMD, &err);
+        cli_report_setting(CMD, &err);
     fprintf(stderr,
             "fhirgen push: %llu landed (%llu resources), %llu failed, %llu skipped (journal), "
             "%llu retries, %.1f s%s\n",

@@ -2,7 +2,7 @@
  * fg_push.h: load transaction Bundles into a FHIR server, a sink of the
  * pipeline.
  *
- * One libcurl multi loop carries all network I/O: first GET [base]/metadata
+ * The fhir/http pool carries all network I/O: first GET [base]/metadata
  * (the server must speak R4 and accept transactions), then the bundles, at
  * most `concurrency` in flight, over kept-alive connections (HTTP/2 where
  * the server offers it). Inputs are read one bundle at a time as slots free
