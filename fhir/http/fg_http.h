@@ -10,9 +10,10 @@
  * keep-alive), reads the answer's headers (Content-Type, Location,
  * Retry-After, retry-after-ms, x-ratelimit-*), drives every transfer in one
  * multi handle and calls the transfer's `done` when it ends. Between
- * attempts the client asks fg_http_retryable() and fg_http_retry_wait()
- * what the answer deserves, and fg_http_auth_retry() whether a 401 is worth
- * one more try with a fresh token.
+ * attempts the client asks fg_http_status_retryable(),
+ * fg_http_curl_retryable() and fg_http_retry_wait() what the answer
+ * deserves, and fg_http_auth_retry() whether a 401 is worth one more try
+ * with a fresh token.
  *
  * Nothing here knows FHIR, prints, or reads the environment.
  */
