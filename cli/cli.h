@@ -55,6 +55,14 @@ int cli_issue_flags(struct fg_issue_list *l);
  * data folder). Call first in main, before any thread. */
 void cli_settings_from_env(void);
 
+/* Fill what c leaves unset from the environment: the base URL from
+ * $OPENAI_BASE_URL or $ANTHROPIC_BASE_URL, the key from $OPENAI_API_KEY,
+ * $ANTHROPIC_API_KEY, or for Azure $AZURE_OPENAI_API_KEY then
+ * $OPENAI_API_KEY. The variable the key came from is what
+ * cli_setting_flag("llm api key") names afterwards. */
+struct fg_llm_config;
+void cli_llm_env(struct fg_llm_config *c);
+
 /* The cohort's "now": SOURCE_DATE_EPOCH when it is a number, else the
  * clock. */
 fg_time cli_now(void);

@@ -391,11 +391,7 @@ int cmd_generate_llm(int argc, char **argv)
         return cli_usage_error(CMD, "--scenario: longer than %d bytes", FG_MAX_SCENARIO_BYTES);
     if (cache && no_cache)
         return cli_usage_error(CMD, "--cache and --no-cache: give one");
-    if (!lc.base_url && lc.provider == FG_LLM_ANTHROPIC) {
-        const char *u = getenv("ANTHROPIC_BASE_URL");
-        if (u && *u)
-            lc.base_url = u;
-    }
+    cli_llm_env(&lc);
     cli_gen_opts_finish(&go);
     lc.seed = go.spec.seed;
 

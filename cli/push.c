@@ -206,7 +206,7 @@ static int write_summary(const char *path, const char *server, const fg_push_sta
         return -1;
     char srv[2048];
     snprintf(srv, sizeof(srv), "%s", server);
-    fg_rest_redact(srv, sizeof(srv), NULL);
+    fg_http_redact(srv, sizeof(srv), NULL);
     /* the URL is written as a JSON string: escape what JSON needs */
     fputs("{\"server\": \"", f);
     for (const char *p = srv; *p; p++) {

@@ -19,15 +19,19 @@
 #include <jansson.h>
 
 #include "fhir/base/fg_data.h"
+#include "generators/llm/fg_llm.h"
 #include "profiles/fg_registry.h"
 #include "validators/fg_validate.h"
 
-/* Each setting the library names, with how a user sets it. */
+/* Each setting the library names, with how a user sets it. The library
+ * writes a setting's name as an error's `where` (push: "server"; the LLM
+ * client: "llm jobs") or inside a message as "setting `NAME`". */
 static const struct {
     const char *setting;
     const char *flag; /* what cli_setting_flag answers; NULL: set by the environment only */
     const char *said; /* what replaces "setting `NAME`" in a message */
 } settings[] = {
+    /* generation, validation and the package cache */
     {"condition", "--condition", "--condition"},
     {"data_dir", NULL, "FHIRGEN_DATA_DIR"},
     {"ig", "--ig", "--ig"},
@@ -35,11 +39,31 @@ static const struct {
     {"max_tokens", "--llm-max-tokens", "--llm-max-tokens"},
     {"packages", "--packages", "--packages or FHIRGEN_PACKAGES"},
     {"profile", "--profile", "--profile"},
+    /* push (push/) */
+    {"server", "--server", "--server"},
+    {"concurrency", "--concurrency", "--concurrency"},
+    {"verify", "--verify", "--verify"},
+    {"resume", "--resume", "--resume"},
+    /* OAuth2 and SMART (fhir/rest/rest_auth.c) */
+    {"token url", "--token-url", "--token-url"},
+    {"client id", "--client-id", "--client-id"},
+    {"client secret", "--client-secret-file", "--client-secret-file"},
+    {"kid", "--kid", "--kid"},
+    {"alg", "--alg", "--alg"},
+    /* the LLM client (generators/llm/) */
+    {"llm model", "--llm", "--llm"},
+    {"llm base url", "--llm-base-url", "--llm-base-url"},
+    {"llm jobs", "--llm-jobs", "--llm-jobs"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
 
+/* The environment variable the LLM key was read from (cli_llm_env). */
+static const char *key_variable = "OPENAI_API_KEY";
+
 const char *cli_setting_flag(const char *where)
 {
+    if (where && strcmp(where, "llm api key") == 0)
+        return key_variable;
     for (size_t i = 0; where && i < N_SETTINGS; i++)
         if (strcmp(where, settings[i].setting) == 0)
             return settings[i].flag;
@@ -153,4 +177,28 @@ const char *cli_package_cache(const char *packages)
         return env;
     const char *dir = fg_package_cache_dir(NULL, getenv("HOME"), buf, sizeof(buf));
     return dir ? dir : "./.fhir/packages";
+}
+
+/* $name when set and not empty, else NULL. */
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+void cli_llm_env(fg_llm_config *c)
+{
+    int anthropic = c->provider == FG_LLM_ANTHROPIC;
+    if (!c->base_url || !*c->base_url)
+        c->base_url = env(anthropic ? "ANTHROPIC_BASE_URL" : "OPENAI_BASE_URL");
+    if (c->api_key)
+        return;
+    key_variable = anthropic              ? "ANTHROPIC_API_KEY"
+                   : c->azure_api_version ? "AZURE_OPENAI_API_KEY"
+                                          : "OPENAI_API_KEY";
+    c->api_key = getenv(key_variable);
+    if (!c->api_key && c->azure_api_version) {
+        key_variable = "OPENAI_API_KEY";
+        c->api_key = getenv(key_variable);
+    }
 }

@@ -2,7 +2,7 @@
  * fg_push.h: load transaction Bundles into a FHIR server, a sink of the
  * pipeline.
  *
- * One libcurl multi loop carries all network I/O: first GET [base]/metadata
+ * The fhir/http pool carries all network I/O: first GET [base]/metadata
  * (the server must speak R4 and accept transactions), then the bundles, at
  * most `concurrency` in flight, over kept-alive connections (HTTP/2 where
  * the server offers it). Inputs are read one bundle at a time as slots free
@@ -23,6 +23,7 @@
 
 #include "fhir/base/fg_error.h"
 #include "fhir/rest/fg_rest.h"
+#include "push/fg_journal.h"
 
 /* Limits of fhirgen push. A value that would cross one is refused with FG_ELIMIT. */
 #define FG_MAX_PUSH_BUNDLE_BYTES (256u << 20) /* one bundle fhirgen push sends */

@@ -1,243 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * push.c: the push loop. One curl multi handle; a fixed array of slots, each
- * holding one bundle from the moment it is read until it lands or fails for
- * good. A slot is idle, running (its easy handle is in the multi), or
- * waiting for its next attempt (backoff or Retry-After). The inputs are read
- * lazily by the source below, one bundle per idle slot.
+ * push.c: the push's schedule on the fhir/http pool. A fixed array of
+ * slots, each holding one bundle from the moment it is read until it lands
+ * or fails for good. A slot is idle, running (its transfer is in the pool),
+ * or waiting for its next attempt (backoff or Retry-After). The inputs are
+ * read lazily (push_source.c), one bundle per idle slot.
  */
 #include "push/fg_push.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "fhir/base/fg_buf.h"
-#include "fhir/base/fg_data.h"
 #include "fhir/base/fg_rng.h"
-#include "fhir/rest/fg_rest.h"
+#include "fhir/base/fg_sha256.h"
 #include "push/push_private.h"
 
-#define MAX_DIR_DEPTH 64
-#define PATH_MAX_LEN 4096
 #define PROGRESS_INTERVAL 0.2
 #define FEED_POLL 0.05 /* seconds between two asks of a streaming source with nothing ready */
-
-/* ---- the source: files, folders, standard input ----------------------- */
-
-typedef struct dir_level {
-    char path[PATH_MAX_LEN];
-    struct dirent **names;
-    int n, i;
-} dir_level;
-
-typedef struct source {
-    const char *const *inputs;
-    size_t n_inputs, next_input;
-    dir_level *dirs; /* MAX_DIR_DEPTH levels */
-    int depth;
-    FILE *in; /* standard input while it is being read */
-    long line;
-    char *linebuf;
-    size_t linecap;
-    int (*next)(void *ctx, char *path, size_t size); /* a streaming source, or NULL */
-    void *next_ctx;
-} source;
-
-/* One bundle read from the source; data is owned by the item. */
-typedef struct item {
-    char path[PATH_MAX_LEN];
-    char *data;
-    size_t len;
-    char message[FG_ERROR_TEXT_MAX]; /* set when the input could not be read */
-} item;
-
-static int json_name(const struct dirent *d)
-{
-    size_t n = strlen(d->d_name);
-    if (d->d_name[0] == '.')
-        return 0; /* hidden files and the journal */
-    if (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN || d->d_type == DT_LNK)
-        return 1;
-    return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
-}
-
-static int push_dir(source *s, const char *path, item *it)
-{
-    if (s->depth >= MAX_DIR_DEPTH) {
-        snprintf(it->message, sizeof(it->message), "folders nested deeper than %d", MAX_DIR_DEPTH);
-        return 1;
-    }
-    dir_level *d = &s->dirs[s->depth];
-    snprintf(d->path, sizeof(d->path), "%s", path);
-    d->n = scandir(path, &d->names, json_name, alphasort);
-    d->i = 0;
-    if (d->n < 0) {
-        snprintf(it->message, sizeof(it->message), "cannot read the folder: %s", strerror(errno));
-        d->names = NULL;
-        return 1;
-    }
-    s->depth++;
-    return 0;
-}
-
-static void pop_dir(source *s)
-{
-    dir_level *d = &s->dirs[--s->depth];
-    for (int i = 0; i < d->n; i++)
-        free(d->names[i]);
-    free(d->names);
-    d->names = NULL;
-}
-
-static void read_file_item(item *it)
-{
-    fg_error e;
-    fg_error_clear(&e);
-    if (fg_read_file(it->path, FG_MAX_PUSH_BUNDLE_BYTES, &it->data, &it->len, &e) != FG_OK)
-        snprintf(it->message, sizeof(it->message), "%s", e.text);
-}
-
-/* The next bundle into *it: 1 when there is one (it->message set when it
- * could not be read), 0 at the end of the inputs, 2 when a streaming
- * source has none ready yet. */
-static int source_next(source *s, item *it)
-{
-    memset(it, 0, sizeof(*it) - sizeof(it->message));
-    it->message[0] = 0;
-    if (s->next) {
-        int r = s->next(s->next_ctx, it->path, sizeof(it->path));
-        if (r <= 0)
-            return r < 0 ? 0 : 2;
-        read_file_item(it);
-        return 1;
-    }
-    for (;;) {
-        if (s->in) {
-            ssize_t n = getline(&s->linebuf, &s->linecap, s->in);
-            if (n < 0) {
-                s->in = NULL;
-                continue;
-            }
-            s->line++;
-            while (n && (s->linebuf[n - 1] == '\n' || s->linebuf[n - 1] == '\r'))
-                n--;
-            if (n == 0)
-                continue;
-            snprintf(it->path, sizeof(it->path), "<stdin>:%ld", s->line);
-            if ((size_t)n > FG_MAX_PUSH_BUNDLE_BYTES) {
-                snprintf(it->message, sizeof(it->message),
-                         "longer than FG_MAX_PUSH_BUNDLE_BYTES (%u bytes)", FG_MAX_PUSH_BUNDLE_BYTES);
-                return 1;
-            }
-            if (!(it->data = malloc((size_t)n + 1))) {
-                snprintf(it->message, sizeof(it->message), "out of memory");
-                return 1;
-            }
-            memcpy(it->data, s->linebuf, (size_t)n);
-            it->data[n] = 0;
-            it->len = (size_t)n;
-            return 1;
-        }
-        if (s->depth > 0) {
-            dir_level *d = &s->dirs[s->depth - 1];
-            if (d->i >= d->n) {
-                pop_dir(s);
-                continue;
-            }
-            const char *name = d->names[d->i++]->d_name;
-            if (snprintf(it->path, sizeof(it->path), "%s/%s", d->path, name) >= (int)sizeof(it->path))
-                continue;
-            struct stat st;
-            if (stat(it->path, &st) != 0)
-                continue;
-            if (S_ISDIR(st.st_mode)) {
-                if (push_dir(s, it->path, it))
-                    return 1;
-                continue;
-            }
-            size_t n = strlen(name);
-            if (!S_ISREG(st.st_mode) || n <= 5 || strcmp(name + n - 5, ".json") != 0)
-                continue;
-            read_file_item(it);
-            return 1;
-        }
-        if (s->next_input >= s->n_inputs)
-            return 0;
-        const char *in = s->inputs[s->next_input++];
-        if (strcmp(in, "-") == 0) {
-            s->in = stdin;
-            s->line = 0;
-            continue;
-        }
-        snprintf(it->path, sizeof(it->path), "%s", in);
-        struct stat st;
-        if (stat(in, &st) != 0) {
-            snprintf(it->message, sizeof(it->message), "%s", strerror(errno));
-            return 1;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (push_dir(s, in, it))
-                return 1;
-            continue;
-        }
-        read_file_item(it);
-        return 1;
-    }
-}
-
-static void source_close(source *s)
-{
-    while (s->depth > 0)
-        pop_dir(s);
-    free(s->dirs);
-    free(s->linebuf);
-}
 
 /* ---- slots and requests --------------------------------------------- */
 
 enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING };
 
+/* What the transfers of the pool are for: the pool's `done` dispatches on it. */
+enum { PHASE_CHECK, PHASE_PUSH, PHASE_VERIFY };
+
+typedef struct push push;
+
 typedef struct slot {
+    push *owner;
     int state;
-    CURL *easy;
-    struct curl_slist *headers;
-    item it;
+    fg_http_xfer x;     /* the attempt on the pool; x.ctx is this slot */
+    push_item it;
     char sha[65];
     int attempts;
     int auth_retried;
     double due;         /* monotonic time of the next attempt when waiting */
     fg_buf resp;
     int too_large;
-    double retry_after; /* -1 when the answer had none */
+    int ended, result;  /* PHASE_CHECK: the transfer ended, with this CURLcode */
     size_t vq;          /* the --verify search this slot runs */
-    char location[512]; /* a redirect's Location header */
-    char errbuf[CURL_ERROR_SIZE];
 } slot;
 
-typedef struct push {
+struct push {
     const fg_push_options *o;
-    CURLM *multi;
+    fg_http_pool *pool;
+    fg_http_transport transport;
+    push_auth auth_ctx;
+    fg_http_auth auth;
+    int phase;
     slot *slots;
     int n_slots;
     fg_rng rng;
     fg_push_stats st;
-    source *src;
+    push_source *src;
     push_verify *verify; /* with --verify: the searches to run after the push */
     double t0, last_progress;
     char base[2048]; /* the server URL without a trailing slash */
-} push;
+};
 
 static double now_mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double draw(void *rng)
+{
+    return fg_rng_uniform(rng);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -252,236 +88,62 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return s->resp.failed ? 0 : bytes;
 }
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
+/* The Content-Type of the answer, or NULL when it named none. */
+static const char *content_type(const slot *s)
 {
-    slot *s = ud;
-    size_t bytes = size * n;
-    char line[600];
-    size_t len = bytes < sizeof(line) - 1 ? bytes : sizeof(line) - 1;
-    memcpy(line, p, len);
-    line[len] = 0;
-    line[strcspn(line, "\r\n")] = 0;
-    if (strncasecmp(line, "HTTP/", 5) == 0) { /* a new response (after 100 Continue) */
-        s->retry_after = -1;
-        s->location[0] = 0;
-    } else if (strncasecmp(line, "retry-after:", 12) == 0) {
-        double w;
-        if (fg_rest_parse_retry_after(line + 12, time(NULL), &w) == FG_OK)
-            s->retry_after = w;
-    } else if (strncasecmp(line, "location:", 9) == 0) {
-        const char *v = line + 9;
-        while (*v == ' ')
-            v++;
-        snprintf(s->location, sizeof(s->location), "%.500s", v);
-    }
-    return bytes;
+    return s->x.content_type[0] ? s->x.content_type : NULL;
 }
 
-/* ---- fetched tokens ------------------------------------------------------ */
-
-/* The transport settings of the push options. */
-static fg_rest_transport transport_of(const fg_push_options *o)
-{
-    fg_rest_transport t = {.cacert = o->cacert, .cert = o->cert, .key = o->key,
-                           .insecure = o->insecure, .connect_timeout_ms = o->connect_timeout_ms,
-                           .timeout_ms = o->timeout_ms};
-    return t;
-}
-
-static size_t on_token_body(char *p, size_t size, size_t n, void *ud)
-{
-    fg_buf *b = ud;
-    size_t bytes = size * n;
-    if (b->len + bytes > FG_MAX_TOKEN_RESPONSE_BYTES)
-        return 0;
-    fg_buf_append(b, p, bytes);
-    return b->failed ? 0 : bytes;
-}
-
-/* Run the requests a fetching token provider asks for (SMART discovery,
- * then the token endpoint) until it answers a token. Blocking, on an easy
- * handle of its own with the push's TLS settings: a fetch happens once per
- * token lifetime, and the transfers in the multi simply wait for it.
- * Transport failures and 429/5xx answers are retried with backoff. */
-static int fetch_token(push *P, const char **tok, fg_error *err)
-{
-    const fg_push_options *o = P->o;
-    fg_token_provider *a = o->auth;
-    CURL *e = curl_easy_init();
-    fg_buf body;
-    fg_buf_init(&body);
-    char errbuf[CURL_ERROR_SIZE];
-    int rc = FG_TOKEN_FETCH, attempt = 0;
-    if (!e) {
-        rc = fg_error_set(err, FG_ENOMEM, "curl", "cannot create a transfer");
-        goto cleanup;
-    }
-    for (int round = 0; round < 4 && rc == FG_TOKEN_FETCH; round++) {
-        fg_token_request req = {0};
-        if ((rc = a->request(a, time(NULL), &req, err)) != FG_OK)
-            goto cleanup;
-        curl_easy_reset(e);
-        fg_buf_clear(&body);
-        body.failed = 0;
-        errbuf[0] = 0;
-        fg_rest_transport tr = transport_of(o);
-        tr.timeout_ms = 60000L; /* a token endpoint answers fast or not at all */
-        curl_easy_setopt(e, CURLOPT_URL, req.url);
-        fg_rest_apply_transport(e, &tr);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_token_body);
-        curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-        if (req.form) { /* CURLOPT_POSTFIELDS sends application/x-www-form-urlencoded */
-            curl_easy_setopt(e, CURLOPT_POST, 1L);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, req.form);
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(req.form));
-        }
-        CURLcode cc = curl_easy_perform(e);
-        long status = 0;
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        int max = o->max_attempts > 0 ? o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
-        if ((cc != CURLE_OK || status == 429 || status >= 500) && ++attempt < max &&
-            !(o->cancel && *o->cancel)) {
-            double w = fg_rest_backoff(attempt, fg_rng_uniform(&P->rng));
-            struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
-            nanosleep(&ts, NULL);
-            a->response(a, time(NULL), 503, "", 0, NULL); /* drop the pending request */
-            rc = FG_TOKEN_FETCH;
-            round--;
-            continue;
-        }
-        if (cc != CURLE_OK) {
-            rc = fg_error_set(err, FG_ENETWORK, "token endpoint", "%.200s: %s%s%s", req.url,
-                              curl_easy_strerror(cc), errbuf[0] ? ": " : "", errbuf);
-            a->response(a, time(NULL), 0, "", 0, NULL);
-            goto cleanup;
-        }
-        if ((rc = a->response(a, time(NULL), status, body.data ? body.data : "", body.len, err)) !=
-            FG_OK)
-            goto cleanup;
-        rc = a->token(a, time(NULL), tok, err);
-    }
-    if (rc == FG_TOKEN_FETCH)
-        rc = fg_error_set(err, FG_EINVALID, "auth", "the token provider never answered a token");
-cleanup:
-    if (body.data)
-        memset(body.data, 0, body.cap);
-    fg_buf_free(&body);
-    if (e)
-        curl_easy_cleanup(e);
-    return rc;
-}
-
-/* Configure s->easy for one request to url: a POST of body when body is
- * not NULL, else a GET. */
+/* Set the transfer of s up for one request to url: a POST of body when
+ * body is not NULL, else a GET. */
 static int setup_request(push *P, slot *s, const char *url, const char *body, size_t len,
                          fg_error *err)
 {
-    const fg_push_options *o = P->o;
-    if (!s->easy && !(s->easy = curl_easy_init()))
-        return fg_error_set(err, FG_ENOMEM, "curl", "cannot create a transfer");
-    CURL *e = s->easy;
-    curl_easy_reset(e);
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
+    static const char *const get_headers[] = {"Accept: application/fhir+json", NULL};
+    /* Only each entry's status and location are read back: ask the server
+     * not to echo every resource (FHIR http.html#ops). */
+    static const char *const post_headers[] = {"Accept: application/fhir+json",
+                                               "Content-Type: application/fhir+json",
+                                               "Prefer: return=minimal", NULL};
     fg_buf_clear(&s->resp);
     s->resp.failed = 0;
     s->too_large = 0;
-    s->retry_after = -1;
-    s->location[0] = 0;
-    s->errbuf[0] = 0;
-
-    struct curl_slist *h = curl_slist_append(NULL, "Accept: application/fhir+json");
-    if (body) {
-        h = h ? curl_slist_append(h, "Content-Type: application/fhir+json") : NULL;
-        /* Only each entry's status and location are read back: ask the
-         * server not to echo every resource (FHIR http.html#ops). */
-        h = h ? curl_slist_append(h, "Prefer: return=minimal") : NULL;
+    fg_buf auth;
+    fg_buf_init(&auth);
+    int rc = FG_OK;
+    if (P->auth.header)
+        rc = P->auth.header(P->auth.ctx, &auth, err);
+    if (rc == FG_OK) {
+        fg_http_request r = {.url = url, .headers = body ? post_headers : get_headers,
+                             .auth_header = auth.data, .body = body, .len = len,
+                             .transport = &P->transport, .write = on_body, .write_ctx = s};
+        rc = fg_http_xfer_setup(&s->x, &r, err);
     }
-    if (o->auth) {
-        const char *tok = NULL;
-        int rc = o->auth->token(o->auth, time(NULL), &tok, err);
-        if (rc == FG_TOKEN_FETCH)
-            rc = fetch_token(P, &tok, err);
-        if (rc != FG_OK) {
-            curl_slist_free_all(h);
-            return rc;
-        }
-        fg_buf hb;
-        fg_buf_init(&hb);
-        fg_buf_printf(&hb, "Authorization: Bearer %s", tok);
-        h = h && !hb.failed ? curl_slist_append(h, hb.data) : NULL;
-        if (hb.data)
-            memset(hb.data, 0, hb.len);
-        fg_buf_free(&hb);
-    }
-    if (!h)
-        return fg_error_set(err, FG_ENOMEM, "curl", "out of memory");
-    s->headers = h;
-
-    fg_rest_transport tr = transport_of(o);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    fg_rest_apply_transport(e, &tr);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* wait for a connection that may multiplex (HTTP/2) rather than open a
-     * new one; over cleartext http there is no HTTP/2 to wait for, and
-     * every transfer would queue behind the first answer */
-    if (strncasecmp(url, "https:", 6) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
-    if (body) {
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    return FG_OK;
-}
-
-/* TLS failures that no retry will cure. */
-static int curl_permanent(CURLcode c)
-{
-    switch (c) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return 1;
-    default:
-        return 0;
-    }
+    if (auth.data)
+        memset(auth.data, 0, auth.cap);
+    fg_buf_free(&auth);
+    return rc;
 }
 
 /* The failure of a finished request as text: transport, size, redirect,
  * or status with the OperationOutcome. Returns 1 when it is worth a retry. */
-static int describe_failure(push *P, slot *s, CURLcode cc, long status, char *msg, size_t size)
+static int describe_failure(slot *s, int cc, long status, char *msg, size_t size)
 {
-    (void)P;
     if (s->too_large) {
         snprintf(msg, size, "the answer is larger than FG_MAX_PUSH_RESPONSE_BYTES (%u bytes)",
                  FG_MAX_PUSH_RESPONSE_BYTES);
         return 0;
     }
     if (cc != CURLE_OK) {
-        snprintf(msg, size, "%s%s%s", curl_easy_strerror(cc), s->errbuf[0] ? ": " : "", s->errbuf);
-        return !curl_permanent(cc);
+        snprintf(msg, size, "%s%s%s", curl_easy_strerror((CURLcode)cc),
+                 s->x.errbuf[0] ? ": " : "", s->x.errbuf);
+        return fg_http_curl_retryable(cc);
     }
     if (status >= 300 && status < 400) {
         snprintf(msg, size,
                  "HTTP %ld: the server redirects to %.400s; fhirgen does not follow redirects "
-                 "(give the final URL as --server)", status, s->location[0] ? s->location : "?");
+                 "(give the final URL as the server)", status,
+                 s->x.location[0] ? s->x.location : "?");
         return 0;
     }
     fg_buf oo;
@@ -492,9 +154,8 @@ static int describe_failure(push *P, slot *s, CURLcode cc, long status, char *ms
     } else {
         fg_error e;
         fg_error_clear(&e);
-        const char *ct = NULL;
-        curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
-        if (fg_rest_check_body(ct, s->resp.data ? s->resp.data : "", s->resp.len, &e) != FG_OK)
+        if (fg_rest_check_body(content_type(s), s->resp.data ? s->resp.data : "", s->resp.len,
+                               &e) != FG_OK)
             snprintf(msg, size, "HTTP %ld: %.400s", status, e.text);
         else
             snprintf(msg, size, "HTTP %ld", status);
@@ -502,39 +163,44 @@ static int describe_failure(push *P, slot *s, CURLcode cc, long status, char *ms
     fg_buf_free(&oo);
     if (status == 401)
         snprintf(msg + strlen(msg), size - strlen(msg), " (the server refused the credentials)");
-    return fg_rest_status_retryable(status);
+    return fg_http_status_retryable(status);
 }
 
 static void redact(push *P, char *msg, size_t size)
 {
     const fg_token_provider *a = P->o->auth;
-    fg_rest_redact(msg, size, a && a->secret ? a->secret(a) : NULL);
+    fg_http_redact(msg, size, a && a->secret ? a->secret(a) : NULL);
 }
 
-/* Drive one request (the metadata) to completion through the multi. */
-static CURLcode run_one(push *P, slot *s)
+/* The wait before the next attempt of s: what the answer asked, else backoff. */
+static double retry_wait(push *P, slot *s, int attempt)
 {
-    CURLcode result = CURLE_OK;
-    curl_multi_add_handle(P->multi, s->easy);
-    for (int done = 0; !done;) {
-        int running = 0, q;
-        if (curl_multi_perform(P->multi, &running) != CURLM_OK)
+    return fg_http_retry_wait(&s->x.lim, attempt, draw, &P->rng);
+}
+
+/* Drive one request (the metadata) to completion on the pool. */
+static int run_one(push *P, slot *s)
+{
+    fg_error e;
+    fg_error_clear(&e);
+    s->ended = 0;
+    if (fg_http_pool_add(P->pool, &s->x, &e) != FG_OK)
+        return CURLE_FAILED_INIT;
+    while (!s->ended) {
+        int running = 0;
+        if (fg_http_pool_perform(P->pool, &running, &e) < 0) {
+            fg_http_pool_remove(P->pool, &s->x);
             return CURLE_FAILED_INIT;
-        CURLMsg *m;
-        while ((m = curl_multi_info_read(P->multi, &q)) != NULL)
-            if (m->msg == CURLMSG_DONE && m->easy_handle == s->easy) {
-                result = m->data.result;
-                done = 1;
-            }
-        if (!done && curl_multi_poll(P->multi, NULL, 0, 200, NULL) != CURLM_OK)
-            return CURLE_FAILED_INIT;
-        if (!done && P->o->cancel && *P->o->cancel) {
-            result = CURLE_ABORTED_BY_CALLBACK;
-            done = 1;
+        }
+        if (s->ended)
+            break;
+        fg_http_pool_wait(P->pool, 200, 1);
+        if (P->o->cancel && *P->o->cancel) {
+            fg_http_pool_remove(P->pool, &s->x);
+            return CURLE_ABORTED_BY_CALLBACK;
         }
     }
-    curl_multi_remove_handle(P->multi, s->easy);
-    return result;
+    return s->result;
 }
 
 static int check_server(push *P, slot *s, fg_error *err)
@@ -546,15 +212,12 @@ static int check_server(push *P, slot *s, fg_error *err)
         int rc = setup_request(P, s, url, NULL, 0, err);
         if (rc != FG_OK)
             return rc;
-        CURLcode cc = run_one(P, s);
+        int cc = run_one(P, s);
         if (cc == CURLE_ABORTED_BY_CALLBACK)
             return fg_error_set(err, FG_ECANCELED, "metadata", "canceled");
-        long status = 0;
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        long status = fg_http_xfer_status(&s->x);
         if (cc == CURLE_OK && status == 200) {
-            const char *ct = NULL;
-            curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
-            rc = fg_rest_check_body(ct, s->resp.data, s->resp.len, err);
+            rc = fg_rest_check_body(content_type(s), s->resp.data, s->resp.len, err);
             if (rc == FG_OK)
                 rc = fg_rest_check_capability(s->resp.data, s->resp.len, err);
             if (rc != FG_OK && err)
@@ -562,14 +225,12 @@ static int check_server(push *P, slot *s, fg_error *err)
             return rc;
         }
         char msg[FG_ERROR_TEXT_MAX];
-        int again = describe_failure(P, s, cc, status, msg, sizeof(msg));
+        int again = describe_failure(s, cc, status, msg, sizeof(msg));
         redact(P, msg, sizeof(msg));
         if (!again || attempt >= max)
             return fg_error_set(err, cc != CURLE_OK ? FG_ENETWORK : FG_EINVALID, url, "%s", msg);
-        double w = s->retry_after >= 0 ? s->retry_after
-                                       : fg_rest_backoff(attempt, fg_rng_uniform(&P->rng));
-        struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
-        nanosleep(&ts, NULL);
+        double w = retry_wait(P, s, attempt);
+        fg_http_pool_wait(P->pool, (int)(w * 1000), 0);
     }
 }
 
@@ -613,8 +274,8 @@ static void start(push *P, slot *s)
         fail(P, s, 0, "%s", e.text);
         return;
     }
-    if (curl_multi_add_handle(P->multi, s->easy) != CURLM_OK) {
-        fail(P, s, 0, "%s", "cannot start the transfer");
+    if (fg_http_pool_add(P->pool, &s->x, &e) != FG_OK) {
+        fail(P, s, 0, "%s", e.text);
         return;
     }
     s->state = SLOT_RUNNING;
@@ -643,8 +304,7 @@ static void landed(push *P, slot *s, long status)
     fg_error e;
     fg_error_clear(&e);
     fg_rest_tx_response r = {0};
-    const char *ct = NULL;
-    curl_easy_getinfo(s->easy, CURLINFO_CONTENT_TYPE, &ct);
+    const char *ct = content_type(s);
     const char *body = s->resp.data ? s->resp.data : "";
     if (fg_rest_check_body(ct, body, s->resp.len, &e) != FG_OK ||
         fg_rest_parse_tx_response(body, s->resp.len, &r, &e) != FG_OK) {
@@ -669,30 +329,24 @@ static void landed(push *P, slot *s, long status)
     fg_rest_tx_response_free(&r);
 }
 
-static void finished(push *P, slot *s, CURLcode cc)
+static void finished(push *P, slot *s, int cc)
 {
-    curl_multi_remove_handle(P->multi, s->easy);
     P->st.in_flight--;
-    long status = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    long status = fg_http_xfer_status(&s->x);
     if (cc == CURLE_OK && status >= 200 && status <= 299) {
         landed(P, s, status);
         return;
     }
-    const fg_token_provider *a = P->o->auth;
-    if (cc == CURLE_OK && status == 401 && a && a->invalidate && !s->auth_retried) {
-        s->auth_retried = 1; /* once: the token may have expired */
-        P->o->auth->invalidate(P->o->auth);
-        s->state = SLOT_WAITING;
+    if (cc == CURLE_OK && fg_http_auth_retry(&P->auth, status, &s->auth_retried)) {
+        s->state = SLOT_WAITING; /* at once, with a fresh token */
         s->due = now_mono();
         return;
     }
     char msg[FG_ERROR_TEXT_MAX];
-    int again = describe_failure(P, s, cc, status, msg, sizeof(msg));
+    int again = describe_failure(s, cc, status, msg, sizeof(msg));
     int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
     if (again && s->attempts < max && !(P->o->cancel && *P->o->cancel)) {
-        double w = s->retry_after >= 0 ? s->retry_after
-                                       : fg_rest_backoff(s->attempts, fg_rng_uniform(&P->rng));
+        double w = retry_wait(P, s, s->attempts);
         s->state = SLOT_WAITING;
         s->due = now_mono() + w;
         return;
@@ -709,7 +363,7 @@ static void finished(push *P, slot *s, CURLcode cc)
 static int fill(push *P, slot *s)
 {
     int got;
-    while ((got = source_next(P->src, &s->it)) != 0) {
+    while ((got = push_source_next(P->src, &s->it)) != 0) {
         if (got == 2)
             return 2;
         P->st.bundles_seen++;
@@ -719,7 +373,7 @@ static int fill(push *P, slot *s)
             fail(P, s, 0, "cannot read the bundle: %s", s->it.message);
             return 1;
         }
-        fg_rest_sha256_hex(s->it.data, s->it.len, s->sha);
+        fg_sha256_hex(s->it.data, s->it.len, s->sha);
         if (P->o->journal && fg_journal_contains(P->o->journal, s->sha)) {
             P->st.bundles_skipped++;
             if (P->verify)
@@ -770,19 +424,10 @@ static int loop(push *P, fg_error *err)
         }
         if (!busy && (exhausted || canceled))
             break;
-        int running = 0, q;
-        if (curl_multi_perform(P->multi, &running) != CURLM_OK)
-            return fg_error_set(err, FG_EINTERNAL, "curl", "the transfer loop failed");
-        CURLMsg *m;
-        int freed = 0;
-        while ((m = curl_multi_info_read(P->multi, &q)) != NULL) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            slot *s = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            finished(P, s, m->data.result);
-            freed = 1;
-        }
+        int running = 0;
+        int freed = fg_http_pool_perform(P->pool, &running, err); /* calls finished() */
+        if (freed < 0)
+            return freed;
         progress(P, 0);
         /* A slot just came free: refill it (or, with nothing left, end the
          * run) now rather than after the next poll or sleep, which may wait
@@ -792,23 +437,20 @@ static int loop(push *P, fg_error *err)
         if (starved && next_due > t + FEED_POLL)
             next_due = t + FEED_POLL; /* ask the streaming source again soon */
         int wait_ms = (int)((next_due - now_mono()) * 1000);
-        if (wait_ms > 0 && running > 0)
-            curl_multi_poll(P->multi, NULL, 0, wait_ms, NULL);
-        else if (wait_ms > 0 && running == 0) {
+        if (wait_ms > 0 && running > 0) {
+            fg_http_pool_wait(P->pool, wait_ms, running);
+        } else if (wait_ms > 0 && running == 0) {
             int any_idle_fillable = 0;
             for (int i = 0; i < P->n_slots; i++)
                 any_idle_fillable |= P->slots[i].state == SLOT_IDLE && !exhausted;
-            if (!any_idle_fillable || starved) {
-                struct timespec ts = {0, (long)wait_ms * 1000000L};
-                if (wait_ms >= 1000)
-                    ts = (struct timespec){wait_ms / 1000, (wait_ms % 1000) * 1000000L};
-                nanosleep(&ts, NULL);
-            }
+            if (!any_idle_fillable || starved)
+                fg_http_pool_wait(P->pool, wait_ms, 0);
         }
     }
     progress(P, 1);
     return P->o->cancel && *P->o->cancel
-               ? fg_error_set(err, FG_ECANCELED, "push", "canceled; --resume pushes the rest")
+               ? fg_error_set(err, FG_ECANCELED, "resume",
+                                "canceled; resuming the push sends the rest")
                : FG_OK;
 }
 
@@ -823,7 +465,7 @@ static void verify_start(push *P, slot *s)
     snprintf(url, sizeof(url), "%s/%s", P->base, push_verify_query(P->verify, s->vq, &path));
     s->attempts++;
     if (setup_request(P, s, url, NULL, 0, &e) != FG_OK ||
-        curl_multi_add_handle(P->multi, s->easy) != CURLM_OK) {
+        fg_http_pool_add(P->pool, &s->x, &e) != FG_OK) {
         difference(P, path, e.text[0] ? e.text : "cannot start the search");
         s->state = SLOT_IDLE;
         return;
@@ -832,13 +474,11 @@ static void verify_start(push *P, slot *s)
     s->state = SLOT_RUNNING;
 }
 
-static void verify_finished(push *P, slot *s, CURLcode cc)
+static void verify_finished(push *P, slot *s, int cc)
 {
-    curl_multi_remove_handle(P->multi, s->easy);
     const char *path;
     const char *q = push_verify_query(P->verify, s->vq, &path);
-    long status = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    long status = fg_http_xfer_status(&s->x);
     char msg[FG_ERROR_TEXT_MAX];
     s->state = SLOT_IDLE;
     if (cc == CURLE_OK && status == 200) {
@@ -846,11 +486,10 @@ static void verify_finished(push *P, slot *s, CURLcode cc)
             difference(P, path, msg);
         return;
     }
-    int again = describe_failure(P, s, cc, status, msg, sizeof(msg));
+    int again = describe_failure(s, cc, status, msg, sizeof(msg));
     int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
     if (again && s->attempts < max && !(P->o->cancel && *P->o->cancel)) {
-        double w = s->retry_after >= 0 ? s->retry_after
-                                       : fg_rest_backoff(s->attempts, fg_rng_uniform(&P->rng));
+        double w = retry_wait(P, s, s->attempts);
         s->state = SLOT_WAITING;
         s->due = now_mono() + w;
         return;
@@ -889,103 +528,116 @@ static int verify_phase(push *P, fg_error *err)
         }
         if (!busy && (next >= n || canceled))
             break;
-        int running = 0, q;
-        if (curl_multi_perform(P->multi, &running) != CURLM_OK)
-            return fg_error_set(err, FG_EINTERNAL, "curl", "the transfer loop failed");
-        CURLMsg *m;
-        while ((m = curl_multi_info_read(P->multi, &q)) != NULL) {
-            if (m->msg != CURLMSG_DONE)
-                continue;
-            slot *s = NULL;
-            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-            verify_finished(P, s, m->data.result);
-        }
+        int running = 0;
+        int ended = fg_http_pool_perform(P->pool, &running, err); /* calls verify_finished() */
+        if (ended < 0)
+            return ended;
         int wait_ms = (int)((next_due - now_mono()) * 1000);
         if (wait_ms > 0)
-            curl_multi_poll(P->multi, NULL, 0, wait_ms, NULL);
+            fg_http_pool_wait(P->pool, wait_ms, 1);
     }
     return P->o->cancel && *P->o->cancel
-               ? fg_error_set(err, FG_ECANCELED, "push", "canceled during --verify")
+               ? fg_error_set(err, FG_ECANCELED, "verify", "canceled during the read-back")
                : FG_OK;
+}
+
+/* The pool's `done` of every transfer of the push. */
+static void on_done(fg_http_xfer *x, int cc)
+{
+    slot *s = x->ctx;
+    push *P = s->owner;
+    if (P->phase == PHASE_CHECK) {
+        s->ended = 1;
+        s->result = cc;
+    } else if (P->phase == PHASE_PUSH) {
+        finished(P, s, cc);
+    } else {
+        verify_finished(P, s, cc);
+    }
+}
+
+/* Check the options and set up P: slots, the pool, the credentials hook. */
+static int prepare(push *P, const fg_push_options *o, fg_error *err)
+{
+    if (!o || !o->server || !*o->server)
+        return fg_error_set(err, FG_EUSAGE, "server", "no server URL");
+    if (o->concurrency < 1 || o->concurrency > FG_MAX_PUSH_CONCURRENCY)
+        return fg_error_set(err, FG_EUSAGE, "concurrency",
+                            "concurrency must be 1..%d (FG_MAX_PUSH_CONCURRENCY)",
+                            FG_MAX_PUSH_CONCURRENCY);
+    if (strncasecmp(o->server, "https://", 8) != 0 && strncasecmp(o->server, "http://", 7) != 0)
+        return fg_error_set(err, FG_EUSAGE, "server", "not an http(s) URL: %.200s", o->server);
+    snprintf(P->base, sizeof(P->base), "%s", o->server);
+    for (size_t n = strlen(P->base); n && P->base[n - 1] == '/'; n--)
+        P->base[n - 1] = 0;
+    fg_rng_seed(&P->rng, o->seed ^ 0x70757368u);
+    P->transport = (fg_http_transport){.cacert = o->cacert, .cert = o->cert, .key = o->key,
+                                       .insecure = o->insecure,
+                                       .connect_timeout_ms = o->connect_timeout_ms,
+                                       .timeout_ms = o->timeout_ms};
+    P->auth_ctx = (push_auth){.provider = o->auth, .transport = &P->transport,
+                              .max_attempts = o->max_attempts, .cancel = o->cancel,
+                              .rng = &P->rng};
+    P->auth = push_auth_hook(&P->auth_ctx);
+    if (o->verify && !(P->verify = push_verify_new()))
+        return fg_error_set(err, FG_ENOMEM, "push", "out of memory");
+    P->n_slots = o->concurrency;
+    if (!(P->slots = calloc((size_t)P->n_slots, sizeof(*P->slots))))
+        return fg_error_set(err, FG_ENOMEM, "push", "out of memory");
+    for (int i = 0; i < P->n_slots; i++) {
+        slot *s = &P->slots[i];
+        s->owner = P;
+        s->x.done = on_done;
+        s->x.ctx = s;
+        fg_buf_init(&s->resp);
+    }
+    return fg_http_pool_new(P->n_slots, &P->pool, err);
 }
 
 int fg_push_run(const fg_push_options *o, const char *const *inputs, size_t n_inputs,
                 fg_push_stats *stats, fg_error *err)
 {
     push P;
-    source src;
+    push_source src;
     memset(&P, 0, sizeof(P));
     memset(&src, 0, sizeof(src));
-    int rc = FG_EUSAGE;
     P.o = o;
     P.src = &src;
     P.t0 = now_mono();
-    if (!o || !o->server || !*o->server) {
-        rc = fg_error_set(err, FG_EUSAGE, "--server", "no server URL");
-        goto cleanup;
-    }
-    if (o->concurrency < 1 || o->concurrency > FG_MAX_PUSH_CONCURRENCY) {
-        rc = fg_error_set(err, FG_EUSAGE, "--concurrency", "must be 1..%d (FG_MAX_PUSH_CONCURRENCY)",
-                          FG_MAX_PUSH_CONCURRENCY);
-        goto cleanup;
-    }
-    if (strncasecmp(o->server, "https://", 8) != 0 && strncasecmp(o->server, "http://", 7) != 0) {
-        rc = fg_error_set(err, FG_EUSAGE, "--server", "not an http(s) URL: %.200s", o->server);
-        goto cleanup;
-    }
-    snprintf(P.base, sizeof(P.base), "%s", o->server);
-    for (size_t n = strlen(P.base); n && P.base[n - 1] == '/'; n--)
-        P.base[n - 1] = 0;
-    fg_rng_seed(&P.rng, o->seed ^ 0x70757368u);
-    src.inputs = inputs;
-    src.n_inputs = n_inputs;
-    src.next = o->next_input;
-    src.next_ctx = o->ctx;
-    if (o->verify && !(P.verify = push_verify_new())) {
+    int rc = prepare(&P, o, err);
+    if (rc == FG_OK &&
+        push_source_open(&src, inputs, n_inputs, o->next_input, o->ctx) != FG_OK)
         rc = fg_error_set(err, FG_ENOMEM, "push", "out of memory");
+    if (rc != FG_OK)
         goto cleanup;
-    }
-    P.n_slots = o->concurrency;
-    if (!(src.dirs = calloc(MAX_DIR_DEPTH, sizeof(*src.dirs))) ||
-        !(P.slots = calloc((size_t)P.n_slots, sizeof(*P.slots))) ||
-        !(P.multi = curl_multi_init())) {
-        rc = fg_error_set(err, FG_ENOMEM, "push", "out of memory");
-        goto cleanup;
-    }
-    for (int i = 0; i < P.n_slots; i++)
-        fg_buf_init(&P.slots[i].resp);
-    curl_multi_setopt(P.multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(P.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)P.n_slots);
-
+    P.phase = PHASE_CHECK;
     if ((rc = check_server(&P, &P.slots[0], err)) != FG_OK)
         goto cleanup;
+    P.phase = PHASE_PUSH;
     rc = loop(&P, err);
+    P.phase = PHASE_VERIFY;
     if (rc == FG_OK && P.verify)
         rc = verify_phase(&P, err);
 cleanup:
     if (rc != FG_OK && err) {
         const fg_token_provider *a = o ? o->auth : NULL;
         const char *secret = a && a->secret ? a->secret(a) : NULL;
-        fg_rest_redact(err->where, sizeof(err->where), secret);
-        fg_rest_redact(err->text, sizeof(err->text), secret);
+        fg_http_redact(err->where, sizeof(err->where), secret);
+        fg_http_redact(err->text, sizeof(err->text), secret);
     }
     P.st.elapsed = now_mono() - P.t0;
     if (stats)
         *stats = P.st;
     for (int i = 0; P.slots && i < P.n_slots; i++) {
         slot *s = &P.slots[i];
-        if (s->easy && P.multi && s->state == SLOT_RUNNING)
-            curl_multi_remove_handle(P.multi, s->easy);
-        if (s->easy)
-            curl_easy_cleanup(s->easy);
-        curl_slist_free_all(s->headers);
+        fg_http_pool_remove(P.pool, &s->x);
+        fg_http_xfer_cleanup(&s->x);
         fg_buf_free(&s->resp);
         free(s->it.data);
     }
     free(P.slots);
     push_verify_free(P.verify);
-    if (P.multi)
-        curl_multi_cleanup(P.multi);
-    source_close(&src);
+    fg_http_pool_free(P.pool);
+    push_source_close(&src);
     return rc;
 }

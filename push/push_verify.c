@@ -167,12 +167,12 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
 
     json_error_t je;
     if (!(root = json_loadb(data, len, 0, &je))) {
-        rc = fg_error_set(err, FG_EINVALID, path, "--verify: not JSON: %s", je.text);
+        rc = fg_error_set(err, FG_EINVALID, path, "not JSON: %s", je.text);
         goto cleanup;
     }
     json_t *entries = json_object_get(root, "entry"), *e;
     if (!json_is_array(entries)) {
-        rc = fg_error_set(err, FG_EINVALID, path, "--verify: not a Bundle with entries");
+        rc = fg_error_set(err, FG_EINVALID, path, "not a Bundle with entries");
         goto cleanup;
     }
     if (!(tc = calloc(MAX_TYPES, sizeof(*tc))) || !(owned_path = strdup(path)))
@@ -198,7 +198,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
         const char *rurl = json_string_value(json_object_get(req, "url"));
         const char *ine = json_string_value(json_object_get(req, "ifNoneExist"));
         if (!type || !method || strlen(type) >= TYPE_NAME_MAX) {
-            rc = fg_error_set(err, FG_EINVALID, path, "--verify: entry[%zu] has no resourceType "
+            rc = fg_error_set(err, FG_EINVALID, path, "entry[%zu] has no resourceType "
                               "or request.method", i);
             goto cleanup;
         }
@@ -218,7 +218,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
             const char *loc = resp && i < resp->n_entries ? resp->entries[i].location : NULL;
             if (!(loc && patient_id_of(loc, pid, sizeof(pid)) == 0) &&
                 !(strcmp(method, "PUT") == 0 && rurl && patient_id_of(rurl, pid, sizeof(pid)) == 0)) {
-                rc = fg_error_set(err, FG_EINVALID, path, "--verify: cannot tell the Patient's id "
+                rc = fg_error_set(err, FG_EINVALID, path, "cannot tell the Patient's id "
                                   "on the server (no location in the answer, no PUT url)");
                 goto cleanup;
             }
@@ -228,7 +228,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
             k++;
         if (k == n_tc) {
             if (n_tc == MAX_TYPES) {
-                rc = fg_error_set(err, FG_ELIMIT, path, "--verify: more than %d resource types",
+                rc = fg_error_set(err, FG_ELIMIT, path, "more than %d resource types",
                                   MAX_TYPES);
                 goto cleanup;
             }
@@ -237,7 +237,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
         tc[k].n++;
     }
     if (!pid[0]) {
-        rc = fg_error_set(err, FG_EINVALID, path, "--verify: the bundle has no Patient");
+        rc = fg_error_set(err, FG_EINVALID, path, "the bundle has no Patient");
         goto cleanup;
     }
     for (int k = 0; k < n_tc; k++) {
@@ -254,7 +254,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
     rc = FG_OK;
 cleanup:
     if (rc == FG_ENOMEM)
-        fg_error_set(err, FG_ENOMEM, path, "--verify: out of memory");
+        fg_error_set(err, FG_ENOMEM, path, "out of memory");
     json_decref(root);
     free(owned_path);
     free(tc);

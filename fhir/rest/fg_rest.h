@@ -1,20 +1,16 @@
 /*
  * fg_rest.h: the pieces of a FHIR REST client that do not touch the network.
  *
- * The push loop (generators/fg_push.h) owns the sockets; this module reads
- * and judges what servers answer, and keeps the bookkeeping that makes a push
- * exactly-once:
+ * The push loop (push/fg_push.h) owns the sockets, through the pool of
+ * fhir/http/fg_http.h; this module reads and judges what servers answer:
  *
- *   - Retry-After values (delta-seconds or an HTTP date) and the backoff
- *     schedule with jitter used between attempts;
  *   - a server's CapabilityStatement: FHIR R4 (4.0.x) and transactions, or a
  *     refusal naming what is missing;
  *   - a transaction-response Bundle: per-entry status, location, and the
  *     OperationOutcome issues of each entry;
- *   - the journal: one fsync'd line per bundle the server acknowledged
- *     (SHA-256 of the bundle's bytes and its path), read back by --resume;
- *   - token providers for the Authorization header, and redaction of
- *     secrets from any text a person will see.
+ *   - token providers for the Authorization header.
+ *
+ * Retries, transport settings and redaction are HTTP matters: fg_http.h.
  */
 #ifndef FG_REST_H
 #define FG_REST_H
@@ -25,37 +21,17 @@
 
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_error.h"
+#include "fhir/http/fg_http.h"
 
 /* Limits of the REST client and its authorisation. A value that would cross one is refused with
  * FG_ELIMIT. */
 #define FG_MAX_PUSH_RESPONSE_BYTES (64u << 20) /* one answer of a FHIR server */
-#define FG_PUSH_BACKOFF_BASE_MS 500            /* wait before the first retry (before jitter) */
-#define FG_PUSH_BACKOFF_CAP_MS 30000           /* longest backoff between two tries */
-#define FG_MAX_RETRY_AFTER_S 300               /* longest Retry-After honoured */
 #define FG_MAX_TOKEN_BYTES 16384               /* one access token or token file */
 #define FG_MAX_TOKEN_RESPONSE_BYTES 65536      /* one answer of a token endpoint */
 #define FG_TOKEN_DEFAULT_LIFETIME_S 300        /* a token whose answer gives no expires_in */
 #define FG_SMART_ASSERTION_LIFETIME_S 240      /* exp of a SMART client assertion (at most 300) */
 #define FG_MAX_SMART_KEY_BYTES 65536           /* one PEM private key */
 
-/* ---- retries ---------------------------------------------------------- */
-
-/* Parse a Retry-After header value: delta-seconds ("120") or an HTTP date
- * ("Wed, 21 Oct 2015 07:28:00 GMT"), relative to `now`. Writes the wait in
- * seconds (0 for a date in the past, at most FG_MAX_RETRY_AFTER_S) to
- * *seconds. Returns FG_OK, or FG_EINVALID for an empty or garbage value
- * (*seconds untouched). */
-int fg_rest_parse_retry_after(const char *value, time_t now, double *seconds);
-
-/* The wait before attempt `attempt` (1 = the first retry): exponential from
- * FG_PUSH_BACKOFF_BASE_MS, capped at FG_PUSH_BACKOFF_CAP_MS, with "full
- * jitter" drawn from `rand01` in [0, 1): the result lies in
- * [base*2^(attempt-1)/2, base*2^(attempt-1)] (before the cap). In seconds. */
-double fg_rest_backoff(int attempt, double rand01);
-
-/* Whether an HTTP status is worth retrying: 408, 429 and 5xx. 0 (a transport
- * failure with no status) is retryable too. */
-int fg_rest_status_retryable(long status);
 
 /* ---- what servers answer ---------------------------------------------- */
 
@@ -97,60 +73,6 @@ int fg_rest_parse_tx_response(const char *body, size_t len, fg_rest_tx_response 
 /* Free what fg_rest_parse_tx_response allocated; accepts NULL. */
 void fg_rest_tx_response_free(fg_rest_tx_response *r);
 
-/* ---- transport ---------------------------------------------------------- */
-
-/* The connection settings every HTTP client of fhirgen shares (FHIR
- * servers, token endpoints, language-model APIs). */
-typedef struct fg_rest_transport {
-    const char *cacert; /* extra CA bundle (PEM), or NULL for the system's */
-    const char *cert;   /* client certificate (PEM) for mutual TLS, or NULL */
-    const char *key;    /* its private key, or NULL */
-    int insecure;       /* skip certificate verification (tests only) */
-    long connect_timeout_ms; /* <= 0: 10 s */
-    long timeout_ms;         /* the whole transfer; <= 0: 300 s */
-} fg_rest_transport;
-
-/* Apply t to `curl` (a CURL * easy handle): http and https only, no
- * redirects followed, no signals, certificate and host verification unless
- * t->insecure, and the CA, client certificate and key when given. */
-void fg_rest_apply_transport(void *curl, const fg_rest_transport *t);
-
-/* ---- secrets ------------------------------------------------------------ */
-
-/* Replace, in place, every occurrence of `secret` in text (a NUL-terminated
- * string) with "[redacted]" when it fits, or with '*' otherwise; a NULL or
- * empty secret does nothing. Also hides the token of any
- * "Authorization: <scheme> <token>" or "Bearer <token>" and the password of
- * any "scheme://user:password@host" URL. */
-void fg_rest_redact(char *text, size_t size, const char *secret);
-
-/* ---- the journal -------------------------------------------------------- */
-
-typedef struct fg_journal fg_journal;
-
-/* Open (create when missing) the journal at path. With resume, the lines
- * already in it are read so fg_journal_contains() finds them; without,
- * an existing journal is truncated. *out is a new journal (close with
- * fg_journal_close). FG_EIO with the path and errno text on failure. */
-int fg_journal_open(const char *path, int resume, fg_journal **out, fg_error *err);
-
-/* Whether a bundle with this SHA-256 (64 lower-case hex digits) was already
- * acknowledged. */
-int fg_journal_contains(const fg_journal *j, const char *sha256_hex);
-
-/* Record an acknowledged bundle: "<sha256> <path>\n", written and fsync'd
- * before returning. FG_OK or FG_EIO. */
-int fg_journal_append(fg_journal *j, const char *sha256_hex, const char *path, fg_error *err);
-
-/* Number of bundles recorded (read at open plus appended). */
-size_t fg_journal_count(const fg_journal *j);
-
-/* Close the journal; accepts NULL. */
-void fg_journal_close(fg_journal *j);
-
-/* SHA-256 of p[0..n) as 64 lower-case hex digits into out[65]. */
-void fg_rest_sha256_hex(const void *p, size_t n, char out[65]);
-
 /* ---- tokens -------------------------------------------------------------- */
 
 /*
@@ -158,8 +80,8 @@ void fg_rest_sha256_hex(const void *p, size_t n, char out[65]);
  * `token` before each request and calls `invalidate` once after a 401.
  * A provider that must fetch its tokens (OAuth2 client credentials, SMART
  * Backend Services) answers FG_TOKEN_FETCH from `token`, and the loop runs
- * the request the provider describes with `request` (URL, form body) inside
- * its own multi loop, then hands the answer to `response`. The static
+ * the request the provider describes with `request` (URL, form body; see
+ * push/push_auth.c), then hands the answer to `response`. The static
  * providers below never ask for a fetch.
  */
 #define FG_TOKEN_FETCH 1
@@ -181,7 +103,7 @@ struct fg_token_provider {
                     fg_error *err);
     /* Forget the current token (after a 401); may be NULL. */
     void (*invalidate)(fg_token_provider *p);
-    /* The secret this provider holds, for fg_rest_redact(); may return NULL. */
+    /* The secret this provider holds, for fg_http_redact(); may return NULL. */
     const char *(*secret)(const fg_token_provider *p);
     void (*free)(fg_token_provider *p);
 };

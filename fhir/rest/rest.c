@@ -1,83 +1,16 @@
 /*
- * rest.c: judging what a FHIR server answers. Retry-After and backoff,
- * response bodies, CapabilityStatements, transaction-responses,
- * OperationOutcomes, and redaction of secrets. No network I/O here.
+ * rest.c: judging what a FHIR server answers: response bodies,
+ * CapabilityStatements, transaction-responses, OperationOutcomes. No network
+ * I/O here.
  */
 #include "fhir/rest/fg_rest.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <jansson.h>
-#include <math.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-
-/* ---- retries ---------------------------------------------------------- */
-
-int fg_rest_parse_retry_after(const char *value, time_t now, double *seconds)
-{
-    if (!value)
-        return FG_EINVALID;
-    while (*value == ' ' || *value == '\t')
-        value++;
-    size_t n = strlen(value);
-    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t' || value[n - 1] == '\r' ||
-                 value[n - 1] == '\n'))
-        n--;
-    if (n == 0 || n > 64)
-        return FG_EINVALID;
-    char v[65];
-    memcpy(v, value, n);
-    v[n] = 0;
-
-    double wait;
-    if (isdigit((unsigned char)v[0])) {
-        /* delta-seconds: digits only (RFC 9110 section 10.2.3) */
-        uint64_t s = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!isdigit((unsigned char)v[i]))
-                return FG_EINVALID;
-            if (s < 1000000000u)
-                s = s * 10 + (uint64_t)(v[i] - '0');
-        }
-        wait = (double)s;
-    } else {
-        /* An HTTP date names a weekday first; anything else is garbage. */
-        if (!isalpha((unsigned char)v[0]) || !strchr(v, ' '))
-            return FG_EINVALID;
-        time_t t = curl_getdate(v, NULL);
-        if (t == (time_t)-1)
-            return FG_EINVALID;
-        wait = t > now ? difftime(t, now) : 0.0;
-    }
-    if (wait > FG_MAX_RETRY_AFTER_S)
-        wait = FG_MAX_RETRY_AFTER_S;
-    *seconds = wait;
-    return FG_OK;
-}
-
-double fg_rest_backoff(int attempt, double rand01)
-{
-    if (attempt < 1)
-        attempt = 1;
-    if (rand01 < 0 || !(rand01 < 1))
-        rand01 = 0;
-    double ceiling = FG_PUSH_BACKOFF_BASE_MS / 1000.0;
-    for (int i = 1; i < attempt && ceiling < FG_PUSH_BACKOFF_CAP_MS / 1000.0; i++)
-        ceiling *= 2;
-    if (ceiling > FG_PUSH_BACKOFF_CAP_MS / 1000.0)
-        ceiling = FG_PUSH_BACKOFF_CAP_MS / 1000.0;
-    /* "equal jitter": half fixed, half random, so waits never collapse to 0 */
-    return ceiling / 2 + rand01 * ceiling / 2;
-}
-
-int fg_rest_status_retryable(long status)
-{
-    return status == 0 || status == 408 || status == 429 || (status >= 500 && status <= 599);
-}
 
 /* ---- what servers answer ---------------------------------------------- */
 
@@ -303,93 +236,4 @@ cleanup:
     fg_buf_free(&text);
     json_decref(root);
     return rc;
-}
-
-/* ---- secrets ------------------------------------------------------------ */
-
-static void mask(char *p, size_t n)
-{
-    static const char tag[] = "[redacted]";
-    if (n >= sizeof(tag) - 1) {
-        memcpy(p, tag, sizeof(tag) - 1);
-        memmove(p + sizeof(tag) - 1, p + n, strlen(p + n) + 1);
-    } else {
-        memset(p, '*', n);
-    }
-}
-
-/* Hide the word that follows each occurrence of `key` (case-insensitive). */
-static void mask_after(char *text, const char *key)
-{
-    size_t k = strlen(key);
-    for (char *p = text; (p = strcasestr(p, key)) != NULL;) {
-        p += k;
-        while (*p == ' ')
-            p++;
-        size_t n = strcspn(p, " \t\r\n\"',;");
-        if (n && strncmp(p, "[redacted]", 10) != 0)
-            mask(p, n);
-        p += strcspn(p, " \t\r\n\"',;");
-    }
-}
-
-void fg_rest_redact(char *text, size_t size, const char *secret)
-{
-    if (!text || !size)
-        return;
-    text[size - 1] = 0;
-    if (secret && *secret) {
-        size_t n = strlen(secret);
-        for (char *p = text; (p = strstr(p, secret)) != NULL;) {
-            mask(p, n);
-            p += n < 10 ? n : 10;
-        }
-    }
-    mask_after(text, "Bearer ");
-    /* scheme://user:password@host */
-    for (char *p = text; (p = strstr(p, "://")) != NULL;) {
-        p += 3;
-        size_t auth = strcspn(p, "/@ \t\r\n");
-        if (p[auth] != '@')
-            continue;
-        char *colon = memchr(p, ':', auth);
-        if (colon && colon + 1 < p + auth)
-            mask(colon + 1, (size_t)(p + auth - colon - 1));
-    }
-}
-
-void fg_rest_sha256_hex(const void *p, size_t n, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
-    if (!EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        memset(out, '0', 64);
-        out[64] = 0;
-        return;
-    }
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = 0;
-}
-
-void fg_rest_apply_transport(void *curl, const fg_rest_transport *t)
-{
-    CURL *e = curl;
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     t->connect_timeout_ms > 0 ? t->connect_timeout_ms : 10000L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->timeout_ms > 0 ? t->timeout_ms : 300000L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);
-    if (t->cacert)
-        curl_easy_setopt(e, CURLOPT_CAINFO, t->cacert);
-    if (t->cert)
-        curl_easy_setopt(e, CURLOPT_SSLCERT, t->cert);
-    if (t->key)
-        curl_easy_setopt(e, CURLOPT_SSLKEY, t->key);
 }

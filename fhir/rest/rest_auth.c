@@ -258,9 +258,9 @@ static int key_alg(EVP_PKEY *k, const char *want, const char **alg, fg_error *er
                             EVP_PKEY_get0_type_name(k) ? EVP_PKEY_get0_type_name(k) : "?");
     }
     if (want && strcmp(want, "RS384") != 0 && strcmp(want, "ES384") != 0)
-        return fg_error_set(err, FG_EUSAGE, "--alg", "'%.20s' is not RS384 or ES384", want);
+        return fg_error_set(err, FG_EUSAGE, "alg", "'%.20s' is not RS384 or ES384", want);
     if (want && strcmp(want, have) != 0)
-        return fg_error_set(err, FG_EUSAGE, "--alg", "%s does not fit the key, which signs %s",
+        return fg_error_set(err, FG_EUSAGE, "alg", "%s does not fit the key, which signs %s",
                             want, have);
     *alg = have;
     return FG_OK;
@@ -458,16 +458,16 @@ static int take_discovery(oauth *a, long status, const char *body, size_t len, f
 {
     const char *where = a->req.url ? a->req.url : "smart-configuration";
     if (status != 200)
-        return fg_error_set(err, FG_EINVALID, where,
-                            "HTTP %ld: no SMART configuration; give the token endpoint with "
-                            "--token-url", status);
+        return fg_error_set(err, FG_EINVALID, "token url",
+                            "%.200s answered HTTP %ld: no SMART configuration; give the token "
+                            "endpoint", where, status);
     json_t *root = len <= FG_MAX_TOKEN_RESPONSE_BYTES ? json_loadb(body, len, 0, NULL) : NULL;
     const char *t = root ? json_string_value(json_object_get(root, "token_endpoint")) : NULL;
     int rc = FG_OK;
     if (!t || (strncasecmp(t, "https://", 8) != 0 && strncasecmp(t, "http://", 7) != 0))
-        rc = fg_error_set(err, FG_EINVALID, where,
-                          "the SMART configuration names no http(s) token_endpoint; give it "
-                          "with --token-url");
+        rc = fg_error_set(err, FG_EINVALID, "token url",
+                          "the SMART configuration at %.200s names no http(s) token_endpoint; "
+                          "give the token endpoint", where);
     else if (strncasecmp(t, "http://", 7) == 0 && strncasecmp(a->server, "https://", 8) == 0)
         rc = fg_error_set(err, FG_EINVALID, where,
                           "the token_endpoint is plain http for an https server; refusing to "
@@ -497,7 +497,7 @@ static int oauth_response(fg_token_provider *p, time_t now, long status, const c
             a->refresh_at = fg_token_refresh_at(now, life);
         } else if (err) {
             snprintf(err->where, sizeof(err->where), "%.200s", a->token_url);
-            fg_rest_redact(err->text, sizeof(err->text), a->secret);
+            fg_http_redact(err->text, sizeof(err->text), a->secret);
         }
     } else {
         rc = fg_error_set(err, FG_EINTERNAL, "auth", "a token answer nobody asked for");
@@ -560,12 +560,12 @@ int fg_token_client_credentials_new(const fg_oauth_options *o, fg_token_provider
                                     fg_error *err)
 {
     if (!o || !o->token_url || !*o->token_url)
-        return fg_error_set(err, FG_EUSAGE, "--token-url", "client credentials need a token URL");
+        return fg_error_set(err, FG_EUSAGE, "token url", "client credentials need a token URL");
     if (!o->client_id || !*o->client_id)
-        return fg_error_set(err, FG_EUSAGE, "--client-id", "client credentials need a client id");
+        return fg_error_set(err, FG_EUSAGE, "client id", "client credentials need a client id");
     if (!o->client_secret || !*o->client_secret)
-        return fg_error_set(err, FG_EUSAGE, "--client-secret-file",
-                            "client credentials need a secret (a file, or FHIR_CLIENT_SECRET)");
+        return fg_error_set(err, FG_EUSAGE, "client secret",
+                            "client credentials need a secret");
     oauth *a = oauth_alloc(o, 0);
     if (!a || !(a->secret = strdup(o->client_secret))) {
         if (a)
@@ -581,15 +581,15 @@ int fg_token_smart_new(const fg_oauth_options *o, fg_token_provider **out, fg_er
     oauth *a = NULL;
     int rc = FG_EUSAGE;
     if (!o || !o->client_id || !*o->client_id) {
-        rc = fg_error_set(err, FG_EUSAGE, "--client-id", "SMART needs a client id");
+        rc = fg_error_set(err, FG_EUSAGE, "client id", "SMART needs a client id");
         goto cleanup;
     }
     if (!o->kid || !*o->kid) {
-        rc = fg_error_set(err, FG_EUSAGE, "--kid", "SMART needs the key id registered in the JWKS");
+        rc = fg_error_set(err, FG_EUSAGE, "kid", "SMART needs the key id registered in the JWKS");
         goto cleanup;
     }
     if ((!o->token_url || !*o->token_url) && (!o->server || !*o->server)) {
-        rc = fg_error_set(err, FG_EUSAGE, "--token-url",
+        rc = fg_error_set(err, FG_EUSAGE, "token url",
                           "SMART needs a token URL or a server to discover it from");
         goto cleanup;
     }

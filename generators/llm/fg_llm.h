@@ -11,7 +11,7 @@
  * tool the model is forced to call. Either way the response's `text` is the
  * JSON document the model wrote (untrusted: the caller validates it).
  *
- * One libcurl multi loop drives up to `jobs` requests at once, honours
+ * The fhir/http pool drives up to `jobs` requests at once; the client honours
  * Retry-After, retry-after-ms and x-ratelimit-* headers and `max_rpm`,
  * retries 408/409/429/5xx and transport errors with backoff and jitter, and
  * reads streamed (SSE) answers when `stream` is set. Answers can be cached
@@ -25,11 +25,14 @@
  *   - The answer budget is sent as `max_tokens` to both protocols: every
  *     OpenAI-compatible server takes it, while `max_completion_tokens` is
  *     OpenAI's alone.
- *   - Without base_url: $OPENAI_BASE_URL (OpenAI), $ANTHROPIC_BASE_URL
- *     (Anthropic); without api_key: $OPENAI_API_KEY, $ANTHROPIC_API_KEY, or
- *     for Azure $AZURE_OPENAI_API_KEY then $OPENAI_API_KEY. The Anthropic
- *     endpoint is {base_url}/v1/messages ({base_url}/messages when base_url
- *     already ends in /v1).
+ *   - The library reads no environment: base_url and api_key come in the
+ *     config (the CLI fills them from $OPENAI_BASE_URL, $ANTHROPIC_BASE_URL,
+ *     $OPENAI_API_KEY, $ANTHROPIC_API_KEY, $AZURE_OPENAI_API_KEY). Without
+ *     base_url: https://api.openai.com/v1 or https://api.anthropic.com. The
+ *     Anthropic endpoint is {base_url}/v1/messages ({base_url}/messages when
+ *     base_url already ends in /v1).
+ *   - Errors name settings in fg_error.where ("llm model", "llm base url",
+ *     "llm jobs", "llm api key"), never a command-line flag.
  *   - The response_format level a server accepted (json_schema, json_object,
  *     none) is kept for the client's later requests; below json_schema the
  *     schema is written into the system prompt instead.
@@ -76,10 +79,9 @@ typedef enum fg_llm_provider {
 typedef struct fg_llm_config {
     fg_llm_provider provider;
     const char *model;          /* required */
-    const char *base_url;       /* NULL: $OPENAI_BASE_URL / https://api.openai.com/v1,
+    const char *base_url;       /* NULL: https://api.openai.com/v1,
                                    https://api.anthropic.com for Anthropic */
-    const char *api_key;        /* NULL: $OPENAI_API_KEY / $ANTHROPIC_API_KEY; may stay NULL
-                                   for local servers */
+    const char *api_key;        /* NULL for none (local servers) */
     const char *azure_api_version; /* set for Azure OpenAI: `api-key` header and
                                       ?api-version=; base_url is the deployment URL */
     const char *ca_file;        /* extra CA bundle (PEM), or NULL */

@@ -11,7 +11,6 @@
 
 #include "fhir/json/fg_jr.h"
 #include "fhir/json/fg_jw.h"
-#include "fhir/rest/fg_rest.h"
 #include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
@@ -298,36 +297,22 @@ int fg_llm_new(const fg_llm_config *cfg, fg_llm **out, fg_error *err)
     fg_buf url;
     fg_buf_init(&url);
     if (!cfg || !cfg->model || !*cfg->model)
-        return fg_error_set(err, FG_EUSAGE, "--llm-model", "no model named");
+        return fg_error_set(err, FG_EUSAGE, "llm model", "no model named");
     if (!(L = calloc(1, sizeof(*L))))
         goto cleanup;
     L->cfg = *cfg;
     const char *base = cfg->base_url, *key = cfg->api_key;
-    if (cfg->provider == FG_LLM_ANTHROPIC) {
-        if (!base || !*base)
-            base = getenv("ANTHROPIC_BASE_URL");
-        if (!base || !*base)
-            base = "https://api.anthropic.com";
-        if (!key)
-            key = getenv("ANTHROPIC_API_KEY");
-    } else {
-        if (!base || !*base)
-            base = getenv("OPENAI_BASE_URL");
-        if (!base || !*base)
-            base = "https://api.openai.com/v1";
-        if (!key)
-            key = getenv(cfg->azure_api_version ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY");
-        if (!key && cfg->azure_api_version)
-            key = getenv("OPENAI_API_KEY");
-    }
+    if (!base || !*base)
+        base = cfg->provider == FG_LLM_ANTHROPIC ? "https://api.anthropic.com"
+                                                 : "https://api.openai.com/v1";
     if (key && !*key)
         key = NULL;
     if (!http_url(base)) {
-        rc = fg_error_set(err, FG_EUSAGE, "--llm-base-url", "not an http(s) URL: %.200s", base);
+        rc = fg_error_set(err, FG_EUSAGE, "llm base url", "not an http(s) URL: %.200s", base);
         goto cleanup;
     }
     if (key && strpbrk(key, "\r\n")) {
-        rc = fg_error_set(err, FG_EUSAGE, "API key", "the key holds a line break");
+        rc = fg_error_set(err, FG_EUSAGE, "llm api key", "the key holds a line break");
         goto cleanup;
     }
     if (!(L->model = strdup(cfg->model)) || !(L->base_url = strdup(base)) ||
@@ -347,7 +332,7 @@ int fg_llm_new(const fg_llm_config *cfg, fg_llm **out, fg_error *err)
     if (L->cfg.jobs <= 0)
         L->cfg.jobs = 4;
     if (L->cfg.jobs > FG_MAX_LLM_JOBS) {
-        rc = fg_error_set(err, FG_EUSAGE, "--llm-jobs", "at most %d (FG_MAX_LLM_JOBS)",
+        rc = fg_error_set(err, FG_EUSAGE, "llm jobs", "jobs must be 1-%d (FG_MAX_LLM_JOBS)",
                           FG_MAX_LLM_JOBS);
         goto cleanup;
     }
@@ -386,11 +371,14 @@ int fg_llm_new(const fg_llm_config *cfg, fg_llm **out, fg_error *err)
         fg_buf_init(&s->raw);
         llm_answer_init(&s->ans);
         llm_sse_init(&s->sse, FG_MAX_LLM_RESPONSE_BYTES + 65536, FG_MAX_LLM_STREAM_BYTES);
+        s->x.done = llm_xfer_done;
+        s->x.ctx = s;
     }
-    if (!(L->multi = curl_multi_init()))
+    L->transport = (fg_http_transport){.cacert = L->ca_file,
+                                       .connect_timeout_ms = L->cfg.connect_timeout_ms,
+                                       .timeout_ms = L->cfg.timeout_ms};
+    if (fg_http_pool_new(L->n_slots, &L->pool, err) != FG_OK)
         goto cleanup;
-    curl_multi_setopt(L->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(L->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)L->n_slots);
     *out = L;
     L = NULL;
     rc = FG_OK;
@@ -423,12 +411,8 @@ void fg_llm_free(fg_llm *L)
         return;
     for (int i = 0; L->slots && i < L->n_slots; i++) {
         llm_slot *s = &L->slots[i];
-        if (s->easy) {
-            if (s->state == LLM_SLOT_RUNNING && L->multi)
-                curl_multi_remove_handle(L->multi, s->easy);
-            curl_easy_cleanup(s->easy);
-        }
-        curl_slist_free_all(s->headers);
+        fg_http_pool_remove(L->pool, &s->x);
+        fg_http_xfer_cleanup(&s->x);
         if (s->body.data) /* the body holds no secret, but keep memory tidy */
             fg_buf_free(&s->body);
         fg_buf_free(&s->raw);
@@ -442,8 +426,7 @@ void fg_llm_free(fg_llm *L)
         L->q_head = r->next;
         llm_req_free(r);
     }
-    if (L->multi)
-        curl_multi_cleanup(L->multi);
+    fg_http_pool_free(L->pool);
     if (L->api_key) {
         memset(L->api_key, 0, strlen(L->api_key));
         free(L->api_key);
@@ -538,7 +521,7 @@ llm_req *llm_queue_pop(fg_llm *L)
 
 void llm_redact(const fg_llm *L, char *text, size_t size)
 {
-    fg_rest_redact(text, size, L->api_key);
+    fg_http_redact(text, size, L->api_key);
 }
 
 int llm_deliver(fg_llm *L, llm_req *req, llm_answer *a, int status, long http_status, int attempts,

@@ -12,7 +12,6 @@
  * when the answer comes.
  */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,30 +19,15 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_sha256.h"
 #include "fhir/json/fg_jw.h"
 #include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 void llm_cache_key(const char *url, const char *body, size_t len, char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
-             EVP_DigestUpdate(c, url, strlen(url)) && EVP_DigestUpdate(c, "\n", 1) &&
-             EVP_DigestUpdate(c, body, len) && EVP_DigestFinal_ex(c, md, &n) && n == 32;
-    EVP_MD_CTX_free(c);
-    if (!ok) {
-        memset(hex, '0', 64);
-        hex[64] = 0;
-        return;
-    }
-    for (unsigned i = 0; i < 32; i++) {
-        hex[2 * i] = digits[md[i] >> 4];
-        hex[2 * i + 1] = digits[md[i] & 15];
-    }
-    hex[64] = 0;
+    fg_sha256_part parts[] = {{url, strlen(url)}, {"\n", 1}, {body, len}};
+    fg_sha256_hexv(parts, sizeof(parts) / sizeof(parts[0]), hex);
 }
 
 static int mkdirs(const char *dir)

@@ -1,59 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * llm_http.c: the transfer loop. One curl multi handle and `jobs` slots; a
- * slot is idle, running (its easy handle is in the multi) or waiting for
- * its next attempt (backoff, Retry-After). Requests leave the queue when a
- * slot is free, the max_rpm spacing allows and no 429 pause holds; a cached
- * answer is delivered right away without taking a slot.
- *
- * The shape follows the push loop (generators/push.c); the two could share
- * a slot engine later.
+ * llm_http.c: the LLM client's schedule on the fhir/http pool. `jobs`
+ * slots; a slot is idle, running (its transfer is in the pool) or waiting
+ * for its next attempt (backoff, Retry-After, retry-after-ms,
+ * x-ratelimit-*, read by the pool). Requests leave the queue when a slot is
+ * free, the max_rpm spacing allows and no 429 pause holds; a cached answer
+ * is delivered right away without taking a slot.
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "fhir/rest/fg_rest.h"
 #include "generators/llm/fg_llm.h"
 #include "generators/llm/llm_private.h"
 
 #define IDLE_WAIT 0.25   /* longest wait of one turn of the loop, seconds */
 #define STARVED_WAIT 0.05 /* between two asks of `more` that gave nothing */
 
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    llm_slot *s = ud;
-    size_t bytes = size * n;
-    if (bytes >= 5 && strncasecmp(p, "HTTP/", 5) == 0) { /* a new response (after 100) */
-        llm_limits_reset(&s->lim);
-        s->content_type[0] = 0;
-        s->sse_decided = 0;
-    } else if (bytes > 13 && strncasecmp(p, "content-type:", 13) == 0) {
-        size_t i = 13;
-        while (i < bytes && (p[i] == ' ' || p[i] == '\t'))
-            i++;
-        size_t k = 0;
-        while (i < bytes && p[i] != '\r' && p[i] != '\n' && k + 1 < sizeof(s->content_type))
-            s->content_type[k++] = p[i++];
-        s->content_type[k] = 0;
-    } else {
-        llm_limits_header(&s->lim, p, bytes, time(NULL));
-    }
-    return bytes;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     llm_slot *s = ud;
     fg_llm *L = s->owner;
     size_t bytes = size * n;
-    if (!s->sse_decided) {
-        long status = 0;
-        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (s->sse_decided != s->x.responses) { /* the first bytes of this response */
+        long status = fg_http_xfer_status(&s->x);
         s->is_sse = L->cfg.stream && status >= 200 && status <= 299 &&
-                    strncasecmp(s->content_type, "text/event-stream", 17) == 0;
-        s->sse_decided = 1;
+                    strncasecmp(s->x.content_type, "text/event-stream", 17) == 0;
+        s->sse_decided = s->x.responses;
     }
     if (s->is_sse) {
         fg_error e;
@@ -75,73 +51,39 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return s->raw.failed ? 0 : bytes;
 }
 
-static int add_header(struct curl_slist **h, const char *fmt, const char *v)
-{
-    char line[4200];
-    if (snprintf(line, sizeof(line), fmt, v) >= (int)sizeof(line))
-        return -1;
-    struct curl_slist *n = curl_slist_append(*h, line);
-    memset(line, 0, sizeof(line));
-    if (!n)
-        return -1;
-    *h = n;
-    return 0;
-}
-
+/* Configure the transfer of s: a POST of s->body with the provider's
+ * headers and the key (wiped once curl holds its copy). */
 static int setup(fg_llm *L, llm_slot *s, fg_error *err)
 {
     const fg_llm_config *c = &L->cfg;
-    if (!s->easy && !(s->easy = curl_easy_init()))
-        return fg_error_set(err, FG_ENOMEM, "curl", "cannot create a transfer");
-    CURL *e = s->easy;
-    curl_easy_reset(e);
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
-    struct curl_slist *h = NULL;
-    int bad = add_header(&h, "%s", "Content-Type: application/json");
-    bad |= add_header(&h, "Accept: %s", c->stream ? "text/event-stream" : "application/json");
-    if (c->provider == FG_LLM_ANTHROPIC) {
-        bad |= add_header(&h, "%s", "anthropic-version: 2023-06-01");
-        if (L->api_key)
-            bad |= add_header(&h, "x-api-key: %s", L->api_key);
-    } else if (L->api_key) {
-        bad |= L->azure ? add_header(&h, "api-key: %s", L->api_key)
-                        : add_header(&h, "Authorization: Bearer %s", L->api_key);
+    const char *headers[5];
+    size_t n = 0;
+    headers[n++] = "Content-Type: application/json";
+    headers[n++] = c->stream ? "Accept: text/event-stream" : "Accept: application/json";
+    if (c->provider == FG_LLM_ANTHROPIC)
+        headers[n++] = "anthropic-version: 2023-06-01";
+    headers[n++] = "Expect:"; /* no 100-continue round trip */
+    headers[n] = NULL;
+    fg_buf key;
+    fg_buf_init(&key);
+    if (L->api_key && c->provider == FG_LLM_ANTHROPIC)
+        fg_buf_printf(&key, "x-api-key: %s", L->api_key);
+    else if (L->api_key)
+        fg_buf_printf(&key, L->azure ? "api-key: %s" : "Authorization: Bearer %s", L->api_key);
+    int rc;
+    if (key.failed) {
+        rc = fg_error_set(err, FG_ENOMEM, "curl", "out of memory");
+    } else {
+        fg_http_request r = {.url = L->url, .headers = headers, .auth_header = key.data,
+                             .body = s->body.data ? s->body.data : "", .len = s->body.len,
+                             .transport = &L->transport, .user_agent = "fhirgen/" FG_VERSION,
+                             .write = on_body, .write_ctx = s};
+        rc = fg_http_xfer_setup(&s->x, &r, err);
     }
-    bad |= add_header(&h, "%s", "Expect:"); /* no 100-continue round trip */
-    s->headers = h;
-    if (bad)
-        return fg_error_set(err, FG_ENOMEM, "curl", "out of memory");
-    curl_easy_setopt(e, CURLOPT_URL, L->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Wait for a connection that may multiplex only where ALPN says so at
-     * once (TLS); over plain HTTP curl would learn it from the first
-     * answer, and every other transfer would wait for it. */
-    if (strncasecmp(L->url, "https://", 8) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "fhirgen/" FG_VERSION);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (L->ca_file)
-        curl_easy_setopt(e, CURLOPT_CAINFO, L->ca_file);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body.data);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body.len);
-    return FG_OK;
+    if (key.data)
+        memset(key.data, 0, key.cap);
+    fg_buf_free(&key);
+    return rc;
 }
 
 static void rpm_mark(fg_llm *L, double t)
@@ -189,14 +131,12 @@ static int start(fg_llm *L, llm_slot *s, fg_llm_done_fn done, void *ctx)
     llm_answer_reset(&s->ans);
     llm_sse_free(&s->sse);
     llm_sse_init(&s->sse, FG_MAX_LLM_RESPONSE_BYTES + 65536, FG_MAX_LLM_STREAM_BYTES);
-    llm_limits_reset(&s->lim);
-    s->content_type[0] = 0;
-    s->sse_decided = s->is_sse = s->too_large = 0;
-    s->errbuf[0] = 0;
+    s->sse_decided = 0;
+    s->is_sse = s->too_large = 0;
     if (rc == FG_OK)
         rc = setup(L, s, &e);
-    if (rc == FG_OK && curl_multi_add_handle(L->multi, s->easy) != CURLM_OK)
-        rc = fg_error_set(&e, FG_EINTERNAL, "curl", "cannot start the transfer");
+    if (rc == FG_OK)
+        rc = fg_http_pool_add(L->pool, &s->x, &e);
     if (rc != FG_OK) {
         llm_req *r = s->req;
         s->req = NULL;
@@ -207,24 +147,6 @@ static int start(fg_llm *L, llm_slot *s, fg_llm_done_fn done, void *ctx)
     L->st.http_requests++;
     s->state = LLM_SLOT_RUNNING;
     return FG_OK;
-}
-
-/* TLS and URL failures that no retry will cure. */
-static int curl_permanent(CURLcode c)
-{
-    switch (c) {
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-        return 1;
-    default:
-        return 0;
-    }
 }
 
 static int mentions_format(const char *body, size_t len)
@@ -238,15 +160,8 @@ static int mentions_format(const char *body, size_t len)
            strstr(low, "json schema") || strstr(low, "structured output");
 }
 
-static const char *key_variable(const fg_llm *L)
-{
-    if (L->cfg.provider == FG_LLM_ANTHROPIC)
-        return "ANTHROPIC_API_KEY";
-    return L->azure ? "AZURE_OPENAI_API_KEY" : "OPENAI_API_KEY";
-}
-
 /* Retry later (1) or give up (0) with *code and e filled. */
-static int judge_failure(fg_llm *L, llm_slot *s, CURLcode cc, long status, int *code, fg_error *e)
+static int judge_failure(fg_llm *L, llm_slot *s, int cc, long status, int *code, fg_error *e)
 {
     char msg[400];
     const char *body = s->raw.data ? s->raw.data : "";
@@ -262,15 +177,16 @@ static int judge_failure(fg_llm *L, llm_slot *s, CURLcode cc, long status, int *
             *code = fg_error_set(e, FG_ENETWORK, L->url, "no answer within %ld ms (the timeout)",
                                  L->cfg.timeout_ms);
         else
-            *code = fg_error_set(e, FG_ENETWORK, L->url, "%s%s%.300s", curl_easy_strerror(cc),
-                                 s->errbuf[0] ? ": " : "", s->errbuf);
-        return !curl_permanent(cc);
+            *code = fg_error_set(e, FG_ENETWORK, L->url, "%s%s%.300s",
+                                 curl_easy_strerror((CURLcode)cc), s->x.errbuf[0] ? ": " : "",
+                                 s->x.errbuf);
+        return fg_http_curl_retryable(cc);
     }
-    llm_error_text(body, s->raw.len, s->content_type, msg, sizeof(msg));
+    llm_error_text(body, s->raw.len, s->x.content_type, msg, sizeof(msg));
     if (status == 401) {
-        *code = fg_error_set(e, FG_EUSAGE, L->url,
-                             "the API key was refused (HTTP 401: %s): set %s to a valid key",
-                             msg, key_variable(L));
+        *code = fg_error_set(e, FG_EUSAGE, "llm api key",
+                             "the API key was refused by %.200s (HTTP 401: %s): give a valid key",
+                             L->url, msg);
         return 0;
     }
     if (status == 403) {
@@ -284,10 +200,10 @@ static int judge_failure(fg_llm *L, llm_slot *s, CURLcode cc, long status, int *
                              msg);
         return 0;
     }
-    *code = fg_error_set(e, fg_rest_status_retryable(status) || status == 409 ? FG_ENETWORK
+    *code = fg_error_set(e, fg_http_status_retryable(status) || status == 409 ? FG_ENETWORK
                                                                              : FG_EINVALID,
                          L->url, "HTTP %ld: %s", status, msg);
-    return fg_rest_status_retryable(status) || status == 409;
+    return fg_http_status_retryable(status) || status == 409;
 }
 
 /* A 2xx answer into s->ans; FG_OK, or a code with e filled. *again says
@@ -316,11 +232,11 @@ static int read_answer(fg_llm *L, llm_slot *s, long status, int *again, fg_error
             i++;
         if (i == s->raw.len || body[i] != '{') {
             char msg[300];
-            llm_error_text(body, s->raw.len, s->content_type, msg, sizeof(msg));
+            llm_error_text(body, s->raw.len, s->x.content_type, msg, sizeof(msg));
             return fg_error_set(e, FG_EINVALID, L->url, "HTTP %ld but not a JSON answer: %s",
                                 status, msg);
         }
-        if (strncasecmp(s->content_type, "text/event-stream", 17) == 0)
+        if (strncasecmp(s->x.content_type, "text/event-stream", 17) == 0)
             return fg_error_set(e, FG_EINVALID, L->url, "an event stream that was not asked for");
         int rc = anth ? llm_anthropic_parse(body, s->raw.len, &s->ans, e)
                       : llm_openai_parse(body, s->raw.len, &s->ans, e);
@@ -339,9 +255,9 @@ static int read_answer(fg_llm *L, llm_slot *s, long status, int *again, fg_error
 
 static void wait_retry(fg_llm *L, llm_slot *s, long status)
 {
-    double w = llm_limits_wait(&s->lim);
+    double w = fg_http_limits_wait(&s->x.lim);
     if (w < 0)
-        w = fg_rest_backoff(s->attempts - s->fallbacks, fg_rng_uniform(&L->rng));
+        w = fg_http_backoff(s->attempts - s->fallbacks, fg_rng_uniform(&L->rng));
     double t = llm_now();
     if (status == 429) {
         L->st.rate_limited++;
@@ -352,20 +268,18 @@ static void wait_retry(fg_llm *L, llm_slot *s, long status)
     s->due = t + w;
 }
 
-static int finished(fg_llm *L, llm_slot *s, CURLcode cc, fg_llm_done_fn done, void *ctx)
+static int finished(fg_llm *L, llm_slot *s, int cc, fg_llm_done_fn done, void *ctx)
 {
-    curl_multi_remove_handle(L->multi, s->easy);
     s->state = LLM_SLOT_IDLE;
-    long status = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    long status = fg_http_xfer_status(&s->x);
     fg_error e;
     fg_error_clear(&e);
     int code = FG_OK, again = 0;
     if (cc == CURLE_OK && status >= 200 && status <= 299 && !s->too_large) {
         code = read_answer(L, s, status, &again, &e);
-        if (s->lim.remaining_requests == 0 && s->lim.reset_requests > 0 &&
-            llm_now() + s->lim.reset_requests > L->pause_until)
-            L->pause_until = llm_now() + s->lim.reset_requests; /* the budget is spent: wait */
+        if (s->x.lim.remaining_requests == 0 && s->x.lim.reset_requests > 0 &&
+            llm_now() + s->x.lim.reset_requests > L->pause_until)
+            L->pause_until = llm_now() + s->x.lim.reset_requests; /* the budget is spent: wait */
         if (code == FG_OK) {
             if (L->cache_dir && s->ans.finish == FG_LLM_FINISH_STOP && !s->ans.refusal.len) {
                 char key[65];
@@ -426,8 +340,7 @@ static void abort_all(fg_llm *L)
 {
     for (int i = 0; i < L->n_slots; i++) {
         llm_slot *s = &L->slots[i];
-        if (s->state == LLM_SLOT_RUNNING)
-            curl_multi_remove_handle(L->multi, s->easy);
+        fg_http_pool_remove(L->pool, &s->x);
         if (s->state != LLM_SLOT_IDLE) {
             llm_req_free(s->req);
             s->req = NULL;
@@ -436,41 +349,28 @@ static void abort_all(fg_llm *L)
     }
 }
 
-/* Read what curl finished and deliver it. */
-static int reap(fg_llm *L, fg_llm_done_fn done, void *ctx, int *freed)
+void llm_xfer_done(fg_http_xfer *x, int cc)
 {
-    CURLMsg *m;
-    int q, rc = FG_OK;
-    while ((m = curl_multi_info_read(L->multi, &q)) != NULL) {
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        llm_slot *s = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-        int r = finished(L, s, m->data.result, done, ctx);
-        *freed = 1;
-        if (r < 0 && rc == FG_OK)
-            rc = r;
-    }
-    return rc;
-}
-
-static void sleep_s(double w)
-{
-    if (w <= 0)
-        return;
-    struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
-    nanosleep(&ts, NULL);
+    llm_slot *s = x->ctx;
+    fg_llm *L = s->owner;
+    int r = finished(L, s, cc, L->run_done, L->run_ctx);
+    if (r < 0 && L->run_rc == FG_OK)
+        L->run_rc = r;
 }
 
 int fg_llm_run(fg_llm *L, fg_llm_more_fn more, fg_llm_done_fn done, void *ctx,
                volatile sig_atomic_t *cancel, fg_error *err)
 {
     int more_done = more == NULL, rc = FG_OK;
+    L->run_done = done;
+    L->run_ctx = ctx;
+    L->run_rc = FG_OK;
     for (;;) {
         if (cancel && *cancel) {
-            int running = 0, freed = 0;
-            curl_multi_perform(L->multi, &running); /* deliver what already finished */
-            rc = reap(L, done, ctx, &freed);
+            int running = 0;
+            fg_error pe; /* deliver what already finished */
+            fg_error_clear(&pe);
+            fg_http_pool_perform(L->pool, &running, &pe);
             abort_all(L);
             return fg_error_set(err, FG_ECANCELED, "llm", "canceled");
         }
@@ -516,22 +416,21 @@ int fg_llm_run(fg_llm *L, fg_llm_more_fn more, fg_llm_done_fn done, void *ctx,
             more_done = m == 1;
             continue;
         }
-        int running = 0, freed = 0;
-        if (curl_multi_perform(L->multi, &running) != CURLM_OK) {
-            rc = fg_error_set(err, FG_EINTERNAL, "curl", "the transfer loop failed");
+        int running = 0;
+        int ended = fg_http_pool_perform(L->pool, &running, err);
+        if (ended < 0) {
+            rc = ended;
             break;
         }
-        if ((rc = reap(L, done, ctx, &freed)) != FG_OK)
+        if ((rc = L->run_rc) != FG_OK)
             break;
-        if (freed)
+        if (ended)
             continue;
         if (starved && next_due > t + STARVED_WAIT)
             next_due = t + STARVED_WAIT;
         double w = next_due - llm_now();
-        if (w > 0 && running > 0)
-            curl_multi_poll(L->multi, NULL, 0, (int)(w * 1000) + 1, NULL);
-        else if (w > 0)
-            sleep_s(w);
+        if (w > 0)
+            fg_http_pool_wait(L->pool, (int)(w * 1000) + 1, running);
     }
     if (rc != FG_OK) {
         abort_all(L);

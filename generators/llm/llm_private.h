@@ -3,11 +3,11 @@
  *
  *   llm.c            configuration, the request queue, delivery, stats, the
  *                    parts of request bodies and answers both protocols share
- *   llm_http.c       the curl multi loop: slots, attempts, retries, cancel
+ *   llm_http.c       the transfers on the fhir/http pool: slots, attempts,
+ *                    retries, max_rpm, cancel
  *   llm_openai.c     chat completions: request bodies, answers, stream chunks
  *   llm_anthropic.c  Messages: request bodies, answers, stream events
  *   llm_sse.c        an incremental server-sent-events parser
- *   llm_ratelimit.c  Retry-After, retry-after-ms, x-ratelimit-reset-* headers
  *   llm_cache.c      answers on disk keyed by SHA-256 of URL and body
  *
  * An answer, streamed or not, is accumulated into an llm_answer; the loop
@@ -16,11 +16,10 @@
 #ifndef LLM_PRIVATE_H
 #define LLM_PRIVATE_H
 
-#include <curl/curl.h>
-
 #include "generators/llm/fg_llm.h"
 #include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_rng.h"
+#include "fhir/http/fg_http.h"
 
 /* ---- SSE (llm_sse.c) ---------------------------------------------------- */
 
@@ -130,24 +129,6 @@ void llm_error_text(const char *body, size_t len, const char *content_type, char
  * one. Sets *off and *n and returns 1 when found, 0 otherwise. */
 int llm_extract_json(const char *text, size_t len, size_t *off, size_t *n);
 
-/* ---- rate limits (llm_ratelimit.c) ---------------------------------------- */
-
-typedef struct llm_limits {
-    double retry_after;    /* seconds; -1 when not given */
-    double reset_requests; /* x-ratelimit-reset-requests; -1 */
-    double reset_tokens;   /* x-ratelimit-reset-tokens; -1 */
-    long remaining_requests; /* -1 when not given */
-} llm_limits;
-
-void llm_limits_reset(llm_limits *l);
-/* Read one header line ("Name: value\r\n"); ignores the others. */
-void llm_limits_header(llm_limits *l, const char *line, size_t len, time_t now);
-/* The wait a 429/503 asks for in seconds, or -1 when the headers named none. */
-double llm_limits_wait(const llm_limits *l);
-/* A duration such as "1s", "6m0s", "20ms", "1h2m", "0.5" (seconds) into
- * *seconds. FG_OK or FG_EINVALID. */
-int llm_parse_duration(const char *s, double *seconds);
-
 /* ---- cache (llm_cache.c) --------------------------------------------------- */
 
 /* The cache key of a request: hex SHA-256 of url, a newline, and body. */
@@ -179,37 +160,38 @@ typedef struct llm_slot {
     struct fg_llm *owner;
     int state;
     llm_req *req;
-    CURL *easy;
-    struct curl_slist *headers;
+    fg_http_xfer x;       /* the attempt on the pool; x.ctx is this slot */
     fg_buf body;          /* the rendered request of this attempt */
     int level;            /* the response_format level it was rendered at */
     int cache_level;      /* the level the cache was last looked up at, -1 none */
     fg_buf raw;           /* a body that is not a stream */
     size_t raw_total;
     llm_sse sse;
-    int sse_decided, is_sse;
+    unsigned sse_decided; /* the x.responses the stream decision was made for; 0 none */
+    int is_sse;
     llm_answer ans;
-    llm_limits lim;
-    char content_type[128];
     int too_large;
     int attempts, fallbacks;
     double due;
-    char errbuf[CURL_ERROR_SIZE];
 } llm_slot;
 
 struct fg_llm {
     fg_llm_config cfg;        /* strings point at the copies below */
     char *model, *base_url, *api_key, *azure, *ca_file, *cache_dir;
+    fg_http_transport transport; /* ca_file and the timeouts */
     char *url;                /* the endpoint requests are POSTed to */
     int level;                /* OpenAI response_format level in use */
     llm_req *q_head, *q_tail;
     llm_slot *slots;
     int n_slots;
-    CURLM *multi;
+    fg_http_pool *pool;
     fg_rng rng;
     fg_llm_stats st;
     double next_start;        /* max_rpm: no start before this (monotonic s) */
     double pause_until;       /* after a 429: no start before this */
+    fg_llm_done_fn run_done;  /* fg_llm_run's callback, for the pool's `done` */
+    void *run_ctx;
+    int run_rc;               /* the first negative code run_done returned */
 };
 
 double llm_now(void);
@@ -222,6 +204,9 @@ int llm_render_buf(const fg_llm *llm, const fg_llm_request *req, int level, fg_b
 /* Hand an answer or a failure to done(); frees req. Returns done()'s code. */
 int llm_deliver(fg_llm *llm, llm_req *req, llm_answer *a, int status, long http_status,
                 int attempts, int from_cache, const fg_error *e, fg_llm_done_fn done, void *ctx);
+/* The pool's `done` of a slot's transfer (llm_http.c): judge the answer,
+ * deliver it through the run's callback or schedule a retry. */
+void llm_xfer_done(fg_http_xfer *x, int curlcode);
 /* Replace the API key in text with [redacted]. */
 void llm_redact(const fg_llm *llm, char *text, size_t size);
 

@@ -369,40 +369,40 @@ static void test_durations(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(DURATIONS) / sizeof(DURATIONS[0]); i++) {
         double s = -1;
-        assert_int_equal(llm_parse_duration(DURATIONS[i].text, &s), DURATIONS[i].rc);
+        assert_int_equal(fg_http_parse_duration(DURATIONS[i].text, &s), DURATIONS[i].rc);
         if (DURATIONS[i].rc == FG_OK)
             assert_true(s >= DURATIONS[i].seconds - DURATIONS[i].tol &&
                         s <= DURATIONS[i].seconds + DURATIONS[i].tol);
     }
 }
 
-static void header(llm_limits *l, const char *h)
+static void header(fg_http_limits *l, const char *h)
 {
-    llm_limits_header(l, h, strlen(h), 1700000000);
+    fg_http_limits_header(l, h, strlen(h), 1700000000);
 }
 
 static void test_limit_headers(void **state)
 {
     (void)state;
-    llm_limits l;
-    llm_limits_reset(&l);
-    assert_true(llm_limits_wait(&l) < 0);
+    fg_http_limits l;
+    fg_http_limits_reset(&l);
+    assert_true(fg_http_limits_wait(&l) < 0);
     header(&l, "Retry-After: 3\r\n");
-    assert_true(llm_limits_wait(&l) == 3.0);
+    assert_true(fg_http_limits_wait(&l) == 3.0);
     header(&l, "retry-after-ms: 1500\r\n"); /* the finer one wins */
-    assert_true(llm_limits_wait(&l) == 1.5);
-    llm_limits_reset(&l);
+    assert_true(fg_http_limits_wait(&l) == 1.5);
+    fg_http_limits_reset(&l);
     header(&l, "x-ratelimit-remaining-requests: 0\r\n");
     header(&l, "x-ratelimit-reset-requests: 6s\r\n");
     header(&l, "x-ratelimit-reset-tokens: 20ms\r\n");
-    assert_true(llm_limits_wait(&l) == 6.0);
-    llm_limits_reset(&l);
+    assert_true(fg_http_limits_wait(&l) == 6.0);
+    fg_http_limits_reset(&l);
     header(&l, "X-RateLimit-Reset-Tokens: 250ms\r\n");
-    assert_true(llm_limits_wait(&l) == 0.25);
-    llm_limits_reset(&l);
+    assert_true(fg_http_limits_wait(&l) == 0.25);
+    fg_http_limits_reset(&l);
     header(&l, "retry-after: garbage\r\n");
     header(&l, "content-type: application/json\r\n");
-    assert_true(llm_limits_wait(&l) < 0);
+    assert_true(fg_http_limits_wait(&l) < 0);
 }
 
 /* ---- rendering ------------------------------------------------------------------ */
@@ -677,6 +677,7 @@ typedef struct run_ctx {
     int n_done, n_ok;
     char text[256];
     char error[FG_ERROR_TEXT_MAX];
+    char where[FG_ERROR_WHERE_MAX];
     long http;
     int attempts, from_cache, status;
     volatile sig_atomic_t *cancel;
@@ -694,6 +695,7 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
     c->from_cache = r->from_cache;
     snprintf(c->text, sizeof(c->text), "%.*s", (int)r->text_len, r->text);
     snprintf(c->error, sizeof(c->error), "%s", r->err.text);
+    snprintf(c->where, sizeof(c->where), "%s", r->err.where);
     if (c->cancel)
         *c->cancel = 1;
     return 0;
@@ -805,7 +807,8 @@ static void test_loop_retry_and_failures(void **state)
     run_once(L, &r, &c);
     assert_int_equal(c.status, FG_EUSAGE);
     assert_int_equal(c.http, 401);
-    assert_non_null(strstr(c.error, "OPENAI_API_KEY"));
+    assert_non_null(strstr(c.error, "API key was refused"));
+    assert_string_equal(c.where, "llm api key"); /* the setting, not a variable or flag */
     assert_null(strstr(c.error, "SECRET")); /* the server echoed the key: redacted */
 
     run_once(L, &r, &c);

@@ -12,13 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "fhir/base/fg_sha256.h"
 #include "fhir/rest/fg_rest.h"
+#include "push/fg_journal.h"
 
 #define LEN(s) s, strlen(s)
 
@@ -26,33 +29,33 @@ static void test_retry_after(void **state)
 {
     (void)state;
     double w = -1;
-    assert_int_equal(fg_rest_parse_retry_after("120", 0, &w), FG_OK);
+    assert_int_equal(fg_http_parse_retry_after("120", 0, &w), FG_OK);
     assert_true(w == 120.0);
-    assert_int_equal(fg_rest_parse_retry_after(" 0\r\n", 0, &w), FG_OK);
+    assert_int_equal(fg_http_parse_retry_after(" 0\r\n", 0, &w), FG_OK);
     assert_true(w == 0.0);
-    assert_int_equal(fg_rest_parse_retry_after("999999999999", 0, &w), FG_OK);
+    assert_int_equal(fg_http_parse_retry_after("999999999999", 0, &w), FG_OK);
     assert_true(w == FG_MAX_RETRY_AFTER_S);
     /* Wed, 21 Oct 2015 07:28:00 GMT = 1445412480 */
-    assert_int_equal(fg_rest_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30, &w),
+    assert_int_equal(fg_http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30, &w),
                      FG_OK);
     assert_true(w == 30.0);
-    assert_int_equal(fg_rest_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 + 5, &w),
+    assert_int_equal(fg_http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 + 5, &w),
                      FG_OK);
     assert_true(w == 0.0);
     w = 7;
-    assert_int_equal(fg_rest_parse_retry_after("", 0, &w), FG_EINVALID);
-    assert_int_equal(fg_rest_parse_retry_after("soon", 0, &w), FG_EINVALID);
-    assert_int_equal(fg_rest_parse_retry_after("12s", 0, &w), FG_EINVALID);
-    assert_int_equal(fg_rest_parse_retry_after("-5", 0, &w), FG_EINVALID);
-    assert_int_equal(fg_rest_parse_retry_after("Xyz, 99 Foo 20 nonsense", 0, &w), FG_EINVALID);
-    assert_int_equal(fg_rest_parse_retry_after(NULL, 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after("", 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after("soon", 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after("12s", 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after("-5", 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after("Xyz, 99 Foo 20 nonsense", 0, &w), FG_EINVALID);
+    assert_int_equal(fg_http_parse_retry_after(NULL, 0, &w), FG_EINVALID);
     assert_true(w == 7);
 }
 
 static void test_backoff(void **state)
 {
     (void)state;
-    double base = FG_PUSH_BACKOFF_BASE_MS / 1000.0, cap = FG_PUSH_BACKOFF_CAP_MS / 1000.0;
+    double base = FG_HTTP_BACKOFF_BASE_MS / 1000.0, cap = FG_HTTP_BACKOFF_CAP_MS / 1000.0;
     for (int a = 1; a <= 20; a++) {
         double ceil = base;
         for (int i = 1; i < a && ceil < cap; i++)
@@ -60,18 +63,67 @@ static void test_backoff(void **state)
         if (ceil > cap)
             ceil = cap;
         for (double r = 0; r < 1; r += 0.125) {
-            double w = fg_rest_backoff(a, r);
+            double w = fg_http_backoff(a, r);
             assert_true(w >= ceil / 2 - 1e-9);
             assert_true(w <= ceil + 1e-9);
             assert_true(w <= cap + 1e-9);
         }
     }
-    assert_true(fg_rest_backoff(2, 0.5) > fg_rest_backoff(1, 0.5));
-    assert_true(fg_rest_backoff(0, 5.0) > 0); /* nonsense in, sane out */
-    assert_true(fg_rest_status_retryable(429) && fg_rest_status_retryable(503) &&
-                fg_rest_status_retryable(408) && fg_rest_status_retryable(0));
-    assert_false(fg_rest_status_retryable(400) || fg_rest_status_retryable(401) ||
-                 fg_rest_status_retryable(404) || fg_rest_status_retryable(422));
+    assert_true(fg_http_backoff(2, 0.5) > fg_http_backoff(1, 0.5));
+    assert_true(fg_http_backoff(0, 5.0) > 0); /* nonsense in, sane out */
+    assert_true(fg_http_status_retryable(429) && fg_http_status_retryable(503) &&
+                fg_http_status_retryable(408) && fg_http_status_retryable(0));
+    assert_false(fg_http_status_retryable(400) || fg_http_status_retryable(401) ||
+                 fg_http_status_retryable(404) || fg_http_status_retryable(422));
+}
+
+/* ---- fhir/http: the judgement shared by every client --------------------- */
+
+static double fixed_draw(void *ctx)
+{
+    (*(int *)ctx)++;
+    return 0.5;
+}
+
+static int refreshes;
+static void count_refresh(void *ctx)
+{
+    (void)ctx;
+    refreshes++;
+}
+
+static void test_http_retry(void **state)
+{
+    (void)state;
+    /* one table of permanent transport errors */
+    assert_false(fg_http_curl_retryable(CURLE_COULDNT_RESOLVE_HOST));
+    assert_false(fg_http_curl_retryable(CURLE_PEER_FAILED_VERIFICATION));
+    assert_false(fg_http_curl_retryable(CURLE_SSL_PINNEDPUBKEYNOTMATCH));
+    assert_false(fg_http_curl_retryable(CURLE_URL_MALFORMAT));
+    assert_true(fg_http_curl_retryable(CURLE_COULDNT_CONNECT));
+    assert_true(fg_http_curl_retryable(CURLE_OPERATION_TIMEDOUT));
+    assert_true(fg_http_curl_retryable(CURLE_RECV_ERROR));
+    /* the wait: what the headers asked, else backoff with one draw */
+    fg_http_limits l;
+    fg_http_limits_reset(&l);
+    int draws = 0;
+    assert_true(fg_http_retry_wait(&l, 1, fixed_draw, &draws) == fg_http_backoff(1, 0.5));
+    assert_int_equal(draws, 1);
+    const char *h = "Retry-After: 7\r\n";
+    fg_http_limits_header(&l, h, strlen(h), 0);
+    assert_true(fg_http_retry_wait(&l, 3, fixed_draw, &draws) == 7.0);
+    assert_int_equal(draws, 1);
+    /* a 401 asks for a fresh token once per request */
+    fg_http_auth a = {NULL, count_refresh, NULL};
+    int refreshed = 0;
+    assert_false(fg_http_auth_retry(&a, 403, &refreshed));
+    assert_true(fg_http_auth_retry(&a, 401, &refreshed));
+    assert_false(fg_http_auth_retry(&a, 401, &refreshed));
+    assert_int_equal(refreshes, 1);
+    refreshed = 0;
+    assert_false(fg_http_auth_retry(NULL, 401, &refreshed));
+    fg_http_auth none = {NULL, NULL, NULL};
+    assert_false(fg_http_auth_retry(&none, 401, &refreshed));
 }
 
 static void test_capability(void **state)
@@ -168,9 +220,9 @@ static void test_journal(void **state)
     fg_error e;
     fg_journal *j = NULL;
     char a[65], b[65];
-    fg_rest_sha256_hex("abc", 3, a);
+    fg_sha256_hex("abc", 3, a);
     assert_string_equal(a, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    fg_rest_sha256_hex("other", 5, b);
+    fg_sha256_hex("other", 5, b);
 
     assert_int_equal(fg_journal_open(path, 0, &j, &e), FG_OK);
     assert_false(fg_journal_contains(j, a));
@@ -198,7 +250,7 @@ static void test_journal(void **state)
     /* many entries: the hash set grows */
     for (int i = 0; i < 2000; i++) {
         char sha[65];
-        fg_rest_sha256_hex(&i, sizeof(i), sha);
+        fg_sha256_hex(&i, sizeof(i), sha);
         assert_int_equal(fg_journal_append(j, sha, "x", &e), FG_OK);
     }
     fg_journal_close(j);
@@ -206,7 +258,7 @@ static void test_journal(void **state)
     assert_int_equal(fg_journal_count(j), 2000);
     int i = 1234;
     char sha[65];
-    fg_rest_sha256_hex(&i, sizeof(i), sha);
+    fg_sha256_hex(&i, sizeof(i), sha);
     assert_true(fg_journal_contains(j, sha));
     fg_journal_close(j);
     unlink(path);
@@ -222,22 +274,22 @@ static void test_redaction(void **state)
     char text[256];
     snprintf(text, sizeof(text), "HTTP 401: token %s refused; Authorization: Bearer %s", secret,
              secret);
-    fg_rest_redact(text, sizeof(text), secret);
+    fg_http_redact(text, sizeof(text), secret);
     assert_null(strstr(text, secret));
     assert_null(strstr(text, "T0ken"));
     assert_non_null(strstr(text, "[redacted]"));
 
     snprintf(text, sizeof(text), "cannot reach https://alice:hunter2@fhir.example/r4");
-    fg_rest_redact(text, sizeof(text), NULL);
+    fg_http_redact(text, sizeof(text), NULL);
     assert_null(strstr(text, "hunter2"));
     assert_non_null(strstr(text, "alice"));
 
     snprintf(text, sizeof(text), "Bearer abcdefghijklmnop");
-    fg_rest_redact(text, sizeof(text), NULL);
+    fg_http_redact(text, sizeof(text), NULL);
     assert_null(strstr(text, "abcdefghijklmnop"));
 
     snprintf(text, sizeof(text), "short xy here");
-    fg_rest_redact(text, sizeof(text), "xy");
+    fg_http_redact(text, sizeof(text), "xy");
     assert_string_equal(text, "short ** here");
 
     /* the token providers never quote the token in their errors */
@@ -587,7 +639,7 @@ static void test_token_providers(void **state)
     assert_int_equal(fg_token_smart_new(&so, &p, &e), FG_OK);
     assert_int_equal(p->request(p, 100, &req, &e), FG_OK);
     assert_int_equal(p->response(p, 100, 404, LEN("{}"), &e), FG_EINVALID);
-    assert_non_null(strstr(e.text, "--token-url"));
+    assert_string_equal(e.where, "token url"); /* the setting; the CLI names its flag */
     assert_int_equal(p->request(p, 100, &req, &e), FG_OK);
     assert_int_equal(p->response(p, 100, 200, LEN("{\"token_endpoint\":\"http://a/t\"}"), &e),
                      FG_EINVALID);
@@ -603,6 +655,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_retry_after),  cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_http_retry),
         cmocka_unit_test(test_capability),   cmocka_unit_test(test_body_checks),
         cmocka_unit_test(test_tx_response),  cmocka_unit_test(test_journal),
         cmocka_unit_test(test_redaction),    cmocka_unit_test(test_jwt_assertion),

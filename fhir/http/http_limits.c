@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
- * llm_ratelimit.c: the headers by which LLM APIs say how long to wait.
+ * http_limits.c: the headers by which servers say how long to wait.
  *
  *   Retry-After: 2  (or an HTTP date)      everyone (RFC 9110)
  *   retry-after-ms: 1500                   OpenAI, Azure OpenAI
@@ -9,16 +10,15 @@
  *
  * Waits are capped at FG_MAX_RETRY_AFTER_S: a server cannot park the run.
  */
+#include "fhir/http/fg_http.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "fhir/rest/fg_rest.h"
-#include "generators/llm/llm_private.h"
-
-void llm_limits_reset(llm_limits *l)
+void fg_http_limits_reset(fg_http_limits *l)
 {
     l->retry_after = -1;
     l->reset_requests = -1;
@@ -26,7 +26,7 @@ void llm_limits_reset(llm_limits *l)
     l->remaining_requests = -1;
 }
 
-int llm_parse_duration(const char *s, double *seconds)
+int fg_http_parse_duration(const char *s, double *seconds)
 {
     double total = 0;
     int parts = 0;
@@ -93,7 +93,7 @@ static const char *header_value(const char *line, const char *name, char *buf, s
     return buf;
 }
 
-void llm_limits_header(llm_limits *l, const char *line, size_t len, time_t now)
+void fg_http_limits_header(fg_http_limits *l, const char *line, size_t len, time_t now)
 {
     char h[300], v[300];
     if (len >= sizeof(h))
@@ -108,13 +108,13 @@ void llm_limits_header(llm_limits *l, const char *line, size_t len, time_t now)
             l->retry_after = ms / 1000 > FG_MAX_RETRY_AFTER_S ? FG_MAX_RETRY_AFTER_S : ms / 1000;
     } else if (header_value(h, "retry-after", v, sizeof(v))) {
         /* retry-after-ms is the finer of the two; keep it when both came */
-        if (l->retry_after < 0 && fg_rest_parse_retry_after(v, now, &s) == FG_OK)
+        if (l->retry_after < 0 && fg_http_parse_retry_after(v, now, &s) == FG_OK)
             l->retry_after = s;
     } else if (header_value(h, "x-ratelimit-reset-requests", v, sizeof(v))) {
-        if (llm_parse_duration(v, &s) == FG_OK)
+        if (fg_http_parse_duration(v, &s) == FG_OK)
             l->reset_requests = s;
     } else if (header_value(h, "x-ratelimit-reset-tokens", v, sizeof(v))) {
-        if (llm_parse_duration(v, &s) == FG_OK)
+        if (fg_http_parse_duration(v, &s) == FG_OK)
             l->reset_tokens = s;
     } else if (header_value(h, "x-ratelimit-remaining-requests", v, sizeof(v))) {
         char *end;
@@ -124,7 +124,7 @@ void llm_limits_header(llm_limits *l, const char *line, size_t len, time_t now)
     }
 }
 
-double llm_limits_wait(const llm_limits *l)
+double fg_http_limits_wait(const fg_http_limits *l)
 {
     if (l->retry_after >= 0)
         return l->retry_after;
