@@ -97,7 +97,8 @@ typedef struct fg_sink fg_sink;
  * it. FG_EIO (the folder), FG_ENOMEM, FG_EUSAGE (bad options). */
 int fg_sink_open(const fg_sink_options *o, fg_sink **out, fg_error *err);
 
-/* 1 when patient index may be put now (its place in the window is free). */
+/* 1 when patient index may be put now (its place in the window is free;
+ * always for per-patient files without on_file). */
 int fg_sink_room(fg_sink *s, uint64_t index);
 
 /* Write one patient's file (bundle or history format): data[0..len) as is,

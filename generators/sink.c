@@ -250,6 +250,8 @@ int fg_sink_open(const fg_sink_options *o, fg_sink **out, fg_error *err)
 
 int fg_sink_room(fg_sink *s, uint64_t index)
 {
+    if (!s->ordered)
+        return 1;
     pthread_mutex_lock(&s->mu);
     int room = index >= s->next && index - s->next < s->window;
     pthread_mutex_unlock(&s->mu);
