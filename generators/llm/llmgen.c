@@ -322,7 +322,7 @@ static int on_done(void *ctx, const fg_llm_request *req, const fg_llm_response *
         r->sum->truncations++;
         if (s->length_retried) {
             return drop(r, s,
-                        "the answer was cut at the token budget twice (raise --llm-max-tokens)",
+                        "the answer was cut at the token budget twice (raise max_tokens)",
                         NULL);
         }
         s->length_retried = 1;
