@@ -1,19 +1,16 @@
 /* fhirgen generate: a cohort from the built-in engine to files. */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/generate_opts.h"
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "fhir/term/fg_term.h"
 #include "generators/engine/fg_engine.h"
 #include "generators/map/fg_mapper.h"
@@ -126,33 +123,60 @@ static void on_progress(void *ud, const fg_progress *p)
 
 /* ---- --push: the pipeline on a thread, the push loop on this one ------- */
 
-/* The bundles of [first, first+count) handed to the push loop in index
- * order as the pipeline renames each into place (files older than the run
- * are not taken for new ones). */
+#define FEED_CAPACITY 64 /* bundles written but not yet taken by the push */
+#define FEED_PATH_MAX 4200
+
+/* The bundles handed from the pipeline's sink (on_file, in index order) to
+ * the push loop (next_input). A bounded queue: when the push falls behind,
+ * the worker handing a bundle over waits, and with it the pipeline. */
 typedef struct feed {
-    char dir[4096];
-    uint64_t first, count, next;
-    time_t started;
-    atomic_int generation_done;
+    pthread_mutex_t mu;
+    pthread_cond_t not_full;
+    char paths[FEED_CAPACITY][FEED_PATH_MAX];
+    size_t head, n;
+    int generation_done; /* the pipeline returned: no more bundles */
+    int closed;          /* the push returned: nobody takes bundles any more */
 } feed;
 
+static void feed_put(void *ud, uint64_t index, const char *path)
+{
+    feed *f = ud;
+    (void)index;
+    pthread_mutex_lock(&f->mu);
+    while (f->n == FEED_CAPACITY && !f->closed)
+        pthread_cond_wait(&f->not_full, &f->mu);
+    if (!f->closed) {
+        snprintf(f->paths[(f->head + f->n) % FEED_CAPACITY], FEED_PATH_MAX, "%s", path);
+        f->n++;
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* push's next_input: 1 with a path, 0 when none is ready yet, -1 at the end. */
 static int feed_next(void *ctx, char *path, size_t size)
 {
     feed *f = ctx;
-    while (f->next < f->count) {
-        int done = atomic_load(&f->generation_done); /* read before looking at the file */
-        snprintf(path, size, "%s/patient-%08llu.json", f->dir,
-                 (unsigned long long)(f->first + f->next));
-        struct stat st;
-        if (stat(path, &st) == 0 && st.st_mtime >= f->started) {
-            f->next++;
-            return 1;
-        }
-        if (!done)
-            return 0;
-        f->next++; /* the run ended without this file: generate reports why */
+    int rc;
+    pthread_mutex_lock(&f->mu);
+    if (f->n > 0) {
+        snprintf(path, size, "%s", f->paths[f->head]);
+        f->head = (f->head + 1) % FEED_CAPACITY;
+        f->n--;
+        pthread_cond_signal(&f->not_full);
+        rc = 1;
+    } else {
+        rc = f->generation_done ? -1 : 0;
     }
-    return -1;
+    pthread_mutex_unlock(&f->mu);
+    return rc;
+}
+
+static void feed_mark(feed *f, int *flag)
+{
+    pthread_mutex_lock(&f->mu);
+    *flag = 1;
+    pthread_cond_broadcast(&f->not_full);
+    pthread_mutex_unlock(&f->mu);
 }
 
 typedef struct gen_job {
@@ -169,13 +193,8 @@ static void *gen_thread(void *arg)
 {
     gen_job *g = arg;
     g->rc = fg_pipeline_run(g->engine, g->mapper, g->po, g->sum, g->err);
-    atomic_store(&g->feed->generation_done, 1);
+    feed_mark(g->feed, &g->feed->generation_done);
     return NULL;
-}
-
-static int make_dir(const char *path)
-{
-    return mkdir(path, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 /* --summary-json: the run's counts and how it was asked for. */
@@ -222,183 +241,243 @@ static void print_summary(const fg_run_summary *s, uint64_t seed, const char *fo
     printf("  seed %llu, format %s, written to %s\n", (unsigned long long)seed, format, out);
 }
 
-int cmd_generate(int argc, char **argv)
-{
+/* What the command line asked for. */
+typedef struct gen_args {
     cli_gen_opts go;
-    cli_gen_opts_init(&go, own_options);
-    int list = 0, validate = 0;
-    cli_gen_check *gen_check = NULL;
-    int jobs = cli_cpu_count();
-    int rc = EXIT_FAILED;
-    fg_engine *engine = NULL;
-    fg_terminology *terms = NULL;
-    fg_mapper *mapper = NULL;
-    fg_error err;
-    fg_error_clear(&err);
+    int list, validate, jobs;
+    int push_at; /* where --push was, 0 without it */
+    int push_argc;
+    char **push_argv;
+} gen_args;
 
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--llm") == 0 || strncmp(argv[i], "--llm=", 6) == 0)
-            return cmd_generate_llm(argc, argv);
+/* The engine, terminology, mapper and checker of a run; gen_parts_free. */
+typedef struct gen_parts {
+    fg_engine *engine;
+    fg_terminology *terms;
+    fg_mapper *mapper;
+    cli_gen_check *check;
+} gen_parts;
 
-    /* generate's own options come before --push URL; the rest are push's */
-    int push_at = 0;
-    for (int i = 1; i < argc && !push_at; i++)
+static void gen_parts_free(gen_parts *p)
+{
+    cli_gen_check_free(p->check);
+    fg_mapper_free(p->mapper);
+    fg_terminology_free(p->terms);
+    fg_engine_free(p->engine);
+}
+
+/* generate's own options come before --push URL; the rest are push's:
+ * they go to push_argv (room for argc + 3) and *argc ends before --push.
+ * -1 to go on, else the exit status. */
+static int split_push(gen_args *a, int *argc, char **argv)
+{
+    int n = *argc;
+    for (int i = 1; i < n && !a->push_at; i++)
         if (strcmp(argv[i], "--push") == 0 || strncmp(argv[i], "--push=", 7) == 0)
-            push_at = i;
-    char *push_argv[argc + 3];
-    int push_argc = 0;
-    if (push_at) {
-        push_argv[push_argc++] = "push";
-        push_argv[push_argc++] = "--server";
-        if (argv[push_at][6] == '=')
-            push_argv[push_argc++] = argv[push_at] + 7;
-        else if (push_at + 1 < argc)
-            push_argv[push_argc++] = argv[++push_at];
-        else
-            return cli_usage_error(CMD, "--push needs the server URL");
-        for (int i = push_at + 1; i < argc; i++)
-            push_argv[push_argc++] = argv[i];
-        push_argv[push_argc] = NULL;
-        argc = argv[push_at][6] == '=' ? push_at : push_at - 1;
-    }
+            a->push_at = i;
+    if (!a->push_at)
+        return -1;
+    int at = a->push_at;
+    char **pv = a->push_argv;
+    pv[a->push_argc++] = "push";
+    pv[a->push_argc++] = "--server";
+    if (argv[at][6] == '=')
+        pv[a->push_argc++] = argv[at] + 7;
+    else if (at + 1 < n)
+        pv[a->push_argc++] = argv[++at];
+    else
+        return cli_usage_error(CMD, "--push needs the server URL");
+    for (int i = at + 1; i < n; i++)
+        pv[a->push_argc++] = argv[i];
+    pv[a->push_argc] = NULL;
+    *argc = argv[at][6] == '=' ? at : at - 1;
+    return -1;
+}
 
+/* Read generate's options; -1 to go on, else the exit status. */
+static int parse_args(gen_args *a, int argc, char **argv)
+{
     int c;
-    while ((c = cli_gen_opts_next(&go, argc, argv)) != -1) {
+    while ((c = cli_gen_opts_next(&a->go, argc, argv)) != -1) {
         switch (c) {
         case CLI_GEN_BAD_ARGUMENT: return EXIT_USAGE;
         case 'j':
-            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &jobs))
+            if (cli_parse_int(optarg, 1, FG_MAX_JOBS, &a->jobs))
                 return cli_usage_error(CMD, "--jobs: '%s' is not a number from 1 to %d", optarg,
                                        FG_MAX_JOBS);
             break;
         case 'h': usage(stdout); return EXIT_OK;
-        case OPT_RANDOM_IDS: go.spec.random_ids = 1; break;
-        case OPT_LIST: list = 1; break;
-        case OPT_VALIDATE: validate = 1; break;
+        case OPT_RANDOM_IDS: a->go.spec.random_ids = 1; break;
+        case OPT_LIST: a->list = 1; break;
+        case OPT_VALIDATE: a->validate = 1; break;
         default:
             fprintf(stderr, "Run 'fhirgen generate --help' for the options.\n");
             return EXIT_USAGE;
         }
     }
-    if (push_at && go.format != FG_FORMAT_BUNDLE)
+    if (a->push_at && a->go.format != FG_FORMAT_BUNDLE)
         return cli_usage_error(CMD, "--push needs the bundle format");
-    cli_gen_opts_finish(&go);
+    cli_gen_opts_finish(&a->go);
+    return -1;
+}
 
-    const char *datadir = fg_data_dir();
-    if (fg_engine_new(datadir, &go.spec, &engine, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        rc = (err.code == FG_ENOTFOUND && !list) || err.code == FG_EUSAGE ? EXIT_USAGE
-                                                                         : EXIT_FAILED;
-        goto cleanup;
+/* Make the engine (and list its conditions for --list-conditions), the
+ * mapper and the checker; -1 to go on, else the exit status. */
+static int load_parts(const gen_args *a, gen_parts *p, fg_error *err)
+{
+    if (fg_engine_new(fg_data_dir(), &a->go.spec, &p->engine, err) != FG_OK) {
+        cli_report(CMD, err);
+        return (err->code == FG_ENOTFOUND && !a->list) || err->code == FG_EUSAGE ? EXIT_USAGE
+                                                                                : EXIT_FAILED;
     }
-    if (list) {
-        for (size_t i = 0; i < fg_engine_condition_count(engine); i++)
-            printf("%s\n", fg_engine_condition_name(engine, i));
-        rc = EXIT_OK;
-        goto cleanup;
+    if (a->list) {
+        for (size_t i = 0; i < fg_engine_condition_count(p->engine); i++)
+            printf("%s\n", fg_engine_condition_name(p->engine, i));
+        return EXIT_OK;
     }
     char tdir[4096];
-    if (go.format != FG_FORMAT_HISTORY) {
+    if (a->go.format != FG_FORMAT_HISTORY) {
         if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
-            fg_terminology_load(tdir, &terms, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            goto cleanup;
+            fg_terminology_load(tdir, &p->terms, err) != FG_OK) {
+            cli_report(CMD, err);
+            return EXIT_FAILED;
         }
-        fg_map_options mo = {go.spec.mrn_system};
-        if (fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            goto cleanup;
+        fg_map_options mo = {a->go.spec.mrn_system};
+        if (fg_mapper_new(p->terms, &mo, &p->mapper, err) != FG_OK) {
+            cli_report(CMD, err);
+            return EXIT_FAILED;
         }
     }
+    if (a->validate && a->go.format == FG_FORMAT_HISTORY)
+        return cli_usage_error(CMD, "--validate checks FHIR output: use --format bundle or ndjson");
+    if (a->validate && cli_gen_check_open(&p->check, err) != FG_OK) {
+        cli_report(CMD, err);
+        return EXIT_FAILED;
+    }
+    return -1;
+}
+
+/* The pipeline on a thread, its bundles pushed from this one as the sink
+ * renames each into place; *push_rc gets push's exit status. -1 to go on
+ * (the pipeline's result in *prc), else the exit status. */
+static int run_with_push(const gen_args *a, const gen_parts *p, fg_pipeline_options *po,
+                         fg_run_summary *sum, int *prc, int *push_rc, fg_error *err)
+{
+    static feed fd; /* large: not on the stack */
+    char dir[4200];
+    memset(&fd, 0, sizeof(fd));
+    snprintf(dir, sizeof(dir), "%s/bundles", a->go.out);
+    if (fg_mkdirs(dir, err) != FG_OK) { /* the journal goes there before any bundle */
+        cli_report(CMD, err);
+        return EXIT_FAILED;
+    }
+    pthread_mutex_init(&fd.mu, NULL);
+    pthread_cond_init(&fd.not_full, NULL);
+    po->on_file = feed_put;
+    po->on_file_ud = &fd;
+    gen_job g = {p->engine, p->mapper, po, sum, err, &fd, FG_OK};
+    pthread_t th;
+    if (pthread_create(&th, NULL, gen_thread, &g) != 0) {
+        fprintf(stderr, "fhirgen generate: cannot start the generator thread\n");
+        return EXIT_FAILED;
+    }
+    *push_rc = cli_push_stream(a->push_argc, a->push_argv, dir, feed_next, &fd);
+    pthread_mutex_lock(&fd.mu);
+    int stopped = !fd.generation_done;
+    pthread_mutex_unlock(&fd.mu);
+    if (stopped)
+        cli_cancel = 1; /* the push stopped early: so does the generator */
+    feed_mark(&fd, &fd.closed); /* a worker waiting to hand a bundle over goes on */
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&fd.mu);
+    pthread_cond_destroy(&fd.not_full);
+    *prc = g.rc;
+    if (stopped && g.rc == FG_ECANCELED && *push_rc != EXIT_OK &&
+        *push_rc != EXIT_INTERRUPTED) {
+        fprintf(stderr, "fhirgen generate: the push failed, so generation stopped after %llu "
+                        "patients\n", (unsigned long long)sum->patients);
+        return *push_rc;
+    }
+    return -1;
+}
+
+/* Report the run's result; the exit status. */
+static int report(const gen_args *a, const gen_parts *p, int prc, int push_rc,
+                  const fg_run_summary *sum, fg_error *err)
+{
+    if (prc == FG_ECANCELED) {
+        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; unfinished files removed\n",
+                (unsigned long long)sum->patients);
+        return EXIT_INTERRUPTED;
+    }
+    if (prc != FG_OK) {
+        cli_report(CMD, err);
+        return EXIT_FAILED;
+    }
+    if (!a->go.quiet)
+        print_summary(sum, a->go.spec.seed, fg_format_name(a->go.format), a->go.out);
+    if (a->go.summary_json && write_summary_json(&a->go, sum, err) != FG_OK) {
+        cli_report(CMD, err);
+        return EXIT_FAILED;
+    }
+    int rc = push_rc;
+    if (p->check && cli_gen_check_report(p->check, a->go.quiet, stdout) && rc == EXIT_OK)
+        rc = EXIT_FAILED;
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--llm") == 0 || strncmp(argv[i], "--llm=", 6) == 0)
+            return cmd_generate_llm(argc, argv);
+
+    static gen_args a; /* large: not on the stack */
+    char *push_argv[argc + 3];
+    memset(&a, 0, sizeof(a));
+    a.push_argv = push_argv;
+    a.jobs = cli_cpu_count();
+    cli_gen_opts_init(&a.go, own_options);
+    gen_parts p;
+    memset(&p, 0, sizeof(p));
+    fg_error err;
+    fg_error_clear(&err);
+    int rc;
+    if ((rc = split_push(&a, &argc, argv)) != -1 || (rc = parse_args(&a, argc, argv)) != -1)
+        return rc;
+    if ((rc = load_parts(&a, &p, &err)) != -1)
+        goto cleanup;
 
     fg_pipeline_options po;
     memset(&po, 0, sizeof(po));
-    po.format = go.format;
-    po.out_dir = go.out;
-    po.jobs = jobs;
-    cli_gen_opts_slice(&go, &po.first, &po.count);
-    po.shard_k = go.shard_k;
-    po.shard_n = go.shard_n;
-    progress_state ps = {!go.quiet && isatty(STDERR_FILENO), 0};
+    po.format = a.go.format;
+    po.out_dir = a.go.out;
+    po.jobs = a.jobs;
+    cli_gen_opts_slice(&a.go, &po.first, &po.count);
+    po.shard_k = a.go.shard_k;
+    po.shard_n = a.go.shard_n;
+    /* with --push, the push shows the progress line */
+    progress_state ps = {!a.go.quiet && isatty(STDERR_FILENO) && !a.push_at, 0};
     po.progress = on_progress;
     po.progress_ud = &ps;
     cli_catch_signals();
     po.cancel = &cli_cancel;
-
-    if (validate && go.format == FG_FORMAT_HISTORY) {
-        rc = cli_usage_error(CMD, "--validate checks FHIR output: use --format bundle or ndjson");
-        goto cleanup;
-    }
-    if (validate) {
-        if (cli_gen_check_open(&gen_check, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            goto cleanup;
-        }
+    if (p.check) {
         po.check = cli_gen_check_fn;
-        po.check_ud = gen_check;
+        po.check_ud = p.check;
     }
-
     fg_run_summary sum;
     int prc, push_rc = EXIT_OK;
-    if (push_at) {
-        static feed fd; /* large: not on the stack */
-        memset(&fd, 0, sizeof(fd));
-        snprintf(fd.dir, sizeof(fd.dir), "%s/bundles", go.out);
-        fd.first = po.first;
-        fd.count = po.count;
-        fd.started = time(NULL) - 1;
-        if (make_dir(go.out) != 0 || make_dir(fd.dir) != 0) {
-            fg_error_set(&err, FG_EIO, fd.dir, "cannot create the folder: %s", strerror(errno));
-            cli_report(CMD, &err);
+    if (a.push_at) {
+        if ((rc = run_with_push(&a, &p, &po, &sum, &prc, &push_rc, &err)) != -1)
             goto cleanup;
-        }
-        ps.tty = 0; /* the push shows the progress line */
-        gen_job g = {engine, mapper, &po, &sum, &err, &fd, FG_OK};
-        pthread_t th;
-        if (pthread_create(&th, NULL, gen_thread, &g) != 0) {
-            fprintf(stderr, "fhirgen generate: cannot start the generator thread\n");
-            goto cleanup;
-        }
-        push_rc = cli_push_stream(push_argc, push_argv, fd.dir, feed_next, &fd);
-        int stopped = !atomic_load(&fd.generation_done);
-        if (stopped)
-            cli_cancel = 1; /* the push stopped early: so does the generator */
-        pthread_join(th, NULL);
-        prc = g.rc;
-        if (stopped && prc == FG_ECANCELED && push_rc != EXIT_OK && push_rc != EXIT_INTERRUPTED) {
-            fprintf(stderr, "fhirgen generate: the push failed, so generation stopped after %llu "
-                            "patients\n", (unsigned long long)sum.patients);
-            rc = push_rc;
-            goto cleanup;
-        }
     } else {
-        prc = fg_pipeline_run(engine, mapper, &po, &sum, &err);
+        prc = fg_pipeline_run(p.engine, p.mapper, &po, &sum, &err);
     }
     if (ps.tty)
         fprintf(stderr, "\r\033[K");
-    if (prc == FG_ECANCELED) {
-        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; unfinished files removed\n",
-                (unsigned long long)sum.patients);
-        rc = EXIT_INTERRUPTED;
-        goto cleanup;
-    }
-    if (prc != FG_OK) {
-        cli_report(CMD, &err);
-        goto cleanup;
-    }
-    if (!go.quiet)
-        print_summary(&sum, go.spec.seed, fg_format_name(go.format), go.out);
-    if (go.summary_json && write_summary_json(&go, &sum, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        goto cleanup;
-    }
-    rc = push_rc;
-    if (gen_check && cli_gen_check_report(gen_check, go.quiet, stdout) && rc == EXIT_OK)
-        rc = EXIT_FAILED;
+    rc = report(&a, &p, prc, push_rc, &sum, &err);
 cleanup:
-    cli_gen_check_free(gen_check);
-    fg_mapper_free(mapper);
-    fg_terminology_free(terms);
-    fg_engine_free(engine);
+    gen_parts_free(&p);
     return rc;
 }

@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/generate_opts.h"
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "fhir/term/fg_term.h"
 #include "generators/engine/fg_engine.h"
 #include "generators/llm/fg_llm.h"
@@ -148,24 +148,6 @@ static int parse_amount(const char *s, double *out)
     return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
-{
-    char p[4096];
-    if (strlen(path) >= sizeof(p))
-        return -1;
-    strcpy(p, path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int default_cache(char *out, size_t size)
 {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -283,203 +265,289 @@ static int read_scenario(const char *path, char **out, fg_error *err)
     return rc;
 }
 
-int cmd_generate_llm(int argc, char **argv)
-{
+/* What the command line asked for. */
+typedef struct llm_args {
     cli_gen_opts go;
-    cli_gen_opts_init(&go, own_options);
     fg_llm_config lc;
-    fg_llm_config_default(&lc);
-    int dry_run = 0, no_cache = 0, priced = 0;
-    int repair_rounds = 2;
-    const char *llm_spec = NULL, *cache = NULL;
-    const char *scenario = NULL, *scenario_file = NULL, *prompt_dir = NULL;
-    double price_in = 0, price_out = 0;
-    char model[256], cache_dir[4096], schema_path[4096];
-    int rc = EXIT_FAILED;
-    fg_engine *engine = NULL;
-    fg_terminology *terms = NULL;
-    fg_mapper *mapper = NULL;
-    fg_llm *llm = NULL;
-    fg_llmgen_prompts *prompts = NULL;
-    json_t *schema = NULL;
-    char *scenario_text = NULL, *body = NULL;
-    fg_llmgen_summary sum;
-    memset(&sum, 0, sizeof(sum));
-    fg_error err;
-    fg_error_clear(&err);
+    int dry_run, no_cache, priced;
+    int repair_rounds;
+    const char *llm_spec, *cache;
+    const char *scenario, *scenario_file, *prompt_dir;
+    double price_in, price_out;
+    char model[256], cache_dir[4096];
+} llm_args;
 
-    int c;
-    while ((c = cli_gen_opts_next(&go, argc, argv)) != -1) {
-        switch (c) {
-        case CLI_GEN_BAD_ARGUMENT: return EXIT_USAGE;
-        case 'j': break; /* the engine's threads: one loop drives the model */
-        case 'h': usage(stdout); return EXIT_OK;
-        case OPT_LLM: llm_spec = optarg; break;
-        case OPT_BASE_URL: lc.base_url = optarg; break;
-        case OPT_CACERT: lc.ca_file = optarg; break;
-        case OPT_LLM_JOBS:
-            if (cli_parse_int(optarg, 1, FG_MAX_LLM_JOBS, &lc.jobs))
-                return cli_usage_error(CMD, "--llm-jobs: '%s' is not a number from 1 to %d",
-                                       optarg, FG_MAX_LLM_JOBS);
-            break;
-        case OPT_RPM:
-            if (parse_amount(optarg, &lc.max_rpm))
-                return cli_usage_error(CMD, "--max-rpm: '%s' is not a number of requests per "
-                                       "minute", optarg);
-            break;
-        case OPT_STREAM: lc.stream = 1; break;
-        case OPT_TIMEOUT: {
-            int s;
-            if (cli_parse_int(optarg, 1, 86400, &s))
-                return cli_usage_error(CMD, "--llm-timeout: '%s' is not a number of seconds "
-                                       "from 1 to 86400", optarg);
-            lc.timeout_ms = (long)s * 1000;
-            break;
-        }
-        case OPT_MAX_TOKENS: {
-            int t;
-            if (cli_parse_int(optarg, 16, 1000000, &t))
-                return cli_usage_error(CMD, "--llm-max-tokens: '%s' is not a number from 16 to "
-                                       "1000000", optarg);
-            lc.max_tokens = t;
-            break;
-        }
-        case OPT_REPAIR:
-            if (cli_parse_int(optarg, 0, FG_MAX_REPAIR_ROUNDS, &repair_rounds))
-                return cli_usage_error(CMD, "--repair-rounds: '%s' is not a number from 0 to %d",
-                                       optarg, FG_MAX_REPAIR_ROUNDS);
-            break;
-        case OPT_CACHE: cache = optarg; break;
-        case OPT_NO_CACHE: no_cache = 1; break;
-        case OPT_PRICE_IN:
-        case OPT_PRICE_OUT: {
-            int in = c == OPT_PRICE_IN;
-            if (parse_amount(optarg, in ? &price_in : &price_out))
-                return cli_usage_error(CMD, "--price-%s: '%s' is not a price in USD per million "
-                                       "tokens", in ? "in" : "out", optarg);
-            priced = 1;
-            break;
-        }
-        case OPT_SCENARIO: scenario = optarg; break;
-        case OPT_SCENARIO_FILE: scenario_file = optarg; break;
-        case OPT_PROMPT_DIR: prompt_dir = optarg; break;
-        case OPT_DRY_RUN: dry_run = 1; break;
-        default:
-            fprintf(stderr, "Run 'fhirgen generate --llm x --help' for the options.\n");
-            return EXIT_USAGE;
-        }
+/* What the run is made of; freed by llm_parts_free. */
+typedef struct llm_parts {
+    fg_engine *engine;
+    fg_terminology *terms;
+    fg_mapper *mapper;
+    fg_llm *llm;
+    fg_llmgen_prompts *prompts;
+    json_t *schema;
+    char *scenario_text;
+    const char *datadir;
+} llm_parts;
+
+static void llm_parts_free(llm_parts *p)
+{
+    free(p->scenario_text);
+    json_decref(p->schema);
+    fg_llm_free(p->llm);
+    fg_llmgen_prompts_free(p->prompts);
+    fg_mapper_free(p->mapper);
+    fg_terminology_free(p->terms);
+    fg_engine_free(p->engine);
+}
+
+/* One option of --llm's own; -1 when taken, else the exit status. */
+static int take_option(llm_args *a, int c)
+{
+    fg_llm_config *lc = &a->lc;
+    int v;
+    switch (c) {
+    case CLI_GEN_BAD_ARGUMENT: return EXIT_USAGE;
+    case 'j': return -1; /* the engine's threads: one loop drives the model */
+    case 'h': usage(stdout); return EXIT_OK;
+    case OPT_LLM: a->llm_spec = optarg; return -1;
+    case OPT_BASE_URL: lc->base_url = optarg; return -1;
+    case OPT_CACERT: lc->ca_file = optarg; return -1;
+    case OPT_LLM_JOBS:
+        if (cli_parse_int(optarg, 1, FG_MAX_LLM_JOBS, &lc->jobs))
+            return cli_usage_error(CMD, "--llm-jobs: '%s' is not a number from 1 to %d",
+                                   optarg, FG_MAX_LLM_JOBS);
+        return -1;
+    case OPT_RPM:
+        if (parse_amount(optarg, &lc->max_rpm))
+            return cli_usage_error(CMD, "--max-rpm: '%s' is not a number of requests per "
+                                   "minute", optarg);
+        return -1;
+    case OPT_STREAM: lc->stream = 1; return -1;
+    case OPT_TIMEOUT:
+        if (cli_parse_int(optarg, 1, 86400, &v))
+            return cli_usage_error(CMD, "--llm-timeout: '%s' is not a number of seconds "
+                                   "from 1 to 86400", optarg);
+        lc->timeout_ms = (long)v * 1000;
+        return -1;
+    case OPT_MAX_TOKENS:
+        if (cli_parse_int(optarg, 16, 1000000, &v))
+            return cli_usage_error(CMD, "--llm-max-tokens: '%s' is not a number from 16 to "
+                                   "1000000", optarg);
+        lc->max_tokens = v;
+        return -1;
+    case OPT_REPAIR:
+        if (cli_parse_int(optarg, 0, FG_MAX_REPAIR_ROUNDS, &a->repair_rounds))
+            return cli_usage_error(CMD, "--repair-rounds: '%s' is not a number from 0 to %d",
+                                   optarg, FG_MAX_REPAIR_ROUNDS);
+        return -1;
+    case OPT_CACHE: a->cache = optarg; return -1;
+    case OPT_NO_CACHE: a->no_cache = 1; return -1;
+    case OPT_PRICE_IN:
+    case OPT_PRICE_OUT: {
+        int in = c == OPT_PRICE_IN;
+        if (parse_amount(optarg, in ? &a->price_in : &a->price_out))
+            return cli_usage_error(CMD, "--price-%s: '%s' is not a price in USD per million "
+                                   "tokens", in ? "in" : "out", optarg);
+        a->priced = 1;
+        return -1;
     }
-    if (!llm_spec)
+    case OPT_SCENARIO: a->scenario = optarg; return -1;
+    case OPT_SCENARIO_FILE: a->scenario_file = optarg; return -1;
+    case OPT_PROMPT_DIR: a->prompt_dir = optarg; return -1;
+    case OPT_DRY_RUN: a->dry_run = 1; return -1;
+    default:
+        fprintf(stderr, "Run 'fhirgen generate --llm x --help' for the options.\n");
+        return EXIT_USAGE;
+    }
+}
+
+/* Read the command line into a; -1 to go on, else the exit status. */
+static int parse_args(llm_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof(*a));
+    cli_gen_opts_init(&a->go, own_options);
+    fg_llm_config_default(&a->lc);
+    a->repair_rounds = 2;
+    int c, st;
+    while ((c = cli_gen_opts_next(&a->go, argc, argv)) != -1)
+        if ((st = take_option(a, c)) != -1)
+            return st;
+    if (!a->llm_spec)
         return cli_usage_error(CMD, "--llm needs PROVIDER:MODEL");
-    const char *colon = strchr(llm_spec, ':');
-    if (!colon || !colon[1] || (size_t)(colon - llm_spec) >= 16 ||
-        strlen(colon + 1) >= sizeof(model))
+    const char *spec = a->llm_spec, *colon = strchr(spec, ':');
+    if (!colon || !colon[1] || (size_t)(colon - spec) >= 16 ||
+        strlen(colon + 1) >= sizeof(a->model))
         return cli_usage_error(CMD, "--llm: '%s' is not PROVIDER:MODEL (openai:gpt-4o-mini, "
-                               "anthropic:claude-sonnet-4-5, ...)", llm_spec);
-    if (strncmp(llm_spec, "openai:", 7) == 0)
-        lc.provider = FG_LLM_OPENAI;
-    else if (strncmp(llm_spec, "anthropic:", 10) == 0)
-        lc.provider = FG_LLM_ANTHROPIC;
+                               "anthropic:claude-sonnet-4-5, ...)", spec);
+    if (strncmp(spec, "openai:", 7) == 0)
+        a->lc.provider = FG_LLM_OPENAI;
+    else if (strncmp(spec, "anthropic:", 10) == 0)
+        a->lc.provider = FG_LLM_ANTHROPIC;
     else
         return cli_usage_error(CMD, "--llm: provider '%.*s' is not openai or anthropic",
-                               (int)(colon - llm_spec), llm_spec);
-    strcpy(model, colon + 1);
-    lc.model = model;
-    if (scenario && scenario_file)
+                               (int)(colon - spec), spec);
+    strcpy(a->model, colon + 1);
+    a->lc.model = a->model;
+    if (a->scenario && a->scenario_file)
         return cli_usage_error(CMD, "--scenario and --scenario-file: give one");
-    if (scenario && strlen(scenario) > FG_MAX_SCENARIO_BYTES)
+    if (a->scenario && strlen(a->scenario) > FG_MAX_SCENARIO_BYTES)
         return cli_usage_error(CMD, "--scenario: longer than %d bytes", FG_MAX_SCENARIO_BYTES);
-    if (cache && no_cache)
+    if (a->cache && a->no_cache)
         return cli_usage_error(CMD, "--cache and --no-cache: give one");
-    cli_llm_env(&lc);
-    cli_gen_opts_finish(&go);
-    lc.seed = go.spec.seed;
+    cli_llm_env(&a->lc);
+    cli_gen_opts_finish(&a->go);
+    a->lc.seed = a->go.spec.seed;
+    return -1;
+}
 
-    if (scenario_file) {
-        if (read_scenario(scenario_file, &scenario_text, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            rc = EXIT_USAGE;
-            goto cleanup;
+/* The scenario, the prompts and the cache folder; -1 to go on, else the
+ * exit status. */
+static int prepare_inputs(llm_args *a, llm_parts *p, fg_error *err)
+{
+    if (a->scenario_file) {
+        if (read_scenario(a->scenario_file, &p->scenario_text, err) != FG_OK) {
+            cli_report(CMD, err);
+            return EXIT_USAGE;
         }
-        scenario = scenario_text;
+        a->scenario = p->scenario_text;
     }
-    if (fg_llmgen_prompts_load(prompt_dir, &prompts, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        rc = prompt_dir ? EXIT_USAGE : EXIT_FAILED;
-        goto cleanup;
+    if (fg_llmgen_prompts_load(a->prompt_dir, &p->prompts, err) != FG_OK) {
+        cli_report(CMD, err);
+        return a->prompt_dir ? EXIT_USAGE : EXIT_FAILED;
     }
-    if (!no_cache && !dry_run) {
-        if (!cache && default_cache(cache_dir, sizeof(cache_dir)) == 0)
-            cache = cache_dir;
-        if (cache && make_dirs(cache) != 0) {
-            fprintf(stderr, "fhirgen generate: %s: cannot create the cache folder: %s; choose "
-                            "another with --cache DIR or run with --no-cache\n",
-                    cache, strerror(errno));
-            rc = EXIT_USAGE;
-            goto cleanup;
+    if (!a->no_cache && !a->dry_run) {
+        if (!a->cache && default_cache(a->cache_dir, sizeof(a->cache_dir)) == 0)
+            a->cache = a->cache_dir;
+        if (a->cache && fg_mkdirs(a->cache, err) != FG_OK) {
+            fprintf(stderr, "fhirgen generate: the cache folder %s: %s: %s; choose another with "
+                            "--cache DIR or run with --no-cache\n", a->cache, err->where,
+                    err->text);
+            return EXIT_USAGE;
         }
-        lc.cache_dir = cache;
+        a->lc.cache_dir = a->cache;
     }
-    const char *datadir = fg_data_dir();
-    if (fg_engine_new(datadir, &go.spec, &engine, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        rc = err.code == FG_ENOTFOUND || err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
-        goto cleanup;
+    return -1;
+}
+
+/* The engine, terminology, mapper, schema and client; -1 to go on, else
+ * the exit status. */
+static int load_parts(llm_args *a, llm_parts *p, fg_error *err)
+{
+    p->datadir = fg_data_dir();
+    if (fg_engine_new(p->datadir, &a->go.spec, &p->engine, err) != FG_OK) {
+        cli_report(CMD, err);
+        return err->code == FG_ENOTFOUND || err->code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
     }
-    char tdir[4096];
+    char tdir[4096], schema_path[4096];
     if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
-        fg_terminology_load(tdir, &terms, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        goto cleanup;
+        fg_terminology_load(tdir, &p->terms, err) != FG_OK ||
+        fg_llmgen_prompts_set_terms(p->prompts, p->terms, err) != FG_OK) {
+        cli_report(CMD, err);
+        return EXIT_FAILED;
     }
-    if (fg_llmgen_prompts_set_terms(prompts, terms, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        goto cleanup;
-    }
-    fg_map_options mo = {go.spec.mrn_system};
-    if (go.format != FG_FORMAT_HISTORY && fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        goto cleanup;
+    fg_map_options mo = {a->go.spec.mrn_system};
+    if (a->go.format != FG_FORMAT_HISTORY &&
+        fg_mapper_new(p->terms, &mo, &p->mapper, err) != FG_OK) {
+        cli_report(CMD, err);
+        return EXIT_FAILED;
     }
     json_error_t jerr;
     if (!fg_data_path("schema/history.schema.json", schema_path, sizeof(schema_path)) ||
-        !(schema = json_load_file(schema_path, 0, &jerr))) {
+        !(p->schema = json_load_file(schema_path, 0, &jerr))) {
         fprintf(stderr, "fhirgen generate: %s: cannot read the history schema: %s\n",
                 schema_path, jerr.text);
-        goto cleanup;
+        return EXIT_FAILED;
     }
-    if (fg_llm_new(&lc, &llm, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        rc = err.code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
-        goto cleanup;
+    if (fg_llm_new(&a->lc, &p->llm, err) != FG_OK) {
+        cli_report(CMD, err);
+        return err->code == FG_EUSAGE ? EXIT_USAGE : EXIT_FAILED;
     }
+    return -1;
+}
 
-    ui u = {!go.quiet && isatty(STDERR_FILENO), go.quiet};
+static void fill_options(const llm_args *a, const llm_parts *p, ui *u, fg_llmgen_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->engine = p->engine;
+    o->terms = p->terms;
+    o->mapper = p->mapper;
+    o->llm = p->llm;
+    o->prompts = p->prompts;
+    o->schema = p->schema;
+    o->datadir = p->datadir;
+    o->format = a->go.format;
+    o->out_dir = a->go.out;
+    cli_gen_opts_slice(&a->go, &o->first, &o->count); /* the same slices as the engine path */
+    o->shard_k = a->go.shard_k;
+    o->shard_n = a->go.shard_n;
+    o->end = a->go.spec.end;
+    o->years_of_history = a->go.spec.years_of_history;
+    o->repair_rounds = a->repair_rounds;
+    o->max_tokens = a->lc.max_tokens;
+    o->scenario = a->scenario;
+    o->max_pending = (size_t)(a->lc.jobs > 0 ? a->lc.jobs : 4) * 2;
+    o->on_drop = on_drop;
+    o->progress = on_progress;
+    o->ud = u;
+}
+
+/* Run the generation and report it; the exit status. */
+static int run_and_report(const llm_args *a, fg_llmgen_options *o, const ui *u, fg_error *err)
+{
+    fg_llmgen_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    int rc;
+    int ndjson = a->go.format == FG_FORMAT_NDJSON;
+    cli_catch_signals();
+    o->cancel = &cli_cancel;
+    int grc = fg_llmgen_run(o, &sum, err);
+    if (u->tty)
+        fprintf(stderr, "\r\033[K");
+    if (grc == FG_ECANCELED) {
+        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; %s\n",
+                (unsigned long long)sum.written,
+                ndjson ? "no NDJSON file is written for an unfinished run"
+                       : "every finished patient is kept");
+        rc = EXIT_INTERRUPTED;
+    } else if (grc != FG_OK) {
+        cli_report(CMD, err);
+        if (sum.written && !ndjson)
+            fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
+                            "kept in %s\n", (unsigned long long)sum.written, a->go.out);
+        rc = EXIT_FAILED;
+    } else {
+        rc = sum.dropped ? EXIT_FAILED : EXIT_OK;
+    }
+    if (!a->go.quiet)
+        print_summary(&sum, a->llm_spec, a->go.spec.seed, a->go.out, a->price_in, a->price_out,
+                      a->priced);
+    if (a->go.summary_json && write_summary_json(&a->go, &sum, a->llm_spec, a->price_in,
+                                                 a->price_out, a->priced, err) != FG_OK) {
+        cli_report(CMD, err);
+        rc = EXIT_FAILED;
+    }
+    fg_llmgen_summary_free(&sum);
+    return rc;
+}
+
+int cmd_generate_llm(int argc, char **argv)
+{
+    static llm_args a; /* large: not on the stack */
+    llm_parts p;
+    memset(&p, 0, sizeof(p));
+    fg_error err;
+    fg_error_clear(&err);
+    char *body = NULL;
+    int rc = parse_args(&a, argc, argv);
+    if (rc != -1)
+        return rc;
+    if ((rc = prepare_inputs(&a, &p, &err)) != -1 || (rc = load_parts(&a, &p, &err)) != -1)
+        goto cleanup;
+    ui u = {!a.go.quiet && isatty(STDERR_FILENO), a.go.quiet};
     fg_llmgen_options o;
-    memset(&o, 0, sizeof(o));
-    o.engine = engine;
-    o.terms = terms;
-    o.mapper = mapper;
-    o.llm = llm;
-    o.prompts = prompts;
-    o.schema = schema;
-    o.datadir = datadir;
-    o.format = go.format;
-    o.out_dir = go.out;
-    cli_gen_opts_slice(&go, &o.first, &o.count); /* the same slices as the engine path */
-    o.shard_k = go.shard_k;
-    o.shard_n = go.shard_n;
-    o.end = go.spec.end;
-    o.years_of_history = go.spec.years_of_history;
-    o.repair_rounds = repair_rounds;
-    o.max_tokens = lc.max_tokens;
-    o.scenario = scenario;
-    o.max_pending = (size_t)(lc.jobs > 0 ? lc.jobs : 4) * 2;
-    o.on_drop = on_drop;
-    o.progress = on_progress;
-    o.ud = &u;
-
-    if (dry_run) {
+    fill_options(&a, &p, &u, &o);
+    if (a.dry_run) {
+        rc = EXIT_FAILED;
         if (fg_llmgen_dry_run(&o, &body, &err) != FG_OK) {
             cli_report(CMD, &err);
             goto cleanup;
@@ -488,40 +556,9 @@ int cmd_generate_llm(int argc, char **argv)
         rc = EXIT_OK;
         goto cleanup;
     }
-    cli_catch_signals();
-    o.cancel = &cli_cancel;
-    int grc = fg_llmgen_run(&o, &sum, &err);
-    if (u.tty)
-        fprintf(stderr, "\r\033[K");
-    if (grc == FG_ECANCELED) {
-        fprintf(stderr, "fhirgen generate: interrupted after %llu patients; every finished "
-                        "patient is kept\n", (unsigned long long)sum.written);
-        rc = EXIT_INTERRUPTED;
-    } else if (grc != FG_OK) {
-        cli_report(CMD, &err);
-        if (sum.written)
-            fprintf(stderr, "fhirgen generate: %llu patients finished before the failure are "
-                            "kept in %s\n", (unsigned long long)sum.written, go.out);
-        rc = EXIT_FAILED;
-    } else {
-        rc = sum.dropped ? EXIT_FAILED : EXIT_OK;
-    }
-    if (!go.quiet)
-        print_summary(&sum, llm_spec, go.spec.seed, go.out, price_in, price_out, priced);
-    if (go.summary_json &&
-        write_summary_json(&go, &sum, llm_spec, price_in, price_out, priced, &err) != FG_OK) {
-        cli_report(CMD, &err);
-        rc = EXIT_FAILED;
-    }
+    rc = run_and_report(&a, &o, &u, &err);
 cleanup:
-    fg_llmgen_summary_free(&sum);
     free(body);
-    free(scenario_text);
-    json_decref(schema);
-    fg_llm_free(llm);
-    fg_llmgen_prompts_free(prompts);
-    fg_mapper_free(mapper);
-    fg_terminology_free(terms);
-    fg_engine_free(engine);
+    llm_parts_free(&p);
     return rc;
 }

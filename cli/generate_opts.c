@@ -2,12 +2,14 @@
 #include "cli/generate_opts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "fhir/base/fg_files.h"
 #include "generators/engine/fg_engine.h"
 #include "generators/fg_pipeline.h"
 
@@ -195,13 +197,10 @@ void cli_gen_opts_slice(const cli_gen_opts *o, uint64_t *first, uint64_t *count)
 
 int cli_gen_write_summary(const char *path, json_t *root, fg_error *err)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-        return fg_error_set(err, FG_EIO, path, "the summary's file name is too long");
-    if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-        rename(tmp, path) != 0) {
-        unlink(tmp);
-        return fg_error_set(err, FG_EIO, path, "cannot write the summary");
-    }
-    return FG_OK;
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!text)
+        return fg_error_set(err, FG_ENOMEM, path, "cannot write the summary: out of memory");
+    int rc = fg_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
 }

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "fhir/base/fg_buf.h"
@@ -14,6 +12,7 @@
 #include "fhir/term/fg_term.h"
 #include "generators/history/fg_history.h"
 #include "generators/map/fg_mapper.h"
+#include "generators/fg_sink.h"
 
 #define CMD "map"
 
@@ -52,41 +51,6 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int ensure_dir(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0777) != 0 && errno != EEXIST)
-        return -1;
-    return access(tmp, W_OK);
-}
-
-static int write_atomic(const char *path, const char *data, size_t n)
-{
-    char tmp[4200];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-        return -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return -1;
-    int bad = fwrite(data, 1, n, f) != n;
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* The output name of an input: its base name without .json. */
 static void output_name(const char *input, char *out, size_t size)
 {
@@ -99,27 +63,112 @@ static void output_name(const char *input, char *out, size_t size)
         out[n - 5] = 0;
 }
 
+/* What one run of map holds. */
+typedef struct map_run {
+    fg_mapper *mapper;
+    fg_sink *sink; /* with -o, else NULL: standard output */
+    int ndjson;
+    fg_history h;
+    fg_buf buf;
+    fg_buf nd[FG_RT_COUNT];
+    fg_sink_ids ids;
+    int failures;
+} map_run;
+
+/* Read and map input i (path) into m->buf or m->nd; FG_OK or the
+ * input's error (reported). */
+static int map_one(map_run *m, const char *path, fg_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    fg_error_clear(err);
+    if (fg_read_file(path, FG_MAX_HISTORY_BYTES, &text, &len, err) != FG_OK) {
+        cli_report(CMD, err);
+        return err->code ? err->code : FG_EIO;
+    }
+    const char *label = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    int prc = fg_history_parse(&m->h, text, len, label, err);
+    free(text);
+    fg_buf *ndp[FG_RT_COUNT];
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        ndp[t] = &m->nd[t];
+    if (prc == FG_OK) {
+        fg_buf_clear(&m->buf);
+        prc = m->ndjson ? fg_map_ndjson(m->mapper, &m->h, ndp, NULL, err)
+                        : fg_map_bundle(m->mapper, &m->h, &m->buf, NULL, err);
+    }
+    if (prc == FG_OK && m->ndjson && m->sink)
+        prc = fg_sink_ids_add(&m->ids, m->mapper, &m->h, err);
+    if (prc != FG_OK)
+        fprintf(stderr, "fhirgen map: %s: %s%s%s\n", label, err->where, err->where[0] ? ": " : "",
+                err->text);
+    return prc;
+}
+
+/* Hand input i's output to the sink (or standard output); FG_OK, or the
+ * sink's error that ends the run. */
+static int put_one(map_run *m, uint64_t i, const char *path, fg_error *err)
+{
+    if (m->ndjson) {
+        if (!m->sink)
+            return FG_OK; /* written at the end */
+        int rc = fg_sink_put_ndjson(m->sink, i, 1, m->nd, &m->ids, err);
+        for (int t = 0; t < FG_RT_COUNT; t++)
+            fg_buf_clear(&m->nd[t]);
+        fg_sink_ids_clear(&m->ids);
+        return rc;
+    }
+    fg_buf_putc(&m->buf, '\n');
+    if (m->buf.failed)
+        return fg_error_set(err, FG_ENOMEM, path, "out of memory");
+    if (!m->sink) {
+        fwrite(m->buf.data, 1, m->buf.len, stdout);
+        return FG_OK;
+    }
+    char name[1024];
+    output_name(path, name, sizeof(name) - 5);
+    strcat(name, ".json");
+    return fg_sink_put_file(m->sink, i, name, m->buf.data, m->buf.len, err);
+}
+
+/* Map every input; FG_OK, or the sink's error that stopped the run. */
+static int map_all(map_run *m, char **inputs, int n_inputs, fg_error *err)
+{
+    for (int i = 0; i < n_inputs; i++) {
+        int rc = map_one(m, inputs[i], err);
+        if (rc != FG_OK) {
+            m->failures++;
+            for (int t = 0; m->sink && t < FG_RT_COUNT; t++)
+                fg_buf_clear(&m->nd[t]); /* nothing of a failed input goes out */
+            fg_sink_ids_clear(&m->ids);
+            rc = m->sink ? fg_sink_skip(m->sink, (uint64_t)i, 1, err) : FG_OK;
+        } else {
+            rc = put_one(m, (uint64_t)i, inputs[i], err);
+        }
+        if (rc != FG_OK)
+            return rc;
+    }
+    for (int t = 0; m->ndjson && !m->sink && t < FG_RT_COUNT; t++)
+        if (m->nd[t].len)
+            fwrite(m->nd[t].data, 1, m->nd[t].len, stdout);
+    return FG_OK;
+}
+
 int cmd_map(int argc, char **argv)
 {
     const char *out = NULL;
-    int ndjson = 0;
     fg_map_options mo = {"https://fhirgen.example/mrn"};
     int rc = EXIT_FAILED;
     fg_terminology *terms = NULL;
-    fg_mapper *mapper = NULL;
-    fg_history h;
-    fg_history_init(&h);
-    fg_buf buf;
-    fg_buf_init(&buf);
-    fg_buf nd[FG_RT_COUNT];
-    fg_buf *ndp[FG_RT_COUNT];
-    for (int t = 0; t < FG_RT_COUNT; t++) {
-        fg_buf_init(&nd[t]);
-        ndp[t] = &nd[t];
-    }
+    map_run m;
+    memset(&m, 0, sizeof(m));
+    fg_history_init(&m.h);
+    fg_buf_init(&m.buf);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        fg_buf_init(&m.nd[t]);
+    fg_sink_ids_init(&m.ids);
     fg_error err;
     fg_error_clear(&err);
-    int failures = 0;
 
     optind = 1;
     int c;
@@ -128,9 +177,9 @@ int cmd_map(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f':
             if (strcmp(optarg, "bundle") == 0)
-                ndjson = 0;
+                m.ndjson = 0;
             else if (strcmp(optarg, "ndjson") == 0)
-                ndjson = 1;
+                m.ndjson = 1;
             else
                 return cli_usage_error(CMD, "--format: '%s' is not bundle or ndjson", optarg);
             break;
@@ -141,94 +190,47 @@ int cmd_map(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    char dir[4096] = "";
+    char *stdin_only[] = {"-"};
+    char **inputs = optind < argc ? argv + optind : stdin_only;
+    int n_inputs = optind < argc ? argc - optind : 1;
     if (out) {
-        snprintf(dir, sizeof(dir), "%s/%s", out, ndjson ? "ndjson" : "bundles");
-        if (ensure_dir(dir) != 0) {
-            fprintf(stderr, "fhirgen map: %s: cannot create or write the folder: %s\n", dir,
-                    strerror(errno));
-            return EXIT_FAILED;
+        fg_sink_options so = {m.ndjson ? FG_FORMAT_NDJSON : FG_FORMAT_BUNDLE, out, 0,
+                              (uint64_t)n_inputs, 1, 0, 0, NULL, NULL};
+        if (fg_sink_open(&so, &m.sink, &err) != FG_OK) {
+            cli_report(CMD, &err);
+            goto cleanup;
         }
     }
     char tdir[4096];
     if (!fg_data_path("terminology", tdir, sizeof(tdir)) ||
         fg_terminology_load(tdir, &terms, &err) != FG_OK ||
-        fg_mapper_new(terms, &mo, &mapper, &err) != FG_OK) {
+        fg_mapper_new(terms, &mo, &m.mapper, &err) != FG_OK) {
         cli_report(CMD, &err);
         goto cleanup;
     }
-
-    char *stdin_only[] = {"-"};
-    char **inputs = optind < argc ? argv + optind : stdin_only;
-    int n_inputs = optind < argc ? argc - optind : 1;
-    for (int i = 0; i < n_inputs; i++) {
-        const char *path = inputs[i];
-        char *text = NULL;
-        size_t len = 0;
-        fg_error_clear(&err);
-        if (fg_read_file(path, FG_MAX_HISTORY_BYTES, &text, &len, &err) != FG_OK) {
-            cli_report(CMD, &err);
-            failures++;
-            continue;
-        }
-        const char *label = strcmp(path, "-") == 0 ? "<stdin>" : path;
-        int prc = fg_history_parse(&h, text, len, label, &err);
-        free(text);
-        if (prc == FG_OK) {
-            fg_buf_clear(&buf);
-            prc = ndjson ? fg_map_ndjson(mapper, &h, ndp, NULL, &err)
-                         : fg_map_bundle(mapper, &h, &buf, NULL, &err);
-        }
-        if (prc != FG_OK) {
-            fprintf(stderr, "fhirgen map: %s: %s%s%s\n", label, err.where,
-                    err.where[0] ? ": " : "", err.text);
-            failures++;
-            continue;
-        }
-        if (ndjson)
-            continue;
-        fg_buf_putc(&buf, '\n');
-        if (!out) {
-            fwrite(buf.data, 1, buf.len, stdout);
-        } else {
-            char name[1024], path_out[4096 + 1100];
-            output_name(path, name, sizeof(name));
-            snprintf(path_out, sizeof(path_out), "%s/%s.json", dir, name);
-            if (write_atomic(path_out, buf.data, buf.len) != 0) {
-                fprintf(stderr, "fhirgen map: %s: write failed: %s\n", path_out, strerror(errno));
-                failures++;
-            }
-        }
-    }
-    if (ndjson) {
-        for (int t = 0; t < FG_RT_COUNT; t++) {
-            if (!nd[t].len)
-                continue;
-            if (!out) {
-                fwrite(nd[t].data, 1, nd[t].len, stdout);
-                continue;
-            }
-            char path_out[4096 + 64];
-            snprintf(path_out, sizeof(path_out), "%s/%s.ndjson", dir, fg_rtype_name((fg_rtype)t));
-            if (write_atomic(path_out, nd[t].data, nd[t].len) != 0) {
-                fprintf(stderr, "fhirgen map: %s: write failed: %s\n", path_out, strerror(errno));
-                failures++;
-            }
-        }
+    int src = map_all(&m, inputs, n_inputs, &err);
+    fg_error cerr;
+    int crc = fg_sink_close(m.sink, src == FG_OK, NULL, &cerr);
+    m.sink = NULL;
+    if (src != FG_OK || crc != FG_OK) {
+        cli_report(CMD, src != FG_OK ? &err : &cerr);
+        goto cleanup;
     }
     if (fflush(stdout) != 0) {
         fprintf(stderr, "fhirgen map: writing to standard output failed: %s\n", strerror(errno));
-        failures++;
+        m.failures++;
     }
-    if (failures)
-        fprintf(stderr, "fhirgen map: %d of %d inputs failed\n", failures, n_inputs);
-    rc = failures ? EXIT_FAILED : EXIT_OK;
+    if (m.failures)
+        fprintf(stderr, "fhirgen map: %d of %d inputs failed\n", m.failures, n_inputs);
+    rc = m.failures ? EXIT_FAILED : EXIT_OK;
 cleanup:
+    fg_sink_close(m.sink, 0, NULL, NULL);
     for (int t = 0; t < FG_RT_COUNT; t++)
-        fg_buf_free(&nd[t]);
-    fg_buf_free(&buf);
-    fg_history_free(&h);
-    fg_mapper_free(mapper);
+        fg_buf_free(&m.nd[t]);
+    fg_sink_ids_free(&m.ids);
+    fg_buf_free(&m.buf);
+    fg_history_free(&m.h);
+    fg_mapper_free(m.mapper);
     fg_terminology_free(terms);
     return rc;
 }

@@ -164,10 +164,8 @@ static void validate_slot(const fg_validator *v, fg_arena *scratch, slot *s)
             continue;
         fg_error err;
         fg_error_clear(&err);
-        if (fg_validate_bytes_arena(v, scratch, s->buf + it->off, it->len, &it->issues, &err) !=
-                FG_OK ||
-            cli_issue_flags(&it->issues) != FG_OK)
-            it->failed = 1;
+        int rc = fg_validate_bytes_arena(v, scratch, s->buf + it->off, it->len, &it->issues, &err);
+        it->failed = rc != FG_OK || cli_issue_flags(&it->issues) != FG_OK;
     }
 }
 

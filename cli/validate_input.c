@@ -4,7 +4,6 @@
  * that grows only to the longest line, so an NDJSON file of any size is
  * read in bounded memory.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "fhir/base/fg_files.h"
 
 /* ---- inputs ---- */
 
@@ -38,59 +38,45 @@ int cli_ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* What cli_walk_dir's callbacks share: the list and how the walk went
+ * (0 fine, 1 a folder skipped, -1 out of memory). */
+typedef struct walk_state {
+    cli_input_list *l;
+    int bad;
+} walk_state;
+
+static int take_input(void *ud, const char *path, const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    walk_state *w = ud;
+    (void)name;
+    if (cli_input_push(w->l, path) != 0) {
+        w->bad = -1;
+        return FG_ENOMEM;
+    }
+    return FG_OK;
+}
+
+/* A folder that cannot be read is named and skipped. */
+static int skip_folder(void *ud, const fg_error *e)
+{
+    walk_state *w = ud;
+    fprintf(stderr, "fhirgen validate: %s: %s%s\n", e->where, e->text,
+            e->code == FG_ELIMIT ? "; skipped" : "");
+    if (w->bad == 0)
+        w->bad = 1;
+    return FG_OK;
 }
 
 int cli_walk_dir(cli_input_list *l, const char *dir, int depth)
 {
-    if (depth > 64) {
-        fprintf(stderr, "fhirgen validate: %s: folders nested deeper than 64 levels; skipped\n",
-                dir);
-        return 1;
-    }
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "fhirgen validate: %s: cannot open the folder: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    cli_input_list here = {0};
-    int bad = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[4096];
-        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
-            continue;
-        if (cli_input_push(&here, path) != 0) {
-            bad = -1;
-            break;
-        }
-    }
-    closedir(d);
-    qsort(here.names, here.count, sizeof(char *), cmp_names);
-    for (size_t i = 0; i < here.count; i++) {
-        struct stat st;
-        const char *p = here.names[i];
-        if (bad >= 0 && stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) {
-                int r = cli_walk_dir(l, p, depth + 1);
-                if (r < 0)
-                    bad = -1;
-                else if (r > 0 && bad == 0)
-                    bad = 1;
-            } else if (S_ISREG(st.st_mode) &&
-                       (cli_ends_with(p, ".json") || cli_ends_with(p, ".ndjson"))) {
-                if (cli_input_push(l, p) != 0)
-                    bad = -1;
-            }
-        }
-        free(here.names[i]);
-    }
-    free(here.names);
-    return bad;
+    static const char *const suffixes[] = {".json", ".ndjson", NULL};
+    fg_walk_options wo = {FG_WALK_FILES | FG_WALK_RECURSE, suffixes, 0, 64 - depth, skip_folder};
+    walk_state w = {l, 0};
+    fg_error err;
+    int rc = fg_walk(dir, &wo, take_input, &w, &err);
+    if (rc == FG_ENOMEM)
+        return -1;
+    return rc != FG_OK && w.bad == 0 ? 1 : w.bad;
 }
 
 /* ---- a bounded line and file reader ---- */

@@ -12,8 +12,10 @@
  *   ndjson/<Type>.ndjson              bulk-data style, one file per type
  *                                     (<Type>.shard-<k>-of-<n>.ndjson when sharded)
  *   histories/patient-<index>.json    history documents
- * Every file is written under a temporary name and renamed when complete;
- * a failed or interrupted run removes its temporary files.
+ * The files are written by a sink (fg_sink.h), whose rules hold: every
+ * file under a temporary name, renamed when complete; a failed or
+ * interrupted run removes its temporary files and leaves no NDJSON file;
+ * shared resources listed once per NDJSON file.
  */
 #ifndef FG_PIPELINE_H
 #define FG_PIPELINE_H
@@ -24,17 +26,12 @@
 
 #include "fhir/base/fg_error.h"
 #include "generators/engine/fg_engine.h"
+#include "generators/fg_sink.h"
 #include "generators/map/fg_mapper.h"
 
 /* Limits of one run. A value that would cross one is refused with FG_ELIMIT. */
 #define FG_MAX_PATIENTS 100000000LL /* -n per run */
 #define FG_MAX_JOBS 256             /* worker threads */
-
-typedef enum fg_format {
-    FG_FORMAT_BUNDLE = 0,
-    FG_FORMAT_NDJSON = 1,
-    FG_FORMAT_HISTORY = 2,
-} fg_format;
 
 typedef struct fg_progress {
     uint64_t done;      /* patients finished */
@@ -62,6 +59,12 @@ typedef struct fg_pipeline_options {
      * A return other than FG_OK fails the run with err. */
     int (*check)(void *ud, uint64_t index, const char *json, size_t len, fg_error *err);
     void *check_ud;
+    /* Bundle and history formats: called with each patient's file once it
+     * is renamed into place, in index order, from a worker thread, one call
+     * at a time. It may block to hold the workers back; it must not take
+     * long otherwise. May be NULL. */
+    void (*on_file)(void *ud, uint64_t index, const char *path);
+    void *on_file_ud;
 } fg_pipeline_options;
 
 typedef struct fg_run_summary {
@@ -82,8 +85,5 @@ typedef struct fg_run_summary {
  * patient and why). */
 int fg_pipeline_run(const fg_engine *e, const fg_mapper *m, const fg_pipeline_options *o,
                     fg_run_summary *summary, fg_error *err);
-
-/* The file names of the layout above, for callers and tests. */
-const char *fg_format_name(fg_format f);
 
 #endif

@@ -9,13 +9,13 @@
  * the compact core (data/r4core) provides it.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fhir/base/fg_files.h"
 #include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
@@ -55,30 +55,43 @@ static int version_cmp(const char *a, const char *b)
     return 0;
 }
 
+/* The search of highest_version, run by fg_walk over the cache's folders. */
+typedef struct version_search {
+    const char *name;
+    size_t nlen;
+    char *out;
+    size_t size;
+    int found;
+} version_search;
+
+static int consider_version(void *ud, const char *path, const char *entry)
+{
+    version_search *vs = ud;
+    (void)path;
+    if (strncmp(entry, vs->name, vs->nlen) != 0 || entry[vs->nlen] != '#')
+        return FG_OK;
+    const char *v = entry + vs->nlen + 1;
+    if (!*v || strlen(v) >= vs->size)
+        return FG_OK;
+    if (!vs->found || version_cmp(v, vs->out) > 0) {
+        strcpy(vs->out, v);
+        vs->found = 1;
+    }
+    return FG_OK;
+}
+
 /* The highest version of `name` in the cache, into out. FG_ENOTFOUND when
  * there is none, FG_ENOMEM when the cache cannot be listed for want of
  * memory. */
 static int highest_version(const char *cache, const char *name, char *out, size_t size)
 {
-    DIR *d = opendir(cache);
-    if (!d)
-        return errno == ENOMEM ? FG_ENOMEM : FG_ENOTFOUND;
-    size_t nlen = strlen(name);
-    int found = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (strncmp(de->d_name, name, nlen) != 0 || de->d_name[nlen] != '#')
-            continue;
-        const char *v = de->d_name + nlen + 1;
-        if (!*v || strlen(v) >= size)
-            continue;
-        if (!found || version_cmp(v, out) > 0) {
-            strcpy(out, v);
-            found = 1;
-        }
-    }
-    closedir(d);
-    return found ? FG_OK : FG_ENOTFOUND;
+    version_search vs = {name, strlen(name), out, size, 0};
+    fg_walk_options wo = {.flags = FG_WALK_FOLDERS};
+    fg_error e;
+    int rc = fg_walk(cache, &wo, consider_version, &vs, &e);
+    if (rc == FG_ENOMEM)
+        return FG_ENOMEM;
+    return vs.found ? FG_OK : FG_ENOTFOUND;
 }
 
 static int is_dir(const char *path)

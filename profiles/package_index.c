@@ -9,7 +9,6 @@
  * StructureDefinition, ValueSet and CodeSystem files are then added to the
  * registry; with an index, other files are not even opened.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fhir/base/fg_files.h"
 #include "profiles/fg_registry.h"
 #include "profiles/registry_private.h"
 
@@ -51,11 +51,6 @@ static int push_entry(fg_registry *reg, const char *package, const fg_jv *src,
     if (!e->filename || fgr_vec_push(&reg->pkg_index, e) != FG_OK)
         return FG_ENOMEM;
     return FG_OK;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* ---- trimming what the registry never reads ---- */
@@ -333,38 +328,39 @@ static int add_parsed(fg_registry *reg, parse_set *ps, const char *package, int 
     return FG_OK;
 }
 
+/* fg_walk's callback of load_unindexed: every *.json but package.json. */
+static int push_unindexed(void *ud, const char *path, const char *name)
+{
+    (void)path;
+    if (strcmp(name, "package.json") == 0)
+        return FG_OK;
+    return parse_set_push(ud, name);
+}
+
 /* Without .index.json: every *.json of the folder, sorted by name. */
 static int load_unindexed(fg_registry *reg, const char *pkgdir, const char *package,
                           fg_error *err)
 {
     parse_set ps = {.dir = pkgdir};
-    int rc = FG_OK;
-    DIR *d = opendir(pkgdir);
-    if (!d)
-        return errno == ENOMEM ? fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory")
-                               : fg_error_set(err, FG_EIO, pkgdir, "cannot list the package folder");
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t len = strlen(de->d_name);
-        if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 ||
-            strcmp(de->d_name, "package.json") == 0)
-            continue;
-        if ((rc = parse_set_push(&ps, de->d_name)) != FG_OK) {
-            rc = rc == FG_ELIMIT ? fg_error_set(err, FG_ELIMIT, pkgdir,
-                                                "more than %d files in one package",
-                                                FG_MAX_PACKAGE_FILES)
-                                 : fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
-            goto cleanup;
-        }
-    }
-    qsort(ps.names, ps.n, sizeof *ps.names, cmp_str);
+    static const char *const suffixes[] = {".json", NULL};
+    fg_walk_options wo = {.suffixes = suffixes};
+    fg_error werr;
+    int rc = fg_walk(pkgdir, &wo, push_unindexed, &ps, &werr);
+    if (rc == FG_ELIMIT)
+        rc = fg_error_set(err, FG_ELIMIT, pkgdir, "more than %d files in one package",
+                          FG_MAX_PACKAGE_FILES);
+    else if (rc == FG_ENOMEM)
+        rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
+    else if (rc != FG_OK)
+        rc = fg_error_set(err, FG_EIO, pkgdir, "cannot list the package folder");
+    if (rc != FG_OK)
+        goto cleanup;
     if (parse_all(reg, &ps) != FG_OK) {
         rc = fg_error_set(err, FG_ENOMEM, pkgdir, "out of memory");
         goto cleanup;
     }
     rc = add_parsed(reg, &ps, package, 1, err);
 cleanup:
-    closedir(d);
     parse_set_free(&ps);
     return rc;
 }

@@ -16,7 +16,6 @@
  */
 #include "fhir/term/fg_term.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "fhir/base/fg_arena.h"
+#include "fhir/base/fg_files.h"
 #include "fhir/base/fg_tsv.h"
 
 #define TERM_MAX_FILES 256
@@ -186,56 +186,49 @@ static int cmp_disp(const void *a, const void *b)
     return c;
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-    size_t n = strlen(s), m = strlen(suf);
-    return n >= m && strcmp(s + n - m, suf) == 0;
-}
+/* The *.tsv names of a terminology folder, collected by fg_walk. */
+typedef struct tsv_names {
+    char **v;
+    size_t n;
+    const char *dir;
+    fg_error *err;
+} tsv_names;
 
-static int cmp_str(const void *a, const void *b)
+static int add_tsv(void *ud, const char *path, const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    tsv_names *l = ud;
+    (void)path;
+    if (l->n >= TERM_MAX_FILES)
+        return fg_error_set(l->err, FG_ELIMIT, l->dir, "more than %d terminology files",
+                            TERM_MAX_FILES);
+    char **nv = realloc(l->v, (l->n + 1) * sizeof(char *));
+    if (!nv)
+        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+    l->v = nv;
+    if (!(nv[l->n] = strdup(name)))
+        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+    l->n++;
+    return FG_OK;
 }
 
 /* The sorted list of *.tsv names of dir into *names (each malloc'd). */
 static int list_tsv(const char *dir, char ***names, size_t *n, fg_error *err)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the terminology folder");
-    char **v = NULL;
-    size_t cnt = 0;
-    int rc = FG_OK;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || !has_suffix(de->d_name, ".tsv"))
-            continue;
-        if (cnt >= TERM_MAX_FILES) {
-            rc = fg_error_set(err, FG_ELIMIT, dir, "more than %d terminology files",
-                              TERM_MAX_FILES);
-            goto cleanup;
-        }
-        char **nv = realloc(v, (cnt + 1) * sizeof(char *));
-        if (!nv || !(nv[cnt] = strdup(de->d_name))) {
-            if (nv)
-                v = nv;
-            rc = fg_error_set(err, FG_ENOMEM, dir, "out of memory");
-            goto cleanup;
-        }
-        v = nv;
-        cnt++;
+    static const char *const suffixes[] = {".tsv", NULL};
+    fg_walk_options wo = {.suffixes = suffixes};
+    tsv_names l = {NULL, 0, dir, err};
+    int rc = fg_walk(dir, &wo, add_tsv, &l, err);
+    if (rc == FG_ENOTFOUND || rc == FG_EIO)
+        fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the terminology folder");
+    if (rc != FG_OK) {
+        for (size_t i = 0; i < l.n; i++)
+            free(l.v[i]);
+        free(l.v);
+        return rc == FG_EIO ? FG_ENOTFOUND : rc;
     }
-    qsort(v, cnt, sizeof(char *), cmp_str);
-    *names = v;
-    *n = cnt;
-    v = NULL;
-    cnt = 0;
-cleanup:
-    for (size_t i = 0; i < cnt; i++)
-        free(v[i]);
-    free(v);
-    closedir(d);
-    return rc;
+    *names = l.v;
+    *n = l.n;
+    return FG_OK;
 }
 
 int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)

@@ -6,13 +6,14 @@
  * A bad module is rejected with its file and the path of the bad member:
  * `data/conditions/asthma.json: labs[1].term.code: ...`.
  */
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "generators/engine/engine_module.h"
 #include "generators/engine/engine_private.h"
 
@@ -554,44 +555,52 @@ void eng_modules_free(struct eng_modules *m)
     free(m);
 }
 
+/* The *.json names of the module folder, collected by fg_walk. */
+typedef struct module_names {
+    char **v;
+    size_t n;
+    const char *dir;
+    fg_error *err;
+} module_names;
+
+static int add_module_name(void *ud, const char *path, const char *name)
+{
+    module_names *l = ud;
+    (void)path;
+    if (l->n >= FG_MAX_MODULES)
+        return fg_error_set(l->err, FG_ELIMIT, l->dir, "more than FG_MAX_MODULES (%d) modules",
+                            FG_MAX_MODULES);
+    char **nn = realloc(l->v, (l->n + 1) * sizeof(*nn));
+    if (!nn)
+        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+    l->v = nn;
+    if (!(nn[l->n] = strdup(name)))
+        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+    l->n++;
+    return FG_OK;
+}
+
 int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_modules **out,
                      fg_error *err)
 {
     struct eng_modules *ms = calloc(1, sizeof(*ms));
-    DIR *d = NULL;
     char **names = NULL;
     size_t n_names = 0;
     int rc = FG_OK;
     if (!ms)
         return fg_error_set(err, FG_ENOMEM, dir, "out of memory");
-    d = opendir(dir);
-    if (!d) {
+    static const char *const suffixes[] = {".json", NULL};
+    fg_walk_options wo = {.suffixes = suffixes};
+    module_names l = {NULL, 0, dir, err};
+    rc = fg_walk(dir, &wo, add_module_name, &l, err);
+    names = l.v;
+    n_names = l.n;
+    if (rc == FG_ENOTFOUND || rc == FG_EIO) {
         rc = fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the condition module folder");
         goto cleanup;
     }
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
-            continue;
-        if (n_names >= FG_MAX_MODULES) {
-            rc = fg_error_set(err, FG_ELIMIT, dir, "more than FG_MAX_MODULES (%d) modules",
-                              FG_MAX_MODULES);
-            goto cleanup;
-        }
-        char **nn = realloc(names, (n_names + 1) * sizeof(*names));
-        if (!nn) {
-            rc = fg_error_set(err, FG_ENOMEM, dir, "out of memory");
-            goto cleanup;
-        }
-        names = nn;
-        if (!(names[n_names] = strdup(de->d_name))) {
-            rc = fg_error_set(err, FG_ENOMEM, dir, "out of memory");
-            goto cleanup;
-        }
-        n_names++;
-    }
-    qsort(names, n_names, sizeof(*names), cmp_name);
+    if (rc != FG_OK)
+        goto cleanup;
     ms->mods = calloc(n_names ? n_names : 1, sizeof(*ms->mods));
     ms->docs = calloc(n_names ? n_names : 1, sizeof(*ms->docs));
     ms->sorted = calloc(n_names ? n_names : 1, sizeof(*ms->sorted));
@@ -635,8 +644,6 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
     *out = ms;
     ms = NULL;
 cleanup:
-    if (d)
-        closedir(d);
     for (size_t i = 0; i < n_names; i++)
         free(names[i]);
     free(names);

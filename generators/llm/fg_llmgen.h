@@ -11,8 +11,9 @@
  * the terminology tables and checked for coherence; findings go back to the
  * model in a repair round (at most repair_rounds), and a patient that still
  * fails is dropped and reported, never written. Good patients are mapped to
- * FHIR and written as the engine path writes them (temporary name, then
- * rename), so an interrupted run keeps every finished patient.
+ * FHIR and written through the same sink as the engine path (fg_sink.h):
+ * an interrupted or failed run keeps every finished patient's bundle or
+ * history file, and writes no NDJSON file (the cache makes a rerun cheap).
  *
  * The requests go through one fg_llm client (fg_llm.h), which the caller
  * owns and configures (protocol, model, jobs, rate, cache).
@@ -111,7 +112,7 @@ int fg_llmgen_dry_run(const fg_llmgen_options *o, char **body, fg_error *err);
 /* Make patients [first, first+count). sum (required) is filled with what
  * was done, also on failure. Returns FG_OK when the run went through (even
  * with dropped patients: see sum->dropped), FG_ECANCELED when *cancel was
- * raised (finished patients are kept), or the error that stopped the run
+ * raised (finished bundle and history files are kept), or the error that stopped the run
  * (err says what and where: an unreachable endpoint, a rejected key, an
  * unknown model, I/O). */
 int fg_llmgen_run(const fg_llmgen_options *o, fg_llmgen_summary *sum, fg_error *err);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "fhir/base/fg_sha256.h"
 #include "fhir/json/fg_jw.h"
 #include "generators/llm/fg_llm.h"
@@ -30,28 +31,11 @@ void llm_cache_key(const char *url, const char *body, size_t len, char hex[65])
     fg_sha256_hexv(parts, sizeof(parts) / sizeof(parts[0]), hex);
 }
 
-static int mkdirs(const char *dir)
-{
-    char p[4096];
-    if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-        return -1;
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *s = '/';
-    }
-    return mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 int llm_cache_prepare(const char *dir, fg_error *err)
 {
-    struct stat st;
-    if (mkdirs(dir) != 0 || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return fg_error_set(err, FG_EUSAGE, dir, "cannot create the cache folder: %s",
-                            strerror(errno ? errno : ENOTDIR));
+    fg_error e;
+    if (fg_mkdirs(dir, &e) != FG_OK)
+        return fg_error_set(err, FG_EUSAGE, dir, "cannot create the cache folder: %s", e.text);
     return FG_OK;
 }
 
@@ -105,10 +89,9 @@ int llm_cache_put(const char *dir, const char *hex, const char *body, size_t len
                   const char *text, size_t text_len, long tokens_in, long tokens_out,
                   const char *model, fg_error *err)
 {
-    char path[4200], tmp[4300], sub[4200];
+    char path[4200], sub[4200];
     int rc = FG_EIO;
     char *s = NULL;
-    FILE *f = NULL;
     json_t *req = json_loadb(body, len, 0, NULL);
     json_t *root = NULL;
     if (!req)
@@ -121,34 +104,19 @@ int llm_cache_put(const char *dir, const char *hex, const char *body, size_t len
         goto cleanup;
     }
     snprintf(sub, sizeof(sub), "%s/%.2s", dir, hex);
-    if (entry_path(dir, hex, path, sizeof(path)) != 0 ||
-        snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
+    if (entry_path(dir, hex, path, sizeof(path)) != 0) {
         rc = fg_error_set(err, FG_EIO, dir, "the cache path is too long");
         goto cleanup;
     }
-    int fd = -1;
-    if (mkdirs(sub) != 0 || (fd = mkstemp(tmp)) < 0 || !(f = fdopen(fd, "w"))) {
-        rc = fg_error_set(err, FG_EIO, sub, "cannot write to the cache: %s", strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        goto cleanup;
-    }
-    fchmod(fd, 0644); /* mkstemp makes it 0600; entries are plain data */
     size_t n = strlen(s);
-    int bad = fwrite(s, 1, n, f) != n || fputc('\n', f) == EOF;
-    bad |= fclose(f) != 0;
-    f = NULL;
-    if (bad || rename(tmp, path) != 0) {
-        rc = fg_error_set(err, FG_EIO, path, "cannot write to the cache: %s", strerror(errno));
-        unlink(tmp);
+    s[n] = '\n'; /* the entry ends with a newline: the dump's NUL becomes it */
+    fg_error e;
+    if (fg_mkdirs(sub, &e) != FG_OK || fg_write_file_atomic(path, s, n + 1, &e) != FG_OK) {
+        rc = fg_error_set(err, FG_EIO, e.where, "cannot write to the cache: %s", e.text);
         goto cleanup;
     }
     rc = FG_OK;
 cleanup:
-    if (f)
-        fclose(f);
     free(s);
     json_decref(root);
     return rc;

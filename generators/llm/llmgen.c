@@ -7,19 +7,17 @@
  * (llmgen_check); findings send a repair request with the exact errors, up
  * to repair_rounds of them; an answer cut at the token budget is asked
  * again once with twice the budget; a refusal is counted and never parsed.
- * A good answer is mapped and written at once under a temporary name, then
- * renamed, so a run stopped at any point keeps every finished patient and
- * nothing half-written. A transport failure, a rejected key or an unknown
- * model stops the run: every later request would fail the same way.
+ * A good answer is mapped and handed to the sink (fg_sink.h) at once: a
+ * bundle or history file is renamed into place as soon as it is complete,
+ * so a run stopped at any point keeps every finished patient's file and
+ * nothing half-written; NDJSON files appear only when the run succeeds. A
+ * transport failure, a rejected key or an unknown model stops the run: every
+ * later request would fail the same way.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "generators/llm/llmgen_private.h"
 
@@ -49,8 +47,8 @@ typedef struct run {
     fg_findings f;
     fg_buf out, errors;
     fg_buf nd[FG_RT_COUNT]; /* one patient's NDJSON lines per type */
-    llmgen_ndjson *ndjson;  /* NDJSON output, or NULL */
-    char dir[4096];
+    fg_sink_ids ids;        /* and the ids of its shared resources */
+    fg_sink *sink;
     int stop_rc;
     fg_error stop_err;
 } run;
@@ -80,44 +78,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int make_dir(const char *path, fg_error *err)
-{
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
-        return fg_error_set(err, FG_EIO, path, "cannot create the folder: %s", strerror(errno));
-    return FG_OK;
-}
-
-/* Write data to dir/name through dir/.name.tmp and a rename. */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t n,
-                        fg_error *err)
-{
-    char tmp[4352], path[4352];
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0)
-        return fg_error_set(err, FG_EIO, tmp, "cannot create: %s", strerror(errno));
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, data + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return fg_error_set(err, FG_EIO, tmp, "cannot write: %s", strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return fg_error_set(err, FG_EIO, path, "cannot write: %s", strerror(e));
-    }
-    return FG_OK;
 }
 
 static slot *find_slot(run *r, uint64_t index)
@@ -164,7 +124,7 @@ static int on_more(void *ctx)
     run *r = ctx;
     if (r->stop_rc || r->next >= r->o->count || (r->o->cancel && *r->o->cancel))
         return 1;
-    if (r->ndjson && !llmgen_ndjson_room(r->ndjson, r->o->first + r->next))
+    if (!fg_sink_room(r->sink, r->o->first + r->next))
         return 0; /* an earlier patient holds the NDJSON files back: asked again shortly */
     slot *s = NULL;
     for (size_t i = 0; i < r->n_slots && !s; i++)
@@ -202,8 +162,7 @@ static int drop(run *r, slot *s, const char *reason, const char *errors)
 {
     int rc = FG_OK;
     r->sum->dropped++;
-    if (r->ndjson)
-        rc = llmgen_ndjson_put(r->ndjson, s->index, NULL, &r->stop_err);
+    rc = fg_sink_skip(r->sink, s->index, 1, &r->stop_err);
     if (r->o->on_drop)
         r->o->on_drop(r->o->ud, s->index, reason, errors ? errors : "");
     if (r->sum->drops && json_array_size(r->sum->drops) < FG_MAX_LLM_DROPS_KEPT) {
@@ -260,14 +219,16 @@ static int write_patient(run *r, slot *s, fg_error *err)
     }
     int rc;
     if (o->format == FG_FORMAT_NDJSON) {
-        if ((rc = llmgen_ndjson_put(r->ndjson, s->index, r->nd, err)) != FG_OK)
+        fg_sink_ids_clear(&r->ids);
+        if ((rc = fg_sink_ids_add(&r->ids, o->mapper, &r->ans, err)) != FG_OK ||
+            (rc = fg_sink_put_ndjson(r->sink, s->index, 1, r->nd, &r->ids, err)) != FG_OK)
             return rc;
     } else {
         fg_buf_putc(&r->out, '\n');
-        if ((rc = write_atomic(r->dir, name, r->out.data, r->out.len, err)) != FG_OK)
+        if (r->out.failed)
+            return fg_error_set(err, FG_ENOMEM, name, "out of memory");
+        if ((rc = fg_sink_put_file(r->sink, s->index, NULL, r->out.data, r->out.len, err)))
             return rc;
-        r->sum->bytes += r->out.len;
-        r->sum->files++;
     }
     for (int t = 0; t < FG_RT_COUNT; t++) {
         r->sum->resources[t] += st.resources[t];
@@ -405,6 +366,7 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
     fg_buf_init(&r->errors);
     for (int t = 0; t < FG_RT_COUNT; t++)
         fg_buf_init(&r->nd[t]);
+    fg_sink_ids_init(&r->ids);
     if (!o->engine || !o->terms || !o->llm || !o->prompts || !o->out_dir ||
         (o->format != FG_FORMAT_HISTORY && !o->mapper))
         return fg_error_set(err, FG_EUSAGE, "llm", "engine, terminology, client, prompts, "
@@ -419,17 +381,11 @@ static int run_setup(run *r, const fg_llmgen_options *o, fg_llmgen_summary *sum,
         return fg_error_set(err, FG_ENOMEM, "llm", "out of memory");
     for (size_t i = 0; i < r->n_slots; i++)
         llmgen_skel_init(&r->slots[i].skel);
-    snprintf(r->dir, sizeof(r->dir), "%s/%s", o->out_dir,
-             o->format == FG_FORMAT_HISTORY  ? "histories"
-             : o->format == FG_FORMAT_NDJSON ? "ndjson"
-                                             : "bundles");
-    if ((rc = make_dir(o->out_dir, err)) || (rc = make_dir(r->dir, err)))
-        return rc;
-    if (o->format == FG_FORMAT_NDJSON &&
-        (rc = llmgen_ndjson_open(r->dir, o->first, 4 * r->n_slots, o->shard_k, o->shard_n,
-                                 &r->ndjson, err)) != FG_OK)
-        return rc;
-    return FG_OK;
+    /* NDJSON waits for every earlier patient: at most four times the
+     * patients in flight are let ahead of the first unfinished one. */
+    fg_sink_options so = {o->format, o->out_dir, o->first, o->count, 4 * r->n_slots,
+                          o->shard_k, o->shard_n, NULL, NULL};
+    return fg_sink_open(&so, &r->sink, err);
 }
 
 static void run_free(run *r)
@@ -446,6 +402,28 @@ static void run_free(run *r)
     fg_buf_free(&r->errors);
     for (int t = 0; t < FG_RT_COUNT; t++)
         fg_buf_free(&r->nd[t]);
+    fg_sink_ids_free(&r->ids);
+}
+
+/* Close the sink after a run that ended with rc; the summary counts what
+ * it wrote (shared resources written before are not counted again). */
+static int close_sink(run *r, int rc, fg_llmgen_summary *sum, fg_error *err)
+{
+    fg_sink_stats st;
+    fg_error cerr;
+    int crc = fg_sink_close(r->sink, rc == FG_OK, &st, &cerr);
+    r->sink = NULL;
+    if (crc != FG_OK && rc == FG_OK) {
+        rc = crc;
+        *err = cerr;
+    }
+    sum->files = st.files;
+    sum->bytes = st.bytes;
+    for (int t = 0; t < FG_RT_COUNT; t++) {
+        sum->resources[t] -= st.skipped[t];
+        sum->resources_total -= st.skipped[t];
+    }
+    return rc;
 }
 
 int fg_llmgen_run(const fg_llmgen_options *o, fg_llmgen_summary *sum, fg_error *err)
@@ -464,15 +442,8 @@ int fg_llmgen_run(const fg_llmgen_options *o, fg_llmgen_summary *sum, fg_error *
                 err->code = rc;
         }
     }
-    if (r.ndjson) { /* every finished patient is kept, whatever stopped the run */
-        fg_error cerr;
-        int crc = llmgen_ndjson_close(r.ndjson, 1, &sum->files, &sum->bytes, &cerr);
-        r.ndjson = NULL;
-        if (crc != FG_OK && rc == FG_OK) {
-            rc = crc;
-            *err = cerr;
-        }
-    }
+    if (r.sink) /* finished patients' files stay; NDJSON only for a run that went through */
+        rc = close_sink(&r, rc, sum, err);
     fg_llm_get_stats(o->llm, &sum->llm);
     sum->seconds = now_seconds() - t0;
     run_free(&r);

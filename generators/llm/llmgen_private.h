@@ -15,6 +15,7 @@
 #include "validators/fg_plausibility.h"
 #include "generators/llm/fg_ground.h"
 #include "generators/llm/fg_llmgen.h"
+#include "generators/fg_sink.h"
 
 /* One patient's skeleton: the engine's history (demographics and care
  * team, borrowed by the merged answer) and its chronic conditions. */
@@ -72,26 +73,5 @@ int llmgen_prompt_repair(const fg_llmgen_prompts *p, const llmgen_skel *s, const
 int llmgen_check(const fg_terminology *terms, const fg_plausibility_rules *rules,
                  const llmgen_skel *s, const char *text, size_t len, fg_history *ans,
                  fg_findings *f, fg_error *err);
-
-/* NDJSON output in patient order (llmgen_ndjson.c). */
-typedef struct llmgen_ndjson llmgen_ndjson;
-
-/* Files under dir (an existing folder) for patients from `first`, holding
- * at most `window` finished patients ahead of the first unfinished one. */
-int llmgen_ndjson_open(const char *dir, uint64_t first, size_t window, int shard_k, int shard_n,
-                       llmgen_ndjson **out, fg_error *err);
-
-/* 1 when patient index may start (its place in the window is free). */
-int llmgen_ndjson_room(const llmgen_ndjson *n, uint64_t index);
-
-/* Patient index is finished: its lines per resource type (the buffers are
- * taken and left empty), or NULL when it was dropped. Lines are written
- * when every earlier patient is finished. */
-int llmgen_ndjson_put(llmgen_ndjson *n, uint64_t index, fg_buf *bufs, fg_error *err);
-
-/* Write what is held (keep) and rename the files into place, or remove
- * them (!keep); adds the files and bytes written. Frees n; accepts NULL. */
-int llmgen_ndjson_close(llmgen_ndjson *n, int keep, uint64_t *files, uint64_t *bytes,
-                        fg_error *err);
 
 #endif

@@ -73,4 +73,16 @@ int fg_map_bundle(const fg_mapper *m, const fg_history *h, fg_buf *out, fg_map_s
 int fg_map_ndjson(const fg_mapper *m, const fg_history *h, fg_buf *out[FG_RT_COUNT],
                   fg_map_stats *stats, fg_error *err);
 
+/* Bytes of a resource id as the mapper makes them: a lower-case UUID and
+ * its NUL. */
+#define FG_MAP_ID_SIZE 37
+
+/* The id fg_map_bundle and fg_map_ndjson give h's i-th shared resource of
+ * type t: FG_RT_ORGANIZATION (h->organizations.v[i]), FG_RT_PRACTITIONER or
+ * FG_RT_LOCATION. fg_map_ndjson writes one line per shared resource, in the
+ * order of h's lists, so line i of out[t] is the resource with this id.
+ * FG_EUSAGE for another type or i out of range. */
+int fg_map_shared_id(const fg_mapper *m, const fg_history *h, fg_rtype t, size_t i,
+                     char id[FG_MAP_ID_SIZE], fg_error *err);
+
 #endif

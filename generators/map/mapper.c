@@ -664,3 +664,28 @@ int fg_map_ndjson(const fg_mapper *m, const fg_history *h, fg_buf *out[FG_RT_COU
     add_stats(&c, stats);
     return FG_OK;
 }
+
+int fg_map_shared_id(const fg_mapper *m, const fg_history *h, fg_rtype t, size_t i,
+                     char id[FG_MAP_ID_SIZE], fg_error *err)
+{
+    const char *local = NULL;
+    if (t == FG_RT_ORGANIZATION && i < h->organizations.n)
+        local = h->organizations.v[i].id;
+    else if (t == FG_RT_PRACTITIONER && i < h->practitioners.n)
+        local = h->practitioners.v[i].id;
+    else if (t == FG_RT_LOCATION && i < h->locations.n)
+        local = h->locations.v[i].id;
+    else
+        return fg_error_set(err, FG_EUSAGE, "mapper", "no shared resource %s %zu",
+                            rtype_names[t < FG_RT_COUNT ? t : 0], i);
+    mp_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.h = h;
+    c.err = err;
+    char buf[MP_ID_SIZE];
+    const char *s = mp_id(&c, t, local, buf);
+    memcpy(id, s, MP_ID_LEN);
+    id[MP_ID_LEN] = 0;
+    return FG_OK;
+}

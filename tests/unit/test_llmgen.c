@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,19 +323,23 @@ static void test_check_findings(void **state)
 }
 
 /* NDJSON lines reach the files in patient order whatever order patients
- * finish in; a dropped patient leaves no line; shared resources once. */
+ * finish in (the sink the LLM path writes through); a dropped patient
+ * leaves no line; shared resources once, told apart by the ids given. */
 static void test_ndjson_order(void **state)
 {
     (void)state;
     char dir[] = "/tmp/fhirgen-ndjson-XXXXXX", path[256], line[256];
-    llmgen_ndjson *n = NULL;
+    fg_sink *n = NULL;
     fg_error err;
-    uint64_t files = 0, bytes = 0;
     assert_non_null(mkdtemp(dir));
-    assert_int_equal(llmgen_ndjson_open(dir, 10, 4, 0, 0, &n, &err), FG_OK);
-    assert_true(llmgen_ndjson_room(n, 13));
-    assert_false(llmgen_ndjson_room(n, 14));
+    fg_sink_options so = {FG_FORMAT_NDJSON, dir, 10, 4, 4, 0, 0, NULL, NULL};
+    assert_int_equal(fg_sink_open(&so, &n, &err), FG_OK);
+    assert_true(fg_sink_room(n, 13));
+    assert_false(fg_sink_room(n, 14));
     uint64_t order[] = {12, 10, 13, 11};
+    fg_sink_ids ids;
+    fg_sink_ids_init(&ids);
+    fg_buf_append(&ids.ids[FG_RT_ORGANIZATION], "00000000-0000-4000-8000-000000000001", 36);
     for (size_t i = 0; i < 4; i++) {
         fg_buf b[FG_RT_COUNT];
         for (int t = 0; t < FG_RT_COUNT; t++)
@@ -342,14 +347,20 @@ static void test_ndjson_order(void **state)
         fg_buf_printf(&b[FG_RT_PATIENT], "{\"resourceType\":\"Patient\",\"id\":\"p%llu\"}\n",
                       (unsigned long long)order[i]);
         fg_buf_printf(&b[FG_RT_ORGANIZATION], "{\"resourceType\":\"Organization\",\"id\":\"o1\"}\n");
-        assert_int_equal(llmgen_ndjson_put(n, order[i], order[i] == 11 ? NULL : b, &err), FG_OK);
+        if (order[i] == 11)
+            assert_int_equal(fg_sink_skip(n, order[i], 1, &err), FG_OK);
+        else
+            assert_int_equal(fg_sink_put_ndjson(n, order[i], 1, b, &ids, &err), FG_OK);
         for (int t = 0; t < FG_RT_COUNT; t++)
             fg_buf_free(&b[t]);
     }
-    assert_true(llmgen_ndjson_room(n, 17));
-    assert_int_equal(llmgen_ndjson_close(n, 1, &files, &bytes, &err), FG_OK);
-    assert_int_equal(files, 2);
-    snprintf(path, sizeof(path), "%s/Patient.ndjson", dir);
+    fg_sink_ids_free(&ids);
+    assert_true(fg_sink_room(n, 17));
+    fg_sink_stats st;
+    assert_int_equal(fg_sink_close(n, 1, &st, &err), FG_OK);
+    assert_int_equal(st.files, 2);
+    assert_int_equal(st.skipped[FG_RT_ORGANIZATION], 2);
+    snprintf(path, sizeof(path), "%s/ndjson/Patient.ndjson", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     const char *want[] = {"p10", "p12", "p13"};
@@ -360,14 +371,57 @@ static void test_ndjson_order(void **state)
     assert_null(fgets(line, sizeof(line), f));
     fclose(f);
     unlink(path);
-    snprintf(path, sizeof(path), "%s/Organization.ndjson", dir);
+    snprintf(path, sizeof(path), "%s/ndjson/Organization.ndjson", dir);
     f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof(line), f));
     assert_null(fgets(line, sizeof(line), f));
     fclose(f);
     unlink(path);
+    snprintf(path, sizeof(path), "%s/ndjson", dir);
+    rmdir(path);
     rmdir(dir);
+}
+
+/* A run that does not go through leaves no NDJSON file and no temporary;
+ * a file name put twice fails the sink. */
+static void test_sink_failure(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fhirgen-sink-XXXXXX", path[256];
+    fg_sink *n = NULL;
+    fg_error err;
+    assert_non_null(mkdtemp(dir));
+    fg_sink_options so = {FG_FORMAT_NDJSON, dir, 0, 2, 2, 0, 0, NULL, NULL};
+    assert_int_equal(fg_sink_open(&so, &n, &err), FG_OK);
+    fg_buf b[FG_RT_COUNT];
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        fg_buf_init(&b[t]);
+    fg_buf_puts(&b[FG_RT_PATIENT], "{\"resourceType\":\"Patient\",\"id\":\"p0\"}\n");
+    assert_int_equal(fg_sink_put_ndjson(n, 0, 1, b, NULL, &err), FG_OK);
+    assert_int_equal(fg_sink_close(n, 0, NULL, &err), FG_OK);
+    snprintf(path, sizeof(path), "%s/ndjson", dir);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        assert_true(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0);
+    closedir(d);
+    rmdir(path);
+
+    so.format = FG_FORMAT_BUNDLE;
+    assert_int_equal(fg_sink_open(&so, &n, &err), FG_OK);
+    assert_int_equal(fg_sink_put_file(n, 0, "x.json", "{}\n", 3, &err), FG_OK);
+    assert_int_equal(fg_sink_put_file(n, 1, "x.json", "{}\n", 3, &err), FG_EINVALID);
+    assert_non_null(strstr(err.text, "twice"));
+    assert_int_equal(fg_sink_close(n, 1, NULL, &err), FG_EINVALID);
+    snprintf(path, sizeof(path), "%s/bundles/x.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/bundles", dir);
+    rmdir(path);
+    rmdir(dir);
+    for (int t = 0; t < FG_RT_COUNT; t++)
+        fg_buf_free(&b[t]);
 }
 
 int main(void)
@@ -380,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_check_engine_history),
         cmocka_unit_test(test_check_findings),
         cmocka_unit_test(test_ndjson_order),
+        cmocka_unit_test(test_sink_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,13 +6,16 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "fhir/term/fg_term.h"
 #include "generators/engine/fg_engine.h"
 #include "generators/map/fg_mapper.h"
@@ -209,25 +212,117 @@ static void test_unwritable_output(void **state)
     assert_non_null(strstr(err.where, "file"));
 }
 
-/* A full disk: /dev/full fails every write; nothing finished may remain. */
+/* A full disk: with a file size limit of one byte every write fails after
+ * the first; nothing finished may remain. */
 static void test_write_failure_leaves_nothing(void **state)
 {
     fixture *f = *state;
-    if (access("/dev/full", W_OK) != 0)
-        skip();
     char dir[600];
     snprintf(dir, sizeof(dir), "%s/full/ndjson", f->root);
-    char cmd[1400];
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && ln -s /dev/full '%s/.Patient.ndjson.tmp'", dir,
-             dir);
-    assert_int_equal(system(cmd), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 1;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     int rc = run(f, "full", FG_FORMAT_NDJSON, 1, 0, 5, 0, 0);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
     assert_int_equal(rc, FG_EIO);
     char p[700];
     snprintf(p, sizeof(p), "%s/Patient.ndjson", dir);
     assert_int_not_equal(access(p, F_OK), 0);
     snprintf(p, sizeof(p), "%s/Encounter.ndjson", dir);
     assert_int_not_equal(access(p, F_OK), 0);
+    assert_int_equal(count_tmp_files(dir), 0);
+}
+
+/* on_file hears of every bundle once it is in place, in patient order,
+ * whatever order the workers finish in. */
+typedef struct heard {
+    uint64_t next;
+    int out_of_order, missing;
+} heard;
+
+static void hear_file(void *ud, uint64_t index, const char *path)
+{
+    heard *h = ud;
+    if (index != h->next)
+        h->out_of_order++;
+    if (access(path, F_OK) != 0)
+        h->missing++;
+    h->next = index + 1;
+}
+
+static void test_on_file_order(void **state)
+{
+    fixture *f = *state;
+    char out[600];
+    snprintf(out, sizeof(out), "%s/heard", f->root);
+    fg_pipeline_options o;
+    memset(&o, 0, sizeof(o));
+    o.format = FG_FORMAT_BUNDLE;
+    o.out_dir = out;
+    o.jobs = 3;
+    o.first = 5;
+    o.count = 70;
+    heard h = {5, 0, 0};
+    o.on_file = hear_file;
+    o.on_file_ud = &h;
+    fg_error err;
+    assert_int_equal(fg_pipeline_run(f->engine, f->mapper, &o, NULL, &err), FG_OK);
+    assert_int_equal(h.next, 75);
+    assert_int_equal(h.out_of_order, 0);
+    assert_int_equal(h.missing, 0);
+}
+
+/* The file chores the sink stands on (fg_files.h): mkdir -p, the atomic
+ * write, and the walk in name order with a suffix filter and recursion. */
+typedef struct walked {
+    char seen[8][128];
+    int n;
+} walked;
+
+static int note_walked(void *ud, const char *path, const char *name)
+{
+    walked *w = ud;
+    (void)name;
+    const char *rel = strstr(path, "/walk/");
+    if (w->n < 8)
+        snprintf(w->seen[w->n++], sizeof(w->seen[0]), "%s", rel ? rel + 6 : path);
+    return FG_OK;
+}
+
+static void test_files(void **state)
+{
+    fixture *f = *state;
+    char dir[700], p[800];
+    fg_error err;
+    snprintf(dir, sizeof(dir), "%s/walk/b/deeper", f->root);
+    assert_int_equal(fg_mkdirs(dir, &err), FG_OK);
+    assert_int_equal(fg_mkdirs(dir, &err), FG_OK); /* already there is fine */
+    const char *files[] = {"walk/z.json", "walk/a.json", "walk/b/deeper/c.ndjson",
+                           "walk/b/x.txt", "walk/.hidden.json"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
+        snprintf(p, sizeof(p), "%s/%s", f->root, files[i]);
+        assert_int_equal(fg_write_file_atomic(p, "{}\n", 3, &err), FG_OK);
+    }
+    snprintf(dir, sizeof(dir), "%s/walk", f->root);
+    assert_int_equal(count_tmp_files(dir), 0);
+    static const char *const suffixes[] = {".json", ".ndjson", NULL};
+    fg_walk_options wo = {FG_WALK_FILES | FG_WALK_RECURSE, suffixes, 0, 0, NULL};
+    walked w = {.n = 0};
+    assert_int_equal(fg_walk(dir, &wo, note_walked, &w, &err), FG_OK);
+    assert_int_equal(w.n, 3);
+    assert_string_equal(w.seen[0], "a.json");
+    assert_string_equal(w.seen[1], "b/deeper/c.ndjson");
+    assert_string_equal(w.seen[2], "z.json");
+    snprintf(p, sizeof(p), "%s/no-such-folder", f->root);
+    assert_int_equal(fg_walk(p, &wo, note_walked, &w, &err), FG_ENOTFOUND);
+    assert_non_null(strstr(err.where, "no-such-folder"));
+    assert_non_null(strstr(err.text, "No such file"));
+    snprintf(p, sizeof(p), "%s/walk/a.json/sub", f->root);
+    assert_int_equal(fg_mkdirs(p, &err), FG_EIO);
 }
 
 int main(void)
@@ -238,6 +333,8 @@ int main(void)
         cmocka_unit_test(test_bundles_written),
         cmocka_unit_test(test_unwritable_output),
         cmocka_unit_test(test_write_failure_leaves_nothing),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_on_file_order),
     };
     return cmocka_run_group_tests_name("pipeline", tests, setup, teardown);
 }
