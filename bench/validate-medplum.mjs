@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/validate-medplum.mjs: the peer's side of bench/validate. Validates
 // every line of the NDJSON files given with @medplum/core validateResource
 // (base R4; Medplum checks no terminology) on one core, and prints one JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cli.h: what the subcommands of the fhirgen program share. Only cli/ talks
  * to the terminal: the library reports through return codes, fg_error and

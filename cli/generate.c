@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fhirgen generate: a cohort from the built-in engine to files. */
 #include <getopt.h>
 #include <jansson.h>

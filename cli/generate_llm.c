@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fhirgen generate --llm: the engine draws each patient, a language model
  * writes the story, fhirgen checks it before anything is written. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The options 'fhirgen generate' and 'fhirgen generate --llm' share. */
 #include "cli/generate_opts.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * generate_opts.h: the cohort and output options that 'fhirgen generate'
  * and 'fhirgen generate --llm' share (-n, --seed, -o, -f, -q, --age, --sex,

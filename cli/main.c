@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fhirgen: synthetic patient records as FHIR R4. */
 #include <malloc.h>
 #include <stdio.h>

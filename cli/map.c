@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fhirgen map: patient history documents to FHIR. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fhirgen push: load transaction Bundles into a FHIR server. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirgen validate: FHIR R4 JSON checked against the base specification and
  * the profiles of FHIR packages.

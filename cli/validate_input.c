@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The inputs of fhirgen validate: folders walked for FHIR files, and a
  * reader that hands out lines of any length up to a limit from a buffer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The registry behind fhirgen validate and generate --validate (the compact
  * R4 core plus the packages named by --ig), and the check that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * pipeline.c: workers generate and map batches of consecutive patients into
  * a ring of slots; the calling thread consumes the slots in batch order,

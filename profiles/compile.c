@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compile.c: a StructureDefinition snapshot into a tree of fg_elem.
  *

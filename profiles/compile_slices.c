@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * compile_slices.c: the parts of an element that need more than a copy:
  * slicing (discriminators, rules) and constraints (compiled FHIRPath).

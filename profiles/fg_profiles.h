@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_profiles.h: the US Core 6.1.0 profiles fhirgen claims.
  *

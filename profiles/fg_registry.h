@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_registry.h: conformance resources loaded from FHIR packages and
  * compiled for validation.

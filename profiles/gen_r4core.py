@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Write fhirgen's compact R4 core (data/r4core/) from the official package.
 
     gen_r4core.py [PACKAGE_DIR [OUT_DIR]]

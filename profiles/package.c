@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * package.c: FHIR packages from the package cache and their dependencies.
  *

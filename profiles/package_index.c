@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * package_index.c: which files of a package folder hold which conformance
  * resources.

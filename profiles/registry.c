@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * registry.c: the registry itself: reading resource files, adding
  * resources, finishing, lookups, notes, and the small hash map and vector

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * registry_core.c: fhirgen's compact R4 core (data/r4core/), written by
  * profiles/gen_r4core.py from the official hl7.fhir.r4.core#4.0.1 package.

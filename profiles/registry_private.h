@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * registry_private.h: the inside of fg_registry, shared by the files of
  * profiles/ that build it (registry.c, registry_core.c, package.c,

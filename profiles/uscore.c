@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * uscore.c: the US Core 6.1.0 profile table and the Observation code table.
  *

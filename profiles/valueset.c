@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * valueset.c: expanding the value sets that bindings name, and the
  * membership tests the validator runs against them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_push.h: load transaction Bundles into a FHIR server, a sink of the
  * pipeline.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * push_verify.c: what `fhirgen push --verify` searches for, and how it
  * judges the answers.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Rebuild the golden cohort in samples/golden from the current code:
 #   samples/regenerate.sh [path/to/fhirgen]
 # tests/cli/golden.sh compares a fresh run with these files byte for byte,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # A cohort of 1,000,000 patients made by a Slurm job array of 20 tasks.
 #
 #   sbatch samples/slurm-array.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Set everything up and make a first cohort with the built-in engine:
 # 100 patients as FHIR R4 transaction Bundles in ./out/bundles.
 set -euo pipefail

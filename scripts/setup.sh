@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install what fhirgen needs on Debian/Ubuntu and build it into ./build.
 # Safe to run again: it installs only what is missing and rebuilds what changed.
 set -euo pipefail

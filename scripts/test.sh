@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Set everything up and run the whole test suite:
 #   1. install the build and test dependencies (apt, and npm for the
 #      independent conformance checker) and build ./build;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_plausibility.h: checks that a (grounded) history tells a possible story.
  *

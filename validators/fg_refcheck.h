@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_refcheck.h: referential integrity of a cohort.
  *

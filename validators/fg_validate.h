@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_validate.h: validation of FHIR R4 JSON against base R4 and profiles.
  *

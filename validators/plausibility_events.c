@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plausibility_events.c: the logical rules of plausibility.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plausibility_private.h: what plausibility.c and plausibility_events.c share.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * refcheck.c: referential integrity of a cohort (see fg_refcheck.h): the
  * checker, its reports, and the checks of references, resources, Bundles

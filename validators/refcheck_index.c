@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * refcheck_index.c: the hash tables of the reference checker and what the
  * cohort remembers in them: the ids and identifiers seen so far and the

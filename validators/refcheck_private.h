@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * refcheck_private.h: what the two files of the reference checker share.
  * Not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate.c: the validator object, the path buffer, and the walk of one
  * resource against its base definition and the profiles it claims.

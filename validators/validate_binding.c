@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_binding.c: codes against the value sets of required and
  * extensible bindings.

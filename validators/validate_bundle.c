@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_bundle.c: the entry index of a Bundle (fullUrl and Type/id
  * hashes, so each reference resolves in constant time) and the Bundle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_elem.c: the element walk. An object's properties are matched to
  * the children of the element that describes it (exact names first, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_index.c: a child index over every compiled element tree, built
  * once when the validator is made, so the walk finds the definition of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_invariant.c: constraints (FHIRPath invariants) and the context
  * of extensions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_issue.c: issue lists, the not-checked list, and issues written
  * as an OperationOutcome.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_primitive.c: JSON type, format and range of FHIR primitives.
  *

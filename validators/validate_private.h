@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_private.h: internals shared by the validator's files (prefix fgv_).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_reference.c: references. The target type comes from the
  * reference string (`Type/id`, `.../Type/id`, `Type?search` in a

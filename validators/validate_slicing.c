@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * validate_slicing.c: slicing (which slice each array item belongs to, by
  * the discriminators), slice cardinality, closed/ordered/openAtEnd rules,

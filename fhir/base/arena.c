@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "fhir/base/fg_arena.h"
 
 #include <stdarg.h>

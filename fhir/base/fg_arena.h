@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_arena.h: a bump allocator for everything that lives as long as one
  * patient. A history's strings and lists come from its arena; resetting the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_buf.h: a growable byte buffer. A failed allocation sets `failed` and
  * later appends do nothing, so a writer can append freely and check once.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_data.h: where fhirgen's data files (condition modules, tables,
  * terminology, the history schema) are found at run time.

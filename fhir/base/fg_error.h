@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_error.h: the one error vocabulary of libfhirgen.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_rng.h: the deterministic random source behind every generated value.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_time.h: instants and dates as seconds since 1970-01-01T00:00:00Z.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_tsv.h: the one reader of fhirgen's tab-separated data files
  * (terminology tables, the US Core code table, the engine's tables).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tsv.c: the tab-separated file reader (see fg_tsv.h for the format).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_fhirpath.h: a FHIRPath evaluator over JSON FHIR resources.
  *

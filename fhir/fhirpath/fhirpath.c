@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath.c: the public face of the FHIRPath evaluator (compile, evaluate,
  * convert the result) and the per-evaluation memory.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_eval.c: evaluation of the compiled tree: navigation over JSON
  * (arrays flatten, `_name` carries a primitive's extensions, `value` finds

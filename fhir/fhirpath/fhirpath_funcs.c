@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_funcs.c: the FHIRPath function library. Criteria arguments
  * (where, select, all, exists, repeat, trace's projection) are evaluated

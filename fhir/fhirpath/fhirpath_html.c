@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_html.c: htmlChecks(), the test behind the narrative invariants
  * (txt-1, txt-2): the XHTML is well formed (tags nest and close, attributes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_parse.c: the FHIRPath lexer and a precedence-climbing parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_private.h: the internals shared by the fhirpath*.c files.
  *

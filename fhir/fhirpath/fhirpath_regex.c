@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_regex.c: FHIRPath regular expressions follow the Java/XML Schema
  * flavour (`\s`, `\d`, backslash escapes inside brackets); <regex.h> speaks

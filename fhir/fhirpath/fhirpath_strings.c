@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_strings.c: the FHIRPath functions on strings (UTF-8, counted in
  * characters), the conversions (toInteger, convertsToDate...) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fhirpath_types.c: what an item is (its FHIR or System type), how two
  * items compare (=, ~, <) and how one prints, including FHIR's partial

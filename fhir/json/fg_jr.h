@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_jr.h: a JSON reader that builds a read-only tree in an arena.
  *

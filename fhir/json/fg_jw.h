@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_jw.h: a streaming JSON writer into an fg_buf.
  *

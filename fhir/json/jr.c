@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jr.c: the JSON reader of fg_jr.h.
  *

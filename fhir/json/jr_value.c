@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * jr_value.c: what fg_jr.h offers beyond parsing: numbers, equality, and
  * the bridges to and from jansson.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "fhir/json/fg_jw.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_rest.h: the pieces of a FHIR REST client that do not touch the network.
  *

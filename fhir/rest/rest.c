@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rest.c: judging what a FHIR server answers: response bodies,
  * CapabilityStatements, transaction-responses, OperationOutcomes. No network

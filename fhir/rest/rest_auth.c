@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rest_auth.c: token providers that fetch their tokens: OAuth2 client
  * credentials (client_secret_post) and SMART Backend Services (a JWT client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_term.h: terminology tables, the ground truth for every clinical code
  * fhirgen writes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine.c: the built-in statistical generator, from cohort specification
  * to one patient's history.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_conditions.c: chronic conditions, one JSON module per condition in
  * the data folder's conditions/ (read by engine_module.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_demo.c: who the patient is (demographics, care team) and when they
  * die.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_episodes.c: acute episodes, allergies and pregnancies.
  *

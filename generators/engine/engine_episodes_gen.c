@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_episodes_gen.c: the episode pass of the engine (eng_episodes).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_lifetime.c: the visits everyone has, whether ill or not.
  *

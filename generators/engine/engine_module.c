@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_module.c: reads the condition modules (data/conditions/<name>.json)
  * into eng_module structs, checking every field and every code, and orders

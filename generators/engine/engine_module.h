@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_module.h: a chronic condition module as the engine holds it once
  * read from data/conditions/<name>.json (see docs/conditions.md for the

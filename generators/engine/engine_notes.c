@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_notes.c: one plain-text clinical note per encounter (eng_notes).
  *

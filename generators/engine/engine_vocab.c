@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * engine_vocab.c: the engine's data-file reader and its vocabulary.
  *

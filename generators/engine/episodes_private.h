@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * episodes_private.h: the tables of acute episodes, allergies and pregnancy
  * that engine_episodes.c loads from data/episodes/ and

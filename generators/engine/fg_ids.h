@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_ids.h: synthetic identifiers that can never be mistaken for real ones.
  *

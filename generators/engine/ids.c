@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "generators/engine/fg_ids.h"
 
 #include <string.h>

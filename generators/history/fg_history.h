@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_history.h: the patient history, the contract between generators and
  * the mapper.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "generators/history/fg_history.h"
 
 #include <string.h>

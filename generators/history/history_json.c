@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * history_json.c: the JSON form of a patient history, as described by
  * data/schema/history.schema.json.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * history_json_private.h: what the parser (history_json.c) and the writer
  * (history_json_write.c) of the history's JSON form share: the member tables

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * history_json_write.c: the member tables of the history's JSON form (one
  * obj_spec per kind of object, members in schema order) and the writer that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_ground.h: grounding every term of a history against the terminology
  * tables, and pruning from a history what the findings of grounding and of

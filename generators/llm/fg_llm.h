@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_llm.h: a client for language-model chat APIs, built for many requests
  * in flight.

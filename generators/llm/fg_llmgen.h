@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_llmgen.h: patients whose story is written by a language model around
  * a skeleton drawn by the engine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ground.c: grounding every term of a history against the terminology
  * tables; what cannot be grounded becomes a finding (validators/fg_findings.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ground_prune.c: removing from a history the items its findings name, so
  * that what is left of a story that could not be repaired is still a

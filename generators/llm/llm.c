@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm.c: the client's configuration, its queue of requests, and the
  * delivery of answers; the transfers themselves are in llm_http.c.

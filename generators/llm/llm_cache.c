@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm_cache.c: complete answers on disk, so a rerun asks nothing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm_openai.c: OpenAI-compatible chat completions (OpenAI, Azure OpenAI,
  * Ollama, vLLM, llama.cpp server, LM Studio).

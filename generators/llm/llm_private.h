@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm_private.h: the internals of the LLM client shared by its files.
  *

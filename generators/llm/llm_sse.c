@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm_sse.c: server-sent events (the WHATWG EventSource format), read
  * incrementally as curl hands over chunks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llmgen_private.h: what the parts of the LLM generator share.
  *

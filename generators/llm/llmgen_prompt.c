@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llmgen_prompt.c: the prompt templates and their rendering.
  *

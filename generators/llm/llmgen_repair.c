@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llmgen_repair.c: one answer of the model, checked.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llmgen_skeleton.c: the engine's patient as the skeleton of an LLM story.
  *

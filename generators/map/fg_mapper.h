@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fg_mapper.h: from a patient history to FHIR R4 (US Core 6.1.0).
  *

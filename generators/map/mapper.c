@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapper.c: the mapper's driver and its common parts (ids, references,
  * grounding, small shapes). The Patient and the shared resources are in

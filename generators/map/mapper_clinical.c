@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapper_clinical.c: Encounter, Condition, MedicationRequest, Immunization,
  * Procedure, AllergyIntolerance, CarePlan and DocumentReference.

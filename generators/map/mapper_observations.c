@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapper_observations.c: Observation and DiagnosticReport.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mapper_patient.c: the Patient and the shared resources (Organization,
  * Practitioner, Location).

@@ -15,8 +15,10 @@ status is 1 when any rule is broken, 0 otherwise. The rules:
   library   library code (everything but cli/) reads the environment,
             prints to the terminal, or names a command-line flag in a
             string;
-  spdx      a source file does not start with an SPDX licence line;
-  size      a C file over 800 lines or a function over 150 lines;
+  spdx      a source file (C, meson, shell, Python, JavaScript, anywhere in the
+            tree) does not start with an SPDX licence line (after a #! line);
+  size      a C file over 800 lines or a function over 150 lines (the tests'
+            C files too);
   exports   (with --lib) the shared library exports a symbol that is not fg_*.
 """
 import argparse
@@ -127,6 +129,62 @@ def functions(lines):
     return out
 
 
+SKIP_DIRS = {".git", "node_modules", "__pycache__"}
+SKIP_PREFIXES = ("build", "tests/fuzz/corpus", "tests/data", "data", "samples/golden")
+SCRIPT_SUFFIXES = (".c", ".h", ".py", ".sh", ".mjs", ".js", ".cjs", ".map")
+SCRIPT_NAMES = {"meson.build", "meson_options.txt", "run"}
+
+
+def spdx_files(root):
+    """Every source file of the tree that must carry an SPDX line."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        rel = "" if rel == "." else rel
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and
+                             not os.path.join(rel, d).startswith(SKIP_PREFIXES))
+        for f in sorted(filenames):
+            path = os.path.join(rel, f)
+            if f.endswith(SCRIPT_SUFFIXES) or f in SCRIPT_NAMES:
+                yield path
+            elif rel == "bench" or rel == "scripts":
+                yield path
+
+
+def check_spdx(root):
+    problems = []
+    for path in spdx_files(root):
+        try:
+            with open(os.path.join(root, path), encoding="utf-8") as fh:
+                head = [fh.readline() for _ in range(2)]
+        except (OSError, UnicodeDecodeError):
+            continue
+        first = head[1] if head[0].startswith("#!") else head[0]
+        if "SPDX-License-Identifier:" not in first:
+            problems.append(f"{path}:1: spdx: the first line is not an SPDX-License-Identifier")
+    return problems
+
+
+def check_test_sizes(root):
+    problems = []
+    for dirpath, dirnames, filenames in os.walk(os.path.join(root, "tests")):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        for f in sorted(filenames):
+            if not f.endswith(".c"):
+                continue
+            path = os.path.relpath(os.path.join(dirpath, f), root)
+            with open(os.path.join(root, path), encoding="utf-8") as fh:
+                text = fh.read()
+            lines = text.split("\n")
+            if len(lines) - (lines[-1] == "") > MAX_FILE_LINES:
+                problems.append(f"{path}:{len(lines)}: size: {len(lines) - 1} lines "
+                                f"(at most {MAX_FILE_LINES})")
+            for name, first, count in functions(strip_comments(text).split("\n")):
+                if count > MAX_FUNCTION_LINES:
+                    problems.append(f"{path}:{first}: size: {name}() is {count} lines "
+                                    f"(at most {MAX_FUNCTION_LINES})")
+    return problems
+
+
 def check_tree(root):
     problems = []
 
@@ -147,8 +205,6 @@ def check_tree(root):
             text = fh.read()
         lines = text.split("\n")
         room = deepest_room(path)
-        if not lines[0].startswith(("/* SPDX-License-Identifier:", "// SPDX-License-Identifier:")):
-            bad(path, 1, "spdx", "the first line is not an SPDX-License-Identifier")
         for no, line in enumerate(lines, 1):
             m = INCLUDE.match(line)
             if not m:
@@ -204,7 +260,8 @@ def main():
     ap.add_argument("--root", default=os.path.join(os.path.dirname(__file__), "..", ".."))
     ap.add_argument("--lib", help="the built libfhirgen.so, to check its exported symbols")
     args = ap.parse_args()
-    problems = check_tree(os.path.normpath(args.root))
+    root = os.path.normpath(args.root)
+    problems = check_tree(root) + check_spdx(root) + check_test_sizes(root)
     if args.lib:
         problems += check_exports(args.lib)
     for p in problems:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Bad input gets a one-line error naming the problem, a non-zero exit, and
 # leaves no half-written output behind.
 #   usage: bad_input.sh path/to/fhirgen

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // agree.mjs: do fhirgen validate and a peer (@medplum/core validateResource)
 // give the same verdict on the same resources?
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // validate.mjs: an independent check of fhirgen output, built on a peer's
 // validator (@medplum/core validateResource) rather than on fhirgen's own.
 //

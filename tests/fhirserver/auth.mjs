@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Authorization for the test server: static bearer token, OAuth2
 // client_credentials with a client secret, SMART Backend Services (JWT client
 // assertion signed RS384 or ES384, checked against a JWKS), or nothing (none,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FHIR side of the test server: Medplum's router over its in-memory
 // repository, with two things the in-memory repository lacks added here:
 //   - every write is validated against the R4 base definitions

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // Sign a SMART Backend Services client assertion, for tests.
 // Usage: node jwt.mjs --key KEY.pem --kid KID --alg RS384|ES384 --iss CLIENT_ID
 //                     --aud TOKEN_URL [--exp-in SECONDS] [--jti ID]

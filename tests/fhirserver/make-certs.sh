@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Make the TLS and SMART material for the FHIR test server in DIR:
 #   ca.pem ca.key                     test CA (trusted by the tests)
 #   server.pem server.key             server cert for 127.0.0.1 and localhost, signed by ca

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Start the FHIR test server on 127.0.0.1, wait until /metadata answers, run
 # CMD with the server described in the environment, stop the server, exit
 # with CMD's status.

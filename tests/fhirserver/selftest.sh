@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Self-test of the FHIR test server, with curl: TLS, transaction load of
 # fhirgen bundles, idempotent reload, rollback, every auth mode, some faults.
 # Usage: selftest.sh [path/to/fhirgen]   (default build/cli/fhirgen)

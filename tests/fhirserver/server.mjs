@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // FHIR R4 test server for `fhirgen push`: HTTPS on 127.0.0.1, Medplum's FHIR
 // router over an in-memory store, several auth modes, and faults injected on
 // demand. The first line on stdout is "listening https://127.0.0.1:PORT".

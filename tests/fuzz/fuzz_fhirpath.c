@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_fhirpath.c: libFuzzer target for the FHIRPath compiler and evaluator.
  *

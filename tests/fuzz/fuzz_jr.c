@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_jr.c: differential libFuzzer target for the arena JSON reader
  * (fhir/fg_jr.h) against jansson, the parser it replaces on the input side.

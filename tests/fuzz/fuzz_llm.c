@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_llm.c: libFuzzer target for what the LLM client reads from servers:
  * the SSE parser with both protocols' stream events, whole answers of both

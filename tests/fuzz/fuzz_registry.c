@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_registry.c: libFuzzer target for what the registry reads from
  * package files: the trimming pass that runs before parsing, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_validate.c: libFuzzer target for the validator on arbitrary bytes.
  *

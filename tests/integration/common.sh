@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the cohort integration tests; sourced, not run.
 # Arguments of every script: FHIRGEN REFCHECK (paths of the built programs).
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # 200 patients, as bundles and as NDJSON, through an independent validator
 # (tests/conformance/validate.mjs on @medplum/core): zero errors against base
 # R4, the US Core 6.1.0 profiles each resource claims, and required

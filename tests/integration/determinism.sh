@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Patient i of seed s is the same bytes whatever the thread count or shard:
 # --jobs 1 and --jobs 2 give identical folders, and shards 1/3, 2/3, 3/3
 # together give the unsharded cohort (bundles and NDJSON, ids included).

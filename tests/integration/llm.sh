@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen generate --llm against the LLM test server (tests/llmserver):
 #  - a cohort written by the `scripted` model (OpenAI protocol) validates
 #    with zero errors (tests/conformance/validate.mjs, refcheck, and

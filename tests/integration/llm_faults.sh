@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen generate --llm against every fault of the LLM test server, and
 # bad input. Each case shows its behaviour:
 #   retried and written: fault-429, fault-500, fault-length (budget doubled)

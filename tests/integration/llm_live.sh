@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # A live run against a real model, when one is configured:
 #   FHIRGEN_LIVE_LLM=openai:gpt-4o-mini (or anthropic:MODEL) and the
 #   provider's key (OPENAI_API_KEY / ANTHROPIC_API_KEY; OPENAI_BASE_URL or

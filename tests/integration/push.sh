@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen push against the FHIR test server (tests/fhirserver: Medplum's
 # FHIR engine over HTTPS on 127.0.0.1): every resource lands exactly once,
 # pushing again adds nothing, injected faults are retried to the same end

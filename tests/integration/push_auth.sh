@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen push authentication against the FHIR test server (tests/fhirserver):
 # OAuth2 client credentials, SMART Backend Services (RS384 and ES384 client
 # assertions, token endpoint discovered) and mutual TLS are each accepted with

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen push when things go wrong, against the FHIR test server
 # (tests/fhirserver): 10% of requests answered 429/503 and 2% of connections
 # dropped still give exactly the cohort; a push killed with SIGKILL midway

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Referential integrity of a 10,000-patient cohort: every reference resolves
 # inside its Bundle, ids and identifiers are unique across the cohort,
 # shared resources are identical wherever they appear, every resource says

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Peer agreement: fhirgen validate and @medplum/core validateResource give the
 # same verdict (valid or not, structurally) on every resource of a corpus:
 # engine output, the shared Synthea bulk NDJSON, and the invalid and valid

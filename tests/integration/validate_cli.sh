@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # fhirgen validate as a command: exit codes, the three output formats, NDJSON
 # line numbers, folders, standard input, and untrusted input (malformed JSON
 # with its line and column, deep nesting, an over-long NDJSON line, a broken

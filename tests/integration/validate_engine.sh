@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # What the engine makes validates: 50 patients as transaction Bundles and as
 # NDJSON, through fhirgen validate against base R4 and, when the shared FHIR
 # packages are present, US Core 6.1.0 (every resource claims a US Core

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The official FHIR R4 examples (npm package hl7.fhir.r4.examples 4.0.1,
 # pinned in tests/examples) through fhirgen validate: every error it reports
 # must be listed, with the reason it is a genuine violation, in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Wire shapes of the two protocols: OpenAI chat completions (also Azure
 // OpenAI deployments) and Anthropic Messages, plain JSON and server-sent
 // events, and their error bodies.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Start the LLM test server on 127.0.0.1 (a free port, HTTP and HTTPS), wait
 # until it answers, run CMD with the server described in the environment,
 # stop the server, exit with CMD's status.

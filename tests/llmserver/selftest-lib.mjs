@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers of selftest.sh (which drives the server with curl):
 //   node selftest-lib.mjs request PROTO MODE MODEL [--index N] [--max-tokens N]
 //        [--stream] [--usage] [--repair] [--no-skeleton]

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Self-test of the LLM test server, driven with curl: both protocols plain
 # and streamed, the structured-output modes and their fallbacks, keys and
 # headers, every fault, /stats, HTTPS, 32 requests in flight. With FHIRGEN

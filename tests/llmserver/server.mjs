@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
 // LLM test server for fhirgen: OpenAI chat completions (also Azure OpenAI
 // deployment URLs) and Anthropic Messages, plain and streamed, answering
 // from scripted stories with faults chosen by the model name. See README.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The scripted model: a coherent history document (data/schema/history.schema.json)
 // built from a skeleton, varied deterministically by the skeleton's index.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Terminology and condition modules for the scripted stories.
 //
 // Every code a scripted answer carries comes from data/terminology/*.tsv,

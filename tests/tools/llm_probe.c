@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * llm_probe: send one prompt (or the same prompt N times) through the LLM
  * client and print what came back, to try a server or a fault by hand.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * refcheck: run the referential-integrity checker over bundle files and
  * NDJSON files, as the integration tests do.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * oom.c: the interposed allocator, the set of live blocks, and the sweep
  * over k (see oom.h).

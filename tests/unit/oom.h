@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * oom.h: failing the k-th allocation of an operation, for the allocation
  * failure tests (test_oom.c).

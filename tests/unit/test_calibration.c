@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Calibration of the condition modules: generate a cohort with the engine
  * (no mapping) and compare the prevalence of each anchored condition among

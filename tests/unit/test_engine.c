@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_engine.c: the built-in engine (no mapping): determinism, ids, the
  * time and reference invariants of every history, the schedule, errors,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_episodes.c: acute episodes, allergies, pregnancies and clinical notes
  * of the built-in engine.

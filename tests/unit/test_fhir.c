@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the fhir/ layer: time, rng, ids, JSON writer and dumps, buffers, TSV reader,
  * hashes. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the FHIRPath evaluator:
  *  - data-driven cases from tests/data/fhirpath/cases.json (expression,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ground.c: grounding terms against the terminology tables (by code,
  * by name, by synonym; hallucinated codes, display mismatches, unknown

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Replays every file under tests/data/history/ and tests/fuzz/corpus/history/
  * through the fuzz target's entry point, so the corpus is exercised as an

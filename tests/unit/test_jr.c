@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_jr.c: the arena JSON reader (fhir/fg_jr.h) against jansson.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_jr_corpus.c: the arena JSON reader (fhir/fg_jr.h) on real files and
  * on its fuzz corpus.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the LLM generator's parts that need no server: skeletons
  * drawn from the engine, prompt templates (loading, placeholders, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of the mapper: history -> US Core transaction Bundle / NDJSON.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_oom.c: allocation failure in the JSON reader, the registry and the
  * validator (the machinery is in oom.c, described in oom.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pipeline: determinism across thread counts and shards, clean failure. */
 #include <setjmp.h>
 #include <stdarg.h>

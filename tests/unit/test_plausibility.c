@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_plausibility.c: each plausibility rule on a history that breaks it and on
  * one that keeps it, the rule tables, and the engine's own histories (a few

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of the referential-integrity checker, on the hand-made
  * bundles and NDJSON files of tests/data/refcheck/. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_registry.c: the profile registry: the compact R4 core, US Core from
  * the package cache, compiled element trees, value set expansions, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of fhir/rest.c and fhir/rest_journal.c: what servers answer, the
  * backoff schedule, the journal and redaction of secrets, fetched tokens and
  * SMART client assertions. No network. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Terminology tables: loading and lookups, the check digits (agreeing with
  * the `check` column of the shared reference list on every row), and a walk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_validate.c: focused tests of each check of the validator, on small
  * JSON literals against the compact R4 core; the US Core tests load the
