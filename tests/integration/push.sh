@@ -58,6 +58,30 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["bu
 echo "ok: --resume with a complete journal sends nothing"
 SH
 
+# generate --push: the sink hands each finished bundle to the push in
+# process; the same cohort must land exactly once, and a rerun with --resume
+# sends nothing.
+cat >"$WORK/generate-push.sh" <<'SH'
+set -u
+. "$WORK/lib.sh"
+"$FHIRGEN" generate -n "$N" --seed 4040 --end-date 2026-01-01 --quiet --out "$WORK/gp" \
+    --push "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 4 ||
+    { echo "FAIL: generate --push exited $?"; exit 1; }
+same_set "generate --push"
+lines=$(wc -l <"$WORK/gp/bundles/.fhirgen-push.journal")
+[ "$lines" -eq "$N" ] || { echo "FAIL: the journal holds $lines bundles, not $N"; exit 1; }
+cmp -s <(ls "$WORK/gp/bundles") <(ls "$WORK/cohort/bundles") ||
+    { echo "FAIL: generate --push wrote other bundles than generate"; exit 1; }
+echo "ok: generate --push landed the cohort exactly once ($N bundles journalled)"
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q --resume \
+    --journal "$WORK/gp/bundles/.fhirgen-push.journal" --summary-json "$WORK/gp.json" \
+    "$WORK/gp/bundles" || { echo "FAIL: push --resume after generate --push exited $?"; exit 1; }
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["bundles_landed"] == 0 and s["bundles_skipped"] == s["bundles_seen"] > 0 else 1)' \
+    "$WORK/gp.json" || { echo "FAIL: --resume after generate --push sent bundles: $(cat "$WORK/gp.json")"; exit 1; }
+same_set "push --resume after generate --push"
+echo "ok: push --resume after generate --push sends nothing"
+SH
+
 cat >"$WORK/faults.sh" <<'SH'
 set -u
 . "$WORK/lib.sh"
@@ -96,6 +120,7 @@ echo "ok: the right bearer token is accepted"
 SH
 
 run "$N patients, pushed twice and resumed" -- bash "$WORK/exactly-once.sh"
+run "generate --push, then resumed" -- bash "$WORK/generate-push.sh"
 run "the same under faults" --fault-429 0.1 --fault-503 0.1 --fault-drop-before 0.02 --seed 7 \
     -- bash "$WORK/faults.sh"
 run "TLS: an untrusted server certificate" -- bash "$WORK/refused.sh"
