@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_files.h"
+#include "fhir/base/fg_hash.h"
 
 #define SINK_PATH_MAX 4096
 #define ID_LEN (FG_MAP_ID_SIZE - 1)
@@ -37,14 +38,6 @@ typedef struct keyset {
     size_t cap, n;
     fg_buf keys; /* NUL-terminated keys */
 } keyset;
-
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
-}
 
 static int keyset_grow(keyset *k)
 {
@@ -71,7 +64,7 @@ static int keyset_add(keyset *k, const char *key, size_t n)
 {
     if ((k->n + 1) * 2 > k->cap && keyset_grow(k) != 0)
         return -1;
-    uint64_t h = hash_bytes(key, n);
+    uint64_t h = fg_fnv1a(FG_FNV_SEED, key, n);
     size_t j = h & (k->cap - 1);
     while (k->v[j].off) {
         const char *have = k->keys.data + k->v[j].off - 1;

@@ -26,6 +26,7 @@
 
 #include "fhir/base/fg_arena.h"
 #include "fhir/base/fg_files.h"
+#include "fhir/base/fg_hash.h"
 #include "fhir/base/fg_tsv.h"
 
 #define TERM_MAX_FILES 256
@@ -140,12 +141,9 @@ static int load_file(fg_terminology *t, const char *path, fg_error *err)
 
 static size_t key_hash(const char *system, const char *code)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    static const unsigned char sep = 0xff;
+    uint64_t h = fg_fnv1a_str(FG_FNV_SEED, system);
+    h = fg_fnv1a_str(fg_fnv1a(h, &sep, 1), code);
     return (size_t)(h ^ (h >> 29));
 }
 
