@@ -65,10 +65,11 @@ typedef struct fg_walk_options {
                                    * with one of them; NULL: every file */
     size_t max_entries;           /* FG_ELIMIT when more would be reported; 0: no limit */
     int max_depth;                /* subfolder levels entered at most; 0: 64 */
-    /* Called with a folder that cannot be listed (or is nested too deep);
-     * FG_OK skips it and the walk goes on, anything else stops the walk
-     * with that code. NULL: stop with the error. */
-    int (*on_error)(void *ud, const fg_error *e);
+    /* Called with a folder that cannot be listed (or is nested too deep):
+     * its whole path and the error; FG_OK skips it and the walk goes on,
+     * anything else stops the walk with that code. NULL: stop with the
+     * error. */
+    int (*on_error)(void *ud, const char *dir, const fg_error *e);
 } fg_walk_options;
 
 /* Call each(ud, path, name) for the entries of dir, sorted by name (bytes)

@@ -234,9 +234,10 @@ static int wanted_name(const walk *w, const char *name)
 }
 
 /* A folder that cannot be walked (e): skipped when on_error says so. */
-static int walk_error(walk *w, const fg_error *e)
+static int walk_error(walk *w, const char *dir, const fg_error *e)
 {
-    if (e->code != FG_ENOMEM && w->o && w->o->on_error && w->o->on_error(w->ud, e) == FG_OK)
+    if (e->code != FG_ENOMEM && w->o && w->o->on_error &&
+        w->o->on_error(w->ud, dir, e) == FG_OK)
         return FG_OK;
     if (w->err)
         *w->err = *e;
@@ -322,7 +323,7 @@ static int walk_folder(walk *w, const char *dir, int depth)
     fg_error e;
     if (depth > w->max_depth) {
         fg_error_set(&e, FG_ELIMIT, dir, "folders nested deeper than %d levels", w->max_depth);
-        return walk_error(w, &e);
+        return walk_error(w, dir, &e);
     }
     walk_entry *v = NULL;
     size_t n = 0;
@@ -331,7 +332,7 @@ static int walk_folder(walk *w, const char *dir, int depth)
     int rc = list_folder(w, dir, &v, &n);
     w->err = saved;
     if (rc != FG_OK)
-        return walk_error(w, &e);
+        return walk_error(w, dir, &e);
     char path[FILES_PATH_MAX];
     size_t dl = strlen(dir);
     for (size_t i = 0; i < n && rc == FG_OK; i++) {
