@@ -11,6 +11,8 @@
  *   fg_write_file_atomic  the same for bytes already in memory
  *   fg_walk             the files of a folder in name order, optionally its
  *                       subfolders too, filtered by suffix
+ *   fg_list_names       the names of a folder's files with one suffix, as a
+ *                       sorted array
  *
  * Errors name the path and carry the system's reason (strerror).
  */
@@ -80,5 +82,17 @@ typedef struct fg_walk_options {
 int fg_walk(const char *dir, const fg_walk_options *o,
             int (*each)(void *ud, const char *path, const char *name), void *ud,
             fg_error *err);
+
+/* The names of the files of dir (not of its subfolders) ending with suffix
+ * (NULL: every file), sorted by name, into *names: a new array of *n
+ * malloc'd strings, which fg_names_free releases. At most max names (0: no
+ * limit). fg_walk's codes: FG_ENOTFOUND, FG_EIO, FG_ENOMEM, FG_ELIMIT
+ * (err names dir; a caller may give its own words); *names and *n are
+ * written only on success. */
+int fg_list_names(const char *dir, const char *suffix, size_t max, char ***names, size_t *n,
+                  fg_error *err);
+
+/* Free what fg_list_names gave; accepts NULL. */
+void fg_names_free(char **names, size_t n);
 
 #endif

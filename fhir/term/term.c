@@ -185,49 +185,15 @@ static int cmp_disp(const void *a, const void *b)
     return c;
 }
 
-/* The *.tsv names of a terminology folder, collected by fg_walk. */
-typedef struct tsv_names {
-    char **v;
-    size_t n;
-    const char *dir;
-    fg_error *err;
-} tsv_names;
-
-static int add_tsv(void *ud, const char *path, const char *name)
-{
-    tsv_names *l = ud;
-    (void)path;
-    if (l->n >= TERM_MAX_FILES)
-        return fg_error_set(l->err, FG_ELIMIT, l->dir, "more than %d terminology files",
-                            TERM_MAX_FILES);
-    char **nv = realloc(l->v, (l->n + 1) * sizeof(char *));
-    if (!nv)
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->v = nv;
-    if (!(nv[l->n] = strdup(name)))
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->n++;
-    return FG_OK;
-}
-
 /* The sorted list of *.tsv names of dir into *names (each malloc'd). */
 static int list_tsv(const char *dir, char ***names, size_t *n, fg_error *err)
 {
-    static const char *const suffixes[] = {".tsv", NULL};
-    fg_walk_options wo = {.suffixes = suffixes};
-    tsv_names l = {NULL, 0, dir, err};
-    int rc = fg_walk(dir, &wo, add_tsv, &l, err);
+    int rc = fg_list_names(dir, ".tsv", TERM_MAX_FILES, names, n, err);
+    if (rc == FG_ELIMIT)
+        fg_error_set(err, FG_ELIMIT, dir, "more than %d terminology files", TERM_MAX_FILES);
     if (rc == FG_ENOTFOUND || rc == FG_EIO)
         fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the terminology folder");
-    if (rc != FG_OK) {
-        for (size_t i = 0; i < l.n; i++)
-            free(l.v[i]);
-        free(l.v);
-        return rc == FG_EIO ? FG_ENOTFOUND : rc;
-    }
-    *names = l.v;
-    *n = l.n;
-    return FG_OK;
+    return rc == FG_EIO ? FG_ENOTFOUND : rc;
 }
 
 int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)
@@ -272,9 +238,7 @@ int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)
     *out = t;
     t = NULL;
 cleanup:
-    for (size_t i = 0; i < n_names; i++)
-        free(names[i]);
-    free(names);
+    fg_names_free(names, n_names);
     fg_terminology_free(t);
     return rc;
 }
