@@ -58,9 +58,10 @@ static int take_input(void *ud, const char *path, const char *name)
 }
 
 /* A folder that cannot be read is named and skipped. */
-static int skip_folder(void *ud, const fg_error *e)
+static int skip_folder(void *ud, const char *dir, const fg_error *e)
 {
     walk_state *w = ud;
+    (void)dir; /* e names it, as it always has */
     fprintf(stderr, "fhirgen validate: %s: %s%s\n", e->where, e->text,
             e->code == FG_ELIMIT ? "; skipped" : "");
     if (w->bad == 0)

@@ -8,9 +8,8 @@
  * for on_file. Whenever the place of `next` fills, the ring drains in order.
  * Per-patient files without on_file need no order and skip the ring.
  *
- * Written shared ids and explicit file names live in key sets: open
- * addressing over the key's 64-bit hash, the keys themselves (compared
- * exactly) back to back in one buffer.
+ * Written shared ids and explicit file names live in key sets: an
+ * fg_strmap over copies of the keys kept in an arena.
  */
 #include "generators/fg_sink.h"
 
@@ -20,80 +19,35 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fhir/base/fg_arena.h"
 #include "fhir/base/fg_files.h"
+#include "fhir/base/fg_hash.h"
 
 #define SINK_PATH_MAX 4096
 #define ID_LEN (FG_MAP_ID_SIZE - 1)
 
 /* ---- key sets ---- */
 
-typedef struct keyset_slot {
-    uint64_t hash;
-    size_t off; /* into keys, plus one; 0 is empty */
-} keyset_slot;
-
 typedef struct keyset {
-    keyset_slot *v;
-    size_t cap, n;
-    fg_buf keys; /* NUL-terminated keys */
+    fg_strmap map; /* key -> itself, borrowed from keys */
+    fg_arena keys;
 } keyset;
 
-static uint64_t hash_bytes(const char *p, size_t n)
+/* 1 when key was added, 0 when it was there, -1 out of memory. */
+static int keyset_add(keyset *k, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int keyset_grow(keyset *k)
-{
-    size_t cap = k->cap ? k->cap * 2 : 256;
-    keyset_slot *v = calloc(cap, sizeof(*v));
-    if (!v)
+    if (fg_strmap_get(&k->map, key))
+        return 0;
+    char *copy = fg_arena_strdup(&k->keys, key);
+    if (!copy || fg_strmap_put(&k->map, copy, copy) != FG_OK)
         return -1;
-    for (size_t i = 0; i < k->cap; i++) {
-        if (!k->v[i].off)
-            continue;
-        size_t j = k->v[i].hash & (cap - 1);
-        while (v[j].off)
-            j = (j + 1) & (cap - 1);
-        v[j] = k->v[i];
-    }
-    free(k->v);
-    k->v = v;
-    k->cap = cap;
-    return 0;
-}
-
-/* 1 when key[0..n) was added, 0 when it was there, -1 out of memory. */
-static int keyset_add(keyset *k, const char *key, size_t n)
-{
-    if ((k->n + 1) * 2 > k->cap && keyset_grow(k) != 0)
-        return -1;
-    uint64_t h = hash_bytes(key, n);
-    size_t j = h & (k->cap - 1);
-    while (k->v[j].off) {
-        const char *have = k->keys.data + k->v[j].off - 1;
-        if (k->v[j].hash == h && strncmp(have, key, n) == 0 && have[n] == 0)
-            return 0;
-        j = (j + 1) & (k->cap - 1);
-    }
-    size_t off = k->keys.len;
-    fg_buf_append(&k->keys, key, n);
-    fg_buf_putc(&k->keys, 0);
-    if (k->keys.failed)
-        return -1;
-    k->v[j].hash = h;
-    k->v[j].off = off + 1;
-    k->n++;
     return 1;
 }
 
 static void keyset_free(keyset *k)
 {
-    free(k->v);
-    fg_buf_free(&k->keys);
+    fg_strmap_free(&k->map);
+    fg_arena_free(&k->keys);
 }
 
 /* ---- formats and ids ---- */
@@ -241,8 +195,8 @@ int fg_sink_open(const fg_sink_options *o, fg_sink **out, fg_error *err)
         return rc;
     }
     for (int t = 0; t < FG_RT_COUNT; t++)
-        fg_buf_init(&s->seen[t].keys);
-    fg_buf_init(&s->names.keys);
+        fg_arena_init(&s->seen[t].keys);
+    fg_arena_init(&s->names.keys);
     pthread_mutex_init(&s->mu, NULL);
     *out = s;
     return FG_OK;
@@ -282,7 +236,10 @@ static int append_shared(fg_sink *s, int t, const char *p, size_t len, const cha
         if ((k + 1) * ID_LEN > ids_len)
             return fg_error_set(err, FG_EINTERNAL, fg_rtype_name((fg_rtype)t),
                                 "more lines than ids");
-        int added = keyset_add(&s->seen[t], ids + k * ID_LEN, ID_LEN);
+        char id[ID_LEN + 1];
+        memcpy(id, ids + k * ID_LEN, ID_LEN);
+        id[ID_LEN] = 0;
+        int added = keyset_add(&s->seen[t], id);
         if (added < 0)
             return fg_error_set(err, FG_ENOMEM, "ndjson", "out of memory");
         k++;
@@ -465,7 +422,7 @@ int fg_sink_skip(fg_sink *s, uint64_t index, uint64_t n, fg_error *err)
 /* Check name against the names of this run (lock held). */
 static int claim_name(fg_sink *s, const char *name, const char *path, fg_error *err)
 {
-    int added = keyset_add(&s->names, name, strlen(name));
+    int added = keyset_add(&s->names, name);
     if (added < 0)
         return sink_failf(s, FG_ENOMEM, "output", "out of memory", err);
     if (!added)

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "fhir/base/fg_buf.h"
 #include "fhir/base/fg_error.h"
 #include "fhir/base/fg_rng.h"
 #include "fhir/http/fg_http.h"
@@ -26,17 +27,11 @@
 #define PUSH_MAX_DIR_DEPTH 64
 #define PUSH_PATH_MAX 4096
 
-typedef struct push_dir_level {
-    char path[PUSH_PATH_MAX];
-    struct dirent **names;
-    int n, i;
-} push_dir_level;
-
 typedef struct push_source {
     const char *const *inputs;
     size_t n_inputs, next_input;
-    push_dir_level *dirs; /* PUSH_MAX_DIR_DEPTH levels */
-    int depth;
+    fg_buf walk;    /* the folder input being read, listed (push_source.c) */
+    size_t walk_at; /* the next record of walk */
     FILE *in; /* standard input while it is being read */
     long line;
     char *linebuf;

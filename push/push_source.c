@@ -3,9 +3,10 @@
  * push_source.c: where the bundles of a push come from: files, folders
  * (recursively, *.json in name order, hidden files skipped), standard input
  * (one bundle per line), or a streaming callback handing over files as they
- * are written. Read lazily, one bundle per free slot, so memory stays flat.
+ * are written. Bundles are read lazily, one per free slot, so memory stays
+ * flat; a folder input is listed by fg_walk when it is reached (its paths
+ * kept back to back in one buffer) and its bundles read one by one.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,45 +14,55 @@
 #include <sys/stat.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_files.h"
 #include "push/fg_push.h"
 #include "push/push_private.h"
 
-static int json_name(const struct dirent *d)
+/* A bundle of a folder input: its path, NUL-terminated, after 'f'. */
+static int add_bundle(void *ud, const char *path, const char *name)
 {
-    size_t n = strlen(d->d_name);
-    if (d->d_name[0] == '.')
-        return 0; /* hidden files and the journal */
-    if (d->d_type == DT_DIR || d->d_type == DT_UNKNOWN || d->d_type == DT_LNK)
-        return 1;
-    return n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+    fg_buf *b = ud;
+    (void)name;
+    fg_buf_putc(b, 'f');
+    fg_buf_append(b, path, strlen(path) + 1);
+    return b->failed ? FG_ENOMEM : FG_OK;
 }
 
-static int push_dir(push_source *s, const char *path, push_item *it)
+/* A folder that cannot be read: 'e', its path and the message, each
+ * NUL-terminated; the walk goes on. */
+static int add_unreadable(void *ud, const char *dir, const fg_error *e)
 {
-    if (s->depth >= PUSH_MAX_DIR_DEPTH) {
-        snprintf(it->message, sizeof(it->message), "folders nested deeper than %d", PUSH_MAX_DIR_DEPTH);
-        return 1;
+    fg_buf *b = ud;
+    fg_buf_putc(b, 'e');
+    fg_buf_append(b, dir, strlen(dir) + 1);
+    if (e->code == FG_ELIMIT) {
+        fg_buf_printf(b, "folders nested deeper than %d", PUSH_MAX_DIR_DEPTH);
+    } else {
+        const char *why = strstr(e->text, ": "); /* the system's reason */
+        fg_buf_printf(b, "cannot read the folder: %s", why ? why + 2 : e->text);
     }
-    push_dir_level *d = &s->dirs[s->depth];
-    snprintf(d->path, sizeof(d->path), "%s", path);
-    d->n = scandir(path, &d->names, json_name, alphasort);
-    d->i = 0;
-    if (d->n < 0) {
-        snprintf(it->message, sizeof(it->message), "cannot read the folder: %s", strerror(errno));
-        d->names = NULL;
-        return 1;
-    }
-    s->depth++;
-    return 0;
+    fg_buf_putc(b, 0);
+    return b->failed ? FG_ENOMEM : FG_OK;
 }
 
-static void pop_dir(push_source *s)
+/* List the bundles of folder dir into s->walk. 0, or 1 with it->message
+ * set when the walk failed as a whole. */
+static int walk_input(push_source *s, const char *dir, push_item *it)
 {
-    push_dir_level *d = &s->dirs[--s->depth];
-    for (int i = 0; i < d->n; i++)
-        free(d->names[i]);
-    free(d->names);
-    d->names = NULL;
+    static const char *const suffixes[] = {".json", NULL};
+    fg_walk_options wo = {.flags = FG_WALK_FILES | FG_WALK_RECURSE,
+                          .suffixes = suffixes,
+                          .max_depth = PUSH_MAX_DIR_DEPTH - 1,
+                          .on_error = add_unreadable};
+    fg_error e;
+    fg_error_clear(&e);
+    fg_buf_clear(&s->walk);
+    s->walk_at = 0;
+    if (fg_walk(dir, &wo, add_bundle, &s->walk, &e) == FG_OK && !s->walk.failed)
+        return 0;
+    snprintf(it->message, sizeof(it->message), "%s", e.text[0] ? e.text : "out of memory");
+    fg_buf_free(&s->walk);
+    return 1;
 }
 
 static void read_file_item(push_item *it)
@@ -103,27 +114,17 @@ int push_source_next(push_source *s, push_item *it)
             it->len = (size_t)n;
             return 1;
         }
-        if (s->depth > 0) {
-            push_dir_level *d = &s->dirs[s->depth - 1];
-            if (d->i >= d->n) {
-                pop_dir(s);
-                continue;
+        if (s->walk_at < s->walk.len) {
+            const char *kind = s->walk.data + s->walk_at, *path = kind + 1;
+            s->walk_at += strlen(path) + 2;
+            snprintf(it->path, sizeof(it->path), "%s", path);
+            if (*kind == 'e') {
+                const char *msg = s->walk.data + s->walk_at;
+                s->walk_at += strlen(msg) + 1;
+                snprintf(it->message, sizeof(it->message), "%s", msg);
+            } else {
+                read_file_item(it);
             }
-            const char *name = d->names[d->i++]->d_name;
-            if (snprintf(it->path, sizeof(it->path), "%s/%s", d->path, name) >= (int)sizeof(it->path))
-                continue;
-            struct stat st;
-            if (stat(it->path, &st) != 0)
-                continue;
-            if (S_ISDIR(st.st_mode)) {
-                if (push_dir(s, it->path, it))
-                    return 1;
-                continue;
-            }
-            size_t n = strlen(name);
-            if (!S_ISREG(st.st_mode) || n <= 5 || strcmp(name + n - 5, ".json") != 0)
-                continue;
-            read_file_item(it);
             return 1;
         }
         if (s->next_input >= s->n_inputs)
@@ -141,7 +142,7 @@ int push_source_next(push_source *s, push_item *it)
             return 1;
         }
         if (S_ISDIR(st.st_mode)) {
-            if (push_dir(s, in, it))
+            if (walk_input(s, in, it))
                 return 1;
             continue;
         }
@@ -152,9 +153,7 @@ int push_source_next(push_source *s, push_item *it)
 
 void push_source_close(push_source *s)
 {
-    while (s->depth > 0)
-        pop_dir(s);
-    free(s->dirs);
+    fg_buf_free(&s->walk);
     free(s->linebuf);
 }
 
@@ -166,6 +165,5 @@ int push_source_open(push_source *s, const char *const *inputs, size_t n_inputs,
     s->n_inputs = n_inputs;
     s->next = next;
     s->next_ctx = next_ctx;
-    s->dirs = calloc(PUSH_MAX_DIR_DEPTH, sizeof(*s->dirs));
-    return s->dirs ? FG_OK : FG_ENOMEM;
+    return FG_OK;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fhir/base/fg_buf.h"
+#include "fhir/base/fg_hash.h"
 
 #define MAX_TYPES 64       /* resource types counted in one bundle */
 #define TYPE_NAME_MAX 64
@@ -36,9 +37,7 @@ struct push_verify {
     size_t n, cap;
     char **paths;
     size_t n_paths, cap_paths;
-    /* distinct ifNoneExist searches already recorded: open addressing */
-    uint64_t *seen;
-    size_t n_seen, cap_seen;
+    fg_hashset seen; /* distinct ifNoneExist searches already recorded */
 };
 
 push_verify *push_verify_new(void)
@@ -56,47 +55,8 @@ void push_verify_free(push_verify *v)
         free(v->paths[i]);
     free(v->q);
     free(v->paths);
-    free(v->seen);
+    fg_hashset_free(&v->seen);
     free(v);
-}
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h ? h : 1;
-}
-
-/* 1 when h was new (and is now recorded), 0 when seen, -1 out of memory. */
-static int seen_add(push_verify *v, uint64_t h)
-{
-    if (2 * (v->n_seen + 1) > v->cap_seen) {
-        size_t cap = v->cap_seen ? 2 * v->cap_seen : 256;
-        uint64_t *t = calloc(cap, sizeof(*t));
-        if (!t)
-            return -1;
-        for (size_t i = 0; i < v->cap_seen; i++) {
-            if (!v->seen[i])
-                continue;
-            size_t k = v->seen[i] & (cap - 1);
-            while (t[k])
-                k = (k + 1) & (cap - 1);
-            t[k] = v->seen[i];
-        }
-        free(v->seen);
-        v->seen = t;
-        v->cap_seen = cap;
-    }
-    size_t k = h & (v->cap_seen - 1);
-    while (v->seen[k]) {
-        if (v->seen[k] == h)
-            return 0;
-        k = (k + 1) & (v->cap_seen - 1);
-    }
-    v->seen[k] = h;
-    v->n_seen++;
-    return 1;
 }
 
 /* Percent-encode what a URL query must not carry raw ('|', spaces, ...). */
@@ -210,7 +170,7 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
             fg_buf_puts(&url, "&_summary=count");
             if (url.failed)
                 goto cleanup;
-            int fresh = seen_add(v, hash_str(url.data));
+            int fresh = fg_hashset_add(&v->seen, fg_fnv1a_str(FG_FNV_SEED, url.data));
             if (fresh < 0 || (fresh && add_query(v, &url, bpath, 1) != 0))
                 goto cleanup;
             continue;

@@ -222,56 +222,45 @@ static void check_values(pl_ctx *c, const fg_history *h)
     }
 }
 
+/* One coded item against the sex and age table. `used` words the sex
+ * finding ("possible", "measured"); `at` (the member holding the item's
+ * time) and `verb` word the age finding, made when `when` and the birth are
+ * known (at NULL: none). */
+static void check_coded(pl_ctx *c, const char *list, size_t i, const fg_term *t, fg_time when,
+                        const char *used, const char *at, const char *verb)
+{
+    const pl_sexage *s;
+    if (!t->code || !t->system || !(s = pl_sex_age(c->r, t->system, t->code)))
+        return;
+    const char *name = t->display ? t->display : t->code;
+    if (s->sex >= 0 && (int)c->f.sex != s->sex) {
+        pl_add(c, list, i, "term", "\"%s\" is only %s in a %s patient; this patient is %s",
+               name, used, s->sex == FG_SEX_MALE ? "male" : "female",
+               c->f.sex == FG_SEX_MALE ? "male" : "female");
+        return;
+    }
+    if (!at || when == FG_TIME_NONE || c->f.birth == FG_TIME_NONE)
+        return;
+    int age = fg_age_at(c->f.birth, when);
+    if (age >= 0 && (age < s->age_min || age > s->age_max))
+        pl_add(c, list, i, at, "\"%s\" at age %d: %s between ages %d and %d", name, age, verb,
+               s->age_min, s->age_max);
+}
+
 /* Conditions, procedures and observations against the sex and age table. */
 static void check_sex_age(pl_ctx *c, const fg_history *h)
 {
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *x = &h->conditions.v[i];
-        const pl_sexage *s;
-        if (!x->term.code || !x->term.system ||
-            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
-            continue;
-        int age = x->onset != FG_TIME_NONE && c->f.birth != FG_TIME_NONE
-                      ? fg_age_at(c->f.birth, x->onset)
-                      : -1;
-        if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            pl_add(c, "conditions", i, "term", "\"%s\" is only possible in a %s patient; this "
-                    "patient is %s", x->term.display ? x->term.display : x->term.code,
-                    s->sex == FG_SEX_MALE ? "male" : "female",
-                    c->f.sex == FG_SEX_MALE ? "male" : "female");
-        else if (age >= 0 && (age < s->age_min || age > s->age_max))
-            pl_add(c, "conditions", i, "onset", "\"%s\" at age %d: it occurs between ages %d "
-                    "and %d", x->term.display ? x->term.display : x->term.code, age, s->age_min,
-                    s->age_max);
+        check_coded(c, "conditions", i, &x->term, x->onset, "possible", "onset", "it occurs");
     }
     for (size_t i = 0; i < h->procedures.n; i++) {
         const fg_procedure *x = &h->procedures.v[i];
-        const pl_sexage *s;
-        if (!x->term.code || !x->term.system ||
-            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
-            continue;
-        int age = c->f.birth != FG_TIME_NONE ? fg_age_at(c->f.birth, x->start) : -1;
-        if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            pl_add(c, "procedures", i, "term", "\"%s\" is only possible in a %s patient; this "
-                    "patient is %s", x->term.display ? x->term.display : x->term.code,
-                    s->sex == FG_SEX_MALE ? "male" : "female",
-                    c->f.sex == FG_SEX_MALE ? "male" : "female");
-        else if (age >= 0 && (age < s->age_min || age > s->age_max))
-            pl_add(c, "procedures", i, "start", "\"%s\" at age %d: it is done between ages %d "
-                    "and %d", x->term.display ? x->term.display : x->term.code, age, s->age_min,
-                    s->age_max);
+        check_coded(c, "procedures", i, &x->term, x->start, "possible", "start", "it is done");
     }
     for (size_t i = 0; i < h->observations.n; i++) {
         const fg_observation *x = &h->observations.v[i];
-        const pl_sexage *s;
-        if (!x->term.code || !x->term.system ||
-            !(s = pl_sex_age(c->r, x->term.system, x->term.code)))
-            continue;
-        if (s->sex >= 0 && (int)c->f.sex != s->sex)
-            pl_add(c, "observations", i, "term", "\"%s\" is only measured in a %s patient; "
-                    "this patient is %s", x->term.display ? x->term.display : x->term.code,
-                    s->sex == FG_SEX_MALE ? "male" : "female",
-                    c->f.sex == FG_SEX_MALE ? "male" : "female");
+        check_coded(c, "observations", i, &x->term, FG_TIME_NONE, "measured", NULL, NULL);
     }
 }
 

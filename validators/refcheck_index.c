@@ -10,20 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/base/fg_hash.h"
 #include "fhir/json/fg_jw.h"
 #include "validators/refcheck_private.h"
 
 /* ---- hashing and the table ---------------------------------------------- */
-
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
 
 static uint64_t hash_finish(uint64_t h)
 {
@@ -38,16 +29,14 @@ static uint64_t hash_finish(uint64_t h)
 /* Hash of a, sep, b: the key of `Type/id` or `system|value`. */
 uint64_t rck_hash_pair(const char *a, char sep, const char *b)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = hash_bytes(h, a, strlen(a));
-    h = hash_bytes(h, &sep, 1);
-    h = hash_bytes(h, b, strlen(b));
-    return hash_finish(h);
+    uint64_t h = fg_fnv1a_str(FG_FNV_OFFSET_BASIS, a);
+    h = fg_fnv1a(h, &sep, 1);
+    return hash_finish(fg_fnv1a_str(h, b));
 }
 
 uint64_t rck_hash_str(const char *s, size_t n)
 {
-    return hash_finish(hash_bytes(0xcbf29ce484222325ULL, s, n));
+    return hash_finish(fg_fnv1a(FG_FNV_OFFSET_BASIS, s, n));
 }
 
 rck_slot *rck_table_find(const rck_table *t, uint64_t key)

@@ -11,6 +11,8 @@
  *   fg_write_file_atomic  the same for bytes already in memory
  *   fg_walk             the files of a folder in name order, optionally its
  *                       subfolders too, filtered by suffix
+ *   fg_list_names       the names of a folder's files with one suffix, as a
+ *                       sorted array
  *
  * Errors name the path and carry the system's reason (strerror).
  */
@@ -65,10 +67,11 @@ typedef struct fg_walk_options {
                                    * with one of them; NULL: every file */
     size_t max_entries;           /* FG_ELIMIT when more would be reported; 0: no limit */
     int max_depth;                /* subfolder levels entered at most; 0: 64 */
-    /* Called with a folder that cannot be listed (or is nested too deep);
-     * FG_OK skips it and the walk goes on, anything else stops the walk
-     * with that code. NULL: stop with the error. */
-    int (*on_error)(void *ud, const fg_error *e);
+    /* Called with a folder that cannot be listed (or is nested too deep):
+     * its whole path and the error; FG_OK skips it and the walk goes on,
+     * anything else stops the walk with that code. NULL: stop with the
+     * error. */
+    int (*on_error)(void *ud, const char *dir, const fg_error *e);
 } fg_walk_options;
 
 /* Call each(ud, path, name) for the entries of dir, sorted by name (bytes)
@@ -79,5 +82,17 @@ typedef struct fg_walk_options {
 int fg_walk(const char *dir, const fg_walk_options *o,
             int (*each)(void *ud, const char *path, const char *name), void *ud,
             fg_error *err);
+
+/* The names of the files of dir (not of its subfolders) ending with suffix
+ * (NULL: every file), sorted by name, into *names: a new array of *n
+ * malloc'd strings, which fg_names_free releases. At most max names (0: no
+ * limit). fg_walk's codes: FG_ENOTFOUND, FG_EIO, FG_ENOMEM, FG_ELIMIT
+ * (err names dir; a caller may give its own words); *names and *n are
+ * written only on success. */
+int fg_list_names(const char *dir, const char *suffix, size_t max, char ***names, size_t *n,
+                  fg_error *err);
+
+/* Free what fg_list_names gave; accepts NULL. */
+void fg_names_free(char **names, size_t n);
 
 #endif

@@ -234,9 +234,10 @@ static int wanted_name(const walk *w, const char *name)
 }
 
 /* A folder that cannot be walked (e): skipped when on_error says so. */
-static int walk_error(walk *w, const fg_error *e)
+static int walk_error(walk *w, const char *dir, const fg_error *e)
 {
-    if (e->code != FG_ENOMEM && w->o && w->o->on_error && w->o->on_error(w->ud, e) == FG_OK)
+    if (e->code != FG_ENOMEM && w->o && w->o->on_error &&
+        w->o->on_error(w->ud, dir, e) == FG_OK)
         return FG_OK;
     if (w->err)
         *w->err = *e;
@@ -322,7 +323,7 @@ static int walk_folder(walk *w, const char *dir, int depth)
     fg_error e;
     if (depth > w->max_depth) {
         fg_error_set(&e, FG_ELIMIT, dir, "folders nested deeper than %d levels", w->max_depth);
-        return walk_error(w, &e);
+        return walk_error(w, dir, &e);
     }
     walk_entry *v = NULL;
     size_t n = 0;
@@ -331,7 +332,7 @@ static int walk_folder(walk *w, const char *dir, int depth)
     int rc = list_folder(w, dir, &v, &n);
     w->err = saved;
     if (rc != FG_OK)
-        return walk_error(w, &e);
+        return walk_error(w, dir, &e);
     char path[FILES_PATH_MAX];
     size_t dl = strlen(dir);
     for (size_t i = 0; i < n && rc == FG_OK; i++) {
@@ -356,4 +357,56 @@ int fg_walk(const char *dir, const fg_walk_options *o,
     if (!(w.flags & (FG_WALK_FILES | FG_WALK_FOLDERS)))
         w.flags |= FG_WALK_FILES;
     return walk_folder(&w, dir, 0);
+}
+
+/* ---- a folder's names ---- */
+
+typedef struct name_list {
+    char **v;
+    size_t n, cap;
+    const char *dir;
+    fg_error *err;
+} name_list;
+
+static int add_name(void *ud, const char *path, const char *name)
+{
+    name_list *l = ud;
+    (void)path;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        char **v = realloc(l->v, cap * sizeof(*v));
+        if (!v)
+            return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(name)))
+        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
+    l->n++;
+    return FG_OK;
+}
+
+int fg_list_names(const char *dir, const char *suffix, size_t max, char ***names, size_t *n,
+                  fg_error *err)
+{
+    const char *const suffixes[] = {suffix, NULL};
+    fg_walk_options wo = {.suffixes = suffix ? suffixes : NULL, .max_entries = max};
+    name_list l = {NULL, 0, 0, dir, err};
+    int rc = fg_walk(dir, &wo, add_name, &l, err);
+    if (rc == FG_ELIMIT)
+        fg_error_set(err, FG_ELIMIT, dir, "more than %zu files", max);
+    if (rc != FG_OK) {
+        fg_names_free(l.v, l.n);
+        return rc;
+    }
+    *names = l.v;
+    *n = l.n;
+    return FG_OK;
+}
+
+void fg_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
 }

@@ -26,6 +26,7 @@
 
 #include "fhir/base/fg_arena.h"
 #include "fhir/base/fg_files.h"
+#include "fhir/base/fg_hash.h"
 #include "fhir/base/fg_tsv.h"
 
 #define TERM_MAX_FILES 256
@@ -140,12 +141,9 @@ static int load_file(fg_terminology *t, const char *path, fg_error *err)
 
 static size_t key_hash(const char *system, const char *code)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)system; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)code; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
+    static const unsigned char sep = 0xff;
+    uint64_t h = fg_fnv1a_str(FG_FNV_SEED, system);
+    h = fg_fnv1a_str(fg_fnv1a(h, &sep, 1), code);
     return (size_t)(h ^ (h >> 29));
 }
 
@@ -187,49 +185,15 @@ static int cmp_disp(const void *a, const void *b)
     return c;
 }
 
-/* The *.tsv names of a terminology folder, collected by fg_walk. */
-typedef struct tsv_names {
-    char **v;
-    size_t n;
-    const char *dir;
-    fg_error *err;
-} tsv_names;
-
-static int add_tsv(void *ud, const char *path, const char *name)
-{
-    tsv_names *l = ud;
-    (void)path;
-    if (l->n >= TERM_MAX_FILES)
-        return fg_error_set(l->err, FG_ELIMIT, l->dir, "more than %d terminology files",
-                            TERM_MAX_FILES);
-    char **nv = realloc(l->v, (l->n + 1) * sizeof(char *));
-    if (!nv)
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->v = nv;
-    if (!(nv[l->n] = strdup(name)))
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->n++;
-    return FG_OK;
-}
-
 /* The sorted list of *.tsv names of dir into *names (each malloc'd). */
 static int list_tsv(const char *dir, char ***names, size_t *n, fg_error *err)
 {
-    static const char *const suffixes[] = {".tsv", NULL};
-    fg_walk_options wo = {.suffixes = suffixes};
-    tsv_names l = {NULL, 0, dir, err};
-    int rc = fg_walk(dir, &wo, add_tsv, &l, err);
+    int rc = fg_list_names(dir, ".tsv", TERM_MAX_FILES, names, n, err);
+    if (rc == FG_ELIMIT)
+        fg_error_set(err, FG_ELIMIT, dir, "more than %d terminology files", TERM_MAX_FILES);
     if (rc == FG_ENOTFOUND || rc == FG_EIO)
         fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the terminology folder");
-    if (rc != FG_OK) {
-        for (size_t i = 0; i < l.n; i++)
-            free(l.v[i]);
-        free(l.v);
-        return rc == FG_EIO ? FG_ENOTFOUND : rc;
-    }
-    *names = l.v;
-    *n = l.n;
-    return FG_OK;
+    return rc == FG_EIO ? FG_ENOTFOUND : rc;
 }
 
 int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)
@@ -274,9 +238,7 @@ int fg_terminology_load(const char *dir, fg_terminology **out, fg_error *err)
     *out = t;
     t = NULL;
 cleanup:
-    for (size_t i = 0; i < n_names; i++)
-        free(names[i]);
-    free(names);
+    fg_names_free(names, n_names);
     fg_terminology_free(t);
     return rc;
 }

@@ -556,31 +556,6 @@ void eng_modules_free(struct eng_modules *m)
     free(m);
 }
 
-/* The *.json names of the module folder, collected by fg_walk. */
-typedef struct module_names {
-    char **v;
-    size_t n;
-    const char *dir;
-    fg_error *err;
-} module_names;
-
-static int add_module_name(void *ud, const char *path, const char *name)
-{
-    module_names *l = ud;
-    (void)path;
-    if (l->n >= FG_MAX_MODULES)
-        return fg_error_set(l->err, FG_ELIMIT, l->dir, "more than FG_MAX_MODULES (%d) modules",
-                            FG_MAX_MODULES);
-    char **nn = realloc(l->v, (l->n + 1) * sizeof(*nn));
-    if (!nn)
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->v = nn;
-    if (!(nn[l->n] = strdup(name)))
-        return fg_error_set(l->err, FG_ENOMEM, l->dir, "out of memory");
-    l->n++;
-    return FG_OK;
-}
-
 int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_modules **out,
                      fg_error *err)
 {
@@ -590,12 +565,9 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
     int rc = FG_OK;
     if (!ms)
         return fg_error_set(err, FG_ENOMEM, dir, "out of memory");
-    static const char *const suffixes[] = {".json", NULL};
-    fg_walk_options wo = {.suffixes = suffixes};
-    module_names l = {NULL, 0, dir, err};
-    rc = fg_walk(dir, &wo, add_module_name, &l, err);
-    names = l.v;
-    n_names = l.n;
+    rc = fg_list_names(dir, ".json", FG_MAX_MODULES, &names, &n_names, err);
+    if (rc == FG_ELIMIT)
+        fg_error_set(err, FG_ELIMIT, dir, "more than FG_MAX_MODULES (%d) modules", FG_MAX_MODULES);
     if (rc == FG_ENOTFOUND || rc == FG_EIO) {
         rc = fg_error_set(err, FG_ENOTFOUND, dir, "cannot open the condition module folder");
         goto cleanup;
@@ -645,9 +617,7 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
     *out = ms;
     ms = NULL;
 cleanup:
-    for (size_t i = 0; i < n_names; i++)
-        free(names[i]);
-    free(names);
+    fg_names_free(names, n_names);
     eng_modules_free(ms);
     return rc;
 }

@@ -19,14 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fhir/base/fg_hash.h"
 #include "fhir/base/fg_rng.h"
 #include "generators/llm/llmgen_private.h"
 
 static uint64_t hash_str(uint64_t h, const char *s)
 {
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-    return fg_mix64(h ^ 0xff);
+    return fg_mix64(fg_fnv1a_str(h, s ? s : "") ^ 0xff);
 }
 
 /* A fresh id for the model's id `old` of list `list`. */
@@ -36,7 +35,7 @@ static const char *new_id(fg_history *h, const char *pid, const char *list, cons
     if (!s)
         return NULL;
     fg_rng r;
-    uint64_t k = hash_str(hash_str(hash_str(0xcbf29ce484222325ULL, pid), list), old);
+    uint64_t k = hash_str(hash_str(hash_str(FG_FNV_OFFSET_BASIS, pid), list), old);
     fg_rng_seed(&r, k);
     fg_rng_uuid(&r, s);
     return s;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fhir/base/fg_data.h"
+#include "fhir/base/fg_hash.h"
 #include "fhir/base/fg_error.h"
 #include "fhir/json/fg_jr.h"
 #include "tests/unit/oom.h"
@@ -44,11 +45,7 @@
 
 static void mix_bytes(uint64_t *h, const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= s[i];
-        *h *= 1099511628211ull;
-    }
+    *h = fg_fnv1a(*h, p, n);
 }
 
 static void mix_str(uint64_t *h, const char *s)
