@@ -72,33 +72,45 @@ const char *cli_setting_flag(const char *where)
 
 #define SAID_PREFIX "setting `"
 
+/* Append len bytes of s to out[0..n), cut so out keeps room for its NUL.
+ * Returns the new length. */
+static size_t put(char *out, size_t size, size_t n, const char *s, size_t len)
+{
+    if (n + len >= size)
+        len = size - 1 - n;
+    memcpy(out + n, s, len);
+    return n + len;
+}
+
 /* text with every "setting `NAME`" of a known NAME replaced, into out
- * (cut at size). Returns 1 when something was replaced. */
+ * (cut at size, which must be at least 1). Returns 1 when something was
+ * replaced. The text between matches is copied whole: every issue of a
+ * validation run passes through here. */
 static int said_as_flags(const char *text, char *out, size_t size)
 {
+    const size_t plen = sizeof(SAID_PREFIX) - 1;
     size_t n = 0;
     int changed = 0;
-    const size_t plen = sizeof(SAID_PREFIX) - 1;
-    while (*text && n + 1 < size) {
-        const char *rep = NULL;
-        size_t skip = 0;
-        if (strncmp(text, SAID_PREFIX, plen) == 0) {
-            const char *name = text + plen, *end = strchr(name, '`');
-            for (size_t i = 0; end && i < N_SETTINGS; i++)
-                if (strlen(settings[i].setting) == (size_t)(end - name) &&
-                    strncmp(name, settings[i].setting, (size_t)(end - name)) == 0) {
+    while (*text) {
+        const char *at = strstr(text, SAID_PREFIX), *rep = NULL, *next = NULL;
+        if (at) {
+            const char *name = at + plen, *end = strchr(name, '`');
+            size_t len = end ? (size_t)(end - name) : 0;
+            for (size_t i = 0; end && i < N_SETTINGS && !rep; i++)
+                if (strlen(settings[i].setting) == len && memcmp(name, settings[i].setting, len) == 0) {
                     rep = settings[i].said;
-                    skip = (size_t)(end + 1 - text);
+                    next = end + 1;
                 }
         }
-        if (!rep) {
-            out[n++] = *text++;
-            continue;
+        /* up to the match; past a name that is no setting, through its prefix */
+        const char *stop = !at ? text + strlen(text) : rep ? at : at + plen;
+        n = put(out, size, n, text, (size_t)(stop - text));
+        text = stop;
+        if (rep) {
+            n = put(out, size, n, rep, strlen(rep));
+            text = next;
+            changed = 1;
         }
-        for (const char *r = rep; *r && n + 1 < size; r++)
-            out[n++] = *r;
-        text += skip;
-        changed = 1;
     }
     out[n] = 0;
     return changed;
