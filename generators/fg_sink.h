@@ -17,7 +17,7 @@
  *
  * The rules, the same for the engine pipeline, `generate --llm` and
  * `fhirgen map`:
- *   - Every file is written under a temporary name in its folder, fsync'ed
+ *   - Every file is written under a temporary name in its folder
  *     and renamed into place (fg_files.h). A per-patient file is renamed as
  *     soon as it is complete; the NDJSON files only when the whole run is
  *     (fg_sink_close with ok): a failed or interrupted run leaves no NDJSON

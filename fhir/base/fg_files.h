@@ -6,8 +6,13 @@
  *   fg_atomic_*         a file that appears whole or not at all: bytes go to
  *                       a temporary name in the same folder
  *                       (.<name>.<pid>-<n>.tmp, unique per process and call),
- *                       are fsync'ed, and the file is renamed into place; a
- *                       failure or an abort removes the temporary
+ *                       and the file is renamed into place; a failure or an
+ *                       abort removes the temporary. This guards against a
+ *                       run that fails or is killed, not against a power
+ *                       loss: the file is not fsync'ed (a cohort is tens of
+ *                       thousands of files, and an fsync each made writing
+ *                       one on disk 1.7 times slower). What must survive a
+ *                       power loss (the push journal) syncs itself.
  *   fg_write_file_atomic  the same for bytes already in memory
  *   fg_walk             the files of a folder in name order, optionally its
  *                       subfolders too, filtered by suffix
@@ -40,7 +45,7 @@ int fg_atomic_open(const char *path, fg_atomic_file **out, fg_error *err);
 /* Append n bytes (buffered). FG_EIO naming the final path. */
 int fg_atomic_write(fg_atomic_file *f, const void *data, size_t n, fg_error *err);
 
-/* Flush, fsync, close and rename into place; frees f (also on failure,
+/* Flush, close and rename into place; frees f (also on failure,
  * when the temporary is removed). Accepts NULL (FG_OK). */
 int fg_atomic_commit(fg_atomic_file *f, fg_error *err);
 
@@ -50,7 +55,7 @@ void fg_atomic_abort(fg_atomic_file *f);
 /* The final path of f; borrowed for f's life. */
 const char *fg_atomic_path(const fg_atomic_file *f);
 
-/* Write data[0..n) to path through a temporary, fsync and rename. Nothing
+/* Write data[0..n) to path through a temporary and rename. Nothing
  * is left at the temporary name on failure. */
 int fg_write_file_atomic(const char *path, const void *data, size_t n, fg_error *err);
 

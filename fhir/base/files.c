@@ -162,8 +162,6 @@ int fg_atomic_commit(fg_atomic_file *f, fg_error *err)
     if (!f)
         return FG_OK;
     int e = flush(f);
-    if (!e && fsync(f->fd) != 0)
-        e = errno;
     if (close(f->fd) != 0 && !e)
         e = errno;
     f->fd = -1;
