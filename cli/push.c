@@ -27,14 +27,34 @@ static void usage(FILE *f)
         "Push FHIR transaction Bundles to a FHIR R4 server: files, folders (every\n"
         "*.json inside, recursively) and - (standard input, one Bundle per line, as\n"
         "'fhirgen map' writes). The server's CapabilityStatement is read first: it must\n"
-        "speak R4 (4.0.x) and accept transactions. Bundles answered 408, 429, 5xx or\n"
-        "lost in transport are retried with backoff (honouring Retry-After); any other\n"
-        "error fails that bundle and the run goes on. Each acknowledged bundle is\n"
-        "recorded in a journal, so --resume after an interruption pushes only the rest.\n"
+        "speak R4 (4.0.x) and declare transactions (or batches, for --mode batch).\n"
+        "Requests answered 408, 429, 5xx or lost in transport are retried with backoff\n"
+        "(honouring Retry-After); any other error fails that bundle (its patient) and the\n"
+        "run goes on. Each acknowledged bundle, or chunk of one, is recorded in a journal,\n"
+        "so --resume after an interruption pushes only the rest, mid-patient included.\n"
+        "\n"
+        "Modes (--mode):\n"
+        "  auto         (default) whole transactions; when the server refuses one for its\n"
+        "               size or isolation (HTTP 413, or a message naming a limit, as\n"
+        "               Medplum's 50 updates per transaction), switch to split with chunks\n"
+        "               that fit, and say so. With --max-entries, split from the start.\n"
+        "               A server that declares batches but not transactions gets batches.\n"
+        "  transaction  each bundle as one transaction, as written\n"
+        "  split        each bundle as transactions of at most --max-entries entries:\n"
+        "               conditional creates (shared Organization, Practitioner, Location)\n"
+        "               first, resolved once per run, then the patient's resources, each\n"
+        "               after what it references, references between chunks rewritten from\n"
+        "               urn:uuid to Type/id (a plain create of a urn:uuid becomes an update\n"
+        "               of that id, so a re-sent chunk never duplicates)\n"
+        "  batch        the same chunks as batch Bundles; entries refused with 429/5xx are\n"
+        "               sent again, other refusals fail the patient and are named\n"
         "\n"
         "Options:\n"
         "  -s, --server URL            FHIR base URL (https://host/fhir)\n"
         "  -j, --concurrency N         bundles in flight (default 4, at most %d)\n"
+        "      --mode MODE             auto, transaction, split or batch (see above)\n"
+        "      --max-entries N         entries per chunk in split and batch mode (default %d;\n"
+        "                              with auto: a limit the server is known to have)\n"
         "      --cacert FILE           trust the CA certificates in FILE (default: system store)\n"
         "      --cert FILE             client certificate (PEM) for mutual TLS\n"
         "      --key FILE              the client certificate's private key (PEM)\n"
@@ -72,14 +92,14 @@ static void usage(FILE *f)
         "  fhirgen push -s https://localhost:8443/fhir --cacert ca.pem --resume out/bundles\n"
         "\n"
         "Exit status: 0 every bundle landed, 1 something did not, 2 a bad command line.\n",
-        FG_MAX_PUSH_CONCURRENCY, FG_MAX_PUSH_ATTEMPTS);
+        FG_MAX_PUSH_CONCURRENCY, FG_PUSH_DEFAULT_MAX_ENTRIES, FG_MAX_PUSH_ATTEMPTS);
 }
 
 enum {
     OPT_CACERT = 256, OPT_CERT, OPT_KEY, OPT_TOKEN_FILE, OPT_JOURNAL, OPT_NO_JOURNAL,
     OPT_RESUME, OPT_TIMEOUT, OPT_ATTEMPTS, OPT_SUMMARY, OPT_INSECURE,
     OPT_AUTH, OPT_TOKEN_URL, OPT_CLIENT_ID, OPT_SECRET_FILE, OPT_SCOPE, OPT_JWT_KEY, OPT_KID,
-    OPT_ALG, OPT_VERIFY,
+    OPT_ALG, OPT_VERIFY, OPT_MODE, OPT_MAX_ENTRIES,
 };
 
 static const struct option options[] = {
@@ -105,6 +125,8 @@ static const struct option options[] = {
     {"summary-json", required_argument, NULL, OPT_SUMMARY},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"verify", no_argument, NULL, OPT_VERIFY},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"max-entries", required_argument, NULL, OPT_MAX_ENTRIES},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -117,7 +139,41 @@ typedef struct ui {
     uint64_t differences_shown;
     int (*next)(void *ctx, char *path, size_t size); /* streaming inputs, or NULL */
     void *next_ctx;
+    char **failed; /* the bundles (patients) that failed, for the summary */
+    size_t n_failed, cap_failed;
 } ui;
+
+#define MAX_LISTED_FAILURES 10000 /* failed bundles named in --summary-json */
+
+static void remember_failure(ui *u, const char *path)
+{
+    if (u->n_failed >= MAX_LISTED_FAILURES)
+        return;
+    if (u->n_failed == u->cap_failed) {
+        size_t cap = u->cap_failed ? 2 * u->cap_failed : 16;
+        char **f = realloc(u->failed, cap * sizeof(*f));
+        if (!f)
+            return;
+        u->failed = f;
+        u->cap_failed = cap;
+    }
+    char *c = strdup(path);
+    if (c)
+        u->failed[u->n_failed++] = c;
+}
+
+/* A JSON string of s (control characters dropped). */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*s >= 0x20)
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
 
 static int ui_next(void *ctx, char *path, size_t size)
 {
@@ -140,11 +196,15 @@ static void on_result(void *ctx, const fg_push_result *r)
         return;
     clear_progress(u);
     if (r->landed) {
-        if (!u->tty)
+        if (!u->tty && r->chunks)
+            fprintf(stderr, "fhirgen push: %s: landed (%zu entries in %zu chunks)\n", r->path,
+                    r->entries, r->chunks);
+        else if (!u->tty)
             fprintf(stderr, "fhirgen push: %s: landed (HTTP %ld, %zu entries)\n", r->path,
-                    r->http_status, r->response ? r->response->n_entries : (size_t)0);
+                    r->http_status, r->entries);
         return;
     }
+    remember_failure(u, r->path);
     if (++u->failures_shown > MAX_SHOWN_FAILURES) {
         if (u->failures_shown == MAX_SHOWN_FAILURES + 1)
             fprintf(stderr, "fhirgen push: more failures follow; see the summary\n");
@@ -159,6 +219,13 @@ static void on_result(void *ctx, const fg_push_result *r)
         fprintf(stderr, "  entry[%zu]: %d%s%s\n", i, e->status, e->outcome ? " " : "",
                 e->outcome ? e->outcome : "");
     }
+}
+
+static void on_notice(void *ctx, const char *message)
+{
+    ui *u = ctx;
+    clear_progress(u);
+    fprintf(stderr, "fhirgen push: %s\n", message);
 }
 
 static void on_difference(void *ctx, const char *path, const char *message)
@@ -200,7 +267,8 @@ static void default_journal(const char *first, char *out, size_t size)
     snprintf(out, size, "%s/.fhirgen-push.journal", dir);
 }
 
-static int write_summary(const char *path, const char *server, const fg_push_stats *s, int rc)
+static int write_summary(const char *path, const char *server, const fg_push_stats *s, int rc,
+                         const ui *u)
 {
     FILE *f = fopen(path, "w");
     if (!f)
@@ -208,26 +276,58 @@ static int write_summary(const char *path, const char *server, const fg_push_sta
     char srv[2048];
     snprintf(srv, sizeof(srv), "%s", server);
     fg_http_redact(srv, sizeof(srv), NULL);
-    /* the URL is written as a JSON string: escape what JSON needs */
-    fputs("{\"server\": \"", f);
-    for (const char *p = srv; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fputc('\\', f);
-        if ((unsigned char)*p >= 0x20)
-            fputc(*p, f);
+    fputs("{\"server\": ", f);
+    put_json_string(f, srv);
+    fputs(", \"failed\": [", f);
+    for (size_t i = 0; i < u->n_failed; i++) {
+        fputs(i ? ", " : "", f);
+        put_json_string(f, u->failed[i]);
     }
     fprintf(f,
-            "\", \"complete\": %s, \"bundles_seen\": %llu, \"bundles_landed\": %llu, "
+            "], \"complete\": %s, \"bundles_seen\": %llu, \"bundles_landed\": %llu, "
             "\"bundles_skipped\": %llu, \"bundles_failed\": %llu, \"resources\": %llu, "
             "\"retries\": %llu, \"verify_queries\": %llu, \"verify_differences\": %llu, "
-            "\"seconds\": %.3f}\n",
+            "\"mode\": \"%s\", \"max_entries\": %d, \"chunks_landed\": %llu, "
+            "\"chunks_skipped\": %llu, \"seconds\": %.3f}\n",
             rc == FG_OK && s->bundles_failed == 0 && s->verify_differences == 0 ? "true" : "false",
             (unsigned long long)s->bundles_seen, (unsigned long long)s->bundles_landed,
             (unsigned long long)s->bundles_skipped, (unsigned long long)s->bundles_failed,
             (unsigned long long)s->resources, (unsigned long long)s->retries,
             (unsigned long long)s->verify_queries, (unsigned long long)s->verify_differences,
-            s->elapsed);
+            fg_push_mode_name(s->mode), s->max_entries, (unsigned long long)s->chunks_landed,
+            (unsigned long long)s->chunks_skipped, s->elapsed);
     return fclose(f);
+}
+
+/* The lines that end a push: what landed, the chunks, the verification,
+ * the bundles that failed. */
+static void print_summary(const ui *u, const fg_push_options *po, const fg_push_stats *st,
+                          int prc, int journal, int summary)
+{
+    fprintf(stderr,
+            "fhirgen push: %llu landed (%llu resources), %llu failed, %llu skipped (journal), "
+            "%llu retries, %.1f s%s\n",
+            (unsigned long long)st->bundles_landed, (unsigned long long)st->resources,
+            (unsigned long long)st->bundles_failed, (unsigned long long)st->bundles_skipped,
+            (unsigned long long)st->retries, st->elapsed,
+            journal ? "" : " (no journal)");
+    if (st->mode == FG_PUSH_SPLIT || st->mode == FG_PUSH_BATCH)
+        fprintf(stderr, "fhirgen push: %s mode, at most %d entries per chunk: %llu chunks "
+                "landed, %llu skipped (journal)\n", fg_push_mode_name(st->mode), st->max_entries,
+                (unsigned long long)st->chunks_landed, (unsigned long long)st->chunks_skipped);
+    if (po->verify && prc == FG_OK)
+        fprintf(stderr, "fhirgen push: verify: %llu searches, %llu difference%s\n",
+                (unsigned long long)st->verify_queries, (unsigned long long)st->verify_differences,
+                st->verify_differences == 1 ? "" : "s");
+    if (u->n_failed) {
+        fprintf(stderr, "fhirgen push: failed:");
+        for (size_t i = 0; i < u->n_failed && i < 10; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", u->failed[i]);
+        if (st->bundles_failed > 10)
+            fprintf(stderr, " and %llu more%s", (unsigned long long)st->bundles_failed - 10,
+                    summary ? " (all in the summary)" : "");
+        fputc('\n', stderr);
+    }
 }
 
 /* The --auth options as given. */
@@ -356,7 +456,7 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
     memset(&aa, 0, sizeof(aa));
     const char *journal_path = NULL, *summary = NULL;
     int no_journal = 0, resume = 0, timeout_s = 0;
-    ui u = {isatty(2), 0, 0, 0, 0, next, next_ctx};
+    ui u = {.tty = isatty(2), .next = next, .next_ctx = next_ctx};
     fg_token_provider *auth = NULL;
     fg_journal *journal = NULL;
     fg_error err;
@@ -400,6 +500,16 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
         case OPT_SUMMARY: summary = optarg; break;
         case OPT_INSECURE: po.insecure = 1; break;
         case OPT_VERIFY: po.verify = 1; break;
+        case OPT_MODE:
+            if (fg_push_mode_parse(optarg, &po.mode) != FG_OK)
+                return cli_usage_error(CMD, "--mode: '%s' is not auto, transaction, split or "
+                                       "batch", optarg);
+            break;
+        case OPT_MAX_ENTRIES:
+            if (cli_parse_int(optarg, 1, FG_MAX_PUSH_ENTRIES, &po.max_entries))
+                return cli_usage_error(CMD, "--max-entries: '%s' is not 1..%d", optarg,
+                                       FG_MAX_PUSH_ENTRIES);
+            break;
         case 'q': u.quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         default:
@@ -415,6 +525,9 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
         return cli_usage_error(CMD, "--push takes no input names: it pushes what is generated");
     if (no_journal && resume)
         return cli_usage_error(CMD, "--resume needs a journal");
+    if (po.mode == FG_PUSH_TRANSACTION && po.max_entries)
+        return cli_usage_error(CMD, "--max-entries cuts bundles into chunks: it goes with "
+                               "--mode auto, split or batch, not transaction");
     if (po.insecure)
         fprintf(stderr,
                 "fhirgen push: WARNING: --insecure: the server's TLS certificate is NOT verified;\n"
@@ -446,6 +559,7 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
     po.on_result = on_result;
     po.on_progress = on_progress;
     po.on_difference = on_difference;
+    po.on_notice = on_notice;
     if (next)
         po.next_input = ui_next;
     po.ctx = &u;
@@ -459,18 +573,8 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
     clear_progress(&u);
     if (prc != FG_OK)
         cli_report(CMD, &err);
-    fprintf(stderr,
-            "fhirgen push: %llu landed (%llu resources), %llu failed, %llu skipped (journal), "
-            "%llu retries, %.1f s%s\n",
-            (unsigned long long)st.bundles_landed, (unsigned long long)st.resources,
-            (unsigned long long)st.bundles_failed, (unsigned long long)st.bundles_skipped,
-            (unsigned long long)st.retries, st.elapsed,
-            journal ? "" : " (no journal)");
-    if (po.verify && prc == FG_OK)
-        fprintf(stderr, "fhirgen push: verify: %llu searches, %llu difference%s\n",
-                (unsigned long long)st.verify_queries, (unsigned long long)st.verify_differences,
-                st.verify_differences == 1 ? "" : "s");
-    if (summary && write_summary(summary, po.server, &st, prc) != 0)
+    print_summary(&u, &po, &st, prc, journal != NULL, summary != NULL);
+    if (summary && write_summary(summary, po.server, &st, prc, &u) != 0)
         fprintf(stderr, "fhirgen push: %s: cannot write the summary: %s\n", summary,
                 strerror(errno));
     if (prc == FG_ECANCELED)
@@ -480,6 +584,9 @@ static int push_main(int argc, char **argv, int (*next)(void *, char *, size_t),
                                                                                   : EXIT_FAILED;
     curl_global_cleanup();
 cleanup:
+    for (size_t i = 0; i < u.n_failed; i++)
+        free(u.failed[i]);
+    free(u.failed);
     fg_journal_close(journal);
     fg_token_provider_free(auth);
     return rc;

@@ -4,13 +4,25 @@
  * pipeline.
  *
  * The fhir/http pool carries all network I/O: first GET [base]/metadata
- * (the server must speak R4 and accept transactions), then the bundles, at
- * most `concurrency` in flight, over kept-alive connections (HTTP/2 where
- * the server offers it). Inputs are read one bundle at a time as slots free
- * up, so memory stays flat. A bundle answered 408, 429, 5xx or a transport
- * error is retried with backoff (honouring Retry-After); another status is a
- * permanent failure of that bundle and the run goes on. Each bundle the
- * server acknowledged is recorded in the journal before it counts as landed.
+ * (the server must speak R4 and declare transactions or batches), then the
+ * bundles, at most `concurrency` in flight, over kept-alive connections
+ * (HTTP/2 where the server offers it). Inputs are read one bundle at a time
+ * as slots free up, so memory stays flat. A request answered 408, 429, 5xx
+ * or lost in transport is retried with backoff (honouring Retry-After);
+ * another status is a permanent failure of that bundle and the run goes on.
+ *
+ * A bundle goes to the server whole (one transaction), or cut into chunks
+ * (split: transactions of at most max_entries entries; batch: the same
+ * chunks as batch Bundles): the conditional creates first, resolved once
+ * per run, then the bundle's resources, each after what it references, with
+ * references between chunks rewritten to Type/id (push_plan.c). In the
+ * automatic mode the push starts whole and, when the server answers with a
+ * limit on transaction size or isolation (a 413, or a message that names
+ * one), goes on in split mode with chunks that fit and says so.
+ *
+ * Each whole bundle, and each chunk, the server acknowledged is recorded in
+ * the journal before it counts as landed, so a resumed push continues in
+ * the middle of a bundle.
  *
  * The library never prints: per-bundle results and progress reach the caller
  * through callbacks.
@@ -30,7 +42,22 @@
 #define FG_MAX_PUSH_BUNDLE_BYTES (256u << 20) /* one bundle fhirgen push sends */
 #define FG_MAX_PUSH_CONCURRENCY 256           /* bundles in flight (--concurrency) */
 #define FG_MAX_PUSH_ATTEMPTS 8                /* tries of one bundle, the first included */
-#define FG_MAX_JOURNAL_LINES 100000000        /* bundles one push journal holds */
+#define FG_MAX_JOURNAL_LINES 100000000        /* bundles and chunks one push journal holds */
+#define FG_MAX_PUSH_ENTRIES 100000            /* entries of one chunk (--max-entries) */
+#define FG_PUSH_DEFAULT_MAX_ENTRIES 100       /* entries of one chunk when no limit is known */
+
+/* How bundles go to the server. */
+typedef enum fg_push_mode {
+    FG_PUSH_AUTO = 0,    /* whole transactions, split when the server names a limit */
+    FG_PUSH_TRANSACTION, /* each bundle one transaction, as written */
+    FG_PUSH_SPLIT,       /* transactions of at most max_entries entries */
+    FG_PUSH_BATCH,       /* batches of at most max_entries entries */
+} fg_push_mode;
+
+/* The option spelling of a mode ("auto", "transaction", "split", "batch"),
+ * and back: FG_OK or FG_EUSAGE for a name that is none of them. */
+const char *fg_push_mode_name(fg_push_mode m);
+int fg_push_mode_parse(const char *name, fg_push_mode *out);
 
 typedef struct fg_push_stats {
     uint64_t bundles_seen;    /* inputs read so far */
@@ -43,6 +70,10 @@ typedef struct fg_push_stats {
     double elapsed;           /* seconds since the push began */
     uint64_t verify_queries;     /* searches run by --verify */
     uint64_t verify_differences; /* counts that differ from the bundles (or searches that failed) */
+    uint64_t chunks_landed;  /* chunks acknowledged (split and batch) */
+    uint64_t chunks_skipped; /* chunks already in the journal */
+    fg_push_mode mode;       /* how bundles go now (auto resolved to transaction or split) */
+    int max_entries;         /* entries per chunk in split and batch mode */
 } fg_push_stats;
 
 /* The outcome of one bundle, handed to on_result once it is final. */
@@ -52,8 +83,11 @@ typedef struct fg_push_result {
     int landed;          /* 1 acknowledged and journalled, 0 failed */
     long http_status;    /* the last answer's status, 0 for a transport failure */
     int attempts;
-    const char *message; /* why it failed, secrets redacted; NULL when landed */
-    const fg_rest_tx_response *response; /* per-entry outcome, or NULL */
+    const char *message; /* why it failed, secrets redacted; NULL when landed; in split
+                          * and batch mode it names the entries that failed */
+    const fg_rest_tx_response *response; /* per-entry outcome of a whole bundle, or NULL */
+    size_t entries;      /* entries of the bundle */
+    size_t chunks;       /* chunks it went in (0: whole) */
 } fg_push_result;
 
 typedef struct fg_push_options {
@@ -65,12 +99,17 @@ typedef struct fg_push_options {
     long connect_timeout_ms; /* 0: 10 s */
     long timeout_ms;         /* per request; 0: 300 s */
     int max_attempts;        /* 0: FG_MAX_PUSH_ATTEMPTS */
+    fg_push_mode mode;
+    int max_entries;         /* entries per chunk (split, batch; in auto a limit known in
+                              * advance, which starts the push in split mode); 0: none
+                              * given (FG_PUSH_DEFAULT_MAX_ENTRIES where one is needed) */
     fg_token_provider *auth; /* borrowed; NULL for no Authorization header */
     fg_journal *journal;     /* borrowed; NULL for no journal */
     uint64_t seed;           /* of the backoff jitter */
     volatile sig_atomic_t *cancel; /* stop starting bundles when it becomes non-zero */
     void (*on_result)(void *ctx, const fg_push_result *r);
     void (*on_progress)(void *ctx, const fg_push_stats *s); /* at most 5 times a second */
+    void (*on_notice)(void *ctx, const char *message); /* a change of mode, and why; may be NULL */
     void *ctx;
     /* After the push, read back through the server's search what each
      * pushed (or journalled) bundle defines: per patient, the count of each

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <strings.h>
 #include <time.h>
 
@@ -20,51 +21,31 @@
 #include "fhir/base/fg_sha256.h"
 #include "push/push_private.h"
 
-#define PROGRESS_INTERVAL 0.2
+
 #define FEED_POLL 0.05 /* seconds between two asks of a streaming source with nothing ready */
 
-/* ---- slots and requests --------------------------------------------- */
+/* ---- requests ------------------------------------------------------------ */
 
-enum { SLOT_IDLE, SLOT_RUNNING, SLOT_WAITING };
+static const char *const mode_names[] = {"auto", "transaction", "split", "batch"};
 
-/* What the transfers of the pool are for: the pool's `done` dispatches on it. */
-enum { PHASE_CHECK, PHASE_PUSH, PHASE_VERIFY };
+const char *fg_push_mode_name(fg_push_mode m)
+{
+    return m >= FG_PUSH_AUTO && m <= FG_PUSH_BATCH ? mode_names[m] : "?";
+}
 
-typedef struct push push;
+int fg_push_mode_parse(const char *name, fg_push_mode *out)
+{
+    for (int m = FG_PUSH_AUTO; m <= FG_PUSH_BATCH; m++)
+        if (name && strcmp(name, mode_names[m]) == 0) {
+            *out = (fg_push_mode)m;
+            return FG_OK;
+        }
+    return FG_EUSAGE;
+}
 
-typedef struct slot {
-    push *owner;
-    int state;
-    fg_http_xfer x;     /* the attempt on the pool; x.ctx is this slot */
-    push_item it;
-    char sha[65];
-    int attempts;
-    int auth_retried;
-    double due;         /* monotonic time of the next attempt when waiting */
-    fg_buf resp;
-    int too_large;
-    int ended, result;  /* PHASE_CHECK: the transfer ended, with this CURLcode */
-    size_t vq;          /* the --verify search this slot runs */
-} slot;
+const char PUSH_PENDING[] = "(pending)";
 
-struct push {
-    const fg_push_options *o;
-    fg_http_pool *pool;
-    fg_http_transport transport;
-    push_auth auth_ctx;
-    fg_http_auth auth;
-    int phase;
-    slot *slots;
-    int n_slots;
-    fg_rng rng;
-    fg_push_stats st;
-    push_source *src;
-    push_verify *verify; /* with --verify: the searches to run after the push */
-    double t0, last_progress;
-    char base[2048]; /* the server URL without a trailing slash */
-};
-
-static double now_mono(void)
+double push_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -96,7 +77,7 @@ static const char *content_type(const slot *s)
 
 /* Set the transfer of s up for one request to url: a POST of body when
  * body is not NULL, else a GET. */
-static int setup_request(push *P, slot *s, const char *url, const char *body, size_t len,
+int push_setup_request(push *P, slot *s, const char *url, const char *body, size_t len,
                          fg_error *err)
 {
     static const char *const get_headers[] = {"Accept: application/fhir+json", NULL};
@@ -127,7 +108,7 @@ static int setup_request(push *P, slot *s, const char *url, const char *body, si
 
 /* The failure of a finished request as text: transport, size, redirect,
  * or status with the OperationOutcome. Returns 1 when it is worth a retry. */
-static int describe_failure(slot *s, int cc, long status, char *msg, size_t size)
+int push_describe_failure(slot *s, int cc, long status, char *msg, size_t size)
 {
     if (s->too_large) {
         snprintf(msg, size, "the answer is larger than FG_MAX_PUSH_RESPONSE_BYTES (%u bytes)",
@@ -166,14 +147,14 @@ static int describe_failure(slot *s, int cc, long status, char *msg, size_t size
     return fg_http_status_retryable(status);
 }
 
-static void redact(push *P, char *msg, size_t size)
+void push_redact(push *P, char *msg, size_t size)
 {
     const fg_token_provider *a = P->o->auth;
     fg_http_redact(msg, size, a && a->secret ? a->secret(a) : NULL);
 }
 
 /* The wait before the next attempt of s: what the answer asked, else backoff. */
-static double retry_wait(push *P, slot *s, int attempt)
+double push_retry_wait(push *P, slot *s, int attempt)
 {
     return fg_http_retry_wait(&s->x.lim, attempt, draw, &P->rng);
 }
@@ -203,13 +184,54 @@ static int run_one(push *P, slot *s)
     return s->result;
 }
 
+/* The mode the push starts in, from the options and what the server's
+ * CapabilityStatement declares. */
+static int choose_mode(push *P, const char *body, size_t len, fg_error *err)
+{
+    fg_rest_capability caps;
+    int rc = fg_rest_read_capability(body, len, &caps, err);
+    if (rc != FG_OK)
+        return rc;
+    const fg_push_options *o = P->o;
+    fg_push_mode m = o->mode;
+    P->st.max_entries = o->max_entries ? o->max_entries : FG_PUSH_DEFAULT_MAX_ENTRIES;
+    P->iso_entries = P->st.max_entries;
+    if (m == FG_PUSH_AUTO) {
+        P->auto_mode = 1;
+        if (caps.transaction)
+            m = o->max_entries ? FG_PUSH_SPLIT : FG_PUSH_TRANSACTION;
+        else if (caps.batch)
+            m = FG_PUSH_BATCH;
+        else
+            return fg_error_set(err, FG_EINVALID, "CapabilityStatement.rest.interaction",
+                                "the server declares neither the 'transaction' nor the 'batch' "
+                                "interaction: it does not take bundles");
+        if (m == FG_PUSH_BATCH) {
+            P->auto_mode = 0;
+            push_notice(P, "the server declares batches but not transactions: pushing in "
+                           "batch mode, %d entries per batch", P->st.max_entries);
+        }
+    } else if (m != FG_PUSH_BATCH && !caps.transaction) {
+        return fg_error_set(err, FG_EINVALID, "CapabilityStatement.rest.interaction",
+                            "the server does not declare the 'transaction' interaction%s",
+                            caps.batch ? "; it declares 'batch': try the batch mode" : "");
+    } else if (m == FG_PUSH_BATCH && !caps.batch) {
+        return fg_error_set(err, FG_EINVALID, "CapabilityStatement.rest.interaction",
+                            "the server does not declare the 'batch' interaction%s",
+                            caps.transaction ? "; it declares 'transaction': try the split "
+                                               "mode" : "");
+    }
+    P->st.mode = m;
+    return FG_OK;
+}
+
 static int check_server(push *P, slot *s, fg_error *err)
 {
     char url[2100];
     snprintf(url, sizeof(url), "%s/metadata", P->base);
-    int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
+    int max = push_max_attempts(P);
     for (int attempt = 1;; attempt++) {
-        int rc = setup_request(P, s, url, NULL, 0, err);
+        int rc = push_setup_request(P, s, url, NULL, 0, err);
         if (rc != FG_OK)
             return rc;
         int cc = run_one(P, s);
@@ -219,34 +241,54 @@ static int check_server(push *P, slot *s, fg_error *err)
         if (cc == CURLE_OK && status == 200) {
             rc = fg_rest_check_body(content_type(s), s->resp.data, s->resp.len, err);
             if (rc == FG_OK)
-                rc = fg_rest_check_capability(s->resp.data, s->resp.len, err);
+                rc = choose_mode(P, s->resp.data, s->resp.len, err);
             if (rc != FG_OK && err)
                 snprintf(err->where, sizeof(err->where), "%.250s", url);
             return rc;
         }
         char msg[FG_ERROR_TEXT_MAX];
-        int again = describe_failure(s, cc, status, msg, sizeof(msg));
-        redact(P, msg, sizeof(msg));
+        int again = push_describe_failure(s, cc, status, msg, sizeof(msg));
+        push_redact(P, msg, sizeof(msg));
         if (!again || attempt >= max)
             return fg_error_set(err, cc != CURLE_OK ? FG_ENETWORK : FG_EINVALID, url, "%s", msg);
-        double w = retry_wait(P, s, attempt);
+        double w = push_retry_wait(P, s, attempt);
         fg_http_pool_wait(P->pool, (int)(w * 1000), 0);
     }
 }
 
 /* ---- the loop ----------------------------------------------------------- */
 
-static void report(push *P, slot *s, int landed, long status, const char *msg,
-                   const fg_rest_tx_response *resp)
+int push_max_attempts(const push *P)
+{
+    return P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
+}
+
+void push_notice(push *P, const char *fmt, ...)
+{
+    char msg[FG_ERROR_TEXT_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    push_redact(P, msg, sizeof(msg));
+    if (P->o->on_notice)
+        P->o->on_notice(P->o->ctx, msg);
+}
+
+void push_report(push *P, slot *s, int landed, long status, const char *msg,
+                 const fg_rest_tx_response *resp)
 {
     if (landed)
         P->st.bundles_landed++;
     else
         P->st.bundles_failed++;
     if (P->o->on_result) {
-        fg_push_result r = {s->it.path, s->sha, landed, status, s->attempts, msg, resp};
+        fg_push_result r = {s->it.path, s->sha, landed, status, s->attempts, msg, resp,
+                            s->plan ? push_plan_size(s->plan) : (resp ? resp->n_entries : 0),
+                            s->plan ? s->chunks : 0};
         P->o->on_result(P->o->ctx, &r);
     }
+    push_chunks_release(s);
     free(s->it.data);
     s->it.data = NULL;
     s->state = SLOT_IDLE;
@@ -257,11 +299,12 @@ static void fail(push *P, slot *s, long status, const char *fmt, const char *tex
     char msg[FG_ERROR_TEXT_MAX];
     if (snprintf(msg, sizeof(msg), fmt, text) < 0)
         msg[0] = 0;
-    redact(P, msg, sizeof(msg));
-    report(P, s, 0, status, msg, NULL);
+    push_redact(P, msg, sizeof(msg));
+    push_report(P, s, 0, status, msg, NULL);
 }
 
-static void start(push *P, slot *s)
+/* Send the whole bundle of s as one transaction (again, when retrying). */
+static void start_whole(push *P, slot *s)
 {
     char url[2100];
     fg_error e;
@@ -270,7 +313,7 @@ static void start(push *P, slot *s)
     s->attempts++;
     if (s->attempts > 1)
         P->st.retries++;
-    if (setup_request(P, s, url, s->it.data, s->it.len, &e) != FG_OK) {
+    if (push_setup_request(P, s, url, s->it.data, s->it.len, &e) != FG_OK) {
         fail(P, s, 0, "%s", e.text);
         return;
     }
@@ -282,20 +325,13 @@ static void start(push *P, slot *s)
     P->st.in_flight++;
 }
 
-static void difference(push *P, const char *path, const char *msg)
+/* Send what s is at: its whole bundle, or its next chunk. */
+static void start(push *P, slot *s)
 {
-    P->st.verify_differences++;
-    if (P->o->on_difference)
-        P->o->on_difference(P->o->ctx, path, msg);
-}
-
-/* Record what a landed (resp) or journalled (resp NULL) bundle defines. */
-static void verify_add(push *P, slot *s, const fg_rest_tx_response *resp)
-{
-    fg_error e;
-    fg_error_clear(&e);
-    if (push_verify_add(P->verify, s->it.path, s->it.data, s->it.len, resp, &e) != FG_OK)
-        difference(P, s->it.path, e.text);
+    if (s->plan)
+        push_chunks_send(P, s);
+    else
+        start_whole(P, s);
 }
 
 /* A 2xx answer: read the transaction-response and journal the bundle. */
@@ -315,18 +351,30 @@ static void landed(push *P, slot *s, long status)
     if (r.n_failed) {
         char msg[FG_ERROR_TEXT_MAX];
         snprintf(msg, sizeof(msg), "%zu of %zu entries failed", r.n_failed, r.n_entries);
-        redact(P, msg, sizeof(msg));
-        report(P, s, 0, status, msg, &r);
+        push_redact(P, msg, sizeof(msg));
+        push_report(P, s, 0, status, msg, &r);
     } else if (P->o->journal &&
                fg_journal_append(P->o->journal, s->sha, s->it.path, &e) != FG_OK) {
         fail(P, s, status, "landed, but the journal could not record it: %s", e.text);
     } else {
         P->st.resources += r.n_entries;
         if (P->verify)
-            verify_add(P, s, &r);
-        report(P, s, 1, status, NULL, &r);
+            push_verify_record(P, s, &r);
+        push_report(P, s, 1, status, NULL, &r);
     }
     fg_rest_tx_response_free(&r);
+}
+
+/* The number of entries of a bundle, for the automatic mode's message. */
+static size_t count_entries(const slot *s)
+{
+    size_t n = 0;
+    const char *p = s->it.data, *end = s->it.data + s->it.len;
+    while ((p = memmem(p, (size_t)(end - p), "\"request\"", 9)) != NULL) {
+        n++;
+        p += 9;
+    }
+    return n;
 }
 
 static void finished(push *P, slot *s, int cc)
@@ -334,28 +382,45 @@ static void finished(push *P, slot *s, int cc)
     P->st.in_flight--;
     long status = fg_http_xfer_status(&s->x);
     if (cc == CURLE_OK && status >= 200 && status <= 299) {
-        landed(P, s, status);
+        if (s->plan)
+            push_chunks_landed(P, s, status);
+        else
+            landed(P, s, status);
         return;
     }
     if (cc == CURLE_OK && fg_http_auth_retry(&P->auth, status, &s->auth_retried)) {
         s->state = SLOT_WAITING; /* at once, with a fresh token */
-        s->due = now_mono();
+        s->due = push_now();
         return;
     }
     char msg[FG_ERROR_TEXT_MAX];
-    int again = describe_failure(s, cc, status, msg, sizeof(msg));
-    int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
-    if (again && s->attempts < max && !(P->o->cancel && *P->o->cancel)) {
-        double w = retry_wait(P, s, s->attempts);
+    int again = push_describe_failure(s, cc, status, msg, sizeof(msg));
+    if (!again && cc == CURLE_OK && P->auto_mode &&
+        push_chunks_learn(P, status, msg, s->plan ? s->n_wire : count_entries(s))) {
+        /* refused for its size, not its content: cut it (again) and go on */
+        if (s->plan) {
+            push_chunks_recut(P, s);
+        } else {
+            s->attempts = 0;
+            push_chunks_begin(P, s);
+        }
+        return;
+    }
+    if (again && s->attempts < push_max_attempts(P) && !(P->o->cancel && *P->o->cancel)) {
+        double w = push_retry_wait(P, s, s->attempts);
         s->state = SLOT_WAITING;
-        s->due = now_mono() + w;
+        s->due = push_now() + w;
         return;
     }
     if (again)
         snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (gave up after %d attempts)",
                  s->attempts);
-    redact(P, msg, sizeof(msg));
-    report(P, s, 0, status, msg, NULL);
+    if (s->plan) {
+        push_chunks_failed(P, s, status, msg);
+        return;
+    }
+    push_redact(P, msg, sizeof(msg));
+    push_report(P, s, 0, status, msg, NULL);
 }
 
 /* Read the next bundle not yet in the journal into an idle slot. 1 when the
@@ -377,12 +442,15 @@ static int fill(push *P, slot *s)
         if (P->o->journal && fg_journal_contains(P->o->journal, s->sha)) {
             P->st.bundles_skipped++;
             if (P->verify)
-                verify_add(P, s, NULL);
+                push_verify_record(P, s, NULL);
             free(s->it.data);
             s->it.data = NULL;
             continue;
         }
-        start(P, s);
+        if (P->st.mode == FG_PUSH_SPLIT || P->st.mode == FG_PUSH_BATCH)
+            push_chunks_begin(P, s);
+        else
+            start_whole(P, s);
         return 1;
     }
     return 0;
@@ -390,7 +458,7 @@ static int fill(push *P, slot *s)
 
 static void progress(push *P, int force)
 {
-    double t = now_mono();
+    double t = push_now();
     P->st.elapsed = t - P->t0;
     if (!P->o->on_progress || (!force && t - P->last_progress < PROGRESS_INTERVAL))
         return;
@@ -403,7 +471,7 @@ static int loop(push *P, fg_error *err)
     int exhausted = 0;
     for (;;) {
         int canceled = P->o->cancel && *P->o->cancel, starved = 0;
-        double t = now_mono(), next_due = t + PROGRESS_INTERVAL;
+        double t = push_now(), next_due = t + PROGRESS_INTERVAL;
         int busy = 0;
         for (int i = 0; i < P->n_slots; i++) {
             slot *s = &P->slots[i];
@@ -436,7 +504,7 @@ static int loop(push *P, fg_error *err)
             continue;
         if (starved && next_due > t + FEED_POLL)
             next_due = t + FEED_POLL; /* ask the streaming source again soon */
-        int wait_ms = (int)((next_due - now_mono()) * 1000);
+        int wait_ms = (int)((next_due - push_now()) * 1000);
         if (wait_ms > 0 && running > 0) {
             fg_http_pool_wait(P->pool, wait_ms, running);
         } else if (wait_ms > 0 && running == 0) {
@@ -454,93 +522,6 @@ static int loop(push *P, fg_error *err)
                : FG_OK;
 }
 
-/* ---- --verify: read back what landed ------------------------------------ */
-
-static void verify_start(push *P, slot *s)
-{
-    char url[4200];
-    fg_error e;
-    fg_error_clear(&e);
-    const char *path;
-    snprintf(url, sizeof(url), "%s/%s", P->base, push_verify_query(P->verify, s->vq, &path));
-    s->attempts++;
-    if (setup_request(P, s, url, NULL, 0, &e) != FG_OK ||
-        fg_http_pool_add(P->pool, &s->x, &e) != FG_OK) {
-        difference(P, path, e.text[0] ? e.text : "cannot start the search");
-        s->state = SLOT_IDLE;
-        return;
-    }
-    P->st.verify_queries++;
-    s->state = SLOT_RUNNING;
-}
-
-static void verify_finished(push *P, slot *s, int cc)
-{
-    const char *path;
-    const char *q = push_verify_query(P->verify, s->vq, &path);
-    long status = fg_http_xfer_status(&s->x);
-    char msg[FG_ERROR_TEXT_MAX];
-    s->state = SLOT_IDLE;
-    if (cc == CURLE_OK && status == 200) {
-        if (push_verify_judge(P->verify, s->vq, s->resp.data, s->resp.len, msg, sizeof(msg)) != 0)
-            difference(P, path, msg);
-        return;
-    }
-    int again = describe_failure(s, cc, status, msg, sizeof(msg));
-    int max = P->o->max_attempts > 0 ? P->o->max_attempts : FG_MAX_PUSH_ATTEMPTS;
-    if (again && s->attempts < max && !(P->o->cancel && *P->o->cancel)) {
-        double w = retry_wait(P, s, s->attempts);
-        s->state = SLOT_WAITING;
-        s->due = now_mono() + w;
-        return;
-    }
-    char full[FG_ERROR_TEXT_MAX + 300];
-    snprintf(full, sizeof(full), "%.200s: the search failed: %s", q, msg);
-    redact(P, full, sizeof(full));
-    difference(P, path, full);
-}
-
-/* Run every recorded search, concurrency at a time, retrying as the push
- * does; differences go to on_difference. */
-static int verify_phase(push *P, fg_error *err)
-{
-    size_t next = 0, n = push_verify_count(P->verify);
-    for (int i = 0; i < P->n_slots; i++)
-        P->slots[i].state = SLOT_IDLE;
-    for (;;) {
-        int canceled = P->o->cancel && *P->o->cancel, busy = 0;
-        double t = now_mono(), next_due = t + PROGRESS_INTERVAL;
-        for (int i = 0; i < P->n_slots; i++) {
-            slot *s = &P->slots[i];
-            if (s->state == SLOT_IDLE && next < n && !canceled) {
-                s->vq = next++;
-                s->attempts = 0;
-                verify_start(P, s);
-            } else if (s->state == SLOT_WAITING) {
-                if (canceled)
-                    s->state = SLOT_IDLE;
-                else if (s->due <= t)
-                    verify_start(P, s);
-                else if (s->due < next_due)
-                    next_due = s->due;
-            }
-            busy |= s->state != SLOT_IDLE;
-        }
-        if (!busy && (next >= n || canceled))
-            break;
-        int running = 0;
-        int ended = fg_http_pool_perform(P->pool, &running, err); /* calls verify_finished() */
-        if (ended < 0)
-            return ended;
-        int wait_ms = (int)((next_due - now_mono()) * 1000);
-        if (wait_ms > 0)
-            fg_http_pool_wait(P->pool, wait_ms, 1);
-    }
-    return P->o->cancel && *P->o->cancel
-               ? fg_error_set(err, FG_ECANCELED, "verify", "canceled during the read-back")
-               : FG_OK;
-}
-
 /* The pool's `done` of every transfer of the push. */
 static void on_done(fg_http_xfer *x, int cc)
 {
@@ -552,7 +533,7 @@ static void on_done(fg_http_xfer *x, int cc)
     } else if (P->phase == PHASE_PUSH) {
         finished(P, s, cc);
     } else {
-        verify_finished(P, s, cc);
+        push_verify_finished(P, s, cc);
     }
 }
 
@@ -565,6 +546,12 @@ static int prepare(push *P, const fg_push_options *o, fg_error *err)
         return fg_error_set(err, FG_EUSAGE, "concurrency",
                             "concurrency must be 1..%d (FG_MAX_PUSH_CONCURRENCY)",
                             FG_MAX_PUSH_CONCURRENCY);
+    if (o->mode < FG_PUSH_AUTO || o->mode > FG_PUSH_BATCH)
+        return fg_error_set(err, FG_EUSAGE, "mode", "unknown push mode %d", (int)o->mode);
+    if (o->max_entries < 0 || o->max_entries > FG_MAX_PUSH_ENTRIES)
+        return fg_error_set(err, FG_EUSAGE, "max-entries",
+                            "entries per chunk must be 1..%d (FG_MAX_PUSH_ENTRIES)",
+                            FG_MAX_PUSH_ENTRIES);
     if (strncasecmp(o->server, "https://", 8) != 0 && strncasecmp(o->server, "http://", 7) != 0)
         return fg_error_set(err, FG_EUSAGE, "server", "not an http(s) URL: %.200s", o->server);
     snprintf(P->base, sizeof(P->base), "%s", o->server);
@@ -603,7 +590,7 @@ int fg_push_run(const fg_push_options *o, const char *const *inputs, size_t n_in
     memset(&src, 0, sizeof(src));
     P.o = o;
     P.src = &src;
-    P.t0 = now_mono();
+    P.t0 = push_now();
     int rc = prepare(&P, o, err);
     if (rc == FG_OK &&
         push_source_open(&src, inputs, n_inputs, o->next_input, o->ctx) != FG_OK)
@@ -617,7 +604,7 @@ int fg_push_run(const fg_push_options *o, const char *const *inputs, size_t n_in
     rc = loop(&P, err);
     P.phase = PHASE_VERIFY;
     if (rc == FG_OK && P.verify)
-        rc = verify_phase(&P, err);
+        rc = push_verify_phase(&P, err);
 cleanup:
     if (rc != FG_OK && err) {
         const fg_token_provider *a = o ? o->auth : NULL;
@@ -625,7 +612,7 @@ cleanup:
         fg_http_redact(err->where, sizeof(err->where), secret);
         fg_http_redact(err->text, sizeof(err->text), secret);
     }
-    P.st.elapsed = now_mono() - P.t0;
+    P.st.elapsed = push_now() - P.t0;
     if (stats)
         *stats = P.st;
     for (int i = 0; P.slots && i < P.n_slots; i++) {
@@ -633,9 +620,13 @@ cleanup:
         fg_http_pool_remove(P.pool, &s->x);
         fg_http_xfer_cleanup(&s->x);
         fg_buf_free(&s->resp);
+        push_chunks_release(s);
+        fg_buf_free(&s->body);
+        free(s->wire);
         free(s->it.data);
     }
     free(P.slots);
+    push_chunks_free(&P);
     push_verify_free(P.verify);
     fg_http_pool_free(P.pool);
     push_source_close(&src);

@@ -13,6 +13,7 @@
  */
 #include "push/push_private.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,7 +117,7 @@ typedef struct type_count {
 } type_count;
 
 int push_verify_add(push_verify *v, const char *path, const char *data, size_t len,
-                    const fg_rest_tx_response *resp, fg_error *err)
+                    const fg_rest_tx_response *resp, int split, fg_error *err)
 {
     json_t *root = NULL;
     char *owned_path = NULL;
@@ -177,7 +178,11 @@ int push_verify_add(push_verify *v, const char *path, const char *data, size_t l
         }
         if (strcmp(type, "Patient") == 0) {
             const char *loc = resp && i < resp->n_entries ? resp->entries[i].location : NULL;
-            if (!(loc && patient_id_of(loc, pid, sizeof(pid)) == 0) &&
+            const char *full = json_string_value(json_object_get(e, "fullUrl"));
+            if (split && strcmp(method, "POST") == 0 && full &&
+                strncmp(full, "urn:uuid:", 9) == 0 && strlen(full + 9) < sizeof(pid)) {
+                snprintf(pid, sizeof(pid), "%s", full + 9); /* split sends it as PUT Patient/<uuid> */
+            } else if (!(loc && patient_id_of(loc, pid, sizeof(pid)) == 0) &&
                 !(strcmp(method, "PUT") == 0 && rurl && patient_id_of(rurl, pid, sizeof(pid)) == 0)) {
                 rc = fg_error_set(err, FG_EINVALID, path, "cannot tell the Patient's id "
                                   "on the server (no location in the answer, no PUT url)");
@@ -252,4 +257,108 @@ int push_verify_judge(const push_verify *v, size_t i, const char *body, size_t l
     }
     json_decref(root);
     return rc;
+}
+
+/* ---- --verify: read back what landed ------------------------------------ */
+
+void push_difference(push *P, const char *path, const char *msg)
+{
+    P->st.verify_differences++;
+    if (P->o->on_difference)
+        P->o->on_difference(P->o->ctx, path, msg);
+}
+
+/* Record what a landed (resp) or journalled (resp NULL) bundle defines. */
+void push_verify_record(push *P, slot *s, const fg_rest_tx_response *resp)
+{
+    fg_error e;
+    fg_error_clear(&e);
+    int split = s->plan || P->st.mode == FG_PUSH_SPLIT || P->st.mode == FG_PUSH_BATCH;
+    if (push_verify_add(P->verify, s->it.path, s->it.data, s->it.len, resp, split,
+                        &e) != FG_OK)
+        push_difference(P, s->it.path, e.text);
+}
+
+static void verify_start(push *P, slot *s)
+{
+    char url[4200];
+    fg_error e;
+    fg_error_clear(&e);
+    const char *path;
+    snprintf(url, sizeof(url), "%s/%s", P->base, push_verify_query(P->verify, s->vq, &path));
+    s->attempts++;
+    if (push_setup_request(P, s, url, NULL, 0, &e) != FG_OK ||
+        fg_http_pool_add(P->pool, &s->x, &e) != FG_OK) {
+        push_difference(P, path, e.text[0] ? e.text : "cannot start the search");
+        s->state = SLOT_IDLE;
+        return;
+    }
+    P->st.verify_queries++;
+    s->state = SLOT_RUNNING;
+}
+
+void push_verify_finished(push *P, slot *s, int cc)
+{
+    const char *path;
+    const char *q = push_verify_query(P->verify, s->vq, &path);
+    long status = fg_http_xfer_status(&s->x);
+    char msg[FG_ERROR_TEXT_MAX];
+    s->state = SLOT_IDLE;
+    if (cc == CURLE_OK && status == 200) {
+        if (push_verify_judge(P->verify, s->vq, s->resp.data, s->resp.len, msg, sizeof(msg)) != 0)
+            push_difference(P, path, msg);
+        return;
+    }
+    int again = push_describe_failure(s, cc, status, msg, sizeof(msg));
+        if (again && s->attempts < push_max_attempts(P) && !(P->o->cancel && *P->o->cancel)) {
+        double w = push_retry_wait(P, s, s->attempts);
+        s->state = SLOT_WAITING;
+        s->due = push_now() + w;
+        return;
+    }
+    char full[FG_ERROR_TEXT_MAX + 300];
+    snprintf(full, sizeof(full), "%.200s: the search failed: %s", q, msg);
+    push_redact(P, full, sizeof(full));
+    push_difference(P, path, full);
+}
+
+/* Run every recorded search, concurrency at a time, retrying as the push
+ * does; differences go to on_difference. */
+int push_verify_phase(push *P, fg_error *err)
+{
+    size_t next = 0, n = push_verify_count(P->verify);
+    for (int i = 0; i < P->n_slots; i++)
+        P->slots[i].state = SLOT_IDLE;
+    for (;;) {
+        int canceled = P->o->cancel && *P->o->cancel, busy = 0;
+        double t = push_now(), next_due = t + PROGRESS_INTERVAL;
+        for (int i = 0; i < P->n_slots; i++) {
+            slot *s = &P->slots[i];
+            if (s->state == SLOT_IDLE && next < n && !canceled) {
+                s->vq = next++;
+                s->attempts = 0;
+                verify_start(P, s);
+            } else if (s->state == SLOT_WAITING) {
+                if (canceled)
+                    s->state = SLOT_IDLE;
+                else if (s->due <= t)
+                    verify_start(P, s);
+                else if (s->due < next_due)
+                    next_due = s->due;
+            }
+            busy |= s->state != SLOT_IDLE;
+        }
+        if (!busy && (next >= n || canceled))
+            break;
+        int running = 0;
+        int ended = fg_http_pool_perform(P->pool, &running, err); /* calls verify_finished() */
+        if (ended < 0)
+            return ended;
+        int wait_ms = (int)((next_due - push_now()) * 1000);
+        if (wait_ms > 0)
+            fg_http_pool_wait(P->pool, wait_ms, 1);
+    }
+    return P->o->cancel && *P->o->cancel
+               ? fg_error_set(err, FG_ECANCELED, "verify", "canceled during the read-back")
+               : FG_OK;
 }

@@ -47,6 +47,18 @@ int fg_rest_check_body(const char *content_type, const char *body, size_t len, f
  * missing (e.g. "the server speaks FHIR 5.0.0, not R4 (4.0.x)"). */
 int fg_rest_check_capability(const char *body, size_t len, fg_error *err);
 
+/* What a CapabilityStatement offers for loading data. */
+typedef struct fg_rest_capability {
+    int transaction; /* rest.interaction "transaction" */
+    int batch;       /* rest.interaction "batch" */
+} fg_rest_capability;
+
+/* Read a CapabilityStatement: FG_OK when it is one and speaks FHIR 4.0.x,
+ * with *caps saying which of transaction and batch it declares (either may
+ * be missing); else FG_EINVALID as fg_rest_check_capability. */
+int fg_rest_read_capability(const char *body, size_t len, fg_rest_capability *caps,
+                            fg_error *err);
+
 /* Append the issues of an OperationOutcome (JSON text) to out as
  * "severity code: diagnostics-or-details; ...". Appends nothing when the
  * body is not an OperationOutcome. */

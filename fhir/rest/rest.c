@@ -89,7 +89,20 @@ static json_t *load_object(const char *body, size_t len, fg_error *err)
 
 int fg_rest_check_capability(const char *body, size_t len, fg_error *err)
 {
+    fg_rest_capability caps;
+    int rc = fg_rest_read_capability(body, len, &caps, err);
+    if (rc == FG_OK && !caps.transaction)
+        rc = fg_error_set(err, FG_EINVALID, "CapabilityStatement.rest.interaction",
+                          "the server does not declare the 'transaction' interaction; "
+                          "fhirgen pushes transaction Bundles");
+    return rc;
+}
+
+int fg_rest_read_capability(const char *body, size_t len, fg_rest_capability *caps,
+                            fg_error *err)
+{
     int rc = FG_EINVALID;
+    memset(caps, 0, sizeof(*caps));
     json_t *root = load_object(body, len, err);
     if (!root)
         return FG_EINVALID;
@@ -112,7 +125,6 @@ int fg_rest_check_capability(const char *body, size_t len, fg_error *err)
                      version);
         goto cleanup;
     }
-    int transaction = 0;
     json_t *rest = json_object_get(root, "rest"), *r, *it;
     size_t i, k;
     json_array_foreach(rest, i, r) {
@@ -122,14 +134,10 @@ int fg_rest_check_capability(const char *body, size_t len, fg_error *err)
         json_array_foreach(json_object_get(r, "interaction"), k, it) {
             const char *code = json_string_value(json_object_get(it, "code"));
             if (code && strcmp(code, "transaction") == 0)
-                transaction = 1;
+                caps->transaction = 1;
+            if (code && strcmp(code, "batch") == 0)
+                caps->batch = 1;
         }
-    }
-    if (!transaction) {
-        fg_error_set(err, FG_EINVALID, "CapabilityStatement.rest.interaction",
-                     "the server does not declare the 'transaction' interaction; "
-                     "fhirgen pushes transaction Bundles");
-        goto cleanup;
     }
     rc = FG_OK;
 cleanup:
