@@ -80,7 +80,10 @@ static const char *content_type(const slot *s)
 int push_setup_request(push *P, slot *s, const char *url, const char *body, size_t len,
                          fg_error *err)
 {
-    static const char *const get_headers[] = {"Accept: application/fhir+json", NULL};
+    /* A read-back must see the server's data, not a search cached before
+     * the push (HAPI FHIR reuses search results for a minute unless asked). */
+    static const char *const get_headers[] = {"Accept: application/fhir+json",
+                                              "Cache-Control: no-cache", NULL};
     /* Only each entry's status and location are read back: ask the server
      * not to echo every resource (FHIR http.html#ops). */
     static const char *const post_headers[] = {"Accept: application/fhir+json",
