@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // FHIR side of the test server: Medplum's router over its in-memory
-// repository, with two things the in-memory repository lacks added here:
-//   - every write is validated against the R4 base definitions
-//     (validateResource), so an invalid resource gets 400 + OperationOutcome;
-//   - a transaction that fails is rolled back (snapshot of the store before,
-//     restored on any error answer), so a transaction is all or nothing.
+// repository, with every write validated against the R4 base definitions
+// (validateResource), so an invalid resource gets 400 + OperationOutcome.
+// Transaction bundles are served in one of two modes:
+//   - serial (the default): through the router's batch path, made all or
+//     nothing here (an undo log of the writes, replayed on any error answer);
+//     the router's transaction limits do not apply;
+//   - stock: the router's own transaction handling (config transactions:
+//     true) with its limits in place: at most 50 updates, and at most 8
+//     entries once a conditional create, update or delete is present. The
+//     in-memory repository's withTransaction only calls its callback, so a
+//     transaction that fails midway keeps the writes made before the failure.
+// A transaction or batch Bundle of more than maxBundleEntries entries is
+// refused with 413 in both modes (0 = no cap).
 // Requests are handled one at a time (a promise queue), so a rollback never
-// undoes another client's writes and conditional creates cannot race.
-// Terminology is not checked.
+// undoes another client's writes, transactions never interleave, and
+// conditional creates cannot race. Terminology is not checked.
 
 // @medplum/core 5.x touches globalThis.WebSocket while loading; Node 20 has
 // none. A stub is enough: the server never opens a WebSocket.
@@ -41,7 +49,8 @@ for (const f of ['fhir/r4/search-parameters.json', 'fhir/r4/search-parameters-me
 // entry's fullUrl (urn:ietf:rfc:3986) would be stored as "Type/id" and a later
 // conditional create on that identifier would never match. FHIR servers in
 // general rewrite references only, so identifier values are shielded from the
-// rewrite here and restored just before the write.
+// rewrite here and restored just before the write. This applies in both
+// transaction modes: a Medplum server stores such identifiers rewritten.
 const SHIELD = 'urn:x-fhirserver-shield:';
 
 function shieldIdentifiers(resource) {
@@ -75,6 +84,15 @@ function shieldEntry(entry) {
 
 /** MemoryRepository that validates each resource before it is stored. */
 class ValidatingRepository extends router.MemoryRepository {
+  /** Writes (creates, updates, deletes) so far, to tell whether a failed
+   * transaction left any behind. */
+  writes = 0;
+
+  async deleteResource(resourceType, id, options) {
+    await super.deleteResource(resourceType, id, options);
+    this.writes++;
+  }
+
   // Every write path of MemoryRepository (create, update, conditional create)
   // ends in createResourceSync, so this is the one place to check.
   createResourceSync(resource, options, update = false) {
@@ -86,6 +104,7 @@ class ValidatingRepository extends router.MemoryRepository {
     const prev = id ? this.resources.get(type)?.get(id) : undefined;
     const hlen = id ? (this.history.get(type)?.get(id)?.length ?? 0) : 0;
     const result = super.createResourceSync(resource, options, update);
+    this.writes++;
     if (this.undoLog) this.undoLog.push({ type, id: result.id, prev, hlen });
     return result;
   }
@@ -174,31 +193,71 @@ export function capabilityStatement(baseUrl, opts = {}) {
   };
 }
 
+export const TRANSACTION_MODES = ['serial', 'stock'];
+
+/** Base-URL POST of a Bundle (transaction, batch, or another type). */
+function isBundlePost(method, url, body) {
+  return method === 'POST' && url.split('?')[0] === '' && body && typeof body === 'object'
+    && body.resourceType === 'Bundle';
+}
+
 /**
  * The FHIR store. handle(method, pathAndQuery, body, headers) answers
  * { status, body (a resource), headers }.
+ * Options: transactions 'serial' | 'stock' (see the top of this file),
+ * maxBundleEntries (0 = no cap).
  */
 export class FhirStore {
-  constructor() {
+  constructor(opts = {}) {
+    this.mode = opts.transactions || 'serial';
+    if (!TRANSACTION_MODES.includes(this.mode)) throw new Error(`unknown transaction mode ${this.mode}`);
+    this.maxBundleEntries = opts.maxBundleEntries || 0;
     this.repo = new ValidatingRepository();
     this.router = new router.FhirRouter();
     this.queue = Promise.resolve();
-    this.transactions = { committed: 0, rolledBack: 0 };
+    // serial: failed transactions are rolled back; stock: they are only
+    // counted, and those that left writes behind counted again in partial.
+    this.transactions = { mode: this.mode, committed: 0, rolledBack: 0, failed: 0, partial: 0 };
+    this.bundles = { transaction: 0, batch: 0, refusedForSize: 0, maxEntries: this.maxBundleEntries };
   }
 
   handle(method, pathAndQuery, body, headers) {
+    const refused = this.refuseLarge(method, pathAndQuery, body);
+    if (refused) return Promise.resolve(refused);
     const run = () => this.handleNow(method, pathAndQuery, body, headers);
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
   }
 
+  /** 413 for a transaction or batch Bundle above the entry cap, else undefined. */
+  refuseLarge(method, pathAndQuery, body) {
+    const url = pathAndQuery.replace(/^\/+/, '');
+    if (!isBundlePost(method, url, body) || (body.type !== 'transaction' && body.type !== 'batch')) {
+      return undefined;
+    }
+    this.bundles[body.type]++;
+    const n = Array.isArray(body.entry) ? body.entry.length : 0;
+    if (this.maxBundleEntries <= 0 || n <= this.maxBundleEntries) return undefined;
+    this.bundles.refusedForSize++;
+    const text = `Bundle has ${n} entries; this server accepts at most ${this.maxBundleEntries} entries per bundle`;
+    return {
+      status: 413,
+      body: {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'too-costly', details: { text }, diagnostics: text, expression: ['Bundle.entry'] }],
+      },
+      headers: {},
+    };
+  }
+
   async handleNow(method, pathAndQuery, body, headers) {
     const url = pathAndQuery.replace(/^\/+/, '');
-    const isTransaction = method === 'POST' && url.split('?')[0] === ''
-      && body && body.resourceType === 'Bundle' && body.type === 'transaction';
-    const snap = isTransaction ? this.repo.snapshot() : undefined;
-    if (method === 'POST' && body && body.resourceType === 'Bundle' && Array.isArray(body.entry)) {
+    const stock = this.mode === 'stock';
+    const isTransaction = isBundlePost(method, url, body) && body.type === 'transaction';
+    const snap = isTransaction && !stock ? this.repo.snapshot() : undefined;
+    const writesBefore = this.repo.writes;
+    if (isBundlePost(method, url, body) && Array.isArray(body.entry)) {
       body = {
         ...body,
         entry: body.entry.map(shieldEntry),
@@ -206,13 +265,15 @@ export class FhirStore {
     }
     let result;
     try {
-      // Transactions run through the batch path (transactions: false): the
-      // router's own transaction mode refuses more than 50 updates, or more
-      // than 8 entries once a conditional create is present, which every
-      // fhirgen bundle exceeds. Atomicity comes from the undo log instead.
+      // serial: transactions run through the batch path (transactions:
+      // false), where the router's transaction limits (50 updates; 8 entries
+      // once a conditional create is present, which every fhirgen bundle
+      // exceeds) do not apply; atomicity comes from the undo log instead.
+      // stock: the router's transaction mode, limits and all; its answer is
+      // passed on as it is.
       result = await this.router.handleRequest({
         method, url, pathname: '', body, params: {}, query: {}, headers,
-        config: { transactions: false },
+        config: { transactions: stock },
       }, this.repo);
     } catch (err) {
       result = [normalizeOperationOutcome(err)];
@@ -252,6 +313,13 @@ export class FhirStore {
       } else {
         this.repo.restore(snap, false);
         this.transactions.committed++;
+      }
+    } else if (isTransaction) {
+      if (status < 400) {
+        this.transactions.committed++;
+      } else {
+        this.transactions.failed++;
+        if (this.repo.writes > writesBefore) this.transactions.partial++;
       }
     }
     const out = { status, body: resource || outcome, headers: {} };

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: Apache-2.0
 # Self-test of the FHIR test server, with curl: TLS, transaction load of
-# fhirgen bundles, idempotent reload, rollback, every auth mode, some faults.
+# fhirgen bundles, idempotent reload, rollback, the stock Medplum transaction
+# limits, the bundle-size cap, every auth mode, some faults.
 # Usage: selftest.sh [path/to/fhirgen]   (default build/cli/fhirgen)
 # Exit 0 only when every check passes; 77 when node or npm packages are missing.
 set -u
@@ -117,6 +118,96 @@ check "a transaction with an invalid resource is 400 with an OperationOutcome" s
 check "its valid new Patient was rolled back" test "$(count Patient)" = "$patients"
 check "PUT of an invalid Patient is 400" test "$(code PUT /Patient/x1 -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Patient","id":"x1","gender":7}')" = 400
 check "non-JSON body is 400" test "$(code POST / -H 'Content-Type: application/fhir+json' -d 'not json')" = 400
+
+# mkbundle TYPE N [cond] [PREFIX]: a Bundle of N PUTs of new Patients
+# (PREFIX-0 ...), after one conditional create (ifNoneExist) with "cond".
+mkbundle() {
+    node -e '
+const [type, n, cond, prefix] = process.argv.slice(1);
+const entry = [];
+if (cond === "cond") entry.push({ fullUrl: "urn:uuid:5f0c8a3e-2b1d-4c7e-9a60-0d3b7e1f0001",
+  resource: { resourceType: "Organization", name: "Selftest", identifier: [{ system: "urn:selftest", value: "org-1" }] },
+  request: { method: "POST", url: "Organization", ifNoneExist: "identifier=urn:selftest|org-1" } });
+for (let i = 0; i < Number(n); i++) {
+  const id = `${prefix}-${i}`;
+  entry.push({ fullUrl: `urn:uuid:${id}`, resource: { resourceType: "Patient", id, gender: "female" },
+    request: { method: "PUT", url: `Patient/${id}` } });
+}
+console.log(JSON.stringify({ resourceType: "Bundle", type, entry }));' "$1" "$2" "${3:-}" "${4:-p$2}"
+}
+# post FILE: POST a Bundle to the base, print the HTTP status; the answer is in $tmp/body.
+post() { code POST / -H 'Content-Type: application/fhir+json' --data-binary @"$1"; }
+# answer EXPECTED_STATUS TEXT FILE: POST FILE; the status must match and the
+# answer be an OperationOutcome whose text holds TEXT.
+answer() {
+    st=$(post "$3")
+    [ "$st" = "$1" ] || { echo "status $st, not $1: $(head -c 300 "$tmp/body")"; return 1; }
+    json 'o.resourceType' < "$tmp/body" | grep -qx OperationOutcome || { echo "not an OperationOutcome"; return 1; }
+    grep -q "$2" "$tmp/body" || { echo "no '$2' in $(head -c 300 "$tmp/body")"; return 1; }
+}
+# accepted TYPE N FILE: POST FILE; 200 with a TYPE-response of N entries, each 2xx.
+accepted() {
+    st=$(post "$3")
+    [ "$st" = 200 ] || { echo "status $st: $(head -c 300 "$tmp/body")"; return 1; }
+    got=$(json 'o.type+" "+o.entry.length+" "+o.entry.every(e=>/^2/.test(e.response.status))' < "$tmp/body")
+    [ "$got" = "$1-response $2 true" ] || { echo "answer: $got"; return 1; }
+}
+stat() { $CURL "$URL/_admin/stats" | json "$1"; }
+
+echo "== transactions: stock (Medplum's own transaction mode and limits)"
+check "--transactions with an unknown mode is refused" sh -c "
+    ! node $here/server.mjs --cert $C/server.pem --key $C/server.key --transactions bogus 2>$tmp/err &&
+    grep -q 'serial, stock' $tmp/err"
+start_server --transactions stock
+check "/metadata still declares transaction and batch" \
+    test "$($CURL "$URL/metadata" | json 'o.rest[0].interaction.map(i=>i.code).filter(c=>c==="transaction"||c==="batch").join()')" = transaction,batch
+mkbundle transaction 51 > "$tmp/t51.json"
+check "a transaction of 51 PUTs is 400: more update operations than allowed" \
+    answer 400 "Transaction contains more update operations than allowed" "$tmp/t51.json"
+check "... and stored nothing" test "$(count Patient)" = 0
+mkbundle transaction 8 cond > "$tmp/c9.json"
+check "a transaction of 9 entries with an ifNoneExist is 400: strict isolation" \
+    answer 400 "Transaction requires strict isolation but has too many entries" "$tmp/c9.json"
+mkbundle transaction 7 cond > "$tmp/c8.json"
+check "the same with 8 entries is 200 transaction-response" accepted transaction 8 "$tmp/c8.json"
+mkbundle transaction 50 > "$tmp/t50.json"
+check "a transaction of 50 PUTs is 200 transaction-response" accepted transaction 50 "$tmp/t50.json"
+mkbundle batch 60 > "$tmp/b60.json"
+check "a batch of 60 PUTs is 200 batch-response, every entry 2xx" accepted batch 60 "$tmp/b60.json"
+check "a fhirgen bundle as a transaction is 400 (more than 50 updates, or 9+ entries with an ifNoneExist)" \
+    answer 400 "more update operations than allowed\\|strict isolation" "$1"
+node -e '
+const b = { resourceType: "Bundle", type: "transaction", entry: [] };
+for (const [id, extra] of [["np-0", {}], ["np-1", {}], ["np-2", { notAnElement: true }]])
+  b.entry.push({ fullUrl: `urn:uuid:${id}`, resource: { resourceType: "Patient", id, ...extra },
+    request: { method: "PUT", url: `Patient/${id}` } });
+console.log(JSON.stringify(b));' > "$tmp/partial.json"
+patients=$(count Patient)
+check "a transaction whose third PUT is invalid is 400" answer 400 OperationOutcome "$tmp/partial.json"
+check "... and keeps its first two writes (the in-memory store cannot roll back)" \
+    test "$(count Patient)" = $((patients + 2))
+check "admin stats count the failed transactions, one of them partial" \
+    test "$(stat '[o.transactions.mode, o.transactions.failed, o.transactions.partial].join()')" = stock,4,1
+
+echo "== bundle-size cap (--max-bundle-entries 100)"
+start_server --max-bundle-entries 100
+mkbundle transaction 101 > "$tmp/t101.json"
+mkbundle transaction 100 > "$tmp/t100.json"
+mkbundle batch 101 > "$tmp/b101.json"
+mkbundle batch 100 > "$tmp/b100.json"
+check "a transaction of 101 entries is 413 naming the limit of 100" \
+    answer 413 "Bundle has 101 entries; this server accepts at most 100 entries per bundle" "$tmp/t101.json"
+check "... with issue severity error, code too-costly" \
+    test "$(json 'o.issue[0].severity+" "+o.issue[0].code' < "$tmp/body")" = "error too-costly"
+check "... and stored nothing" test "$(count Patient)" = 0
+check "a transaction of 100 entries is 200 transaction-response" accepted transaction 100 "$tmp/t100.json"
+check "a batch of 101 entries is 413" answer 413 "at most 100 entries" "$tmp/b101.json"
+check "admin stats count 2 bundles refused for size" test "$(stat o.bundles.refusedForSize)" = 2
+start_server --transactions stock --max-bundle-entries 100
+check "stock mode: a batch of 101 entries is 413" answer 413 "at most 100 entries" "$tmp/b101.json"
+check "stock mode: a batch of 100 entries is 200 batch-response" accepted batch 100 "$tmp/b100.json"
+check "stock mode: a transaction of 101 PUTs meets the cap (413) before the update limit" \
+    answer 413 "at most 100 entries" "$tmp/t101.json"
 
 echo "== auth: bearer"
 start_server --auth bearer --bearer-token s3cret-token

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: Apache-2.0
 // FHIR R4 test server for `fhirgen push`: HTTPS on 127.0.0.1, Medplum's FHIR
-// router over an in-memory store, several auth modes, and faults injected on
-// demand. The first line on stdout is "listening https://127.0.0.1:PORT".
+// router over an in-memory store, several auth modes, faults injected on
+// demand, transactions served all or nothing (serial) or as Medplum serves
+// them (stock), and an optional cap on entries per bundle. The first line on
+// stdout is "listening https://127.0.0.1:PORT".
 // Usage: node server.mjs --help
 
 import fs from 'node:fs';
@@ -33,8 +35,17 @@ const HELP = `Usage: node server.mjs [--config FILE.json] [options]
   --bad-answer-on WHERE  all (default) | metadata | fhir
   --oversize-bytes N     size of the oversized answer (default 65 MiB)
   --max-body-bytes N     largest request body accepted (default 256 MiB)
+  --transactions MODE    serial (default): a transaction runs through the router's
+                         batch path, all or nothing by an undo log, with no limit
+                         on its size; stock: the router's own transaction mode as
+                         Medplum serves it, limits in place (400 above 50 updates,
+                         or above 8 entries once a conditional create, update or
+                         delete is present) and no rollback (in-memory store)
+  --max-bundle-entries N refuse a transaction or batch Bundle of more than N
+                         entries with 413 + OperationOutcome (default 0: no cap)
 Config file keys are the option names without "--" in camelCase
-(e.g. {"auth":"smart","jwks":"jwks.json","fault429":0.2}).
+(e.g. {"auth":"smart","jwks":"jwks.json","fault429":0.2,"transactions":"stock",
+"maxBundleEntries":100}).
 Admin (no auth): GET /_admin/stats, POST /_admin/reset.`;
 
 const DEFAULTS = {
@@ -43,7 +54,9 @@ const DEFAULTS = {
   fault500: 0, fault503: 0, faultDropBefore: 0, faultDropAfter: 0, delayMs: 0,
   delayFraction: -1, faultsOn: 'fhir', badAnswer: '', badAnswerOn: 'all',
   oversizeBytes: 65 * 1024 * 1024, maxBodyBytes: 256 * 1024 * 1024,
+  transactions: 'serial', maxBundleEntries: 0,
 };
+const TRANSACTION_MODES = ['serial', 'stock'];
 const AUTH_MODES = ['none', 'bearer', 'client-credentials', 'smart', 'mtls'];
 const BAD_ANSWERS = ['', 'html', 'r5', 'invalid-json', 'oversized', 'redirect-http'];
 
@@ -73,6 +86,12 @@ function parseArgs(argv) {
     }
   }
   if (!AUTH_MODES.includes(opts.auth)) throw new Error(`--auth must be one of ${AUTH_MODES.join(', ')}`);
+  if (!TRANSACTION_MODES.includes(opts.transactions)) {
+    throw new Error(`--transactions must be one of ${TRANSACTION_MODES.join(', ')}`);
+  }
+  if (!Number.isInteger(opts.maxBundleEntries) || opts.maxBundleEntries < 0) {
+    throw new Error('--max-bundle-entries must be a whole number, 0 for no cap');
+  }
   if (!BAD_ANSWERS.includes(opts.badAnswer)) throw new Error(`--bad-answer must be one of ${BAD_ANSWERS.slice(1).join(', ')}`);
   if (!opts.cert || !opts.key) throw new Error('--cert and --key are required (make-certs.sh makes them)');
   if (opts.auth === 'mtls' && !opts.ca) throw new Error('--auth mtls needs --ca');
@@ -153,7 +172,7 @@ async function main() {
   }
   // Loading the FHIR definitions takes a moment; do it before listening.
   const { FhirStore, capabilityStatement } = await import('./fhir.mjs');
-  const store = new FhirStore();
+  const store = new FhirStore({ transactions: opts.transactions, maxBundleEntries: opts.maxBundleEntries });
   const stats = { requests: 0, faults: {}, byMethod: {} };
   const tls = {
     cert: fs.readFileSync(opts.cert),
@@ -190,6 +209,7 @@ async function main() {
       if (req.method === 'GET' && path === '/_admin/stats') {
         return send(res, 200, {
           ...stats, resources: store.repo.counts(), transactions: store.transactions,
+          bundles: store.bundles,
           tokensIssued: auth.issued, authRefused: auth.refused,
         }, {}, 'application/json');
       }
@@ -303,6 +323,7 @@ async function main() {
     });
     process.stdout.write(`listening ${baseUrl}\n`);
     process.stdout.write(`auth ${opts.auth}\n`);
+    process.stdout.write(`transactions ${opts.transactions}, max bundle entries ${opts.maxBundleEntries || 'unlimited'}\n`);
   });
   const stop = () => {
     server.close();
