@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# fhirgen push against servers that limit transactions, with the FHIR test
+# server (tests/fhirserver): in its stock Medplum mode (--transactions
+# stock: at most 50 updates per transaction, at most 8 entries once a
+# conditional create is present, a failed transaction not rolled back) and
+# with bundles capped at 100 entries (413). The default push mode (auto)
+# lands the whole cohort exactly once on both, its references resolve on
+# the server, a second push adds nothing, a push killed with SIGKILL midway
+# and resumed gives exactly the cohort, --verify finds no difference, and
+# --mode batch --max-entries 40 lands it exactly once too.
+#   usage: push_medplum.sh FHIRGEN REFCHECK
+# PUSH_PATIENTS sets the cohort size (default 200); PUSH_VERIFY_PATIENTS the
+# part of it that --verify reads back (default 10, on a server holding only
+# those: the test server's search scans every resource of the type, and at
+# 200 patients one Observation?patient= search takes about 100 s).
+#
+# This test depends on push options being added to fhirgen; until
+# 'fhirgen push --help' lists --mode it skips. Lines marked [upcoming] use:
+#   --mode auto|transaction|batch|split (default auto), --max-entries N;
+#   the summary keys "mode" (the mode in use at the end) and "max_entries";
+#   the one stderr line (without -q) that says auto switched to split;
+#   a journal line per acknowledged chunk, so that --resume continues
+#   mid-patient.
+# It also takes for granted: --mode transaction sends whole bundles and
+# does not adapt; on --resume a bundle whose every chunk is journalled
+# counts as skipped and one continued mid-patient as landed
+# (landed + skipped = seen).
+# Everything else (counts, references, --resume, --verify, bundles_* and
+# verify_* in the summary) is what push.sh and push_faults.sh already use.
+. "$(dirname "$0")/common.sh"
+N=${PUSH_PATIENTS:-200}
+"$FHIRGEN" push --help 2>&1 | grep -q -- '--mode' ||                       # [upcoming]
+    skip "fhirgen push has no --mode yet (split and batch push modes)"
+push_setup 4042
+
+cat >>"$WORK/lib.sh" <<'SH'
+# summary_ok FILE WHAT EXPR: fail unless the Python expression EXPR holds
+# over the summary JSON s (and n, the cohort size).
+summary_ok() {
+    python3 -c 'import json, sys
+s = json.load(open(sys.argv[1])); n = int(sys.argv[3])
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$3" "$N" ||
+        { echo "FAIL: $2: the summary does not satisfy $3: $(cat "$1")"; exit 1; }
+}
+# server_stat EXPR: a field of the server's /_admin/stats, as Python over o.
+server_stat() {
+    curl -sf --retry 5 --retry-all-errors --cacert "$FHIR_TEST_CA" "$FHIR_TEST_URL/_admin/stats" |
+        python3 -c 'import json, sys; o = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"
+}
+# refs_resolve WHAT: read back a sample of each clinical type and resolve
+# every reference it holds on the server.
+refs_resolve() {
+    for t in Encounter Observation Condition MedicationRequest DocumentReference; do
+        curl -sf --retry 5 --retry-all-errors --cacert "$FHIR_TEST_CA" \
+            "$FHIR_TEST_URL/$t?_count=3" >"$WORK/sample.json" || { echo "FAIL: $1: cannot search $t"; exit 1; }
+        refs=$(python3 -c '
+import json, sys
+def walk(x):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "reference" and isinstance(v, str):
+                print(v)
+            else:
+                walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            walk(v)
+walk([e["resource"] for e in json.load(open(sys.argv[1])).get("entry", [])])' "$WORK/sample.json" | sort -u)
+        [ -n "$refs" ] || { echo "FAIL: $1: no $t with references on the server"; exit 1; }
+        for r in $refs; do
+            case $r in urn:*) echo "FAIL: $1: $t on the server still holds $r"; exit 1 ;; esac
+            curl -sf -o /dev/null --retry 5 --retry-all-errors --cacert "$FHIR_TEST_CA" "$FHIR_TEST_URL/$r" ||
+                { echo "FAIL: $1: $t on the server refers to $r, which does not resolve"; exit 1; }
+        done
+    done
+    echo "ok: $1: references of a sample of Encounter, Observation, Condition, MedicationRequest, DocumentReference resolve"
+}
+SH
+
+# Stock server: auto lands everything, references resolve, a second push
+# adds nothing, --resume with the complete journal sends nothing.
+cat >"$WORK/auto.sh" <<'SH'
+. "$WORK/lib.sh"
+one="$WORK/cohort/bundles/$(ls "$WORK/cohort/bundles" | head -1)"
+# [upcoming] --mode transaction sends whole bundles and does not adapt: the
+# router's refusal ends that bundle, and the message says why.
+if push --no-journal --mode transaction --max-attempts 2 "$one" 2>"$WORK/whole.err"; then
+    echo "FAIL: a whole fhirgen bundle was accepted as one transaction by the stock server"; exit 1
+fi
+grep -Eq "more update operations than allowed|strict isolation" "$WORK/whole.err" ||
+    { echo "FAIL: --mode transaction: the router's message is not shown: $(cat "$WORK/whole.err")"; exit 1; }
+[ "$(server_stat 'o["transactions"]["partial"]')" = 0 ] || { echo "FAIL: a refused transaction left writes"; exit 1; }
+echo "ok: --mode transaction: refused with $(grep -Eom1 "more update operations than allowed|strict isolation[a-z ]*" "$WORK/whole.err")"
+
+# Without -q, so that the switch to split shows on stderr.
+start=$(date +%s)
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -j 4 \
+    --journal "$WORK/auto.journal" --summary-json "$WORK/auto.json" "$WORK/cohort/bundles" \
+    >"$WORK/auto.out" 2>"$WORK/auto.err" ||
+    { echo "FAIL: push (auto) exited $?: $(tail -3 "$WORK/auto.err")"; exit 1; }
+secs=$(( $(date +%s) - start ))
+same_set "auto against the stock server"
+summary_ok "$WORK/auto.json" "auto" \
+    's["bundles_seen"] == s["bundles_landed"] == n and s["bundles_failed"] == 0'
+summary_ok "$WORK/auto.json" "auto ends in split with a size the server takes" \
+    's["mode"] == "split" and 1 <= s["max_entries"] <= 50'                  # [upcoming]
+switched=$(grep -i 'split' "$WORK/auto.err" | head -1)                      # [upcoming]
+[ -n "$switched" ] || { echo "FAIL: auto did not say on stderr that it switched to split"; exit 1; }
+[ "$(server_stat 'o["transactions"]["partial"]')" = 0 ] ||
+    { echo "FAIL: a transaction failed midway and left writes: $(server_stat 'o["transactions"]')"; exit 1; }
+echo "ok: auto landed $N patients exactly once in ${secs}s ($(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("mode", s["mode"], "max_entries", s["max_entries"], "resources", s["resources"])' "$WORK/auto.json"))"
+echo "   stderr: $switched"
+echo "   server: transactions $(server_stat 'o["transactions"]')"
+refs_resolve "auto"
+
+push --no-journal --summary-json "$WORK/again.json" "$WORK/cohort/bundles" ||
+    { echo "FAIL: second push exited $?"; exit 1; }
+same_set "a second push"
+summary_ok "$WORK/again.json" "second push" 's["bundles_failed"] == 0'
+echo "ok: pushing the same bundles again adds nothing"
+
+push --resume --journal "$WORK/auto.journal" --summary-json "$WORK/resume.json" \
+    "$WORK/cohort/bundles" 2>"$WORK/resume.err" ||
+    { echo "FAIL: --resume exited $?: $(tail -3 "$WORK/resume.err")"; exit 1; }
+summary_ok "$WORK/resume.json" "--resume with a complete journal" \
+    's["bundles_landed"] == 0 and s["bundles_skipped"] == n'
+echo "ok: --resume with a complete journal sends nothing"
+SH
+
+# Stock server holding only the first PUSH_VERIFY_PATIENTS: auto, then
+# --verify reads every patient's resources back and finds no difference.
+cat >"$WORK/verify.sh" <<'SH'
+. "$WORK/lib.sh"
+push -j 4 --journal "$WORK/few.journal" "$WORK/few" 2>"$WORK/few.err" ||
+    { echo "FAIL: push (auto) of $V patients exited $?: $(tail -3 "$WORK/few.err")"; exit 1; }
+push --resume --journal "$WORK/few.journal" --verify --summary-json "$WORK/verify.json" \
+    "$WORK/few" 2>"$WORK/verify.err" ||
+    { echo "FAIL: --resume --verify exited $?: $(tail -3 "$WORK/verify.err")"; exit 1; }
+N=$V summary_ok "$WORK/verify.json" "--resume --verify" \
+    's["bundles_landed"] == 0 and s["bundles_skipped"] == n and s["verify_queries"] > 0 and s["verify_differences"] == 0'
+echo "ok: --verify finds no difference for $V patients ($(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verify_queries"])' "$WORK/verify.json") queries)"
+SH
+
+# Stock server: SIGKILL midway, then --resume with the same journal.
+cat >"$WORK/crash.sh" <<'SH'
+. "$WORK/lib.sh"
+J="$WORK/crash.journal"
+# fhirgen itself in the background (not a shell function: its subshell
+# would take the SIGKILL and leave fhirgen running)
+"$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 2 --journal "$J" \
+    "$WORK/cohort/bundles" 2>"$WORK/crash.err" &
+pid=$!
+# [upcoming] a line per acknowledged chunk: 40 lines are a few patients in,
+# and with two patients in flight the kill falls mid-patient.
+k=$(( N < 160 ? N / 4 + 1 : 40 ))
+for _ in $(seq 3000); do
+    [ "$(cat "$J" 2>/dev/null | wc -l)" -ge "$k" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.1
+done
+kill -9 $pid 2>/dev/null || { echo "FAIL: the push ended before it could be killed: $(tail -3 "$WORK/crash.err")"; exit 1; }
+wait $pid 2>/dev/null
+before=$(wc -l <"$J")
+echo "ok: killed with SIGKILL with $before journal lines"
+push -j 2 --resume --journal "$J" --summary-json "$WORK/resume.json" "$WORK/cohort/bundles" \
+    2>"$WORK/resume.err" || { echo "FAIL: --resume exited $?: $(tail -3 "$WORK/resume.err")"; exit 1; }
+same_set "after the kill and --resume"
+summary_ok "$WORK/resume.json" "--resume after the kill" \
+    's["bundles_seen"] == n and s["bundles_failed"] == 0 and s["bundles_landed"] > 0 and s["bundles_landed"] + s["bundles_skipped"] == n'
+[ "$(server_stat 'o["transactions"]["partial"]')" = 0 ] ||
+    { echo "FAIL: a transaction failed midway and left writes: $(server_stat 'o["transactions"]')"; exit 1; }
+echo "ok: --resume gave exactly the cohort ($(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["bundles_skipped"], "bundles skipped,", s["bundles_landed"], "landed")' "$WORK/resume.json"))"
+SH
+
+# Stock server capped at 40 entries: --mode batch --max-entries 40 keeps to
+# the size (the server would answer 413) and lands the cohort exactly once.
+cat >"$WORK/batch.sh" <<'SH'
+. "$WORK/lib.sh"
+push -j 4 --no-journal --mode batch --max-entries 40 --summary-json "$WORK/batch.json" \
+    "$WORK/cohort/bundles" 2>"$WORK/batch.err" ||                           # [upcoming]
+    { echo "FAIL: push --mode batch exited $?: $(tail -3 "$WORK/batch.err")"; exit 1; }
+same_set "--mode batch --max-entries 40"
+summary_ok "$WORK/batch.json" "--mode batch" \
+    's["mode"] == "batch" and s["max_entries"] == 40 and s["bundles_landed"] == n and s["bundles_failed"] == 0'  # [upcoming]
+[ "$(server_stat 'o["bundles"]["refusedForSize"]')" = 0 ] ||
+    { echo "FAIL: a request held more than 40 entries"; exit 1; }
+[ "$(server_stat 'o["bundles"]["batch"] > 0')" = True ] ||
+    { echo "FAIL: --mode batch sent no batch: $(server_stat 'o["bundles"]')"; exit 1; }
+echo "ok: --mode batch --max-entries 40 landed the cohort exactly once ($(server_stat 'o["bundles"]["batch"]') batches)"
+refs_resolve "--mode batch"
+SH
+
+# Serial server (all or nothing, no transaction limits) capped at 100
+# entries per bundle: auto learns the cap from the 413 and lands everything.
+cat >"$WORK/cap.sh" <<'SH'
+. "$WORK/lib.sh"
+push -j 4 --no-journal --summary-json "$WORK/cap.json" "$WORK/cohort/bundles" 2>"$WORK/cap.err" ||
+    { echo "FAIL: push (auto) to a server capped at 100 entries exited $?: $(tail -3 "$WORK/cap.err")"; exit 1; }
+same_set "auto against a server capped at 100 entries"
+summary_ok "$WORK/cap.json" "auto against the cap" \
+    's["mode"] == "split" and 1 <= s["max_entries"] <= 100 and s["bundles_landed"] == n and s["bundles_failed"] == 0'  # [upcoming]
+[ "$(server_stat 'o["bundles"]["refusedForSize"] >= 1 and o["transactions"]["rolledBack"] == 0')" = True ] ||
+    { echo "FAIL: server stats: $(server_stat 'o["bundles"], o["transactions"]')"; exit 1; }
+echo "ok: auto got the cohort through the 100-entry cap (max_entries $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["max_entries"])' "$WORK/cap.json"); server: $(server_stat 'o["bundles"]'))"
+refs_resolve "auto with the cap"
+SH
+
+run "$N patients, auto against the stock server, pushed again, resumed" --transactions stock \
+    -- bash "$WORK/auto.sh"
+run "$N patients, stock server: SIGKILL midway, then --resume" --transactions stock \
+    -- bash "$WORK/crash.sh"
+V=${PUSH_VERIFY_PATIENTS:-10}
+mkdir "$WORK/few" || fail "cannot make $WORK/few"
+for b in $(ls "$WORK/cohort/bundles" | head -"$V"); do cp "$WORK/cohort/bundles/$b" "$WORK/few/"; done
+export V
+run "$V patients, stock server: auto, then --verify" --transactions stock -- bash "$WORK/verify.sh"
+run "$N patients, stock server: --mode batch --max-entries 40" --transactions stock --max-bundle-entries 40 \
+    -- bash "$WORK/batch.sh"
+run "$N patients, auto against a server capped at 100 entries" --max-bundle-entries 100 \
+    -- bash "$WORK/cap.sh"
+say "ok"
