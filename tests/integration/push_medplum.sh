@@ -14,24 +14,8 @@
 # part of it that --verify reads back (default 10, on a server holding only
 # those: the test server's search scans every resource of the type, and at
 # 200 patients one Observation?patient= search takes about 100 s).
-#
-# This test depends on push options being added to fhirgen; until
-# 'fhirgen push --help' lists --mode it skips. Lines marked [upcoming] use:
-#   --mode auto|transaction|batch|split (default auto), --max-entries N;
-#   the summary keys "mode" (the mode in use at the end) and "max_entries";
-#   the one stderr line (without -q) that says auto switched to split;
-#   a journal line per acknowledged chunk, so that --resume continues
-#   mid-patient.
-# It also takes for granted: --mode transaction sends whole bundles and
-# does not adapt; on --resume a bundle whose every chunk is journalled
-# counts as skipped and one continued mid-patient as landed
-# (landed + skipped = seen).
-# Everything else (counts, references, --resume, --verify, bundles_* and
-# verify_* in the summary) is what push.sh and push_faults.sh already use.
 . "$(dirname "$0")/common.sh"
 N=${PUSH_PATIENTS:-200}
-"$FHIRGEN" push --help 2>&1 | grep -q -- '--mode' ||                       # [upcoming]
-    skip "fhirgen push has no --mode yet (split and batch push modes)"
 push_setup 4042
 
 cat >>"$WORK/lib.sh" <<'SH'
@@ -83,7 +67,7 @@ SH
 cat >"$WORK/auto.sh" <<'SH'
 . "$WORK/lib.sh"
 one="$WORK/cohort/bundles/$(ls "$WORK/cohort/bundles" | head -1)"
-# [upcoming] --mode transaction sends whole bundles and does not adapt: the
+ --mode transaction sends whole bundles and does not adapt: the
 # router's refusal ends that bundle, and the message says why.
 if push --no-journal --mode transaction --max-attempts 2 "$one" 2>"$WORK/whole.err"; then
     echo "FAIL: a whole fhirgen bundle was accepted as one transaction by the stock server"; exit 1
@@ -104,8 +88,8 @@ same_set "auto against the stock server"
 summary_ok "$WORK/auto.json" "auto" \
     's["bundles_seen"] == s["bundles_landed"] == n and s["bundles_failed"] == 0'
 summary_ok "$WORK/auto.json" "auto ends in split with a size the server takes" \
-    's["mode"] == "split" and 1 <= s["max_entries"] <= 50'                  # [upcoming]
-switched=$(grep -i 'split' "$WORK/auto.err" | head -1)                      # [upcoming]
+    's["mode"] == "split" and 1 <= s["max_entries"] <= 50'
+switched=$(grep -i 'split' "$WORK/auto.err" | head -1)
 [ -n "$switched" ] || { echo "FAIL: auto did not say on stderr that it switched to split"; exit 1; }
 [ "$(server_stat 'o["transactions"]["partial"]')" = 0 ] ||
     { echo "FAIL: a transaction failed midway and left writes: $(server_stat 'o["transactions"]')"; exit 1; }
@@ -151,7 +135,7 @@ J="$WORK/crash.journal"
 "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 2 --journal "$J" \
     "$WORK/cohort/bundles" 2>"$WORK/crash.err" &
 pid=$!
-# [upcoming] a line per acknowledged chunk: 40 lines are a few patients in,
+ a line per acknowledged chunk: 40 lines are a few patients in,
 # and with two patients in flight the kill falls mid-patient.
 k=$(( N < 160 ? N / 4 + 1 : 40 ))
 for _ in $(seq 3000); do
@@ -178,11 +162,11 @@ SH
 cat >"$WORK/batch.sh" <<'SH'
 . "$WORK/lib.sh"
 push -j 4 --no-journal --mode batch --max-entries 40 --summary-json "$WORK/batch.json" \
-    "$WORK/cohort/bundles" 2>"$WORK/batch.err" ||                           # [upcoming]
+    "$WORK/cohort/bundles" 2>"$WORK/batch.err" ||
     { echo "FAIL: push --mode batch exited $?: $(tail -3 "$WORK/batch.err")"; exit 1; }
 same_set "--mode batch --max-entries 40"
 summary_ok "$WORK/batch.json" "--mode batch" \
-    's["mode"] == "batch" and s["max_entries"] == 40 and s["bundles_landed"] == n and s["bundles_failed"] == 0'  # [upcoming]
+    's["mode"] == "batch" and s["max_entries"] == 40 and s["bundles_landed"] == n and s["bundles_failed"] == 0'
 [ "$(server_stat 'o["bundles"]["refusedForSize"]')" = 0 ] ||
     { echo "FAIL: a request held more than 40 entries"; exit 1; }
 [ "$(server_stat 'o["bundles"]["batch"] > 0')" = True ] ||
@@ -199,7 +183,7 @@ push -j 4 --no-journal --summary-json "$WORK/cap.json" "$WORK/cohort/bundles" 2>
     { echo "FAIL: push (auto) to a server capped at 100 entries exited $?: $(tail -3 "$WORK/cap.err")"; exit 1; }
 same_set "auto against a server capped at 100 entries"
 summary_ok "$WORK/cap.json" "auto against the cap" \
-    's["mode"] == "split" and 1 <= s["max_entries"] <= 100 and s["bundles_landed"] == n and s["bundles_failed"] == 0'  # [upcoming]
+    's["mode"] == "split" and 1 <= s["max_entries"] <= 100 and s["bundles_landed"] == n and s["bundles_failed"] == 0'
 [ "$(server_stat 'o["bundles"]["refusedForSize"] >= 1 and o["transactions"]["rolledBack"] == 0')" = True ] ||
     { echo "FAIL: server stats: $(server_stat 'o["bundles"], o["transactions"]')"; exit 1; }
 echo "ok: auto got the cohort through the 100-entry cap (max_entries $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["max_entries"])' "$WORK/cap.json"); server: $(server_stat 'o["bundles"]'))"
