@@ -38,6 +38,16 @@ public final class FhirgenHapiServer {
 			System.exit(2);
 			return;
 		}
+		try {
+			start(options).join();
+		} catch (Throwable e) {
+			// Non-daemon threads (schedulers, pools) would keep a half-started JVM alive.
+			ourLog.error("start-up failed", e);
+			System.exit(1);
+		}
+	}
+
+	private static Server start(LauncherOptions options) throws Exception {
 		long t0 = System.nanoTime();
 
 		AnnotationConfigApplicationContext spring = new AnnotationConfigApplicationContext();
@@ -83,6 +93,6 @@ public final class FhirgenHapiServer {
 				url, ms, options.db, options.maxBundleEntries == null ? "no limit" : options.maxBundleEntries);
 		System.out.println("listening " + url);
 		System.out.flush();
-		jetty.join();
+		return jetty;
 	}
 }
