@@ -7,6 +7,7 @@
 #   FHIR_TEST_CA          CA file that verifies the server certificate
 #   FHIR_TEST_CERTS       folder of make-certs.sh output
 #   FHIR_TEST_SERVER_PID  process id of the HAPI server (a JVM)
+#   FHIR_TEST_MAX_BUNDLE_ENTRIES  N of --max-bundle-entries (empty: no limit)
 # Usage: run-with-hapi.sh [--db postgres|h2] [--max-bundle-entries N]
 #                         [--certs DIR] -- CMD [ARGS ...]
 #        run-with-hapi.sh [options] --keep-running
@@ -17,10 +18,16 @@
 #                   than N entries (413); default: no limit
 #   --certs DIR     use make-certs.sh output in DIR instead of making it
 #   --keep-running  run no command: print the address and wait for Ctrl-C
-# Environment: HAPI_JAVA_OPTS (default -Xmx2g), HAPI_START_TIMEOUT seconds
-# (default 300), FHIR_TEST_TIMEOUT seconds for CMD (default 1800).
+# Environment: HAPI_JAVA_OPTS (default -Xmx2g -XX:+UseParallelGC
+# -XX:TieredStopAtLevel=1: quick start-up on two cores), HAPI_CDS=0 to make
+# and use no class data archive (see below), HAPI_START_TIMEOUT seconds
+# (default 300), FHIR_TEST_TIMEOUT seconds for CMD (default 1800),
+# HAPI_KEEP_LOGS=DIR to keep the HAPI, nginx and PostgreSQL logs in DIR.
 # The launcher is built with Maven on first use (target/, downloads into
-# ~/.m2) and again only when its sources are newer than the jar.
+# ~/.m2) and again only when its sources are newer than the jar. The first
+# run after a build also writes a class data archive of the loaded classes
+# (target/hapi-cds-*.jsa, on exit); later runs start from it, some seconds
+# sooner.
 # Exit 77 (skip) with a one-line reason when java, Maven, nginx or the Maven
 # artifacts cannot be had.
 set -eu
@@ -102,7 +109,7 @@ mkdir -p "$here/target"
         exit 0
     fi
     echo "run-with-hapi.sh: building the HAPI launcher (Maven; the first build downloads ~300 MB)" >&2
-    rm -rf "$here/target/lib" "$jar"
+    rm -rf "$here/target/lib" "$jar" "$here"/target/hapi-cds-*.jsa
     log=$here/target/build.log
     if ! (cd "$here" && mvn -q -B package) > "$log" 2>&1; then
         if grep -q -E 'Could not resolve dependencies|Could not transfer artifact|Non-resolvable|Could not find artifact|Unknown host|Plugin .* could not be resolved' "$log"; then
@@ -119,23 +126,39 @@ mkdir -p "$here/target"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fhirgen-hapi.XXXXXX")
 chmod 755 "$tmp"
 hapi_pid=
+cds_new=
 nginx_pid=
 pg_started=0
 as_db_user=
 if is_root; then as_db_user="runuser -u postgres --"; fi
-stop_pid() { # pid seconds: TERM, wait up to seconds, then KILL
+stop_pid() { # pid seconds: TERM, wait up to seconds, then KILL (and return 1)
     kill "$1" 2>/dev/null || return 0
     n=0
     while kill -0 "$1" 2>/dev/null && [ "$n" -lt $(($2 * 10)) ]; do sleep 0.1; n=$((n + 1)); done
-    kill -9 "$1" 2>/dev/null || true
+    killed=0
+    kill -9 "$1" 2>/dev/null && killed=1
     wait "$1" 2>/dev/null || true
+    [ "$killed" = 0 ]
 }
 cleanup() {
     trap - EXIT INT TERM
+    set +e
     [ -n "$nginx_pid" ] && stop_pid "$nginx_pid" 10
-    [ -n "$hapi_pid" ] && stop_pid "$hapi_pid" 30
+    if [ -n "$hapi_pid" ]; then
+        # Writing a new class data archive at exit takes a few seconds more.
+        if stop_pid "$hapi_pid" 90 && [ -n "$cds_new" ] && [ -s "$cds_new" ]; then
+            mv -f "$cds_new" "$cds"
+        fi
+        [ -n "$cds_new" ] && rm -f "$cds_new"
+    fi
     if [ "$pg_started" = 1 ]; then
         $as_db_user "$pgbin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [ -n "${HAPI_KEEP_LOGS:-}" ] && mkdir -p "$HAPI_KEEP_LOGS"; then
+        cp "$tmp/hapi.log" "$HAPI_KEEP_LOGS/hapi.log" 2>/dev/null || true
+        cp "$tmp/nginx/error.log" "$HAPI_KEEP_LOGS/nginx-error.log" 2>/dev/null || true
+        cp "$tmp/nginx/access.log" "$HAPI_KEEP_LOGS/nginx-access.log" 2>/dev/null || true
+        cp "$tmp/pg/server.log" "$HAPI_KEEP_LOGS/postgresql.log" 2>/dev/null || true
     fi
     rm -rf "$tmp"
 }
@@ -176,8 +199,20 @@ fi
 hapi_port=$(free_port)
 tls_port=$(free_port)
 url=https://127.0.0.1:$tls_port/fhir
+# Class data sharing: start from the archive of an earlier run of this jar
+# and JVM, or write one when this run ends.
+cds_opt=
+if [ "${HAPI_CDS:-1}" != 0 ]; then
+    cds=$here/target/hapi-cds-$(java -version 2>&1 | cksum | cut -d ' ' -f 1).jsa
+    if [ -s "$cds" ]; then
+        cds_opt="-XX:SharedArchiveFile=$cds"
+    else
+        cds_new=$here/target/hapi-cds.$$.tmp
+        cds_opt="-XX:ArchiveClassesAtExit=$cds_new"
+    fi
+fi
 # shellcheck disable=SC2086
-java ${HAPI_JAVA_OPTS:--Xmx2g} -jar "$jar" --port "$hapi_port" $hapi_db_args \
+java ${HAPI_JAVA_OPTS:--Xmx2g -XX:+UseParallelGC -XX:TieredStopAtLevel=1} $cds_opt -jar "$jar" --port "$hapi_port" $hapi_db_args \
     ${max_entries:+--max-bundle-entries "$max_entries"} --public-url "$url" \
     > "$tmp/hapi.out" 2> "$tmp/hapi.log" < /dev/null &
 hapi_pid=$!
@@ -278,5 +313,5 @@ fi
 
 status=0
 FHIR_TEST_URL=$url FHIR_TEST_CA=$certs/ca.pem FHIR_TEST_CERTS=$certs FHIR_TEST_SERVER_PID=$hapi_pid \
-    timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
+    FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
 exit "$status"
