@@ -28,7 +28,7 @@ static void usage(FILE *f)
         "*.json inside, recursively) and - (standard input, one Bundle per line, as\n"
         "'fhirgen map' writes). The server's CapabilityStatement is read first: it must\n"
         "speak R4 (4.0.x) and declare transactions (or batches, for --mode batch).\n"
-        "Requests answered 408, 429, 5xx or lost in transport are retried with backoff\n"
+        "Requests answered 408, 409, 429, 5xx or lost in transport are retried with backoff\n"
         "(honouring Retry-After); any other error fails that bundle (its patient) and the\n"
         "run goes on. Each acknowledged bundle, or chunk of one, is recorded in a journal,\n"
         "so --resume after an interruption pushes only the rest, mid-patient included.\n"

@@ -7,7 +7,7 @@
  * (the server must speak R4 and declare transactions or batches), then the
  * bundles, at most `concurrency` in flight, over kept-alive connections
  * (HTTP/2 where the server offers it). Inputs are read one bundle at a time
- * as slots free up, so memory stays flat. A request answered 408, 429, 5xx
+ * as slots free up, so memory stays flat. A request answered 408, 409, 429, 5xx
  * or lost in transport is retried with backoff (honouring Retry-After);
  * another status is a permanent failure of that bundle and the run goes on.
  *

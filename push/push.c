@@ -147,7 +147,17 @@ int push_describe_failure(slot *s, int cc, long status, char *msg, size_t size)
     fg_buf_free(&oo);
     if (status == 401)
         snprintf(msg + strlen(msg), size - strlen(msg), " (the server refused the credentials)");
-    return fg_http_status_retryable(status);
+    return push_status_retryable(status);
+}
+
+int push_status_retryable(long status)
+{
+    /* 409 too: HAPI FHIR answers it to the loser of two concurrent
+     * conditional creates of one resource (its unique index on the search).
+     * A transaction is applied all or nothing and a batch entry alone, so
+     * sending it again is safe, and the second try finds what the first
+     * created. */
+    return fg_http_status_retryable(status) || status == 409;
 }
 
 void push_redact(push *P, char *msg, size_t size)

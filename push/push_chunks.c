@@ -456,7 +456,7 @@ void push_chunks_landed(push *P, slot *s, long status)
             }
             continue;
         }
-        if (fg_http_status_retryable(re->status) && s->attempts < push_max_attempts(P)) {
+        if (push_status_retryable(re->status) && s->attempts < push_max_attempts(P)) {
             s->wire[kept++] = pos; /* sent again, alone */
             again++;
             continue;

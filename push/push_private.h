@@ -235,6 +235,11 @@ int push_setup_request(push *P, slot *s, const char *url, const char *body, size
 /* The failure of a finished request as text. 1 when it is worth a retry. */
 int push_describe_failure(slot *s, int cc, long status, char *msg, size_t size);
 
+/* Whether an answer with this status is worth sending again: what
+ * fg_http_status_retryable says, and 409 (a conflict between concurrent
+ * transactions). */
+int push_status_retryable(long status);
+
 /* The wait before the next attempt of s. */
 double push_retry_wait(push *P, slot *s, int attempt);
 

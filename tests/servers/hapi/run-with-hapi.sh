@@ -7,6 +7,7 @@
 #   FHIR_TEST_CA          CA file that verifies the server certificate
 #   FHIR_TEST_CERTS       folder of make-certs.sh output
 #   FHIR_TEST_SERVER_PID  process id of the HAPI server (a JVM)
+#   FHIR_TEST_ACCESS_LOG  nginx's access log (the protocol of each request)
 #   FHIR_TEST_MAX_BUNDLE_ENTRIES  N of --max-bundle-entries (empty: no limit)
 # Usage: run-with-hapi.sh [--db postgres|h2] [--max-bundle-entries N]
 #                         [--certs DIR] -- CMD [ARGS ...]
@@ -313,5 +314,6 @@ fi
 
 status=0
 FHIR_TEST_URL=$url FHIR_TEST_CA=$certs/ca.pem FHIR_TEST_CERTS=$certs FHIR_TEST_SERVER_PID=$hapi_pid \
-    FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
+    FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries FHIR_TEST_ACCESS_LOG=$tmp/nginx/access.log \
+    timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
 exit "$status"
