@@ -204,7 +204,8 @@ url=https://127.0.0.1:$tls_port/fhir
 cds_opt=
 if [ "${HAPI_CDS:-1}" != 0 ]; then
     cds=$here/target/hapi-cds-$(java -version 2>&1 | cksum | cut -d ' ' -f 1).jsa
-    if [ -s "$cds" ]; then
+    # An archive older than the jar (rebuilt by hand) no longer matches it.
+    if [ -s "$cds" ] && [ "$cds" -nt "$jar" ]; then
         cds_opt="-XX:SharedArchiveFile=$cds"
     else
         cds_new=$here/target/hapi-cds.$$.tmp
@@ -234,7 +235,11 @@ pid $ng/nginx.pid;
 error_log $ng/error.log warn;
 events { worker_connections 512; }
 http {
-    access_log $ng/access.log;
+    # Each request with its size, status and seconds (total, and in HAPI).
+    log_format timed '\$remote_addr [\$time_local] "\$request" \$status '
+                     'in=\$request_length out=\$body_bytes_sent '
+                     't=\$request_time hapi=\$upstream_response_time';
+    access_log $ng/access.log timed;
     client_body_temp_path $ng/tmp/body;
     proxy_temp_path $ng/tmp/proxy;
     fastcgi_temp_path $ng/tmp/fastcgi;
