@@ -123,8 +123,10 @@ mkdir -p "$here/target"
 ) 9> "$here/target/.build.lock" || exit $?
 
 # --- run ------------------------------------------------------------------
+exec 3<&0  # CMD's standard input (a background command would get /dev/null)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fhirgen-hapi.XXXXXX")
 chmod 755 "$tmp"
+cmd_pid=
 hapi_pid=
 cds_new=
 nginx_pid=
@@ -143,6 +145,7 @@ stop_pid() { # pid seconds: TERM, wait up to seconds, then KILL (and return 1)
 cleanup() {
     trap - EXIT INT TERM
     set +e
+    [ -n "$cmd_pid" ] && stop_pid "$cmd_pid" 10
     [ -n "$nginx_pid" ] && stop_pid "$nginx_pid" 10
     if [ -n "$hapi_pid" ]; then
         # Writing a new class data archive at exit takes a few seconds more.
@@ -316,7 +319,12 @@ EOF
     exit 1
 fi
 
+# CMD runs in the background and the script waits for it, so that a signal
+# to the script stops CMD and the servers at once instead of after CMD ends.
 status=0
 FHIR_TEST_URL=$url FHIR_TEST_CA=$certs/ca.pem FHIR_TEST_CERTS=$certs FHIR_TEST_SERVER_PID=$hapi_pid \
-    FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
+    FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" <&3 3<&- &
+cmd_pid=$!
+wait "$cmd_pid" || status=$?
+cmd_pid=
 exit "$status"
