@@ -124,8 +124,10 @@ mkdir -p "$here/target"
 ) 9> "$here/target/.build.lock" || exit $?
 
 # --- run ------------------------------------------------------------------
+exec 3<&0  # CMD's standard input (a background command would get /dev/null)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fhirgen-hapi.XXXXXX")
 chmod 755 "$tmp"
+cmd_pid=
 hapi_pid=
 cds_new=
 nginx_pid=
@@ -144,6 +146,7 @@ stop_pid() { # pid seconds: TERM, wait up to seconds, then KILL (and return 1)
 cleanup() {
     trap - EXIT INT TERM
     set +e
+    [ -n "$cmd_pid" ] && stop_pid "$cmd_pid" 10
     [ -n "$nginx_pid" ] && stop_pid "$nginx_pid" 10
     if [ -n "$hapi_pid" ]; then
         # Writing a new class data archive at exit takes a few seconds more.
@@ -205,7 +208,8 @@ url=https://127.0.0.1:$tls_port/fhir
 cds_opt=
 if [ "${HAPI_CDS:-1}" != 0 ]; then
     cds=$here/target/hapi-cds-$(java -version 2>&1 | cksum | cut -d ' ' -f 1).jsa
-    if [ -s "$cds" ]; then
+    # An archive older than the jar (rebuilt by hand) no longer matches it.
+    if [ -s "$cds" ] && [ "$cds" -nt "$jar" ]; then
         cds_opt="-XX:SharedArchiveFile=$cds"
     else
         cds_new=$here/target/hapi-cds.$$.tmp
@@ -235,7 +239,11 @@ pid $ng/nginx.pid;
 error_log $ng/error.log warn;
 events { worker_connections 512; }
 http {
-    access_log $ng/access.log;
+    # Each request with its size, status and seconds (total, and in HAPI).
+    log_format timed '\$remote_addr [\$time_local] "\$request" \$status '
+                     'in=\$request_length out=\$body_bytes_sent '
+                     't=\$request_time hapi=\$upstream_response_time';
+    access_log $ng/access.log timed;
     client_body_temp_path $ng/tmp/body;
     proxy_temp_path $ng/tmp/proxy;
     fastcgi_temp_path $ng/tmp/fastcgi;
@@ -312,8 +320,13 @@ EOF
     exit 1
 fi
 
+# CMD runs in the background and the script waits for it, so that a signal
+# to the script stops CMD and the servers at once instead of after CMD ends.
 status=0
 FHIR_TEST_URL=$url FHIR_TEST_CA=$certs/ca.pem FHIR_TEST_CERTS=$certs FHIR_TEST_SERVER_PID=$hapi_pid \
     FHIR_TEST_MAX_BUNDLE_ENTRIES=$max_entries FHIR_TEST_ACCESS_LOG=$tmp/nginx/access.log \
-    timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" || status=$?
+    timeout "${FHIR_TEST_TIMEOUT:-1800}" "$@" <&3 3<&- &
+cmd_pid=$!
+wait "$cmd_pid" || status=$?
+cmd_pid=
 exit "$status"

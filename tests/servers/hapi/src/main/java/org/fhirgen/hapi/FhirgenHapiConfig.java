@@ -79,7 +79,8 @@ public class FhirgenHapiConfig {
 		s.setAutoCreatePlaceholderReferenceTargets(false);
 
 		// Clients may choose resource ids in any form (fhirgen PUTs Type/<uuid>); ids the
-		// server picks (POST) are UUIDs, so the two can never collide.
+		// server picks (POST) are UUIDs too, as HAPI advises with ANY, so a server-assigned
+		// id never takes a number a client might choose next.
 		s.setResourceClientIdStrategy(JpaStorageSettings.ClientIdStrategyEnum.ANY);
 		s.setResourceServerIdStrategy(JpaStorageSettings.IdStrategyEnum.UUID);
 
