@@ -364,6 +364,7 @@ static void landed(push *P, slot *s, long status)
     if (r.n_failed) {
         char msg[FG_ERROR_TEXT_MAX];
         snprintf(msg, sizeof(msg), "%zu of %zu entries failed", r.n_failed, r.n_entries);
+        push_name_failed(s->it.data, s->it.len, &r, msg, sizeof(msg));
         push_redact(P, msg, sizeof(msg));
         push_report(P, s, 0, status, msg, &r);
     } else if (P->o->journal &&

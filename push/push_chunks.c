@@ -22,8 +22,9 @@
  */
 #include "push/push_private.h"
 
-#include <curl/curl.h>
 #include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,6 +386,29 @@ void push_chunks_begin(push *P, slot *s)
 }
 
 /* ---- answers ---------------------------------------------------------------- */
+
+void push_name_failed(const char *data, size_t len, const fg_rest_tx_response *r, char *msg,
+                      size_t size)
+{
+    json_t *root = json_loadb(data, len, 0, NULL);
+    json_t *entries = json_object_get(root, "entry");
+    size_t shown = 0, at = strlen(msg);
+    for (size_t i = 0; i < r->n_entries && shown < SHOWN_ENTRIES && at + 1 < size; i++) {
+        const fg_rest_entry *re = &r->entries[i];
+        if (re->status >= 200 && re->status <= 299)
+            continue;
+        json_t *e = json_array_get(entries, i);
+        const char *url = json_string_value(json_object_get(json_object_get(e, "request"), "url"));
+        const char *type = json_string_value(
+            json_object_get(json_object_get(e, "resource"), "resourceType"));
+        snprintf(msg + at, size - at, "%s%s (entry %zu): HTTP %d%s%.300s", shown ? "; " : ": ",
+                 url && strchr(url, '/') ? url : type ? type : "?", i, re->status,
+                 re->outcome ? ": " : "", re->outcome ? re->outcome : "");
+        at = strlen(msg);
+        shown++;
+    }
+    json_decref(root);
+}
 
 /* "Type/id" of a location ("[base/]Type/id[/_history/v]") into out. */
 static int location_target(const char *loc, char *out, size_t size)

@@ -272,6 +272,11 @@ int push_limit_named(long status, const char *msg, int *isolation);
  * notice), else 0. */
 int push_chunks_learn(push *P, long status, const char *msg, size_t n);
 
+/* Append to msg the first failed entries of the answer r to the bundle
+ * data[0..len): ": Type/id (entry N): HTTP 400: text; ...". */
+void push_name_failed(const char *data, size_t len, const fg_rest_tx_response *r, char *msg,
+                      size_t size);
+
 /* The --verify phase (push_verify.c): run every recorded search. */
 int push_verify_phase(push *P, fg_error *err);
 void push_verify_finished(push *P, slot *s, int cc);

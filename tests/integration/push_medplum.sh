@@ -135,7 +135,7 @@ J="$WORK/crash.journal"
 "$FHIRGEN" push --server "$FHIR_TEST_URL" --cacert "$FHIR_TEST_CA" -q -j 2 --journal "$J" \
     "$WORK/cohort/bundles" 2>"$WORK/crash.err" &
 pid=$!
- a line per acknowledged chunk: 40 lines are a few patients in,
+# a line per acknowledged chunk: 40 lines are a few patients in,
 # and with two patients in flight the kill falls mid-patient.
 k=$(( N < 160 ? N / 4 + 1 : 40 ))
 for _ in $(seq 3000); do
@@ -198,6 +198,35 @@ V=${PUSH_VERIFY_PATIENTS:-10}
 mkdir "$WORK/few" || fail "cannot make $WORK/few"
 for b in $(ls "$WORK/cohort/bundles" | head -"$V"); do cp "$WORK/cohort/bundles/$b" "$WORK/few/"; done
 export V
+# A patient with one resource the server refuses: in batch mode the
+# failure names the entry (type, id, the server's OperationOutcome), the
+# patient fails, the others land, and the summary lists the failed bundle.
+mkdir "$WORK/bad" || fail "cannot make $WORK/bad"
+for b in $(ls "$WORK/cohort/bundles" | head -3); do cp "$WORK/cohort/bundles/$b" "$WORK/bad/"; done
+python3 - "$WORK/bad/$(ls "$WORK/bad" | head -1)" >"$WORK/bad-id" <<'PY' || fail "cannot spoil a bundle"
+import json, sys
+b = json.load(open(sys.argv[1]))
+for e in b["entry"]:
+    if e["resource"]["resourceType"] == "Observation":
+        del e["resource"]["status"]
+        print(e["request"]["url"])
+        break
+json.dump(b, open(sys.argv[1], "w"))
+PY
+cat >"$WORK/entry.sh" <<'SH'
+. "$WORK/lib.sh"
+if push -j 2 --no-journal --mode batch --max-entries 40 --summary-json "$WORK/entry.json" \
+        "$WORK/bad" 2>"$WORK/entry.err"; then
+    echo "FAIL: a refused entry did not fail the push"; exit 1
+fi
+bad=$(cat "$WORK/bad-id")
+grep -q "$bad: HTTP 400" "$WORK/entry.err" ||
+    { echo "FAIL: the failure does not name $bad: $(grep FAILED "$WORK/entry.err" | head -2)"; exit 1; }
+summary_ok "$WORK/entry.json" "one refused entry" \
+    's["bundles_failed"] == 1 and s["bundles_landed"] == 2 and len(s["failed"]) == 1'
+echo "ok: a refused entry fails its patient and is named: $(grep -o "$bad: HTTP 400[^;]*" "$WORK/entry.err" | head -1 | cut -c1-200)"
+SH
+run "a refused entry in batch mode" --transactions stock -- bash "$WORK/entry.sh"
 run "$V patients, stock server: auto, then --verify" --transactions stock -- bash "$WORK/verify.sh"
 run "$N patients, stock server: --mode batch --max-entries 40" --transactions stock --max-bundle-entries 40 \
     -- bash "$WORK/batch.sh"
