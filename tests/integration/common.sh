@@ -7,6 +7,9 @@ SHARED="$ROOT/../shared"
 FHIRGEN=${1:-}
 REFCHECK=${2:-}
 NAME=$(basename "$0" .sh)
+# refs_resolve.sh WHAT TYPE...: run inside a server runner (see that script)
+REFS_RESOLVE="$ROOT/tests/integration/refs_resolve.sh"
+export REFS_RESOLVE
 
 say() { printf '%s: %s\n' "$NAME" "$*"; }
 fail() { printf '%s: FAIL: %s\n' "$NAME" "$*" >&2; exit 1; }
