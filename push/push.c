@@ -9,10 +9,11 @@
 #include "push/fg_push.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdarg.h>
 #include <strings.h>
 #include <time.h>
 
@@ -379,15 +380,13 @@ static void landed(push *P, slot *s, long status)
     fg_rest_tx_response_free(&r);
 }
 
-/* The number of entries of a bundle, for the automatic mode's message. */
+/* The number of entries of the bundle in s (0 when it is not one): how
+ * much a refused whole bundle held, for the automatic mode. */
 static size_t count_entries(const slot *s)
 {
-    size_t n = 0;
-    const char *p = s->it.data, *end = s->it.data + s->it.len;
-    while ((p = memmem(p, (size_t)(end - p), "\"request\"", 9)) != NULL) {
-        n++;
-        p += 9;
-    }
+    json_t *root = json_loadb(s->it.data, s->it.len, 0, NULL);
+    size_t n = json_array_size(json_object_get(root, "entry"));
+    json_decref(root);
     return n;
 }
 
