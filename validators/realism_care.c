@@ -117,7 +117,8 @@ static void death(rz_ctx *c)
     fg_time d = h->patient.death;
     if (d == FG_TIME_NONE)
         return;
-    if (!h->death_cause.code && !h->death_cause.display)
+    if ((!h->death_cause.code && !h->death_cause.display) ||
+        (rz_roles(c->r, &h->death_cause) & RZ_BIT(RZ_R_UNKNOWN_CAUSE)))
         rz_hit(c, RZ_DEATH_NO_CAUSE, d, "death without a cause");
     if (rz_roles(c->r, &h->death_cause) & RZ_BIT(RZ_R_SUDDEN))
         return;

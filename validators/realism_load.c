@@ -42,6 +42,7 @@ static const char *const role_names[RZ_N_ROLES] = {
     "delivery", "caesarean", "not_procedure", "hospice", "sudden_death", "tdap", "zoster_live",
     "zoster_recombinant", "hpv_quadrivalent", "hpv", "covid", "rsv", "mmr", "dtap",
     "form_solid", "form_child_ok", "note_subjective", "note_assessment", "note_plan",
+    "unknown_cause",
 };
 
 /* A number cell, or NaN when empty. */
