@@ -137,8 +137,10 @@ int rz_index(rz_ctx *c)
     /* The history carries no clock offset of its own: take the state's. */
     const char *st = h->patient.address.state;
     for (size_t i = 0; st && i < c->r->n_tz; i++)
-        if (strcmp(c->r->tz_state[i], st) == 0)
+        if (strcmp(c->r->tz_state[i], st) == 0) {
             c->tz = c->r->tz_offset[i];
+            c->dst = c->r->tz_dst[i];
+        }
     return FG_OK;
 }
 
@@ -150,17 +152,48 @@ void rz_index_free(rz_ctx *c)
     free(c->cond_roles);
 }
 
+static int64_t floor_day(fg_time t)
+{
+    return t >= 0 ? t / FG_DAY : -((-t + FG_DAY - 1) / FG_DAY);
+}
+
+/* The day of the n-th Sunday (n > 0) or last Sunday (n == 0) of a month. */
+static int64_t sunday(int y, int m, int n)
+{
+    int64_t first = fg_days_from_civil(y, m, 1);
+    int64_t d = first + (7 - (first + 4) % 7) % 7; /* 1970-01-01 was a Thursday */
+    if (n > 0)
+        return d + 7 * (n - 1);
+    int64_t next = fg_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+    while (d + 7 < next)
+        d += 7;
+    return d;
+}
+
+/* Clock time: standard time, plus an hour in US daylight saving time
+ * (15 USC 260a: from 2:00 on the second Sunday of March to 2:00 on the first
+ * Sunday of November since 2007; first Sunday of April to last Sunday of
+ * October before). */
+static fg_time local(const rz_ctx *c, fg_time t)
+{
+    fg_time std = t + c->tz;
+    if (!c->dst)
+        return std;
+    int y, m, d;
+    fg_civil_from_days(floor_day(std), &y, &m, &d);
+    int64_t on = y >= 2007 ? sunday(y, 3, 2) : sunday(y, 4, 1);
+    int64_t off = y >= 2007 ? sunday(y, 11, 1) : sunday(y, 10, 0);
+    fg_time start = on * FG_DAY + 2 * 3600, end = off * FG_DAY + 1 * 3600;
+    return std >= start && std < end ? std + 3600 : std;
+}
+
 int64_t rz_local_day(const rz_ctx *c, fg_time t)
 {
-    fg_time l = t + c->tz;
-    return l >= 0 ? l / FG_DAY : -((-l + FG_DAY - 1) / FG_DAY);
+    return floor_day(local(c, t));
 }
 
 int rz_local_hour(const rz_ctx *c, fg_time t)
 {
-    fg_time l = t + c->tz;
-    int64_t s = l % FG_DAY;
-    if (s < 0)
-        s += FG_DAY;
-    return (int)(s / 3600);
+    fg_time l = local(c, t);
+    return (int)((l - floor_day(l) * FG_DAY) / 3600);
 }

@@ -117,7 +117,8 @@ static void obesity(rz_ctx *c, const fg_condition *x)
 static void hypertension(rz_ctx *c, const fg_condition *x)
 {
     const rz_series *s = &c->s[RZ_R_SYS];
-    if (rz_age(c, x->onset) < 18 || x->onset < c->first)
+    /* Only inside the detailed record: on or after the first reading. */
+    if (rz_age(c, x->onset) < 18 || !s->n || day_of(x->onset) < day_of(s->v[0].t))
         return;
     int days = 0;
     int64_t last_day = INT64_MIN, onset_day = day_of(x->onset);

@@ -231,13 +231,15 @@ static int load_small(fg_realism_rules *r, fg_error *err)
             return rc;
         x->sex = sex == 1 ? FG_SEX_MALE : FG_SEX_FEMALE;
     }
-    if ((rc = fg_tsv_col(z, "usps", &c0, err)) || (rc = fg_tsv_col(z, "utc_offset_hours", &c1, err)))
+    if ((rc = fg_tsv_col(z, "usps", &c0, err)) || (rc = fg_tsv_col(z, "utc_offset_hours", &c1, err)) ||
+        (rc = fg_tsv_col(z, "dst", &c2, err)))
         return rc;
     for (size_t i = 0; i < fg_tsv_rows(z) && r->n_tz < 64; i++) {
         double h;
         if ((rc = fg_tsv_double(z, i, c1, &h, err)))
             return rc;
         snprintf(r->tz_state[r->n_tz], 3, "%s", fg_tsv_cell(z, i, c0));
+        r->tz_dst[r->n_tz] = strcmp(fg_tsv_cell(z, i, c2), "1") == 0;
         r->tz_offset[r->n_tz++] = (int)(h * 3600);
     }
     return FG_OK;

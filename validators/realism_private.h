@@ -97,6 +97,7 @@ struct fg_realism_rules {
     size_t n_lms;
     char tz_state[64][3];
     int tz_offset[64];
+    int tz_dst[64]; /* observes daylight saving time */
     size_t n_tz;
 };
 
@@ -147,7 +148,8 @@ typedef struct rz_ctx {
     long hits[RZ_N_RULES];
     fg_time end;          /* death, else the latest time in the record */
     fg_time first;        /* the earliest encounter */
-    int tz;               /* local offset, seconds */
+    int tz;               /* local standard-time offset, seconds */
+    int dst;              /* the state observes daylight saving time */
     rz_series s[RZ_R_NOTE_P + 1]; /* observation series by role (sorted by time) */
     rz_med *meds;
     size_t n_meds;

@@ -277,6 +277,8 @@ static void test_diagnoses(void **state)
         fires(&h, "dx.htn_few_readings");
     base(&h, FG_SEX_MALE, 1960), bp(&h, day(2020, 2, 2), 150, 95), bp(&h, day(2020, 3, 2), 128, 84),
         cond(&h, HTN, day(2020, 3, 2), NONE), quiet(&h, "dx.htn_few_readings");
+    base(&h, FG_SEX_MALE, 1960), bp(&h, day(2020, 3, 2), 150, 95), cond(&h, HTN, day(2010, 3, 2), NONE),
+        quiet(&h, "dx.htn_few_readings"); /* before the record's readings: not judged */
 }
 
 static void test_death_and_timing(void **state)
@@ -297,8 +299,12 @@ static void test_death_and_timing(void **state)
         enc(&h, "e1", FG_CLASS_IMP, day(2020, 11, 1)), quiet(&h, "death.no_care");
     base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 5, 1, 3, 0, 0)),
         fires(&h, "time.off_hours");
-    base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 5, 1, 23, 0, 0)),
-        quiet(&h, "time.off_hours"); /* 18:00 in Boston */
+    base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 5, 1, 22, 0, 0)),
+        quiet(&h, "time.off_hours"); /* 18:00 in Boston, daylight saving time */
+    base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 7, 1, 11, 30, 0)),
+        quiet(&h, "time.off_hours"); /* 07:30 in Boston */
+    base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 1, 15, 11, 30, 0)),
+        fires(&h, "time.off_hours"); /* 06:30 in Boston, standard time */
     base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, day(2020, 3, 2) + 7200),
         fires(&h, "time.same_day_visits");
     base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, day(2020, 3, 3)), quiet(&h, "time.same_day_visits");
