@@ -141,6 +141,17 @@ static void words(rz_ctx *c, const char *s)
     }
 }
 
+/* A note's text without its digits (dates, ages, values), so that two notes
+ * of one template with other figures count as one text. */
+static uint64_t text_shape(const char *s)
+{
+    uint64_t h = FG_FNV_SEED;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            h = fg_fnv1a(h, s, 1);
+    return h;
+}
+
 void rz_check_notes(rz_ctx *c)
 {
     for (size_t i = 0; i < c->h->notes.n; i++) {
@@ -150,7 +161,7 @@ void rz_check_notes(rz_ctx *c)
         rz_metric(c, RZ_M_NOTE_SOAP, !soap, 1);
         rz_metric(c, RZ_M_NOTE_DISTINCT, 0, 1);
         words(c, text);
-        if (fg_hashset_add(&c->t->texts, fg_fnv1a_str(FG_FNV_SEED, text)) < 0)
+        if (fg_hashset_add(&c->t->texts, text_shape(text)) < 0)
             c->rc = FG_ENOMEM;
     }
 }
