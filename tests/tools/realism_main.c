@@ -3,18 +3,22 @@
  * realism: measure histories against the realism rules
  * (validators/fg_realism.h) and print one line per rule.
  *
- *   realism [--json FILE] [--data DIR] INPUT...
+ *   realism [--json FILE] [--data DIR] [--jobs N] INPUT...
  *
  * An INPUT is a history document (*.json, as fhirgen generate -f history
  * writes into histories/), an NDJSON file of histories (*.ndjson, one per
  * line), or a folder searched recursively for both. Prints defects (patients
  * affected and occurrences per 1,000 patients, verdict) and metrics
  * (numerator, denominator, value, target range, verdict); --json also writes
- * every figure with up to three examples. Exits 0 when every input was read,
+ * every figure with up to three examples. The files are taken in name order
+ * and cut into --jobs (default 2) consecutive slices, one per thread, whose
+ * tallies are added in order: the output is the same from run to run.
+ * Exits 0 when every input was read,
  * 1 when some history could not be read, 2 on bad usage.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +32,17 @@ typedef struct run {
     fg_realism_tally *tally;
     fg_history h;
     long bad;
+    char **files; /* this thread's slice */
+    size_t n_files;
 } run;
 
-static run the_run;
+typedef struct names {
+    char **v;
+    size_t n, cap;
+    int failed;
+} names;
+
+static names found;
 
 static int ends_with(const char *s, const char *tail)
 {
@@ -79,18 +91,74 @@ static int check_file(run *r, const char *path)
     return 0;
 }
 
+static int add_name(const char *path)
+{
+    if (found.n == found.cap) {
+        size_t cap = found.cap ? found.cap * 2 : 1024;
+        char **v = realloc(found.v, cap * sizeof(*v));
+        if (!v)
+            return found.failed = 1;
+        found.v = v;
+        found.cap = cap;
+    }
+    if (!(found.v[found.n] = strdup(path)))
+        return found.failed = 1;
+    found.n++;
+    return 0;
+}
+
 static int visit(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)st;
     (void)ftw;
     if (type == FTW_F && (ends_with(path, ".json") || ends_with(path, ".ndjson")))
-        return check_file(&the_run, path);
+        return add_name(path);
     return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void *work(void *arg)
+{
+    run *r = arg;
+    fg_history_init(&r->h);
+    for (size_t i = 0; i < r->n_files && r->tally; i++)
+        check_file(r, r->files[i]);
+    fg_history_free(&r->h);
+    return NULL;
+}
+
+/* Check the found files on jobs threads; the tallies are added into runs[0]. */
+static int check_all(run *runs, int jobs)
+{
+    pthread_t tid[16];
+    size_t at = 0;
+    for (int j = 0; j < jobs; j++) {
+        size_t n = found.n / (size_t)jobs + ((size_t)j < found.n % (size_t)jobs);
+        runs[j].files = found.v + at;
+        runs[j].n_files = n;
+        at += n;
+        if (j && pthread_create(&tid[j], NULL, work, &runs[j]) != 0)
+            return -1;
+    }
+    work(&runs[0]);
+    int rc = 0;
+    for (int j = 1; j < jobs; j++) {
+        pthread_join(tid[j], NULL);
+        runs[0].bad += runs[j].bad;
+        if (!runs[0].tally || !runs[j].tally ||
+            fg_realism_tally_merge(runs[0].tally, runs[j].tally) != FG_OK)
+            rc = -1;
+    }
+    return rc;
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: realism [--json FILE] [--data DIR] INPUT...\n");
+    fprintf(stderr, "usage: realism [--json FILE] [--data DIR] [--jobs N] INPUT...\n");
     return 2;
 }
 
@@ -112,16 +180,18 @@ static int write_json(const fg_realism_rules *rules, const fg_realism_tally *t, 
 int main(int argc, char **argv)
 {
     const char *json = NULL, *data = NULL;
-    int i = 1;
+    int jobs = 2, i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
             data = argv[++i];
+        else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc)
+            jobs = atoi(argv[++i]);
         else
             return usage();
     }
-    if (i == argc)
+    if (i == argc || jobs < 1 || jobs > 16)
         return usage();
     if (data)
         fg_data_set_dir(data);
@@ -131,11 +201,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "realism: %s: %s\n", err.where, err.text);
         return 2;
     }
-    the_run.rules = rules;
-    the_run.tally = fg_realism_tally_new();
-    fg_history_init(&the_run.h);
     int status = 0;
-    for (; i < argc && the_run.tally; i++) {
+    for (; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "realism: %s: no such file or folder\n", argv[i]);
@@ -143,22 +210,34 @@ int main(int argc, char **argv)
         } else if (S_ISDIR(st.st_mode)) {
             nftw(argv[i], visit, 16, FTW_PHYS);
         } else {
-            check_file(&the_run, argv[i]);
+            add_name(argv[i]);
         }
     }
-    if (the_run.tally) {
+    qsort(found.v, found.n, sizeof(*found.v), by_name);
+    run runs[16] = {{0}};
+    for (int j = 0; j < jobs; j++) {
+        runs[j].rules = rules;
+        runs[j].tally = fg_realism_tally_new();
+    }
+    if (found.failed || check_all(runs, jobs) != 0 || !runs[0].tally) {
+        fprintf(stderr, "realism: out of memory\n");
+        status = 2;
+    } else {
         fg_buf b;
         fg_buf_init(&b);
-        fg_realism_write_text(rules, the_run.tally, &b);
+        fg_realism_write_text(rules, runs[0].tally, &b);
         fputs(b.data ? b.data : "", stdout);
         fg_buf_free(&b);
-        if (json && write_json(rules, the_run.tally, json) != 0)
+        if (json && write_json(rules, runs[0].tally, json) != 0)
+            status = 1;
+        if (runs[0].bad)
             status = 1;
     }
-    if (the_run.bad || !the_run.tally)
-        status = 1;
-    fg_history_free(&the_run.h);
-    fg_realism_tally_free(the_run.tally);
+    for (int j = 0; j < jobs; j++)
+        fg_realism_tally_free(runs[j].tally);
+    for (size_t k = 0; k < found.n; k++)
+        free(found.v[k]);
+    free(found.v);
     fg_realism_free(rules);
     return status;
 }
