@@ -62,10 +62,12 @@ static void add_reason(fg_realism_tally *t, const char *reason, long n)
     while (i < t->n_reasons && strcmp(t->reasons[i], reason) != 0)
         i++;
     if (i == t->n_reasons) {
-        if (t->n_reasons == RZ_MAX_REASONS)
-            i = RZ_MAX_REASONS - 1, reason = "(other reasons)";
-        else
+        if (t->n_reasons == RZ_MAX_REASONS) {
+            i = RZ_MAX_REASONS - 1; /* the last line gathers the rest */
+            reason = "(other reasons)";
+        } else {
             t->n_reasons++;
+        }
         snprintf(t->reasons[i], sizeof(t->reasons[i]), "%s", reason);
     }
     t->reason_n[i] += n;

@@ -155,7 +155,6 @@ static int load_drugs(fg_realism_rules *r, fg_error *err)
     r->cls_h2 = find_class(r, "h2_blocker");
     r->cls_doac = find_class(r, "doac");
     r->cls_vka = find_class(r, "vka");
-    r->cls_heparin = find_class(r, "heparin");
     return FG_OK;
 }
 

@@ -89,7 +89,7 @@ struct fg_realism_rules {
     const char **classes; /* class names, index = rz_ingredient.cls */
     size_t n_classes;
     int cls_ace, cls_arb, cls_arni, cls_nsaid, cls_biguanide, cls_statin, cls_ppi, cls_h2,
-        cls_doac, cls_vka, cls_heparin;
+        cls_doac, cls_vka;
     rz_target targets[RZ_N_RULES];
     rz_band gwg[8];
     size_t n_gwg;
