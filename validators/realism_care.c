@@ -19,9 +19,12 @@ static fg_time year_start(int y)
 static void weight_gain(rz_ctx *c, const fg_condition *x, fg_time end)
 {
     const rz_series *w = &c->s[RZ_R_WEIGHT], *b = &c->s[RZ_R_BMI];
-    long kp = rz_before(w, x->onset + DAYS(98)), kf = rz_before(w, end);
-    if (kp < 0 || kf < 0 || w->v[kp].t < x->onset - DAYS(365) || w->v[kf].t < end - DAYS(28) ||
-        kf <= kp)
+    /* Before the pregnancy: the last weight of the year before onset, else
+     * the first of the first 14 weeks. */
+    long kp = rz_before(w, x->onset), kf = rz_before(w, end);
+    if (kp < 0 || w->v[kp].t < x->onset - DAYS(365))
+        kp = kp + 1 < (long)w->n && w->v[kp + 1].t <= x->onset + DAYS(98) ? kp + 1 : -1;
+    if (kp < 0 || kf < 0 || w->v[kf].t < end - DAYS(28) || kf <= kp)
         return;
     long kb = rz_before(b, w->v[kp].t);
     if (kb < 0 || b->v[kb].t < w->v[kp].t - DAYS(1))
@@ -127,6 +130,12 @@ static void death(rz_ctx *c)
         int care = e->cls == FG_CLASS_EMER || e->cls == FG_CLASS_IMP ||
                    ((rz_roles(c->r, &e->type) | rz_roles(c->r, &e->reason)) & RZ_BIT(RZ_R_HOSPICE));
         if (care && e->start >= d - DAYS(365) && e->start <= d)
+            return;
+    }
+    for (size_t i = 0; i < h->careplans.n; i++) {
+        const fg_careplan *p = &h->careplans.v[i];
+        if ((rz_roles(c->r, &p->term) & RZ_BIT(RZ_R_HOSPICE)) && p->start <= d &&
+            (p->end == FG_TIME_NONE || p->end >= d - DAYS(365)))
             return;
     }
     rz_hit(c, RZ_DEATH_NO_CARE, d, "death (%.60s) without ED, admission or hospice in the year",

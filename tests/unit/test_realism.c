@@ -200,13 +200,14 @@ static void test_medications(void **state)
         quiet(&h, "med.teratogen_pregnancy");
 }
 
-/* A delivered pregnancy: 2019-01-01 to 2019-09-30, starting at 60 kg, BMI 22. */
+/* A delivered pregnancy: 2019-01-01 to 2019-09-30, 60 kg with BMI 22 before it. */
 static void pregnancy(fg_history *h, double final_kg, int tdap)
 {
     base(h, FG_SEX_FEMALE, 1990);
     cond(h, "72892002", "Normal pregnancy (finding)", day(2019, 1, 1), day(2019, 9, 30));
-    obs(h, "29463-7", "Body Weight", day(2019, 1, 20), 60);
-    obs(h, "39156-5", "Body mass index (BMI) [Ratio]", day(2019, 1, 20), 22);
+    obs(h, "29463-7", "Body Weight", day(2018, 11, 20), 60);
+    obs(h, "39156-5", "Body mass index (BMI) [Ratio]", day(2018, 11, 20), 22);
+    obs(h, "29463-7", "Body Weight", day(2019, 2, 20), 64); /* not the starting weight */
     obs(h, "29463-7", "Body Weight", day(2019, 9, 25), final_kg);
     proc(h, "177184002", "Normal delivery procedure (procedure)", day(2019, 9, 30), NULL);
     if (tdap)
@@ -298,6 +299,12 @@ static void test_death_and_timing(void **state)
     base(&h, FG_SEX_MALE, 1940), h.patient.death = day(2021, 1, 1),
         h.death_cause = (fg_term){SCT, "84114007", "Heart failure (disorder)"},
         enc(&h, "e1", FG_CLASS_IMP, day(2020, 11, 1)), quiet(&h, "death.no_care");
+    base(&h, FG_SEX_MALE, 1940), h.patient.death = day(2021, 1, 1),
+        h.death_cause = (fg_term){SCT, "84114007", "Heart failure (disorder)"};
+    fg_careplan *plan = FG_PUSH(&h, careplans);
+    *plan = (fg_careplan){.id = "cp", .encounter = "e0", .term = {SCT, "385763009", "Hospice care (regime/therapy)"},
+                          .start = day(2020, 12, 1), .end = FG_TIME_NONE};
+    quiet(&h, "death.no_care");
     base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 5, 1, 3, 0, 0)),
         fires(&h, "time.off_hours");
     base(&h, FG_SEX_MALE, 1940), enc(&h, "e1", FG_CLASS_AMB, fg_time_make(2020, 5, 1, 22, 0, 0)),
