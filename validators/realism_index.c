@@ -116,6 +116,8 @@ int rz_index(rz_ctx *c)
         return FG_ENOMEM;
     if (h->patient.death != FG_TIME_NONE)
         c->end = h->patient.death;
+    if (c->end == FG_TIME_NONE) /* a record of demographics only */
+        c->end = h->patient.birth_date;
     if (c->first == FG_TIME_NONE)
         c->first = c->end;
     c->cond_roles = calloc(h->conditions.n + 1, sizeof(*c->cond_roles));

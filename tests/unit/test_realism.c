@@ -415,6 +415,16 @@ static void test_tally_and_report(void **state)
     fg_buf_free(&json);
     fg_realism_tally_free(a);
     fg_realism_tally_free(b);
+    fg_history empty; /* demographics only */
+    fg_history_init(&empty);
+    empty.patient.id = "p0";
+    empty.patient.death = FG_TIME_NONE;
+    empty.patient.birth_date = fg_time_make(1990, 1, 1, 0, 0, 0);
+    fg_realism_tally *t = fg_realism_tally_new();
+    assert_int_equal(fg_realism_check(rules, &empty, t, &err), FG_OK);
+    assert_int_equal(fg_realism_check(rules, NULL, t, &err), FG_EUSAGE);
+    fg_realism_tally_free(t);
+    fg_history_free(&empty);
     fg_realism_rules *none;
     assert_int_not_equal(fg_realism_load("/nonexistent", &none, &err), FG_OK);
 }
