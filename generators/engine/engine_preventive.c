@@ -28,6 +28,7 @@
 
 #define PV_MAX_SCREENINGS 16
 #define PV_MAX_RESULTS 8 /* results of one test and state */
+#define PV_DUE_SLACK_DAYS 90 /* a test this close to due is done at the visit */
 
 enum { PV_PROCEDURE, PV_PANEL, PV_RESULTS, PV_PHQ };
 
@@ -454,7 +455,7 @@ static int screen(pv_state *s, const char *screening, const pv_visit *vs, size_t
         if (next_due == FG_TIME_NONE && v->start - g->window_start < FG_YEAR_DAYS * FG_DAY &&
             fg_age_at(pt->birth_date, g->window_start) > x->age_lo)
             next_due = v->start + (fg_time)((1.0 - phase) * x->interval_days * FG_DAY);
-        if (next_due != FG_TIME_NONE && v->start < next_due - 30 * FG_DAY)
+        if (next_due != FG_TIME_NONE && v->start < next_due - PV_DUE_SLACK_DAYS * FG_DAY)
             continue;
         int rc = do_test(s, x, v, &next_due);
         if (rc)
