@@ -5,7 +5,8 @@
  * The engine is a sequence of passes over one patient (see engine.c):
  *
  *   demographics -> condition onsets -> death -> lifetime schedule
- *   (wellness visits, vitals, immunizations) -> chronic care (diagnosis,
+ *   (wellness visits, vitals, immunizations) -> preventive screenings at the
+ *   adult wellness visits -> chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
  *   allergies, pregnancies -> notes
  *
