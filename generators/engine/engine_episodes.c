@@ -623,6 +623,11 @@ static int ld_pregnancy(ld *c, json_t *root, ep_pregnancy *pg)
             (rc = ld_range(c, it, "days", p, &lo, &hi)) ||
             (rc = ld_term(c, it, "term", p, &pg->deliveries[i].term)))
             return rc;
+        json_t *skip = ld_member(it, "skip_extra");
+        if (skip && !json_is_string(skip))
+            return ld_fail(c, p, "skip_extra must be the code of a delivery extra");
+        if (skip && !(pg->deliveries[i].skip = fg_arena_strdup(c->arena, json_string_value(skip))))
+            return fg_error_set(c->err, FG_ENOMEM, c->file, "out of memory");
         sum += w;
         pg->deliveries[i].cum = sum;
         pg->deliveries[i].days_lo = (int)lo;

@@ -608,7 +608,8 @@ static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
     add_gain(s, from, gn.total);
     fg_time at = v.start + 3600;
     for (size_t i = 0; i < pg->n_extras; i++)
-        if (fg_rng_chance(&s->rng, pg->extras[i].p)) {
+        if (fg_rng_chance(&s->rng, pg->extras[i].p) &&
+            !(dl->skip && !strcmp(dl->skip, pg->extras[i].term.code))) {
             if ((rc = add_procedure(s, &v, &pg->extras[i].term, at, 30, cond)))
                 return rc;
             at += 1800;

@@ -111,6 +111,7 @@ typedef struct ep_delivery {
     double cum;
     int days_lo, days_hi;
     fg_term term;
+    const char *skip; /* code of a delivery extra this option never has, or NULL */
 } ep_delivery;
 
 typedef struct ep_pregnancy {
