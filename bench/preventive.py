@@ -31,6 +31,8 @@ DELIVERY_TYPE = "183460006"
 CAESAREAN = {"11466000", "177143000", "236985002"}
 PRENATAL = {"424441002", "424619006"}
 WEIGHT = "29463-7"
+BMI = "39156-5"
+IOM = [(18.5, 12.5, 18), (25, 11.5, 16), (30, 7, 11.5), (1e9, 5, 9)]  # IOM 2009, kg
 
 
 def day(s):
@@ -39,20 +41,18 @@ def day(s):
 
 def main(folder):
     files = sorted(glob.glob(folder + "/*.json"))
-    end = None
     elig = {k: [0, 0] for k in ("colorectal 50-75", "colorectal 45-49", "mammography 50-74",
                                 "cervical 21-65", "lipid 40-75", "diabetes 35-70 (all)",
+                                "diabetes 35-70 BMI>=25 no diabetes",
                                 "depression 18+ (PHQ-2 in 1 y)")}
     phq2_n = phq2_pos = 0
     deliveries = as_procedure = caesarean = tdap = 0
     gains = []
+    iom = [0, 0, 0]  # below, within, above the IOM range (from a weight in the year before)
     delivery_codes = {}
     res = res40 = n40 = 0
     for f in files:
         h = json.load(open(f))
-        ends = [e["end"] for e in h["encounters"]]
-        if end is None:
-            end = max(day(x) for x in ends) if ends else None
         res += sum(len(h[k]) for k in ("encounters", "conditions", "observations", "reports",
                                        "medications", "immunizations", "procedures", "allergies",
                                        "careplans", "notes")) + 1
@@ -90,6 +90,11 @@ def main(folder):
         tally("cervical 21-65", within(CYTO, 3) or within(HPV, 5), female and 21 <= age < 66)
         tally("lipid 40-75", within(LIPID, 5), 40 <= age < 76)
         tally("diabetes 35-70 (all)", within(A1C, 3), 35 <= age < 71)
+        codes = {c["term"]["code"] for c in h["conditions"]}
+        last_bmi = [o["value"] for o in sorted(h["observations"], key=lambda o: o["time"])
+                    if o["term"]["code"] == "39156-5"]
+        tally("diabetes 35-70 BMI>=25 no diabetes", within(A1C, 3),
+              35 <= age < 71 and "44054006" not in codes and last_bmi and last_bmi[-1] >= 25)
         tally("depression 18+ (PHQ-2 in 1 y)", within(PHQ2, 1), age >= 18)
         for o in h["observations"]:
             if o["term"]["code"] in PHQ2:
@@ -100,10 +105,15 @@ def main(folder):
         procs_by_enc = {}
         for p in h["procedures"]:
             procs_by_enc.setdefault(p["encounter"], []).append(p["term"])
-        weights = {}
+        weights, bmis = {}, {}
         for o in h["observations"]:
             if o["term"]["code"] == WEIGHT:
                 weights[o["encounter"]] = o["value"]
+            elif o["term"]["code"] == BMI:
+                bmis[o["encounter"]] = o["value"]
+        pregnancy_encs = {e["id"] for e in h["encounters"]
+                          if e["type"]["code"] in PRENATAL or e["type"]["code"] == DELIVERY_TYPE
+                          or e["type"]["code"] == "169762003"}
         prenatal = sorted((e["start"], e["id"]) for e in h["encounters"]
                           if e["type"]["code"] in PRENATAL)
         imm = [(i["time"], i["term"]["code"]) for i in h["immunizations"]]
@@ -125,6 +135,16 @@ def main(folder):
             if mine and mine[0][1] in weights and e["id"] in weights and \
                     (start - day(mine[0][0])).days > 180:
                 gains.append(weights[e["id"]] - weights[mine[0][1]])
+                first = day(mine[0][0])
+                before = sorted((x["start"], x["id"]) for x in h["encounters"]
+                                if x["id"] in weights and x["id"] in bmis and
+                                x["id"] not in pregnancy_encs and
+                                0 < (first - day(x["start"])).days < 365)
+                if before:
+                    pre = before[-1][1]
+                    lo, hi = next((a, b) for top, a, b in IOM if bmis[pre] < top)
+                    g = weights[e["id"]] - weights[pre]
+                    iom[0 if g < lo else 2 if g > hi else 1] += 1
     print(f"patients {len(files)}; resources {res} ({res / len(files):.1f} per patient); "
           f"alive aged 40+: {n40} at {res40 / max(n40, 1):.1f} resources each")
     print("screening up to date at the end (eligible alive)      n   share")
@@ -140,6 +160,11 @@ def main(folder):
         q = statistics.quantiles(gains, n=4)
         print(f"weight gain first prenatal visit -> delivery (n={len(gains)}): "
               f"median {statistics.median(gains):.1f} kg, IQR {q[0]:.1f}-{q[2]:.1f}")
+    n = sum(iom)
+    if n:
+        print(f"gain from a weight in the year before the pregnancy (n={n}): below IOM "
+              f"{100 * iom[0] / n:.0f}%, within {100 * iom[1] / n:.0f}%, "
+              f"above {100 * iom[2] / n:.0f}%")
 
 
 if __name__ == "__main__":
