@@ -356,7 +356,8 @@ static int has_condition_code(const fg_history *h, const char *code, fg_time bef
 
 /* Managed pregnancy (deliveries are procedures, caesareans near a third, Tdap in about half of
  * pregnancies, weight rising to delivery) and screenings (by age and sex, results that agree
- * with the conditions, a PHQ-2 positive share near 5%). */
+ * with the conditions: a PHQ-9 of 10 or more only with depression; a PHQ-2 positive share near
+ * 5%). */
 static void test_preventive_care_and_pregnancy(void **state)
 {
     (void)state;
@@ -364,6 +365,9 @@ static void test_preventive_care_and_pregnancy(void **state)
     json_t *dl = json_object_get(preg, "delivery"), *opts = json_object_get(dl, "options");
     const char *delivery_type =
         json_string_value(json_object_get(json_object_get(dl, "type"), "code"));
+    json_t *dep = load_json("conditions/depression.json");
+    const char *depression =
+        json_string_value(json_object_get(json_object_get(dep, "term"), "code"));
     fg_engine *e = make_engine(12);
     fg_history h;
     fg_error err;
@@ -390,6 +394,8 @@ static void test_preventive_care_and_pregnancy(void **state)
             if (term_is(&o->term, "55758-7")) {
                 phq2++;
                 phq2_pos += o->value >= 3;
+            } else if (term_is(&o->term, "44261-6") && o->value >= 10) {
+                assert_true(has_condition_code(&h, depression, o->time));
             }
         }
         for (size_t k = 0; k < h.encounters.n; k++) {
@@ -461,6 +467,7 @@ static void test_preventive_care_and_pregnancy(void **state)
     fg_history_free(&h);
     fg_engine_free(e);
     json_decref(preg);
+    json_decref(dep);
 }
 
 static void test_load_errors(void **state)
