@@ -112,6 +112,23 @@ static const char *cell(const fg_tsv *t, size_t i, const char *name)
     return fg_tsv_col(t, name, &c, NULL) == FG_OK ? fg_tsv_cell(t, i, c) : "";
 }
 
+/* 1 when every name of the '|'-separated list is a condition module. */
+static int known_modules(const fg_engine *e, const char *list)
+{
+    for (const char *s = list; s && *s;) {
+        size_t len = strcspn(s, "|"), k, n = eng_modules_count(e->modules);
+        for (k = 0; k < n; k++) {
+            const char *name = eng_modules_name(e->modules, k);
+            if (strlen(name) == len && !strncmp(name, s, len))
+                break;
+        }
+        if (k == n)
+            return 0;
+        s += len + (s[len] == '|');
+    }
+    return 1;
+}
+
 static int load_tests(const fg_engine *e, struct eng_prev *p, fg_error *err)
 {
     static const char *kinds[] = {"procedure", "panel", "results", "phq"};
@@ -148,6 +165,9 @@ static int load_tests(const fg_engine *e, struct eng_prev *p, fg_error *err)
         for (int k = 0; k < 4; k++)
             if (!strcmp(cell(t, i, "kind"), kinds[k]))
                 x->kind = k;
+        if (!known_modules(e, x->exclude) || !known_modules(e, x->abnormal))
+            return fg_tsv_row_error(t, i, err, FG_EINVALID,
+                                    "exclude and abnormal name condition modules, separated by |");
         if (x->kind < 0 || !x->term.code || interval <= 0)
             return fg_tsv_row_error(t, i, err, FG_EINVALID,
                                     "kind must be procedure, panel, results or phq, with a code "
