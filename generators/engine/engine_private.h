@@ -5,7 +5,8 @@
  * The engine is a sequence of passes over one patient (see engine.c):
  *
  *   demographics -> condition onsets -> death -> lifetime schedule
- *   (wellness visits, vitals, immunizations) -> chronic care (diagnosis,
+ *   (wellness visits, vitals, immunizations) -> preventive screenings at the
+ *   adult wellness visits -> chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
  *   allergies, pregnancies -> notes
  *
@@ -37,6 +38,7 @@ struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c 
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct eng_prev;     /* preventive screenings: engine_preventive.c */
 struct json_t;
 
 /* Read the JSON file at `path` (at most `max` bytes) into *out, a new
@@ -55,6 +57,7 @@ struct fg_engine {
     struct eng_modules *modules;
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+    struct eng_prev *prev; /* screenings: engine_preventive.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -170,6 +173,14 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 /* Module names, sorted. */
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* ---- engine_preventive.c ---- */
+
+/* Load data/tables/screenings.tsv and screening_results.tsv into e->prev. */
+int eng_preventive_load(fg_engine *e, fg_error *err);
+void eng_preventive_free(struct eng_prev *p);
+/* Screenings at the adult wellness visits the lifetime pass wrote. */
+int eng_preventive(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 

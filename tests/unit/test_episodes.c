@@ -330,6 +330,146 @@ static void remove_dir(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+#define CARE_PATIENTS 1500
+
+static int term_is(const fg_term *t, const char *code)
+{
+    return t->code && strcmp(t->code, code) == 0;
+}
+
+/* The value of the first observation of code at encounter enc; -1 when none. */
+static double value_at(const fg_history *h, const char *enc, const char *code)
+{
+    for (size_t k = 0; k < h->observations.n; k++)
+        if (h->observations.v[k].encounter == enc && term_is(&h->observations.v[k].term, code))
+            return h->observations.v[k].value;
+    return -1;
+}
+
+static int has_condition_code(const fg_history *h, const char *code, fg_time before)
+{
+    for (size_t k = 0; k < h->conditions.n; k++)
+        if (term_is(&h->conditions.v[k].term, code) && h->conditions.v[k].onset <= before)
+            return 1;
+    return 0;
+}
+
+/* Managed pregnancy (deliveries are procedures, caesareans near a third, Tdap in about half of
+ * pregnancies, weight rising to delivery) and screenings (by age and sex, results that agree
+ * with the conditions: a PHQ-9 of 10 or more only with depression; a PHQ-2 positive share near
+ * 5%). */
+static void test_preventive_care_and_pregnancy(void **state)
+{
+    (void)state;
+    json_t *preg = load_json("episodes/pregnancy.json");
+    json_t *dl = json_object_get(preg, "delivery"), *opts = json_object_get(dl, "options");
+    const char *delivery_type =
+        json_string_value(json_object_get(json_object_get(dl, "type"), "code"));
+    json_t *dep = load_json("conditions/depression.json");
+    const char *depression =
+        json_string_value(json_object_get(json_object_get(dep, "term"), "code"));
+    fg_engine *e = make_engine(12);
+    fg_history h;
+    fg_error err;
+    long deliveries = 0, coded = 0, caesarean = 0, tdap = 0, gained = 0, weighed = 0;
+    long mammo = 0, colonoscopy = 0, phq2 = 0, phq2_pos = 0, a1c_high = 0;
+    fg_history_init(&h);
+    for (uint64_t i = 0; i < CARE_PATIENTS; i++) {
+        assert_int_equal(fg_engine_generate(e, i, &h, &err), FG_OK);
+        const fg_patient *p = &h.patient;
+        for (size_t k = 0; k < h.procedures.n; k++) {
+            const fg_procedure *pr = &h.procedures.v[k];
+            int age = fg_age_at(p->birth_date, pr->start);
+            if (term_is(&pr->term, "24623002")) {
+                mammo++;
+                assert_int_equal(p->sex, FG_SEX_FEMALE);
+                assert_true(age >= 40 && age <= 75);
+            } else if (term_is(&pr->term, "444783004")) {
+                colonoscopy++;
+                assert_true(age >= 45 && age <= 76);
+            }
+        }
+        for (size_t k = 0; k < h.observations.n; k++) {
+            const fg_observation *o = &h.observations.v[k];
+            if (term_is(&o->term, "55758-7")) {
+                phq2++;
+                phq2_pos += o->value >= 3;
+            } else if (term_is(&o->term, "44261-6") && o->value >= 10) {
+                assert_true(has_condition_code(&h, depression, o->time));
+            }
+        }
+        for (size_t k = 0; k < h.encounters.n; k++) {
+            const fg_encounter *en = &h.encounters.v[k];
+            if (term_is(&en->type, "162673000")) {
+                /* a screening HbA1c of 5.7 or more belongs to (pre)diabetes, now or within 2 years */
+                double a1c = value_at(&h, en->id, "4548-4");
+                fg_time soon = en->start + 730 * (fg_time)FG_DAY;
+                if (a1c >= 5.7) {
+                    a1c_high++;
+                    assert_true(has_condition_code(&h, "714628002", soon) ||
+                                has_condition_code(&h, "44054006", soon));
+                }
+                continue;
+            }
+            if (!term_is(&en->type, delivery_type))
+                continue;
+            deliveries++;
+            for (size_t k2 = 0; k2 < h.procedures.n; k2++) {
+                const fg_procedure *pr = &h.procedures.v[k2];
+                size_t j;
+                json_t *o;
+                if (pr->encounter != en->id)
+                    continue;
+                json_array_foreach(opts, j, o)
+                {
+                    const char *code =
+                        json_string_value(json_object_get(json_object_get(o, "term"), "code"));
+                    if (term_is(&pr->term, code)) {
+                        coded++;
+                        caesarean += strstr(pr->term.display, "cesarean") != NULL;
+                        assert_non_null(strstr(pr->term.display, "(procedure)"));
+                    }
+                }
+            }
+            /* the first prenatal visit of this pregnancy, within 300 days before */
+            const fg_encounter *first = NULL;
+            for (size_t k2 = 0; k2 < h.encounters.n && !first; k2++) {
+                const fg_encounter *v = &h.encounters.v[k2];
+                if (term_is(&v->type, "424441002") && v->start < en->start &&
+                    en->start - v->start < 300 * (fg_time)FG_DAY)
+                    first = v;
+            }
+            for (size_t k2 = 0; k2 < h.immunizations.n; k2++) {
+                const fg_immunization *im = &h.immunizations.v[k2];
+                tdap += term_is(&im->term, "115") && im->time < en->start &&
+                        en->start - im->time < 300 * (fg_time)FG_DAY;
+            }
+            double w0 = first ? value_at(&h, first->id, "29463-7") : -1;
+            double w1 = value_at(&h, en->id, "29463-7");
+            if (w0 > 0 && w1 > 0) {
+                weighed++;
+                gained += w1 > w0 + 3;
+            }
+        }
+    }
+    print_message("%d patients: %ld deliveries (%ld coded as procedures, %ld caesarean, %ld "
+                  "with Tdap; %ld of %ld weighed gained over 3 kg); %ld mammograms, %ld "
+                  "colonoscopies, %ld PHQ-2 (%ld positive), %ld screening HbA1c >= 5.7\n",
+                  CARE_PATIENTS, deliveries, coded, caesarean, tdap, gained, weighed, mammo,
+                  colonoscopy, phq2, phq2_pos, a1c_high);
+    assert_true(deliveries > 50);
+    assert_int_equal(coded, deliveries);
+    assert_true(caesarean * 100 >= deliveries * 22 && caesarean * 100 <= deliveries * 42);
+    assert_true(tdap * 100 >= deliveries * 35 && tdap * 100 <= deliveries * 75);
+    assert_true(weighed > 30 && gained * 10 >= weighed * 8);
+    assert_true(mammo > 50 && colonoscopy > 50);
+    assert_true(phq2 > 1000 && phq2_pos * 100 >= phq2 * 2 && phq2_pos * 100 <= phq2 * 10);
+    fg_history_free(&h);
+    fg_engine_free(e);
+    json_decref(preg);
+    json_decref(dep);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -385,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_notes_deterministic),
         cmocka_unit_test(test_rates_and_rules),
+        cmocka_unit_test(test_preventive_care_and_pregnancy),
         cmocka_unit_test(test_notes_say_what_the_record_says),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
