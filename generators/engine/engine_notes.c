@@ -179,10 +179,14 @@ void nt_reason(nt_ctx *c, nt_buf *b)
     if (k && k->symptoms.n && k->kind != NK_CHRONIC) {
         nt_puts(b, k->symptoms.v[0]);
     } else if (enc->reason.display) {
+        int is_new = enc->cls != FG_CLASS_AMB && enc->cls != FG_CLASS_VR;
+        NT_EACH(c, K_COND, i) {
+            is_new |= same_code(&c->h->conditions.v[i].term, &enc->reason);
+        }
         nt_clear(c->tmp);
         nt_condition(c->tmp, c->n, &enc->reason);
         c->value = c->tmp->p;
-        nt_say_to(c, b, S_cc_followup);
+        nt_say_to(c, b, is_new ? S_cc_new : S_cc_followup);
         c->value = NULL;
     } else {
         nt_say_to(c, b, S_cc_none);
@@ -229,7 +233,7 @@ static void hpi_episode(nt_ctx *c, int febrile_here)
         nt_clear(l);
         c->value = c->tmp->p;
         c->when = when;
-        nt_say(c, days <= 0 ? S_hpi_symptoms : S_hpi_symptoms, 1);
+        nt_say(c, days <= 0 ? S_hpi_symptoms_today : S_hpi_symptoms, 1);
         c->value = c->when = NULL;
         break;
     }
@@ -369,8 +373,34 @@ void nt_subjective(nt_ctx *c, int febrile)
 
 /* ---- assessment and plan ---- */
 
+/* Why medication m, stopped at this visit, was stopped: the key of
+ * vocabulary.json stop_reasons (NULL: not known). The record gives no
+ * reason yet, so it is read from what the record shows: another drug for
+ * the same problem started here, or a condition of stop_contexts on record
+ * at the time (*held: the drug is held, not stopped for good). */
+static const char *stop_key(const nt_ctx *c, const fg_medication *m, int *held)
+{
+    const fg_history *h = c->h;
+    *held = 0;
+    NT_EACH(c, K_MED, i) {
+        const fg_medication *x = &h->medications.v[i];
+        if (m->reason && x->reason && strcmp(m->reason, x->reason) == 0)
+            return "switched";
+    }
+    for (size_t k = 0; k < c->n->n_stop_ctx; k++)
+        for (size_t i = 0; i < h->conditions.n; i++) {
+            const fg_condition *d = &h->conditions.v[i];
+            if (d->term.code && strcmp(d->term.code, c->n->stop_ctx[k].condition) == 0 &&
+                d->onset <= m->end && (d->abatement == FG_TIME_NONE || d->abatement > m->end)) {
+                *held = c->n->stop_ctx[k].held;
+                return c->n->stop_ctx[k].reason;
+            }
+        }
+    return NULL;
+}
+
 /* Medications of this visit's plan for condition id (NULL: those linked to
- * no condition addressed): started here, stopped at this visit, continued. */
+ * no condition): started here, stopped at this visit (with why), continued. */
 static void plan_meds(nt_ctx *c, const char *cond, int *any)
 {
     const fg_history *h = c->h;
@@ -385,70 +415,80 @@ static void plan_meds(nt_ctx *c, const char *cond, int *any)
                       m->end <= enc->end + FG_DAY / 2 && m->status == FG_MED_STOPPED;
         int continued = !here && cond && m->start < enc->start &&
                         (m->end == FG_TIME_NONE || m->end > enc->end + FG_DAY / 2);
+        int held = 0;
         if (!here && !stopped && !continued)
             continue;
         nt_clear(c->tmp);
         nt_med(c->tmp, c->n, m);
-        const char *why = stopped ? nt_stop_reason(c->n, NULL) : NULL;
+        const char *why = stopped ? nt_stop_reason(c->n, stop_key(c, m, &held)) : NULL;
         if (why && *why) {
             nt_puts(c->tmp, ", ");
             nt_puts(c->tmp, why);
         }
         c->value = c->tmp->p;
         nt_puts(c->out, *any ? "; " : " ");
-        nt_say_to(c, c->out, here ? S_started : stopped ? S_stopped : S_continue);
+        nt_say_to(c, c->out, here ? S_started : held ? S_held : stopped ? S_stopped : S_continue);
         c->value = NULL;
         *any = 1;
     }
 }
 
-void nt_assessment_plan(nt_ctx *c)
+/* "1. HTN (since 2019): ..." */
+static void ap_item(nt_ctx *c, const fg_condition *d, int item)
+{
+    nt_put(c->out, "\n", 1);
+    nt_int(c->out, item);
+    nt_put(c->out, ". ", 2);
+    size_t start = c->out->len;
+    nt_clear(c->tmp);
+    nt_condition(c->tmp, c->n, &d->term);
+    if (nt_idx_find(c->x, d->encounter) == c->e || d->onset >= c->enc->start - FG_DAY) {
+        nt_put(c->out, c->tmp->p, c->tmp->len);
+        nt_puts(c->out, ", ");
+        nt_say_to(c, c->out, S_new_dx);
+    } else {
+        char y[11];
+        fg_format_date(d->onset, y);
+        y[4] = 0;
+        c->value = c->tmp->p;
+        c->when = y;
+        nt_say_to(c, c->out, S_ap_item_since);
+        c->value = c->when = NULL;
+    }
+    if (c->out->len > start && c->out->p[start] >= 'a' && c->out->p[start] <= 'z')
+        c->out->p[start] = (char)(c->out->p[start] - 'a' + 'A');
+    nt_put(c->out, ":", 1);
+    int any = 0;
+    plan_meds(c, d->id, &any);
+    const nt_clin *k = nt_clin_of(c->n, &d->term);
+    if (k && k->plan) {
+        nt_puts(c->out, any ? "; " : " ");
+        nt_puts(c->out, k->plan);
+        any = 1;
+    }
+    if (!any) {
+        nt_put(c->out, " ", 1);
+        nt_say_to(c, c->out, S_no_change);
+    }
+    nt_put(c->out, ".", 1);
+}
+
+void nt_assessment_plan(nt_ctx *c, int heading)
 {
     const fg_history *h = c->h;
     int item = 0;
-    nt_say(c, S_ap, 0);
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
         if (!addressed(c, d))
             continue;
-        nt_put(c->out, "\n", 1);
-        nt_int(c->out, ++item);
-        nt_put(c->out, ". ", 2);
-        nt_clear(c->tmp);
-        nt_condition(c->tmp, c->n, &d->term);
-        if (nt_idx_find(c->x, d->encounter) == c->e || d->onset >= c->enc->start - FG_DAY) {
-            nt_put(c->out, c->tmp->p, c->tmp->len);
-            nt_puts(c->out, ", ");
-            nt_say_to(c, c->out, S_new_dx);
-        } else {
-            char y[11];
-            fg_format_date(d->onset, y);
-            y[4] = 0;
-            c->value = c->tmp->p;
-            c->when = y;
-            char item_text[512];
-            nt_buf ib = {item_text, 0, sizeof(item_text)};
-            nt_say_to(c, &ib, S_ap_item_since);
-            nt_put(c->out, item_text, ib.len);
-            c->value = c->when = NULL;
-        }
-        nt_put(c->out, ":", 1);
-        int any = 0;
-        plan_meds(c, d->id, &any);
-        const nt_clin *k = nt_clin_of(c->n, &d->term);
-        if (k && k->plan) {
-            nt_puts(c->out, any ? "; " : " ");
-            nt_puts(c->out, k->plan);
-            any = 1;
-        }
-        if (!any) {
-            nt_put(c->out, " ", 1);
-            nt_say_to(c, c->out, S_no_change);
-        }
-        nt_put(c->out, ".", 1);
+        if (!item && heading)
+            nt_say(c, S_ap, 0);
+        ap_item(c, d, ++item);
     }
     int any = 0;
     size_t mark = c->out->len;
+    if (!item && heading)
+        nt_say(c, S_ap, 0);
     nt_put(c->out, "\n", 1);
     nt_int(c->out, ++item);
     nt_puts(c->out, ". Other:");
@@ -466,15 +506,21 @@ void nt_assessment_plan(nt_ctx *c)
 void nt_plan_tail(nt_ctx *c)
 {
     const fg_history *h = c->h;
+    int inpatient = c->enc->cls == FG_CLASS_IMP;
     NT_EACH(c, K_IMM, i) {
         nt_list_sep(c->list, ", ");
         nt_term(c->list, &h->immunizations.v[i].term, 0);
     }
+    if (inpatient)
+        nt_clear(c->list);
     nt_say_list(c, S_given_vaccines, -1);
     NT_EACH(c, K_PROC, i) {
         nt_list_sep(c->list, ", ");
         nt_term(c->list, &h->procedures.v[i].term, 1);
     }
+    /* A discharge summary names them in the hospital course. */
+    if (inpatient)
+        nt_clear(c->list);
     nt_say_list(c, S_procedures, -1);
     NT_EACH(c, K_ALLERGY, i) {
         const fg_allergy *a = &h->allergies.v[i];
@@ -510,7 +556,10 @@ void nt_plan_tail(nt_ctx *c)
         nt_buf wb = {when, 0, sizeof(when)};
         nt_span(&wb, c->n, c->enc->start, next->start);
         c->when = when;
-        nt_say(c, next->start > c->enc->start + FG_DAY ? S_followup : S_followup_none, 0);
+        fg_time gap = next->start - c->enc->start;
+        nt_say(c, gap > FG_DAY && gap <= c->n->followup_max_days * FG_DAY ? S_followup
+                                                                           : S_followup_none,
+               0);
         c->when = NULL;
     } else {
         nt_say(c, S_followup_none, 0);
@@ -549,7 +598,8 @@ static void note_soap(nt_ctx *c)
     nt_vitals(c);
     nt_exam(c, nt_kind_of_visit(c));
     nt_labs(c);
-    nt_assessment_plan(c);
+    nt_say(c, S_ap, 0);
+    nt_assessment_plan(c, 0);
     nt_plan_tail(c);
 }
 
@@ -603,7 +653,7 @@ static void note_wellness(nt_ctx *c)
         break;
     }
     nt_say_list(c, S_counsel, -1);
-    nt_assessment_plan(c);
+    nt_assessment_plan(c, 0);
     nt_plan_tail(c);
 }
 

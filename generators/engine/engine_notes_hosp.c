@@ -79,7 +79,8 @@ void nt_note_ed(nt_ctx *c)
     nt_labs(c);
     course(c);
     nt_say_list(c, S_ed_course, -1);
-    nt_assessment_plan(c);
+    nt_say(c, S_ap, 0);
+    nt_assessment_plan(c, 0);
     nt_plan_tail(c);
     if (nt_died_here(c))
         return;
@@ -105,7 +106,7 @@ void nt_note_hp(nt_ctx *c)
     c->value = reason;
     nt_say(c, S_hp_plan, 0);
     c->value = NULL;
-    nt_assessment_plan(c);
+    nt_assessment_plan(c, 1);
 }
 
 void nt_note_discharge(nt_ctx *c)

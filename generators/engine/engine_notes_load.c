@@ -176,6 +176,9 @@ static int nl_parse(struct ep_notes *n, json_t *root, const fg_terminology *term
     if (!json_is_object(ty) || !json_is_object(words) || !json_is_integer(adult))
         return nt_fail(err, NOTES_FILE, "", "needs types, adult_age, words, units and slots");
     n->adult_age = (int)json_integer_value(adult);
+    n->followup_max_days = (int)json_integer_value(json_object_get(root, "followup_max_days"));
+    if (n->followup_max_days <= 0)
+        return nt_fail(err, NOTES_FILE, "followup_max_days", "expected a number of days");
     for (int c = 0; c < NT_TYPES; c++) {
         char path[32];
         snprintf(path, sizeof(path), "types.%s", types[c]);
@@ -294,6 +297,19 @@ static int nl_vocab_lists(struct ep_notes *n, json_t *root, fg_error *err)
         if ((rc = nt_strings(n, json_object_get(it, "phrases"), VOCAB_FILE, "counsel",
                              &c->phrases, err)))
             return rc;
+    }
+    json_t *ctx = json_object_get(root, "stop_contexts");
+    if (!json_is_array(ctx))
+        return nt_fail(err, VOCAB_FILE, "stop_contexts", "expected a list");
+    n->stop_ctx = fg_arena_calloc(&n->arena, (json_array_size(ctx) + 1) * sizeof(*n->stop_ctx));
+    if (!n->stop_ctx)
+        return fg_error_set(err, FG_ENOMEM, VOCAB_FILE, "out of memory");
+    json_array_foreach(ctx, i, it) {
+        n->stop_ctx[n->n_stop_ctx].condition = nl_str(n, json_object_get(it, "condition"));
+        n->stop_ctx[n->n_stop_ctx].reason = nl_str(n, json_object_get(it, "reason"));
+        n->stop_ctx[n->n_stop_ctx].held = json_is_true(json_object_get(it, "held"));
+        if (!n->stop_ctx[n->n_stop_ctx++].reason || !n->stop_ctx[n->n_stop_ctx - 1].condition)
+            return nt_fail(err, VOCAB_FILE, "stop_contexts", "needs condition and reason");
     }
     n->fever_celsius = json_number_value(json_object_get(fever, "celsius"));
     return nt_strings(n, json_object_get(fever, "words"), VOCAB_FILE, "fever", &n->fever_words,

@@ -28,7 +28,7 @@ enum {
 
 /* The sentences of notes.json `slots`, in this order. */
 #define NT_SLOTS(X)                                                                            \
-    X(cc) X(cc_followup) X(cc_none) X(hpi_open) X(hpi_open_none) X(hpi_symptoms) X(hpi_fever)             \
+    X(cc) X(cc_followup) X(cc_none) X(cc_new) X(hpi_symptoms_today) X(hpi_open) X(hpi_open_none) X(hpi_symptoms) X(hpi_fever)             \
     X(hpi_negatives) X(hpi_chronic) X(hpi_new) X(hpi_last_seen) X(on_meds) X(no_meds) X(ros)   \
     X(pmh) X(pmh_none) X(meds) X(meds_none) X(allergies) X(allergies_none) X(social)           \
     X(vitals) X(vitals_none) X(exam) X(labs) X(ap) X(ap_item_since) X(new_dx) X(started)       \
@@ -99,6 +99,12 @@ struct ep_notes {
         size_t n;
     } slots[S_COUNT];
     /* vocabulary.json */
+    int followup_max_days; /* a next visit further away is not a follow-up */
+    struct {
+        const char *condition, *reason;
+        int held;
+    } *stop_ctx;
+    size_t n_stop_ctx;
     nt_pair *abbrev; /* match -> short */
     size_t n_abbrev;
     fg_strmap labs;  /* LOINC code -> short name */
@@ -217,7 +223,8 @@ void nt_reason(nt_ctx *c, nt_buf *b);
 /* CC, HPI and ROS; the numbered assessment and plan; vaccines,
  * procedures, allergies, other problems and follow-up (engine_notes.c). */
 void nt_subjective(nt_ctx *c, int febrile);
-void nt_assessment_plan(nt_ctx *c);
+/* heading: say the A/P heading before the first item (none when no item). */
+void nt_assessment_plan(nt_ctx *c, int heading);
 void nt_plan_tail(nt_ctx *c);
 /* The recorded temperature of this visit that is a fever, or NULL. */
 const fg_observation *nt_fever_of(const nt_ctx *c);
