@@ -17,8 +17,8 @@
  * are read from the history, so events other passes add show up without
  * this file knowing them.
  *
- * Speed: the events are bucketed by encounter once per patient (a hash of
- * encounter ids, then linked lists); text is built in fixed scratch buffers.
+ * Speed: what notes look up again and again is computed once per patient
+ * (engine_notes_index.c); text is built in fixed scratch buffers.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,79 +27,6 @@
 
 #include "generators/engine/episodes_private.h"
 #include "generators/engine/notes_private.h"
-
-/* ---- per-encounter index ---- */
-
-int nt_idx_find(const nt_idx *x, const char *id)
-{
-    return id ? (int)(intptr_t)fg_strmap_get(&x->by_id, id) - 1 : -1;
-}
-
-#define IDX_BUCKET(x, h, k, field)                                                             \
-    do {                                                                                       \
-        (x)->next[k] = malloc(((h)->field.n + 1) * sizeof(int));                               \
-        if (!(x)->next[k])                                                                     \
-            return -1;                                                                         \
-        for (size_t i_ = (h)->field.n; i_-- > 0;) {                                            \
-            int e_ = nt_idx_find((x), (h)->field.v[i_].encounter);                             \
-            (x)->next[k][i_] = e_ >= 0 ? (x)->first[k][e_] : -1;                               \
-            if (e_ >= 0)                                                                       \
-                (x)->first[k][e_] = (int)i_;                                                   \
-        }                                                                                      \
-    } while (0)
-
-static int idx_build(nt_idx *x, const fg_history *h)
-{
-    x->n_enc = h->encounters.n;
-    if (fg_strmap_reserve(&x->by_id, x->n_enc) != FG_OK)
-        return -1;
-    for (size_t e = 0; e < x->n_enc; e++) {
-        const char *id = h->encounters.v[e].id;
-        if (id && fg_strmap_add(&x->by_id, id, (void *)(intptr_t)(e + 1)) < 0)
-            return -1;
-    }
-    for (int k = 0; k < K_COUNT; k++) {
-        x->first[k] = malloc((x->n_enc + 1) * sizeof(int));
-        if (!x->first[k])
-            return -1;
-        for (size_t e = 0; e < x->n_enc; e++)
-            x->first[k][e] = -1;
-    }
-    IDX_BUCKET(x, h, K_COND, conditions);
-    IDX_BUCKET(x, h, K_OBS, observations);
-    IDX_BUCKET(x, h, K_MED, medications);
-    IDX_BUCKET(x, h, K_IMM, immunizations);
-    IDX_BUCKET(x, h, K_PROC, procedures);
-    IDX_BUCKET(x, h, K_ALLERGY, allergies);
-    x->order = malloc((x->n_enc + 1) * sizeof(int));
-    x->rank = malloc((x->n_enc + 1) * sizeof(int));
-    if (!x->order || !x->rank)
-        return -1;
-    for (size_t e = 0; e < x->n_enc; e++)
-        x->order[e] = (int)e;
-    /* Encounters are mostly in time order already: an insertion sort, stable. */
-    for (size_t i = 1; i < x->n_enc; i++) {
-        int v = x->order[i];
-        size_t j = i;
-        for (; j > 0 && h->encounters.v[x->order[j - 1]].start > h->encounters.v[v].start; j--)
-            x->order[j] = x->order[j - 1];
-        x->order[j] = v;
-    }
-    for (size_t r = 0; r < x->n_enc; r++)
-        x->rank[x->order[r]] = (int)r;
-    return 0;
-}
-
-static void idx_free(nt_idx *x)
-{
-    fg_strmap_free(&x->by_id);
-    for (int k = 0; k < K_COUNT; k++) {
-        free(x->first[k]);
-        free(x->next[k]);
-    }
-    free(x->order);
-    free(x->rank);
-}
 
 /* ---- what a visit addresses ---- */
 
@@ -111,7 +38,7 @@ static int same_code(const fg_term *a, const fg_term *b)
 /* The conditions on record at time t (diagnosed before, or at this visit). */
 static int on_record(const nt_ctx *c, const fg_condition *d, fg_time t)
 {
-    if (nt_idx_find(c->x, d->encounter) == c->e)
+    if (NT_ENC(c, K_COND, conditions, d) == c->e)
         return 1;
     return d->onset != FG_TIME_NONE && d->onset <= t &&
            (d->abatement == FG_TIME_NONE || d->abatement > t);
@@ -121,7 +48,7 @@ static int on_record(const nt_ctx *c, const fg_condition *d, fg_time t)
  * reason of the visit, or a drug for it started or stopped here. */
 static int addressed(const nt_ctx *c, const fg_condition *d)
 {
-    if (nt_idx_find(c->x, d->encounter) == c->e)
+    if (NT_ENC(c, K_COND, conditions, d) == c->e)
         return 1;
     if (!on_record(c, d, c->enc->start))
         return 0;
@@ -135,25 +62,29 @@ static int addressed(const nt_ctx *c, const fg_condition *d)
     return 0;
 }
 
-/* 1 when phrase p may be said as a negative: it names no condition of the
- * record, no symptom of an active problem, and no fever that was measured. */
+/* 1 when phrase p (lower case, as the data writes phrases) may be said as a
+ * negative: it names no condition of the record, no symptom of an active
+ * problem, and no fever that was measured. */
 static int may_deny(const nt_ctx *c, const char *p, int febrile)
 {
     const fg_history *h = c->h;
+    size_t plen = strlen(p);
     for (size_t i = 0; febrile && i < c->n->fever_words.n; i++)
-        if (strcasestr(p, c->n->fever_words.v[i]))
+        if (strstr(p, c->n->fever_words.v[i]))
             return 0;
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
         if (d->onset != FG_TIME_NONE && d->onset > c->enc->end)
             continue;
-        nt_clear(c->tmp);
-        nt_term(c->tmp, &d->term, 1);
-        if (c->tmp->len >= 4 && (strcasestr(p, c->tmp->p) || strcasestr(c->tmp->p, p)))
+        const char *name = c->x->cond_name[i];
+        size_t len = c->x->cond_len[i];
+        if (len >= 4 && ((len <= plen && strstr(p, name)) || (plen <= len && strstr(name, p))))
             return 0;
-        const nt_clin *k = nt_clin_of(c->n, &d->term);
-        for (size_t s = 0; k && on_record(c, d, c->enc->start) && s < k->symptoms.n; s++)
-            if (strcasestr(k->symptoms.v[s], p) || strcasestr(p, k->symptoms.v[s]))
+        const nt_clin *k = c->x->cond_clin[i];
+        if (!k || !k->symptoms.n || !on_record(c, d, c->enc->start))
+            continue;
+        for (size_t s = 0; s < k->symptoms.n; s++)
+            if (strstr(k->symptoms.v[s], p) || strstr(p, k->symptoms.v[s]))
                 return 0;
     }
     return 1;
@@ -197,7 +128,7 @@ void nt_diagnoses(nt_ctx *c)
 {
     NT_EACH(c, K_COND, i) {
         nt_list_sep(c->list, "; ");
-        nt_condition(c->list, c->n, &c->h->conditions.v[i].term);
+        nt_cond(c, c->list, &c->h->conditions.v[i]);
     }
 }
 
@@ -209,7 +140,7 @@ static void hpi_episode(nt_ctx *c, int febrile_here)
     nt_buf *l = c->list;
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
-        const nt_clin *k = nt_clin_of(c->n, &d->term);
+        const nt_clin *k = NT_CLIN(c, d);
         if (!k || k->kind == NK_CHRONIC || !k->symptoms.n || !addressed(c, d))
             continue;
         nt_clear(l);
@@ -255,7 +186,7 @@ static void negatives(nt_ctx *c, int febrile, size_t max, int general)
     size_t n = 0;
     for (size_t i = 0; i < h->conditions.n && n < max; i++) {
         const fg_condition *d = &h->conditions.v[i];
-        const nt_clin *k = nt_clin_of(c->n, &d->term);
+        const nt_clin *k = NT_CLIN(c, d);
         if (!k || !addressed(c, d))
             continue;
         for (size_t s = 0; s < k->negatives.n && n < max; s++)
@@ -286,7 +217,7 @@ static void hpi_chronic(nt_ctx *c)
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
         if (d->category != FG_COND_PROBLEM || !addressed(c, d) ||
-            nt_idx_find(c->x, d->encounter) == c->e)
+            NT_ENC(c, K_COND, conditions, d) == c->e)
             continue;
         nt_clear(c->list);
         for (size_t m = 0; m < h->medications.n; m++) {
@@ -294,7 +225,7 @@ static void hpi_chronic(nt_ctx *c)
             if (x->reason && d->id && strcmp(x->reason, d->id) == 0 && x->start < c->enc->start &&
                 (x->end == FG_TIME_NONE || x->end > c->enc->start)) {
                 nt_list_sep(c->list, ", ");
-                nt_med(c->list, c->n, x);
+                nt_med_of(c, c->list, x);
             }
         }
         char meds[1024];
@@ -310,7 +241,7 @@ static void hpi_chronic(nt_ctx *c)
         nt_buf sb = {since, 0, sizeof(since)};
         nt_span(&sb, c->n, d->onset, c->enc->start);
         nt_clear(c->tmp);
-        nt_condition(c->tmp, c->n, &d->term);
+        nt_cond(c, c->tmp, d);
         c->value = c->tmp->p;
         c->when = since;
         nt_say(c, S_hpi_chronic, 1);
@@ -334,9 +265,9 @@ void nt_subjective(nt_ctx *c, int febrile)
         const fg_condition *d = &h->conditions.v[i];
         if (d->category == FG_COND_PROBLEM && d->onset < t &&
             (d->abatement == FG_TIME_NONE || d->abatement > t) &&
-            nt_idx_find(c->x, d->encounter) != c->e) {
+            NT_ENC(c, K_COND, conditions, d) != c->e) {
             nt_list_sep(c->list, ", ");
-            nt_condition(c->list, c->n, &d->term);
+            nt_cond(c, c->list, d);
         }
     }
     c->value = reason;
@@ -347,10 +278,10 @@ void nt_subjective(nt_ctx *c, int febrile)
     hpi_chronic(c);
     NT_EACH(c, K_COND, i) {
         nt_clear(c->tmp);
-        nt_condition(c->tmp, c->n, &h->conditions.v[i].term);
+        nt_cond(c, c->tmp, &h->conditions.v[i]);
         c->value = c->tmp->p;
-        if (!nt_clin_of(c->n, &h->conditions.v[i].term) ||
-            nt_clin_of(c->n, &h->conditions.v[i].term)->kind == NK_CHRONIC)
+        const nt_clin *k = NT_CLIN(c, &h->conditions.v[i]);
+        if (!k || k->kind == NK_CHRONIC)
             nt_say(c, S_hpi_new, 1);
         c->value = NULL;
     }
@@ -410,7 +341,7 @@ static void plan_meds(nt_ctx *c, const char *cond, int *any)
         int linked = cond ? m->reason && strcmp(m->reason, cond) == 0 : m->reason == NULL;
         if (!linked)
             continue;
-        int here = nt_idx_find(c->x, m->encounter) == c->e;
+        int here = NT_ENC(c, K_MED, medications, m) == c->e;
         int stopped = !here && m->end != FG_TIME_NONE && m->end >= enc->start &&
                       m->end <= enc->end + FG_DAY / 2 && m->status == FG_MED_STOPPED;
         int continued = !here && cond && m->start < enc->start &&
@@ -419,7 +350,7 @@ static void plan_meds(nt_ctx *c, const char *cond, int *any)
         if (!here && !stopped && !continued)
             continue;
         nt_clear(c->tmp);
-        nt_med(c->tmp, c->n, m);
+        nt_med_of(c, c->tmp, m);
         const char *why = stopped ? nt_stop_reason(c->n, stop_key(c, m, &held)) : NULL;
         if (why && *why) {
             nt_puts(c->tmp, ", ");
@@ -441,8 +372,8 @@ static void ap_item(nt_ctx *c, const fg_condition *d, int item)
     nt_put(c->out, ". ", 2);
     size_t start = c->out->len;
     nt_clear(c->tmp);
-    nt_condition(c->tmp, c->n, &d->term);
-    if (nt_idx_find(c->x, d->encounter) == c->e || d->onset >= c->enc->start - FG_DAY) {
+    nt_cond(c, c->tmp, d);
+    if (NT_ENC(c, K_COND, conditions, d) == c->e || d->onset >= c->enc->start - FG_DAY) {
         nt_put(c->out, c->tmp->p, c->tmp->len);
         nt_puts(c->out, ", ");
         nt_say_to(c, c->out, S_new_dx);
@@ -460,7 +391,7 @@ static void ap_item(nt_ctx *c, const fg_condition *d, int item)
     nt_put(c->out, ":", 1);
     int any = 0;
     plan_meds(c, d->id, &any);
-    const nt_clin *k = nt_clin_of(c->n, &d->term);
+    const nt_clin *k = NT_CLIN(c, d);
     if (k && k->plan) {
         nt_puts(c->out, any ? "; " : " ");
         nt_puts(c->out, k->plan);
@@ -545,7 +476,7 @@ void nt_plan_tail(nt_ctx *c)
         const fg_condition *d = &h->conditions.v[i];
         if (d->category == FG_COND_PROBLEM && !addressed(c, d) && on_record(c, d, c->enc->start)) {
             nt_list_sep(c->list, ", ");
-            nt_condition(c->list, c->n, &d->term);
+            nt_cond(c, c->list, d);
         }
     }
     nt_say_list(c, S_other_problems, -1);
@@ -571,7 +502,7 @@ void nt_plan_tail(nt_ctx *c)
 int nt_kind_of_visit(const nt_ctx *c)
 {
     NT_EACH(c, K_COND, i) {
-        const nt_clin *k = nt_clin_of(c->n, &c->h->conditions.v[i].term);
+        const nt_clin *k = NT_CLIN(c, &c->h->conditions.v[i]);
         if (k)
             return k->kind;
     }
@@ -736,7 +667,8 @@ int eng_notes(eng_gen *g, fg_error *err)
     list.p = malloc(list.cap);
     tmp.p = malloc(tmp.cap);
     carry.p = malloc(carry.cap);
-    if (!out.p || !list.p || !tmp.p || !carry.p || idx_build(&ix, h)) {
+    if (!out.p || !list.p || !tmp.p || !carry.p ||
+        nt_idx_build(&ix, ep->notes, h, have_smoking ? &smoking : NULL)) {
         rc = fg_error_set(err, FG_ENOMEM, "engine.notes", "out of memory");
         goto cleanup;
     }
@@ -752,7 +684,7 @@ int eng_notes(eng_gen *g, fg_error *err)
         rc = notes_of(g, &c, err);
     }
 cleanup:
-    idx_free(&ix);
+    nt_idx_free(&ix);
     free(out.p);
     free(list.p);
     free(tmp.p);

@@ -21,7 +21,7 @@ static void chief(nt_ctx *c, nt_buf *b)
         return;
     }
     NT_EACH(c, K_COND, i) {
-        nt_condition(b, c->n, &c->h->conditions.v[i].term);
+        nt_cond(c, b, &c->h->conditions.v[i]);
         return;
     }
     nt_term(b, &c->enc->type, 1);
@@ -38,7 +38,7 @@ static void course(nt_ctx *c)
     NT_EACH(c, K_MED, i) {
         nt_list_sep(c->list, ", ");
         nt_puts(c->list, "started ");
-        nt_med(c->list, c->n, &h->medications.v[i]);
+        nt_med_of(c, c->list, &h->medications.v[i]);
     }
     NT_EACH(c, K_IMM, i) {
         nt_list_sep(c->list, ", ");
@@ -128,7 +128,7 @@ void nt_note_discharge(nt_ctx *c)
             strcmp(enc->reason.code, h->conditions.v[i].term.code) == 0)
             continue;
         nt_list_sep(c->list, "; ");
-        nt_condition(c->list, c->n, &h->conditions.v[i].term);
+        nt_cond(c, c->list, &h->conditions.v[i]);
     }
     nt_say_list(c, S_dc_dx, -1);
     course(c);
@@ -146,7 +146,7 @@ void nt_note_discharge(nt_ctx *c)
         const fg_medication *m = &h->medications.v[i];
         if (m->start <= end && (m->end == FG_TIME_NONE || m->end > end)) {
             nt_list_sep(c->list, ", ");
-            nt_med(c->list, c->n, m);
+            nt_med_of(c, c->list, m);
         }
     }
     nt_say_list(c, S_dc_meds, S_dc_meds_none);

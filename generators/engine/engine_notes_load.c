@@ -264,14 +264,16 @@ static int nl_vocab_lists(struct ep_notes *n, json_t *root, fg_error *err)
         return nt_fail(err, VOCAB_FILE, "", "needs abbreviations, exam_normal, exam_systems, "
                                             "counsel and fever");
     n->abbrev = fg_arena_calloc(&n->arena, (json_array_size(abbr) + 1) * sizeof(*n->abbrev));
+    n->abbrev_len = fg_arena_calloc(&n->arena, (json_array_size(abbr) + 1) * sizeof(size_t));
     n->counsel = fg_arena_calloc(&n->arena, (json_array_size(counsel) + 1) * sizeof(*n->counsel));
-    if (!n->abbrev || !n->counsel)
+    if (!n->abbrev || !n->abbrev_len || !n->counsel)
         return fg_error_set(err, FG_ENOMEM, VOCAB_FILE, "out of memory");
     json_array_foreach(abbr, i, it) {
         nt_pair *p = &n->abbrev[n->n_abbrev++];
         if (!(p->key = nl_str(n, json_object_get(it, "match"))) ||
             !(p->text = nl_str(n, json_object_get(it, "short"))))
             return nt_fail(err, VOCAB_FILE, "abbreviations", "needs match and short");
+        n->abbrev_len[n->n_abbrev - 1] = strlen(p->key);
     }
     for (int s = 0; s < SYS_COUNT; s++) {
         if ((rc = nt_strings(n, json_object_get(exam, nt_sys_names[s]), VOCAB_FILE, "exam_normal",

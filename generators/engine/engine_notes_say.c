@@ -141,11 +141,11 @@ void nt_pmh(nt_ctx *c, fg_time t)
         if (d->category != FG_COND_PROBLEM || !active_at(d, t))
             continue;
         nt_list_sep(c->list, ", ");
-        nt_condition(c->list, c->n, &d->term);
-        char y[11];
-        fg_format_date(d->onset, y);
+        nt_cond(c, c->list, d);
+        int year, month, day;
+        fg_civil_from_days(d->onset / FG_DAY - (d->onset % FG_DAY < 0), &year, &month, &day);
         nt_put(c->list, " (", 2);
-        nt_put(c->list, y, 4);
+        nt_int(c->list, year);
         nt_put(c->list, ")", 1);
     }
     nt_say_list(c, S_pmh, S_pmh_none);
@@ -159,7 +159,7 @@ void nt_meds_before(nt_ctx *c, fg_time t)
         const fg_medication *m = &h->medications.v[i];
         if (m->start < t && (m->end == FG_TIME_NONE || m->end > t)) {
             nt_list_sep(c->list, ", ");
-            nt_med(c->list, c->n, m);
+            nt_med_of(c, c->list, m);
         }
     }
     nt_say_list(c, S_meds, S_meds_none);
@@ -170,7 +170,7 @@ void nt_allergies(nt_ctx *c, fg_time t)
     const fg_history *h = c->h;
     for (size_t i = 0; i < h->allergies.n; i++) {
         const fg_allergy *a = &h->allergies.v[i];
-        if (a->onset > t && nt_idx_find(c->x, a->encounter) != c->e)
+        if (a->onset > t && NT_ENC(c, K_ALLERGY, allergies, a) != c->e)
             continue;
         nt_list_sep(c->list, ", ");
         nt_term(c->list, &a->term, 1);
@@ -189,13 +189,12 @@ void nt_social(nt_ctx *c)
 {
     const fg_history *h = c->h;
     const fg_observation *last = NULL;
-    if (!c->smoking || fg_age_at(h->patient.birth_date, c->enc->start) < c->n->adult_age)
+    fg_time adult = fg_add_years(h->patient.birth_date, c->n->adult_age);
+    if (!c->smoking || c->enc->start < adult)
         return;
-    for (size_t i = 0; i < h->observations.n; i++) {
-        const fg_observation *o = &h->observations.v[i];
-        if (o->kind == FG_VALUE_CODE && o->time <= c->enc->end && o->term.code &&
-            strcmp(o->term.code, c->smoking->code) == 0 &&
-            fg_age_at(h->patient.birth_date, o->time) >= c->n->adult_age &&
+    for (size_t i = 0; i < c->x->n_smoking; i++) {
+        const fg_observation *o = &h->observations.v[c->x->smoking[i]];
+        if (o->time <= c->enc->end && o->time >= adult &&
             (!last || o->time >= last->time))
             last = o;
     }
@@ -254,7 +253,7 @@ void nt_exam(nt_ctx *c, int kind)
         const nt_clin *k = nt_clin_of(n, &d->term);
         if (!k)
             continue;
-        int here = nt_idx_find(c->x, d->encounter) == c->e ||
+        int here = NT_ENC(c, K_COND, conditions, d) == c->e ||
                    (c->enc->reason.code && d->term.code &&
                     strcmp(c->enc->reason.code, d->term.code) == 0 &&
                     active_at(d, c->enc->end));

@@ -110,8 +110,11 @@ void nt_condition(nt_buf *b, const struct ep_notes *n, const fg_term *t)
         return;
     size_t len = name_len(t), best = 0;
     const nt_pair *hit = NULL;
+    int first = t->display[0] | 0x20; /* ASCII letters: lower case */
     for (size_t i = 0; i < n->n_abbrev; i++) {
-        size_t m = strlen(n->abbrev[i].key);
+        size_t m = n->abbrev_len[i];
+        if ((n->abbrev[i].key[0] | 0x20) != first)
+            continue;
         if (m <= len && m > best && strncasecmp(t->display, n->abbrev[i].key, m) == 0) {
             best = m;
             hit = &n->abbrev[i];

@@ -106,6 +106,7 @@ struct ep_notes {
     } *stop_ctx;
     size_t n_stop_ctx;
     nt_pair *abbrev; /* match -> short */
+    size_t *abbrev_len;
     size_t n_abbrev;
     fg_strmap labs;  /* LOINC code -> short name */
     nt_pair *forms, *dose_units, *stop_reasons, *dispositions;
@@ -173,10 +174,19 @@ typedef struct nt_idx {
     size_t n_enc;
     fg_strmap by_id;
     int *first[K_COUNT], *next[K_COUNT];
+    int *enc_of[K_COUNT]; /* the encounter index of each event (-1: none) */
+    char **cond_name;     /* each condition's name, lower case, without its tag */
+    size_t *cond_len;     /* its length */
+    const nt_clin **cond_clin; /* its phrases, or NULL */
+    char **cond_abbr;     /* its name as clinicians abbreviate it (nt_condition) */
+    char **med_text;      /* each medication as nt_med writes it */
+    int *smoking;         /* indices of the smoking status observations */
+    size_t n_smoking;
     int *order; /* encounter indices by start time */
     int *rank;  /* position of each encounter in order */
 } nt_idx;
 
+struct nt_ctx;
 typedef struct nt_ctx {
     const struct ep_notes *n;
     const fg_history *h;
@@ -191,7 +201,21 @@ typedef struct nt_ctx {
     const fg_term *smoking;   /* the smoking status observation code, or NULL */
 } nt_ctx;
 
+
+/* Index h for notes (smoking: the smoking status code, or NULL); -1 when
+ * out of memory. nt_idx_free accepts a zeroed or partly built index. */
+int nt_idx_build(nt_idx *x, const struct ep_notes *n, const fg_history *h,
+                 const fg_term *smoking);
+void nt_idx_free(nt_idx *x);
 int nt_idx_find(const nt_idx *x, const char *id);
+/* nt_condition and nt_med of a condition or medication of the history,
+ * written once per patient. */
+void nt_cond(const struct nt_ctx *c, nt_buf *b, const fg_condition *d);
+void nt_med_of(const struct nt_ctx *c, nt_buf *b, const fg_medication *m);
+/* The encounter index of event p of history list `field` (kind k). */
+#define NT_ENC(c, k, field, p) ((c)->x->enc_of[k][(p) - (c)->h->field.v])
+/* The phrases of condition d of the history, or NULL. */
+#define NT_CLIN(c, d) ((c)->x->cond_clin[(d) - (c)->h->conditions.v])
 #define NT_EACH(c, k, i) for (int i = (c)->x->first[k][(c)->e]; i >= 0; i = (c)->x->next[k][i])
 
 /* Write a sentence of slot s (a phrasing drawn from the rng) on a new line
