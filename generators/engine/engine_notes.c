@@ -35,6 +35,15 @@ static int same_code(const fg_term *a, const fg_term *b)
     return a->code && b->code && strcmp(a->code, b->code) == 0;
 }
 
+/* 1 when condition d is diagnosed at this visit: recorded here with an
+ * onset at most a month before (a condition of long standing recorded here
+ * is known, not new). */
+static int new_here(const nt_ctx *c, const fg_condition *d)
+{
+    return NT_ENC(c, K_COND, conditions, d) == c->e &&
+           (d->onset == FG_TIME_NONE || d->onset >= c->enc->start - 30 * FG_DAY);
+}
+
 /* The conditions on record at time t (diagnosed before, or at this visit). */
 static int on_record(const nt_ctx *c, const fg_condition *d, fg_time t)
 {
@@ -216,8 +225,7 @@ static void hpi_chronic(nt_ctx *c)
     const fg_history *h = c->h;
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
-        if (d->category != FG_COND_PROBLEM || !addressed(c, d) ||
-            NT_ENC(c, K_COND, conditions, d) == c->e)
+        if (d->category != FG_COND_PROBLEM || !addressed(c, d) || new_here(c, d))
             continue;
         nt_clear(c->list);
         for (size_t m = 0; m < h->medications.n; m++) {
@@ -264,8 +272,7 @@ void nt_subjective(nt_ctx *c, int febrile)
     for (size_t i = 0; i < h->conditions.n; i++) {
         const fg_condition *d = &h->conditions.v[i];
         if (d->category == FG_COND_PROBLEM && d->onset < t &&
-            (d->abatement == FG_TIME_NONE || d->abatement > t) &&
-            NT_ENC(c, K_COND, conditions, d) != c->e) {
+            (d->abatement == FG_TIME_NONE || d->abatement > t) && !new_here(c, d)) {
             nt_list_sep(c->list, ", ");
             nt_cond(c, c->list, d);
         }
@@ -281,7 +288,7 @@ void nt_subjective(nt_ctx *c, int febrile)
         nt_cond(c, c->tmp, &h->conditions.v[i]);
         c->value = c->tmp->p;
         const nt_clin *k = NT_CLIN(c, &h->conditions.v[i]);
-        if (!k || k->kind == NK_CHRONIC)
+        if ((!k || k->kind == NK_CHRONIC) && new_here(c, &h->conditions.v[i]))
             nt_say(c, S_hpi_new, 1);
         c->value = NULL;
     }
@@ -373,7 +380,7 @@ static void ap_item(nt_ctx *c, const fg_condition *d, int item)
     size_t start = c->out->len;
     nt_clear(c->tmp);
     nt_cond(c, c->tmp, d);
-    if (NT_ENC(c, K_COND, conditions, d) == c->e || d->onset >= c->enc->start - FG_DAY) {
+    if (new_here(c, d) || d->onset >= c->enc->start - FG_DAY) {
         nt_put(c->out, c->tmp->p, c->tmp->len);
         nt_puts(c->out, ", ");
         nt_say_to(c, c->out, S_new_dx);
@@ -481,6 +488,8 @@ void nt_plan_tail(nt_ctx *c)
     }
     nt_say_list(c, S_other_problems, -1);
     int r = c->x->rank[c->e];
+    if (c->enc->cls == FG_CLASS_EMER)
+        return; /* the disposition says where the patient goes */
     if ((size_t)r + 1 < c->x->n_enc) {
         const fg_encounter *next = &h->encounters.v[c->x->order[r + 1]];
         char when[32];
@@ -690,4 +699,15 @@ cleanup:
     free(tmp.p);
     free(carry.p);
     return rc;
+}
+
+int fg_engine_notes(const fg_engine *e, fg_history *h, uint64_t seed, fg_error *err)
+{
+    eng_gen g;
+    memset(&g, 0, sizeof(g));
+    g.e = e;
+    g.h = h;
+    fg_rng_seed(&g.rng, seed);
+    g.id_rng = fg_rng_fork(&g.rng, "ids");
+    return eng_notes(&g, err);
 }

@@ -116,7 +116,8 @@ void nt_note_discharge(nt_ctx *c)
     fg_time end = enc->end > enc->start ? enc->end : enc->start;
     char los[32];
     nt_buf lb = {los, 0, sizeof(los)};
-    nt_span(&lb, c->n, enc->start, end);
+    /* Length of stay in midnights. */
+    nt_span(&lb, c->n, enc->start - enc->start % FG_DAY, end - end % FG_DAY);
     c->value = los;
     nt_say(c, S_dc_open, 0);
     c->value = NULL;
@@ -140,8 +141,12 @@ void nt_note_discharge(nt_ctx *c)
         }
     }
     nt_say_list(c, S_dc_course, S_dc_course_none);
-    if (nt_died_here(c))
+    if (nt_died_here(c)) {
+        c->value = nt_disposition(c->n, "expired");
+        nt_say(c, S_dc_dispo, 0);
+        c->value = NULL;
         return;
+    }
     for (size_t i = 0; i < h->medications.n; i++) {
         const fg_medication *m = &h->medications.v[i];
         if (m->start <= end && (m->end == FG_TIME_NONE || m->end > end)) {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <sys/stat.h>
@@ -215,6 +216,134 @@ static void test_notes_say_what_the_record_says(void **state)
     fg_terminology_free(terms);
 }
 
+/* A term of a data file: obj's member `key` ({system, code, display}). */
+static fg_term json_term(json_t *obj, const char *key)
+{
+    json_t *t = json_object_get(obj, key);
+    fg_term out = {json_string_value(json_object_get(t, "system")),
+                   json_string_value(json_object_get(t, "code")),
+                   json_string_value(json_object_get(t, "display"))};
+    assert_non_null(out.code);
+    return out;
+}
+
+static fg_encounter *add_enc(fg_history *h, const char *id, fg_encounter_class cls,
+                             const fg_term *type, const fg_term *reason, fg_time start,
+                             fg_time end)
+{
+    fg_encounter *x = FG_PUSH(h, encounters);
+    x->id = id;
+    x->cls = cls;
+    x->type = *type;
+    if (reason)
+        x->reason = *reason;
+    x->start = start;
+    x->end = end;
+    return x;
+}
+
+static const fg_note *note_of(const fg_history *h, const char *enc, const char *type_code)
+{
+    for (size_t i = 0; i < h->notes.n; i++)
+        if (strcmp(h->notes.v[i].encounter, enc) == 0 &&
+            strcmp(h->notes.v[i].type.code, type_code) == 0)
+            return &h->notes.v[i];
+    fail_msg("no note of type %s for encounter %s", type_code, enc);
+    return NULL;
+}
+
+/* Crafted histories: an emergency visit that leads to an admission where
+ * the patient dies, and a drug held in pregnancy. Notes follow whatever
+ * encounters, classes and events the history holds. */
+static void test_notes_of_crafted_histories(void **state)
+{
+    (void)state;
+    json_t *hf = load_json("conditions/heart_failure.json"),
+           *htn = load_json("conditions/hypertension.json"),
+           *preg = load_json("episodes/pregnancy.json"), *acute = load_json("episodes/acute.json"),
+           *notes = load_json("notes/notes.json");
+    json_t *settings = json_object_get(acute, "settings"), *types = json_object_get(notes, "types");
+    fg_term hf_term = json_term(hf, "term"), preg_term = json_term(preg, "condition");
+    fg_term ed_type = json_term(json_object_get(settings, "emergency"), "type");
+    fg_term office = json_term(json_object_get(settings, "followup"), "type");
+    json_t *drug = json_array_get(json_object_get(json_array_get(json_object_get(htn,
+                                  "medications"), 0), "drugs"), 0);
+    fg_term lisinopril = json_term(drug, "term");
+    fg_engine *e = make_engine(1);
+    fg_plausibility_rules *rules = NULL;
+    fg_findings f;
+    fg_error err;
+    fg_history h;
+    assert_int_equal(fg_plausibility_load(fg_data_dir(), &rules, &err), FG_OK);
+    fg_findings_init(&f);
+    fg_history_init(&h);
+
+    /* A man of 78 with heart failure: ED at 10:00, admitted at 14:00, dies day 3. */
+    fg_time day = fg_time_make(2024, 3, 4, 10, 0, 0);
+    h.patient.id = "p1";
+    h.patient.sex = FG_SEX_MALE;
+    h.patient.birth_date = fg_time_make(1946, 1, 1, 0, 0, 0);
+    h.patient.death = day + 2 * FG_DAY;
+    h.death_cause = hf_term;
+    add_enc(&h, "ed", FG_CLASS_EMER, &ed_type, &hf_term, day, day + 3 * 3600);
+    add_enc(&h, "ip", FG_CLASS_IMP, &ed_type, &hf_term, day + 4 * 3600, day + 2 * FG_DAY);
+    fg_condition *c = FG_PUSH(&h, conditions);
+    *c = (fg_condition){"c1", "ed", FG_COND_PROBLEM, hf_term, day - 400 * FG_DAY, FG_TIME_NONE,
+                        day - 400 * FG_DAY};
+    assert_int_equal(fg_engine_notes(e, &h, 7, &err), FG_OK);
+    const fg_note *ed = note_of(&h, "ed", json_string_value(json_object_get(
+                                                json_object_get(types, "EMER"), "code")));
+    assert_non_null(strcasestr(ed->text, "admit"));
+    assert_non_null(strstr(ed->text, "CHF"));
+    note_of(&h, "ip", json_string_value(json_object_get(json_object_get(types, "HP"), "code")));
+    const fg_note *dc = note_of(&h, "ip", json_string_value(json_object_get(
+                                               json_object_get(types, "IMP"), "code")));
+    assert_null(strstr(dc->text, "medications at discharge"));
+    const fg_note *death = note_of(&h, "ip", json_string_value(json_object_get(
+                                                  json_object_get(types, "DEATH"), "code")));
+    assert_int_equal(death->time, h.patient.death);
+    assert_non_null(strstr(death->text, "2024-03-06"));
+    assert_non_null(strcasestr(death->text, "heart failure"));
+    assert_int_equal(fg_plausibility_check(rules, &h, NULL, &f, &err), FG_OK);
+    for (size_t k = 0; k < f.n; k++)
+        assert_false(f.v[k].list && strcmp(f.v[k].list, "notes") == 0);
+
+    /* A woman of 30 on lisinopril for hypertension: held when pregnant. */
+    fg_history_reset(&h);
+    fg_findings_reset(&f);
+    h.patient.id = "p2";
+    h.patient.sex = FG_SEX_FEMALE;
+    h.patient.birth_date = fg_time_make(1994, 5, 1, 0, 0, 0);
+    h.patient.death = FG_TIME_NONE;
+    add_enc(&h, "v1", FG_CLASS_AMB, &office, NULL, day - 300 * FG_DAY, day - 300 * FG_DAY + 1800);
+    add_enc(&h, "v2", FG_CLASS_AMB, &office, &preg_term, day, day + 1800);
+    c = FG_PUSH(&h, conditions);
+    *c = (fg_condition){"c2", "v2", FG_COND_PROBLEM, preg_term, day - 40 * FG_DAY, FG_TIME_NONE,
+                        day};
+    fg_medication *m = FG_PUSH(&h, medications);
+    *m = (fg_medication){"m1", "v1", lisinopril, FG_MED_STOPPED, day - 300 * FG_DAY, day + 600,
+                         NULL, "1 tablet by mouth daily", 1, 0};
+    assert_int_equal(fg_engine_notes(e, &h, 7, &err), FG_OK);
+    assert_int_equal(h.notes.n, 2);
+    const char *t = h.notes.v[1].text;
+    assert_non_null(strstr(t, "lisinopril 10 mg tablet daily, pregnant"));
+    assert_true(strstr(t, "held lisinopril") || strstr(t, "holding lisinopril"));
+    assert_null(strstr(t, "MG Oral"));
+    assert_int_equal(fg_plausibility_check(rules, &h, NULL, &f, &err), FG_OK);
+    for (size_t k = 0; k < f.n; k++)
+        assert_false(f.v[k].list && strcmp(f.v[k].list, "notes") == 0);
+
+    fg_findings_free(&f);
+    fg_history_free(&h);
+    fg_plausibility_free(rules);
+    fg_engine_free(e);
+    json_decref(hf);
+    json_decref(htn);
+    json_decref(preg);
+    json_decref(acute);
+    json_decref(notes);
+}
+
 static void test_notes_deterministic(void **state)
 {
     (void)state;
@@ -332,6 +461,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_notes_deterministic),
+        cmocka_unit_test(test_notes_of_crafted_histories),
         cmocka_unit_test(test_rates_and_rules),
         cmocka_unit_test(test_notes_say_what_the_record_says),
     };
