@@ -15,7 +15,8 @@ static fg_time year_start(int y)
     return fg_time_make(y, 1, 1, 0, 0, 0);
 }
 
-/* Weight gain of a delivered pregnancy against IOM 2009. */
+/* Weight gain of a delivered pregnancy against IOM 2009: a metric, since
+ * only about a third of US pregnancies gain within the range. */
 static void weight_gain(rz_ctx *c, const fg_condition *x, fg_time end)
 {
     const rz_series *w = &c->s[RZ_R_WEIGHT], *b = &c->s[RZ_R_BMI];
@@ -32,9 +33,8 @@ static void weight_gain(rz_ctx *c, const fg_condition *x, fg_time end)
     double bmi = b->v[kb].v, gain = w->v[kf].v - w->v[kp].v;
     for (size_t i = 0; i < c->r->n_gwg; i++) {
         const rz_band *g = &c->r->gwg[i];
-        if (bmi >= g->lo && bmi < g->hi && (gain < g->gain_min || gain > g->gain_max))
-            rz_hit(c, RZ_PREG_WEIGHT, end, "gained %.1f kg with BMI %.1f (IOM %.1f-%.1f)", gain,
-                   bmi, g->gain_min, g->gain_max);
+        if (bmi >= g->lo && bmi < g->hi)
+            rz_metric(c, RZ_M_PREG_GAIN, gain >= g->gain_min && gain <= g->gain_max, 1);
     }
 }
 
@@ -66,9 +66,8 @@ void rz_check_pregnancy(rz_ctx *c)
         if (!(c->cond_roles[i] & RZ_BIT(RZ_R_PREGNANCY)))
             continue;
         fg_time end = x->abatement != FG_TIME_NONE ? x->abatement : c->end;
-        if (end - x->onset >= DAYS(27 * 7) && !given(c, RZ_R_TDAP, x->onset, end + DAYS(2)))
-            rz_hit(c, RZ_PREG_TDAP, end, "pregnancy of %d weeks without Tdap",
-                   (int)((end - x->onset) / DAYS(7)));
+        if (end - x->onset >= DAYS(27 * 7))
+            rz_metric(c, RZ_M_PREG_TDAP, given(c, RZ_R_TDAP, x->onset, end + DAYS(2)), 1);
         if (delivered(c, x->onset, end + DAYS(7)))
             weight_gain(c, x, end);
     }

@@ -19,7 +19,7 @@
 static const char *const rule_ids[RZ_N_RULES] = {
     "med.ace_arb", "med.arni_ace", "med.same_class", "med.nsaid_ckd_hf", "med.metformin_egfr",
     "med.solid_child", "med.never_ends", "med.teratogen_pregnancy",
-    "preg.weight_gain", "preg.no_tdap", "preg.caesarean_no_reason", "preg.delivery_not_procedure",
+    "preg.caesarean_no_reason", "preg.delivery_not_procedure",
     "lab.creatinine_jump", "lab.egfr_creatinine", "lab.hct_hb_ratio", "lab.ckd_stage_egfr",
     "dx.obesity_no_bmi", "dx.weight_jump", "dx.htn_few_readings",
     "death.no_cause", "death.no_care",
@@ -27,6 +27,7 @@ static const char *const rule_ids[RZ_N_RULES] = {
     "vax.zoster_live_late", "vax.hpv4_late", "vax.hpv_three_doses",
     "child.head_shrinks",
     "dx.bmi_pileup", "hosp.ed_rate", "hosp.admission_rate", "hosp.admission_other",
+    "preg.tdap", "preg.gain_in_range",
     "vax.covid_adults", "vax.rsv_75", "vax.zoster_rec_50", "vax.child_mmr", "vax.child_dtap4",
     "prev.colorectal", "prev.mammography", "prev.cervical", "prev.lipid", "prev.diabetes_screen",
     "prev.depression_screen", "prev.statin_diabetes", "prev.gerd_treated", "prev.af_anticoag",

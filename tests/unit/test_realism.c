@@ -200,6 +200,8 @@ static void test_medications(void **state)
         quiet(&h, "med.teratogen_pregnancy");
 }
 
+static void metric(fg_history *h, const char *id, double num, double den);
+
 /* A delivered pregnancy: 2019-01-01 to 2019-09-30, 60 kg with BMI 22 before it. */
 static void pregnancy(fg_history *h, double final_kg, int tdap)
 {
@@ -218,10 +220,10 @@ static void test_pregnancy(void **state)
 {
     (void)state;
     fg_history h;
-    pregnancy(&h, 61, 1), fires(&h, "preg.weight_gain");
-    pregnancy(&h, 73, 1), quiet(&h, "preg.weight_gain");
-    pregnancy(&h, 73, 0), fires(&h, "preg.no_tdap");
-    pregnancy(&h, 73, 1), quiet(&h, "preg.no_tdap");
+    pregnancy(&h, 61, 1), metric(&h, "preg.gain_in_range", 0, 1);
+    pregnancy(&h, 73, 1), metric(&h, "preg.gain_in_range", 1, 1);
+    pregnancy(&h, 73, 0), metric(&h, "preg.tdap", 0, 1);
+    pregnancy(&h, 73, 1), metric(&h, "preg.tdap", 1, 1);
     pregnancy(&h, 73, 1), proc(&h, "11466000", "Cesarean section (procedure)", day(2019, 9, 30), NULL),
         fires(&h, "preg.caesarean_no_reason");
     pregnancy(&h, 73, 1), proc(&h, "11466000", "Cesarean section (procedure)", day(2019, 9, 30), "c"),
