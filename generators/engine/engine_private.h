@@ -55,6 +55,7 @@ struct fg_engine {
     struct eng_modules *modules;
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+    struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -170,6 +171,16 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 /* Module names, sorted. */
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* ---- engine_clinic.c ---- */
+
+int eng_clinic_load(fg_engine *e, fg_error *err);
+void eng_clinic_free(struct eng_hours *c);
+/* Give each ambulatory visit with the primary care team a start in the
+ * clinic's hours in the patient's local time, and make the clinic visits of
+ * one local day one visit (events move with their visit). Runs after every
+ * pass that adds encounters, before they are sorted and notes written. */
+int eng_clinic(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 
