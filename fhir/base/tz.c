@@ -9,7 +9,6 @@
  */
 #include "fhir/base/fg_time.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "fhir/base/fg_tsv.h"
@@ -46,28 +45,30 @@ static int dst_days(int y, int64_t *begin, int64_t *end)
     return 1;
 }
 
-int fg_us_dst(fg_time t, int std_offset)
+/* 1 when t is in daylight time in a zone of standard offset std_offset that
+ * keeps it from year `since` (one calendar conversion: this is on the
+ * mapper's path for every timestamp). */
+static int dst_at(fg_time t, int std_offset, int since)
 {
     fg_time local_std = t + (fg_time)std_offset * 60;
     int64_t day = local_std >= 0 ? local_std / FG_DAY : -((-local_std + FG_DAY - 1) / FG_DAY);
     int y, m, d;
     int64_t begin, end;
     fg_civil_from_days(day, &y, &m, &d);
-    if (!dst_days(y, &begin, &end))
+    if (y < since || m < 3 || m > 11 || !dst_days(y, &begin, &end))
         return 0;
     /* from 02:00 standard time on the first day to 01:00 standard (02:00 daylight) on the last */
     return local_std >= begin * FG_DAY + 2 * 3600 && local_std < end * FG_DAY + 3600;
 }
 
+int fg_us_dst(fg_time t, int std_offset)
+{
+    return dst_at(t, std_offset, 0);
+}
+
 static int keeps_dst(const fg_tz *tz, fg_time t)
 {
-    if (tz->dst_since <= 0)
-        return 0;
-    fg_time local = t + (fg_time)tz->std_offset * 60;
-    int64_t day = local >= 0 ? local / FG_DAY : -((-local + FG_DAY - 1) / FG_DAY);
-    int y, m, d;
-    fg_civil_from_days(day, &y, &m, &d);
-    return y >= tz->dst_since && fg_us_dst(t, tz->std_offset);
+    return tz->dst_since > 0 && dst_at(t, tz->std_offset, tz->dst_since);
 }
 
 int fg_tz_offset(const fg_tz *tz, fg_time t)
@@ -93,8 +94,14 @@ fg_time fg_tz_to_local(const fg_tz *tz, fg_time t)
 
 void fg_format_utc_offset(int minutes, char out[7])
 {
-    int a = minutes < 0 ? -minutes : minutes;
-    snprintf(out, 7, "%c%02d:%02d", minutes < 0 ? '-' : '+', (a / 60) % 100, a % 60);
+    int a = minutes < 0 ? -minutes : minutes, h = (a / 60) % 100, m = a % 60;
+    out[0] = minutes < 0 ? '-' : '+';
+    out[1] = (char)('0' + h / 10);
+    out[2] = (char)('0' + h % 10);
+    out[3] = ':';
+    out[4] = (char)('0' + m / 10);
+    out[5] = (char)('0' + m % 10);
+    out[6] = 0;
 }
 
 size_t fg_format_datetime_tz(fg_time t, const fg_tz *tz, char out[FG_DATETIME_TZ_SIZE])
