@@ -45,6 +45,19 @@ def state_zones():
     return zones
 
 
+# share of patients of an age (at the end of their record) with a dose of any of these codes
+COVERAGE = [
+    ("MMR >= 1 dose, ages 2-5", 2, 5, {"03"}),
+    ("DTaP >= 1 dose, ages 2-5", 2, 5, {"20"}),
+    ("Tdap, ages 13-17", 13, 17, {"115"}),
+    ("HPV >= 1 dose, ages 13-17", 13, 17, {"62", "165"}),
+    ("zoster (live or recombinant), ages 60+", 60, 200, {"121", "187"}),
+    ("pneumococcal, ages 70+", 70, 200, {"33", "133", "216"}),
+    ("COVID-19, ages 25+", 25, 200, COVID),
+    ("RSV, ages 77+", 77, 200, RSV),
+]
+
+
 def parse(s):
     return dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
 
@@ -56,6 +69,8 @@ def main(folder):
     cvx = collections.Counter()
     late = collections.Counter()
     hpv_doses = collections.Counter()
+    cov = collections.Counter()
+    cov_n = collections.Counter()
     for f in sorted(glob.glob(os.path.join(folder, "*.json"))):
         h = json.load(open(f))
         n += 1
@@ -95,6 +110,13 @@ def main(folder):
                 hpv += 1
         if hpv:
             hpv_doses[hpv] += 1
+        last = p.get("death") or "2026-12-01T00:00:00Z"
+        age = int(last[:4]) - int(p["birth_date"][:4]) - (last[5:10] < p["birth_date"][5:10])
+        codes = {im["term"]["code"] for im in h["immunizations"]}
+        for name, lo, hi, want in COVERAGE:
+            if lo <= age <= hi:
+                cov_n[name] += 1
+                cov[name] += bool(codes & want)
         patients_imm += bool(h["immunizations"])
         split_days += sum(1 for v in imm_days.values() if len(v) > 1)
     pct = lambda a, b: 100.0 * a / b if b else 0.0
@@ -107,6 +129,8 @@ def main(folder):
     print(f"patient-days with immunizations in > 1 encounter: {split_days}")
     print("off-schedule doses: " + ", ".join(f"{k}: {late[k]}" for k in ("121 after 2020", "62 after 2016")))
     print(f"HPV doses per patient who had any: {dict(sorted(hpv_doses.items()))}")
+    for name, lo, hi, want in COVERAGE:
+        print(f"  {name}: {pct(cov[name], cov_n[name]):.1f}% of {cov_n[name]}")
     print(f"COVID-19 doses {sum(cvx[c] for c in COVID)}, RSV {sum(cvx[c] for c in RSV)}, "
           f"RZV (187) {cvx['187']}, PCV20 (216) {cvx['216']}, live zoster (121) {cvx['121']}")
 

@@ -48,6 +48,7 @@ void fg_engine_free(fg_engine *e)
     eng_modules_free(e->modules);
     eng_lifetime_free(e->life);
     eng_clinic_free(e->hours);
+    eng_vaccines_free(e->vaccines);
     eng_demo_free(e->demo);
     eng_vocab_free(e->vocab);
     fg_terminology_free(e->terms);
@@ -146,7 +147,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
     }
     if ((rc = fg_terminology_load(path, &e->terms, err)) || (rc = eng_vocab_load(e, err)) ||
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
-        (rc = eng_clinic_load(e, err)) ||
+        (rc = eng_clinic_load(e, err)) || (rc = eng_vaccines_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
         (rc = check_conditions(e, err)))
         goto cleanup;

@@ -36,7 +36,8 @@ struct eng_modules;  /* condition modules: engine_conditions.c */
 struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c */
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
-struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct eng_life;     /* growth curve, vital-sign references */
+struct eng_vaccines; /* the immunization schedule */
 struct json_t;
 
 /* Read the JSON file at `path` (at most `max` bytes) into *out, a new
@@ -56,6 +57,7 @@ struct fg_engine {
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
     struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
+    struct eng_vaccines *vaccines; /* the immunization schedule: engine_vaccines.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -171,6 +173,28 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 /* Module names, sorted. */
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* A wellness visit of the lifetime pass, where the vaccines due near it are given. */
+typedef struct eng_visit {
+    fg_time t;
+    size_t enc_index;  /* in the history's encounters (they move only when sorted, at the end) */
+    uint32_t vaccines; /* bit per vaccine group given at this visit */
+} eng_visit;
+#define ENG_FLU_BIT 31 /* the bit of influenza; vaccine groups take the others */
+
+/* Give a vaccine at the wellness visit nearest `due` (within `slack`) that
+ * has no dose of its group (bit `vaccine`) yet, else at a visit of its own
+ * on `due`. FG_OK or FG_ENOMEM. */
+int eng_give(eng_gen *g, fg_rng *r, eng_visit *vs, size_t nv, fg_time due, fg_time slack,
+             int vaccine, const fg_term *term, fg_error *err);
+
+/* ---- engine_vaccines.c ---- */
+
+int eng_vaccines_load(fg_engine *e, fg_error *err);
+void eng_vaccines_free(struct eng_vaccines *v);
+/* The routine immunizations of the schedule in force at each date
+ * (data/tables/immunizations.tsv), given at the wellness visits vs. */
+int eng_vaccines(eng_gen *g, eng_visit *vs, size_t nv, fg_error *err);
 
 /* ---- engine_clinic.c ---- */
 
