@@ -7,7 +7,8 @@
  *   demographics -> condition onsets -> death -> lifetime schedule
  *   (wellness visits, vitals, immunizations) -> chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
- *   allergies, pregnancies -> notes
+ *   allergies, pregnancies -> clinic hours (visits moved into office hours of
+ *   the patient's local time, one clinic visit a day) -> notes
  *
  * Each pass reads the state earlier passes left in eng_gen and appends to
  * the history. Every clinical code comes from a data file (the engine
