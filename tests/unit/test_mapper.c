@@ -779,39 +779,6 @@ static void test_complete_history_file(void **state)
     fg_history_free(&h);
 }
 
-/* Local times with their offset: the history's zone, else its state's, else UTC. */
-static void test_local_times(void **state)
-{
-    (void)state;
-    codes k;
-    SKIP_WITHOUT_CODES(&k);
-    static const struct {
-        fg_tz tz;
-        const char *usps, *start;
-    } cases[] = {
-        {{NULL, 0, 0}, "MA", "\"start\":\"2020-03-02T04:00:00-05:00\""},
-        {{"America/Phoenix", -420, 0}, "MA", "\"start\":\"2020-03-02T02:00:00-07:00\""},
-        {{"America/Chicago", -360, 1967}, "MA", "\"start\":\"2020-03-02T03:00:00-06:00\""},
-        {{NULL, 0, 0}, NULL, "\"start\":\"2020-03-02T09:00:00Z\""},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        fg_history h;
-        fg_error err;
-        fg_buf out;
-        build(&h, &k, 0);
-        h.patient.tz = cases[i].tz;
-        h.patient.address.state = cases[i].usps;
-        fg_buf_init(&out);
-        if (fg_map_bundle(fx.m, &h, &out, NULL, &err) != FG_OK)
-            fail_msg("%s: %s", err.where, err.text);
-        if (!strstr(out.data, cases[i].start))
-            fail_msg("case %zu: no %s", i, cases[i].start);
-        assert_non_null(strstr(out.data, "\"birthDate\":\"1970-04-12\""));
-        fg_buf_free(&out);
-        fg_history_free(&h);
-    }
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,7 +790,6 @@ int main(void)
         cmocka_unit_test(test_ground_by_display),
         cmocka_unit_test(test_ground_failures),
         cmocka_unit_test(test_complete_history_file),
-        cmocka_unit_test(test_local_times),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
