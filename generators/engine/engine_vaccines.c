@@ -39,7 +39,7 @@ typedef struct series {
     int group, requires; /* requires: a group index, or -1 */
     double catchup;      /* months; < 0: no catch-up */
     fg_time from, until; /* FG_TIME_NONE: open */
-    int season, yearly;  /* season: month of a yearly dose */
+    int season, season_end, yearly; /* months (1-12, 0 none) doses may fall in */
     int spread;          /* days over which a catch-up start is spread */
     double uptake;       /* 0..1 */
 } series;
@@ -100,17 +100,21 @@ static int start_series(struct eng_vaccines *v, const size_t *c, size_t r, fg_er
     if (*req && s->requires < 0)
         return fg_tsv_row_error(t, r, err, FG_EINVALID, "requires \"%s\", no group before it", req);
     s->catchup = num(fg_tsv_cell(t, r, c[C_CATCHUP]), -1);
-    s->season = (int)num(fg_tsv_cell(t, r, c[C_SEASON]), 0);
+    const char *season = fg_tsv_cell(t, r, c[C_SEASON]);
+    s->season = s->season_end = (int)num(season, 0);
+    if (strchr(season, '-'))
+        s->season_end = atoi(strchr(season, '-') + 1);
     s->yearly = (int)num(fg_tsv_cell(t, r, c[C_YEARLY]), 0);
     s->spread = (int)num(fg_tsv_cell(t, r, c[C_SPREAD]), 0);
     s->uptake = num(fg_tsv_cell(t, r, c[C_UPTAKE]), -1) / 100.0;
     if (date_cell(fg_tsv_cell(t, r, c[C_FIRST]), &s->from) ||
         date_cell(fg_tsv_cell(t, r, c[C_LAST]), &s->until))
         return fg_tsv_row_error(t, r, err, FG_EINVALID, "first_date and last_date: YYYY-MM-DD or empty");
-    if (s->uptake < 0 || s->uptake > 1 || s->season < 0 || s->season > 12 || (s->yearly && !s->season) ||
-        s->spread < 0)
+    if (s->uptake < 0 || s->uptake > 1 || s->season < 0 || s->season > 12 || s->season_end < 0 ||
+        s->season_end > 12 || (s->yearly && !s->season) || s->spread < 0)
         return fg_tsv_row_error(t, r, err, FG_EINVALID,
-                                "uptake_pct 0-100, season_month 0-12 (set for a yearly series), spread_days >= 0");
+                                "uptake_pct 0-100, season M or M-N with months 1-12 (set for a yearly series), "
+                                "spread_days >= 0");
     return FG_OK;
 }
 
@@ -118,7 +122,7 @@ static int load_rows(struct eng_vaccines *v, const fg_engine *e, fg_error *err)
 {
     static const char *cols[C_COUNT] = {"series", "group", "cvx", "display", "age_months",
                                         "after_months", "catchup_months", "first_date", "last_date",
-                                        "season_month", "yearly", "requires", "spread_days",
+                                        "season", "yearly", "requires", "spread_days",
                                         "uptake_pct"};
     const fg_tsv *t = v->t;
     size_t c[C_COUNT];
@@ -174,10 +178,30 @@ static fg_time add_months(fg_time t, double months)
     return t + (fg_time)(months * MONTH_SECONDS);
 }
 
+static int in_season(const series *s, fg_time t)
+{
+    int y, m, d;
+    fg_civil_from_days(t >= 0 ? t / FG_DAY : -((-t + FG_DAY - 1) / FG_DAY), &y, &m, &d);
+    return s->season <= s->season_end ? m >= s->season && m <= s->season_end
+                                      : m >= s->season || m <= s->season_end;
+}
+
+/* The first day of s's season on or after t. */
+static fg_time next_season(const series *s, fg_time t)
+{
+    int y, m, d;
+    fg_civil_from_days(t / FG_DAY, &y, &m, &d);
+    return fg_time_make(m <= s->season ? y : y + 1, s->season, 1, 0, 0, 0);
+}
+
 /* When series s can start for a patient born at birth; FG_TIME_NONE when it cannot. */
 static fg_time start_of(const struct eng_vaccines *v, const series *s, fg_time birth, fg_rng *r)
 {
     fg_time due = add_months(birth, v->doses[s->first].age);
+    if (s->season && !in_season(s, due) && s->catchup >= 0) /* at the start of the next season */
+        due = next_season(s, due) + fg_rng_range(r, 0, s->spread) * FG_DAY;
+    if (s->season && s->catchup >= 0 && due > add_months(birth, s->catchup))
+        return FG_TIME_NONE;
     if (s->from != FG_TIME_NONE && due < s->from) {
         if (s->catchup < 0 || s->from > add_months(birth, s->catchup))
             return FG_TIME_NONE;
