@@ -86,6 +86,21 @@ fg_time fg_tz_to_local(const fg_tz *tz, fg_time t);
 #define FG_DATETIME_TZ_SIZE 26
 size_t fg_format_datetime_tz(fg_time t, const fg_tz *tz, char out[FG_DATETIME_TZ_SIZE]);
 
+/* A zone with the bounds of one year and of its daylight time remembered,
+ * for writing many times of one patient: fg_tz_memo_offset costs a compare
+ * while times stay in one year. Initialise with {.tz = zone} (tz may be NULL). */
+typedef struct fg_tz_memo {
+    const fg_tz *tz;
+    fg_time year_from, year_to; /* the year remembered, as instants; empty at first */
+    fg_time dst_from, dst_to;   /* its daylight time, as instants; empty when none */
+} fg_tz_memo;
+
+/* fg_tz_offset through a memo. */
+int fg_tz_memo_offset(fg_tz_memo *m, fg_time t);
+
+/* fg_format_datetime_tz through a memo. */
+size_t fg_format_datetime_memo(fg_time t, fg_tz_memo *m, char out[FG_DATETIME_TZ_SIZE]);
+
 /* Parse "+hh:mm" / "-hh:mm" into minutes; 0 on success, -1 otherwise. */
 int fg_parse_utc_offset(const char *s, int *minutes);
 

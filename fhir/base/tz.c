@@ -114,6 +114,37 @@ size_t fg_format_datetime_tz(fg_time t, const fg_tz *tz, char out[FG_DATETIME_TZ
     return n + 6;
 }
 
+int fg_tz_memo_offset(fg_tz_memo *m, fg_time t)
+{
+    const fg_tz *tz = m->tz;
+    if (!tz || !tz->name)
+        return 0;
+    if (t < m->year_from || t >= m->year_to) {
+        fg_time std = (fg_time)tz->std_offset * 60, local = t + std;
+        int64_t day = local >= 0 ? local / FG_DAY : -((-local + FG_DAY - 1) / FG_DAY), begin, end;
+        int y, mo, d;
+        fg_civil_from_days(day, &y, &mo, &d);
+        m->year_from = fg_days_from_civil(y, 1, 1) * FG_DAY - std;
+        m->year_to = fg_days_from_civil(y + 1, 1, 1) * FG_DAY - std;
+        m->dst_from = m->dst_to = 0;
+        if (tz->dst_since > 0 && y >= tz->dst_since && dst_days(y, &begin, &end)) {
+            m->dst_from = begin * FG_DAY + 2 * 3600 - std;
+            m->dst_to = end * FG_DAY + 3600 - std;
+        }
+    }
+    return tz->std_offset + (t >= m->dst_from && t < m->dst_to ? 60 : 0);
+}
+
+size_t fg_format_datetime_memo(fg_time t, fg_tz_memo *m, char out[FG_DATETIME_TZ_SIZE])
+{
+    if (!m->tz || !m->tz->name)
+        return fg_format_datetime(t, out);
+    int off = fg_tz_memo_offset(m, t);
+    size_t n = fg_format_datetime(t + (fg_time)off * 60, out) - 1; /* drop the Z */
+    fg_format_utc_offset(off, out + n);
+    return n + 6;
+}
+
 int fg_parse_utc_offset(const char *s, int *minutes)
 {
     if (!s || (s[0] != '+' && s[0] != '-'))

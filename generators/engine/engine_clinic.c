@@ -23,6 +23,7 @@
  * onset years before, the end of a long prescription) stay as they are.
  * Runs before encounters are sorted and before notes are written.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,9 +214,23 @@ typedef struct enc_ref {
     size_t i;
 } enc_ref;
 
+/* By the address of the id string: events name their encounter with the
+ * encounter's own id pointer, so a lookup is a compare of addresses. */
 static int ref_cmp(const void *a, const void *b)
 {
-    return strcmp(((const enc_ref *)a)->id, ((const enc_ref *)b)->id);
+    uintptr_t x = (uintptr_t)((const enc_ref *)a)->id, y = (uintptr_t)((const enc_ref *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* The encounter named id: by address, else (an id copied elsewhere) by its text. */
+static const enc_ref *lookup(const enc_ref *refs, size_t n, const char *id)
+{
+    enc_ref key = {id, 0};
+    const enc_ref *hit = bsearch(&key, refs, n, sizeof(key), ref_cmp);
+    for (size_t i = 0; !hit && i < n; i++)
+        if (strcmp(refs[i].id, id) == 0)
+            hit = &refs[i];
+    return hit;
 }
 
 typedef struct pass {
@@ -231,8 +246,7 @@ static const visit *find(const pass *p, const char **enc, fg_time *delta)
 {
     if (!*enc)
         return NULL;
-    enc_ref key = {*enc, 0};
-    const enc_ref *hit = bsearch(&key, p->refs, p->n, sizeof(key), ref_cmp);
+    const enc_ref *hit = lookup(p->refs, p->n, *enc);
     if (!hit || p->v[hit->i].kind == KIND_NONE)
         return NULL;
     const visit *v = &p->v[hit->i];
@@ -372,9 +386,9 @@ int eng_clinic(eng_gen *g, fg_error *err)
     }
     qsort(p.refs, n, sizeof(*p.refs), ref_cmp);
     for (size_t i = 0; i < h->observations.n; i++) {
-        enc_ref key = {h->observations.v[i].encounter, 0};
-        const enc_ref *hit = key.id ? bsearch(&key, p.refs, n, sizeof(key), ref_cmp) : NULL;
-        if (hit && h->observations.v[i].category == FG_OBS_VITAL)
+        const char *id = h->observations.v[i].encounter;
+        const enc_ref *hit = id && h->observations.v[i].category == FG_OBS_VITAL ? lookup(p.refs, n, id) : NULL;
+        if (hit)
             p.v[hit->i].had_vitals = 1;
     }
     if (merge_days(c, &p) != FG_OK)

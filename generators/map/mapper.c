@@ -583,7 +583,7 @@ void mp_datetime(mp_ctx *c, const char *key, fg_time t)
         return;
     char s[FG_DATETIME_TZ_SIZE + 2];
     s[0] = '"';
-    size_t n = fg_format_datetime_tz(t, &c->tz, s + 1) + 1;
+    size_t n = fg_format_datetime_memo(t, &c->tz_memo, s + 1) + 1;
     s[n++] = '"';
     fg_jw_key(&c->w, key);
     fg_jw_raw(&c->w, s, n);
@@ -624,6 +624,7 @@ static int ctx_init(mp_ctx *c, const fg_mapper *m, const fg_history *h, fg_error
     c->h = h;
     c->err = err;
     c->tz = history_tz(m, h);
+    c->tz_memo = (fg_tz_memo){.tz = &c->tz};
     if (!h->patient.id)
         return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "id", "missing");
     const char *pid = mp_id(c, FG_RT_PATIENT, h->patient.id, c->pid);

@@ -77,6 +77,7 @@ typedef struct mp_ctx {
     unsigned char ident[32]; /* hash of the patient's identity, for derived ids */
     int have_ident;
     fg_tz tz; /* the zone local times are written in: the patient's, their state's, or UTC */
+    fg_tz_memo tz_memo; /* tz with one year's daylight-saving dates remembered */
     size_t hint_enc, hint_cond, hint_obs; /* where the last search by id ended */
 } mp_ctx;
 

@@ -73,6 +73,10 @@ static void test_time_zones(void **state)
     assert_true(back == t);
     fg_format_datetime_tz(t, NULL, s);
     assert_string_equal(s, "2024-07-05T13:30:00Z");
+    /* the memo agrees with the direct computation, hour by hour over three years */
+    fg_tz_memo memo = {.tz = &ny};
+    for (fg_time h = fg_time_make(2005, 1, 1, 0, 0, 0); h < fg_time_make(2008, 1, 1, 0, 0, 0); h += 3600)
+        assert_int_equal(fg_tz_memo_offset(&memo, h), fg_tz_offset(&ny, h));
     int m;
     assert_int_equal(fg_parse_utc_offset("-05:00", &m), 0);
     assert_int_equal(m, -300);
