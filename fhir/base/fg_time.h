@@ -46,4 +46,73 @@ size_t fg_format_datetime(fg_time t, char out[21]);
 int fg_parse_date(const char *s, fg_time *out);
 int fg_parse_datetime(const char *s, fg_time *out);
 
+/* ---- time zones (tz.c) ----
+ *
+ * A patient's time zone as the history carries it: the IANA name, the
+ * standard offset from UTC, and the first year the zone kept US daylight
+ * saving time (0 when it never does, as Arizona and Hawaii). Daylight time
+ * follows the US rules of each year: from 2007 the second Sunday of March to
+ * the first Sunday of November; 1987-2006 the first Sunday of April to the
+ * last Sunday of October; 1967-1986 the last Sunday of April to the last
+ * Sunday of October (the 1974-1975 emergency dates are not modelled); none
+ * before 1967. Clocks change at 02:00 local time. A zone with name NULL is
+ * UTC. */
+typedef struct fg_tz {
+    const char *name; /* IANA name, e.g. "America/New_York"; NULL for UTC */
+    int std_offset;   /* minutes east of UTC in standard time, e.g. -300 */
+    int dst_since;    /* first year of daylight saving time; <= 0 never */
+} fg_tz;
+
+#define FG_TZ_OFFSET_MAX (14 * 60) /* minutes either side of UTC */
+
+/* 1 when t falls in US daylight saving time in a zone of standard offset
+ * std_offset (minutes) that keeps it in t's year, else 0. */
+int fg_us_dst(fg_time t, int std_offset);
+
+/* Minutes east of UTC of tz at instant t; tz NULL is UTC. */
+int fg_tz_offset(const fg_tz *tz, fg_time t);
+
+/* The instant at which the clocks of tz show the wall time `local` (a time
+ * built with fg_time_make from local fields). A wall time skipped in spring
+ * is read in standard time; a repeated one in autumn gives the first. */
+fg_time fg_tz_from_local(const fg_tz *tz, fg_time local);
+
+/* t in tz's wall time, as a time whose UTC fields are the local fields. */
+fg_time fg_tz_to_local(const fg_tz *tz, fg_time t);
+
+/* "YYYY-MM-DDThh:mm:ss+hh:mm" (FHIR dateTime with offset; 26 bytes) for t
+ * in tz's local time; "...Z" (fg_format_datetime) when tz is NULL or has no
+ * name. Returns the length. */
+#define FG_DATETIME_TZ_SIZE 26
+size_t fg_format_datetime_tz(fg_time t, const fg_tz *tz, char out[FG_DATETIME_TZ_SIZE]);
+
+/* A zone with the bounds of one year and of its daylight time remembered,
+ * for writing many times of one patient: fg_tz_memo_offset costs a compare
+ * while times stay in one year. Initialise with {.tz = zone} (tz may be NULL). */
+typedef struct fg_tz_memo {
+    const fg_tz *tz;
+    fg_time year_from, year_to; /* the year remembered, as instants; empty at first */
+    fg_time dst_from, dst_to;   /* its daylight time, as instants; empty when none */
+} fg_tz_memo;
+
+/* fg_tz_offset through a memo. */
+int fg_tz_memo_offset(fg_tz_memo *m, fg_time t);
+
+/* fg_format_datetime_tz through a memo. */
+size_t fg_format_datetime_memo(fg_time t, fg_tz_memo *m, char out[FG_DATETIME_TZ_SIZE]);
+
+/* Parse "+hh:mm" / "-hh:mm" into minutes; 0 on success, -1 otherwise. */
+int fg_parse_utc_offset(const char *s, int *minutes);
+
+/* Write minutes as "+hh:mm" / "-hh:mm" (7 bytes with the NUL). */
+void fg_format_utc_offset(int minutes, char out[7]);
+
+/* The zone of row `row` of a table with the columns tz (IANA name),
+ * utc_offset (standard, "+hh:mm") and dst_since (a year, or empty for
+ * never), such as the states table. The name is borrowed from the table.
+ * FG_EINVALID naming the row, or the error of a missing column. */
+struct fg_tsv;
+struct fg_error;
+int fg_tz_read(const struct fg_tsv *t, size_t row, fg_tz *out, struct fg_error *err);
+
 #endif

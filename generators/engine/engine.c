@@ -48,6 +48,8 @@ void fg_engine_free(fg_engine *e)
     eng_preventive_free(e->prev);
     eng_modules_free(e->modules);
     eng_lifetime_free(e->life);
+    eng_clinic_free(e->hours);
+    eng_vaccines_free(e->vaccines);
     eng_demo_free(e->demo);
     eng_vocab_free(e->vocab);
     fg_terminology_free(e->terms);
@@ -146,6 +148,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
     }
     if ((rc = fg_terminology_load(path, &e->terms, err)) || (rc = eng_vocab_load(e, err)) ||
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
+        (rc = eng_clinic_load(e, err)) || (rc = eng_vaccines_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
         (rc = eng_preventive_load(e, err)) ||
         (rc = check_conditions(e, err)))
@@ -333,7 +336,8 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
             continue; /* a required condition may have been lost: draw again */
         if ((rc = eng_lifetime(&g, err)) || (rc = eng_preventive(&g, err)) ||
             (rc = eng_conditions_care(&g, err)) ||
-            (rc = eng_episodes(&g, err)) || (rc = sort_encounters(h, err)) ||
+            (rc = eng_episodes(&g, err)) || (rc = eng_clinic(&g, err)) ||
+            (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))
             goto fail;
         if (n_conds)

@@ -60,6 +60,7 @@ typedef struct site {
 
 typedef struct state_dir {
     const char *usps;
+    fg_tz tz;               /* the state's dominant time zone */
     size_t city0, n_cities; /* rows of the cities table */
     site clinic[MAX_CITIES]; /* one per city */
     site hospital;
@@ -450,6 +451,8 @@ static int load_places(struct eng_demo *d, const fg_cohort_spec *spec, fg_error 
         if ((rc = fg_tsv_double(t, s, cp, &pop, err)))
             return rc;
         sd->usps = fg_tsv_cell(t, s, cu);
+        if ((rc = fg_tz_read(t, s, &sd->tz, err)))
+            return rc;
         if (!spec->state || strcmp(spec->state, sd->usps) == 0) {
             acc += pop;
             found = 1;
@@ -660,6 +663,7 @@ int eng_demographics(eng_gen *g, fg_error *err)
     pt->address.city = d->city[sd->city0 + ck];
     pt->address.postal_code = d->zip[sd->city0 + ck];
     pt->address.state = sd->usps;
+    pt->tz = sd->tz;
     size_t ns = (size_t)fg_rng_range(&r, 0, (int64_t)d->n_streets - 1);
     char *p = digits(buf, (uint64_t)fg_rng_range(&r, 1, 9999), 1);
     *p++ = ' ';

@@ -6,9 +6,9 @@
  * (3-5 days; 1, 2, 4, 6, 9, 12, 15, 18, 24, 30 months; then yearly to 17),
  * adult wellness visits (every 1-3 years from 18 to 39, yearly from 40),
  * each with a set of vital signs and, for adults, the smoking status; the
- * routine immunization schedule (data/tables/immunizations.tsv), each dose
- * at a wellness visit within a month of its due date or at its own visit;
- * and yearly autumn influenza vaccines for a share of patients.
+ * routine immunizations (engine_vaccines.c), each dose at a wellness visit
+ * near its due date or at its own visit; and yearly autumn influenza
+ * vaccines for a share of patients.
  *
  * Vital signs follow the patient's own constants (adult height, BMI base,
  * blood-pressure offset, drawn once) along reference curves: adult figures
@@ -25,8 +25,6 @@
 #include "generators/engine/fg_engine.h"
 
 #define MAX_GROWTH_ROWS 64
-#define MAX_DOSES 128
-#define MAX_VACCINES 32
 #define MAX_VISITS 256 /* wellness visits of one window: 120 years fit */
 #define YEAR_SECONDS (FG_YEAR_DAYS * FG_DAY)
 #define MONTH_SECONDS (YEAR_SECONDS / 12.0)
@@ -38,20 +36,11 @@ static const char *vital_key[V_COUNT] = {
     "vital.temperature", "vital.spo2",     "vital.head_circumference"};
 static const int vital_decimals[V_COUNT] = {1, 1, 1, 0, 0, 0, 0, 0, 1, 0, 1};
 
-typedef struct dose {
-    double age_months;
-    int first_year;
-    int vaccine; /* index of distinct vaccine names */
-    fg_term term;
-} dose;
-
 struct eng_life {
-    fg_tsv *growth, *vitals, *imms, *params;
+    fg_tsv *growth, *vitals, *params;
     size_t n_growth;
     double g_age[MAX_GROWTH_ROWS], g_hfrac[2][MAX_GROWTH_ROWS], g_bmi[2][MAX_GROWTH_ROWS],
         g_head[2][MAX_GROWTH_ROWS];
-    dose doses[MAX_DOSES];
-    size_t n_doses;
     /* vitals.tsv */
     double h_mean[2], h_sd[2], bmi_median[2], bmi_log_sd, sbp[2], dbp[2], sbp_slope, sbp_person_sd,
         sbp_visit_sd, hr_adult[2], hr_infant, hr_5, hr_13, hr_sd, rr_infant, rr_child, rr_adult,
@@ -70,7 +59,6 @@ void eng_lifetime_free(struct eng_life *l)
         return;
     fg_tsv_free(l->growth);
     fg_tsv_free(l->vitals);
-    fg_tsv_free(l->imms);
     fg_tsv_free(l->params);
     free(l);
 }
@@ -114,44 +102,6 @@ static int load_growth(struct eng_life *l, fg_error *err)
     return FG_OK;
 }
 
-static int load_doses(struct eng_life *l, const fg_engine *e, fg_error *err)
-{
-    const fg_tsv *t = l->imms;
-    size_t cv, ca, cc, cd, cf;
-    const char *names[MAX_VACCINES];
-    size_t n_names = 0;
-    int rc;
-    if ((rc = fg_tsv_col(t, "vaccine", &cv, err)) || (rc = fg_tsv_col(t, "age_months", &ca, err)) ||
-        (rc = fg_tsv_col(t, "cvx", &cc, err)) || (rc = fg_tsv_col(t, "display", &cd, err)) ||
-        (rc = fg_tsv_col(t, "first_year", &cf, err)))
-        return rc;
-    if (fg_tsv_rows(t) > MAX_DOSES)
-        return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d doses", MAX_DOSES);
-    for (size_t r = 0; r < fg_tsv_rows(t); r++) {
-        dose *d = &l->doses[l->n_doses++];
-        const char *v = fg_tsv_cell(t, r, cv);
-        d->age_months = atof(fg_tsv_cell(t, r, ca));
-        d->first_year = atoi(fg_tsv_cell(t, r, cf));
-        d->term.system = FG_SYS_CVX;
-        d->term.code = fg_tsv_cell(t, r, cc);
-        d->term.display = fg_tsv_cell(t, r, cd);
-        if (e->terms && !fg_terminology_find(e->terms, d->term.system, d->term.code))
-            return fg_tsv_row_error(t, r, err, FG_ENOTFOUND, "CVX %s is not in the terminology tables",
-                                    d->term.code);
-        size_t k;
-        for (k = 0; k < n_names && strcmp(names[k], v) != 0; k++)
-            ;
-        if (k == n_names) {
-            if (n_names == MAX_VACCINES - 1) /* the last bit is influenza's */
-                return fg_error_set(err, FG_ELIMIT, fg_tsv_path(t), "more than %d vaccines",
-                                    MAX_VACCINES - 1);
-            names[n_names++] = v;
-        }
-        d->vaccine = (int)k;
-    }
-    return FG_OK;
-}
-
 int eng_lifetime_load(fg_engine *e, fg_error *err)
 {
     struct eng_life *l = calloc(1, sizeof(*l));
@@ -161,9 +111,8 @@ int eng_lifetime_load(fg_engine *e, fg_error *err)
         return fg_error_set(err, FG_ENOMEM, "tables", "out of memory");
     if ((rc = eng_table_load(e, "tables/growth.tsv", &l->growth, err)) ||
         (rc = eng_table_load(e, "tables/vitals.tsv", &l->vitals, err)) ||
-        (rc = eng_table_load(e, "tables/immunizations.tsv", &l->imms, err)) ||
         (rc = eng_table_load(e, "tables/engine_params.tsv", &l->params, err)) ||
-        (rc = load_growth(l, err)) || (rc = load_doses(l, e, err)))
+        (rc = load_growth(l, err)))
         goto cleanup;
     struct {
         const char *key;
@@ -368,11 +317,6 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
 
 /* ---- the schedule ---- */
 
-typedef struct visit {
-    fg_time t;
-    size_t enc_index; /* in the history's encounters (they move only when sorted, at the end) */
-    uint32_t vaccines; /* bit per vaccine given at this visit */
-} visit;
 
 static fg_time office_time(fg_rng *r, fg_time day)
 {
@@ -380,7 +324,7 @@ static fg_time office_time(fg_rng *r, fg_time day)
     return day + (8 * 60 + 15 * fg_rng_range(r, 0, 35)) * 60; /* 08:00-16:45 */
 }
 
-static int add_wellness(eng_gen *g, fg_rng *r, fg_time day, visit *vs, size_t *nv, fg_error *err)
+static int add_wellness(eng_gen *g, fg_rng *r, fg_time day, eng_visit *vs, size_t *nv, fg_error *err)
 {
     const struct eng_life *l = g->e->life;
     fg_time t = office_time(r, day);
@@ -418,11 +362,11 @@ static int add_imm(eng_gen *g, const char *enc_id, fg_time t, const fg_term *ter
 
 /* Give a vaccine at the wellness visit nearest `due` (within `slack`) that
  * has no dose of it yet, else at a visit of its own on `due`. */
-static int give(eng_gen *g, fg_rng *r, visit *vs, size_t nv, fg_time due, fg_time slack, int vaccine,
-                const fg_term *term, fg_error *err)
+int eng_give(eng_gen *g, fg_rng *r, eng_visit *vs, size_t nv, fg_time due, fg_time slack, int vaccine,
+             const fg_term *term, fg_error *err)
 {
     const struct eng_life *l = g->e->life;
-    visit *best = NULL;
+    eng_visit *best = NULL;
     for (size_t i = 0; i < nv; i++) {
         fg_time d = vs[i].t > due ? vs[i].t - due : due - vs[i].t;
         if (d <= slack && !(vs[i].vaccines & (1u << vaccine)) &&
@@ -448,7 +392,7 @@ int eng_lifetime(eng_gen *g, fg_error *err)
     const struct eng_life *l = g->e->life;
     fg_time birth = g->h->patient.birth_date;
     fg_rng r = fg_rng_fork(&g->rng, "lifetime");
-    visit vs[MAX_VISITS];
+    eng_visit vs[MAX_VISITS];
     size_t nv = 0;
     int rc;
     static const int ped_months[] = {1, 2, 4, 6, 9, 12, 15, 18, 24, 30};
@@ -475,19 +419,9 @@ int eng_lifetime(eng_gen *g, fg_error *err)
             return rc;
         age += age < 40 ? (int)fg_rng_range(&r, 1, 3) : 1;
     }
-    /* routine immunizations */
-    int year0;
-    fg_civil_from_days(birth / FG_DAY, &year0, &(int){0}, &(int){0});
-    for (size_t i = 0; i < l->n_doses; i++) {
-        const dose *d = &l->doses[i];
-        fg_time due = birth + (fg_time)(d->age_months * MONTH_SECONDS);
-        int y;
-        fg_civil_from_days(due / FG_DAY, &y, &(int){0}, &(int){0});
-        if (y < d->first_year || due >= g->stop || due < g->window_start - 31 * FG_DAY)
-            continue;
-        if ((rc = give(g, &r, vs, nv, due, 31 * FG_DAY, d->vaccine, &d->term, err)))
-            return rc;
-    }
+    /* routine immunizations, on the schedule in force at each date */
+    if ((rc = eng_vaccines(g, vs, nv, err)))
+        return rc;
     /* influenza: autumn, from 6 months, for a share of patients */
     int flu_child = fg_rng_chance(&r, l->flu_child / 100.0), flu_adult = fg_rng_chance(&r, l->flu_adult / 100.0);
     int y0, y1;
@@ -508,7 +442,7 @@ int eng_lifetime(eng_gen *g, fg_error *err)
                 due = vs[i].t;
                 break;
             }
-        if ((rc = give(g, &r, vs, nv, due, 0, MAX_VACCINES - 1, &l->flu, err)))
+        if ((rc = eng_give(g, &r, vs, nv, due, 0, ENG_FLU_BIT, &l->flu, err)))
             return rc;
     }
     return FG_OK;

@@ -8,7 +8,8 @@
  *   (wellness visits, vitals, immunizations) -> preventive screenings at the
  *   adult wellness visits -> chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
- *   allergies, pregnancies -> notes
+ *   allergies, pregnancies -> clinic hours (visits moved into office hours of
+ *   the patient's local time, one clinic visit a day) -> notes
  *
  * Each pass reads the state earlier passes left in eng_gen and appends to
  * the history. Every clinical code comes from a data file (the engine
@@ -37,7 +38,8 @@ struct eng_modules;  /* condition modules: engine_conditions.c */
 struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c */
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
-struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct eng_life;     /* growth curve, vital-sign references */
+struct eng_vaccines; /* the immunization schedule */
 struct eng_prev;     /* preventive screenings: engine_preventive.c */
 struct json_t;
 
@@ -58,6 +60,8 @@ struct fg_engine {
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
     struct eng_prev *prev; /* screenings: engine_preventive.c */
+    struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
+    struct eng_vaccines *vaccines; /* the immunization schedule: engine_vaccines.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -181,6 +185,38 @@ int eng_preventive_load(fg_engine *e, fg_error *err);
 void eng_preventive_free(struct eng_prev *p);
 /* Screenings at the adult wellness visits the lifetime pass wrote. */
 int eng_preventive(eng_gen *g, fg_error *err);
+
+/* A wellness visit of the lifetime pass, where the vaccines due near it are given. */
+typedef struct eng_visit {
+    fg_time t;
+    size_t enc_index;  /* in the history's encounters (they move only when sorted, at the end) */
+    uint32_t vaccines; /* bit per vaccine group given at this visit */
+} eng_visit;
+#define ENG_FLU_BIT 31 /* the bit of influenza; vaccine groups take the others */
+
+/* Give a vaccine at the wellness visit nearest `due` (within `slack`) that
+ * has no dose of its group (bit `vaccine`) yet, else at a visit of its own
+ * on `due`. FG_OK or FG_ENOMEM. */
+int eng_give(eng_gen *g, fg_rng *r, eng_visit *vs, size_t nv, fg_time due, fg_time slack,
+             int vaccine, const fg_term *term, fg_error *err);
+
+/* ---- engine_vaccines.c ---- */
+
+int eng_vaccines_load(fg_engine *e, fg_error *err);
+void eng_vaccines_free(struct eng_vaccines *v);
+/* The routine immunizations of the schedule in force at each date
+ * (data/tables/immunizations.tsv), given at the wellness visits vs. */
+int eng_vaccines(eng_gen *g, eng_visit *vs, size_t nv, fg_error *err);
+
+/* ---- engine_clinic.c ---- */
+
+int eng_clinic_load(fg_engine *e, fg_error *err);
+void eng_clinic_free(struct eng_hours *c);
+/* Give each ambulatory visit with the primary care team a start in the
+ * clinic's hours in the patient's local time, and make the clinic visits of
+ * one local day one visit (events move with their visit). Runs after every
+ * pass that adds encounters, before they are sorted and notes written. */
+int eng_clinic(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 

@@ -86,6 +86,8 @@ typedef struct fg_patient {
     const char *phone;
     const char *mrn; /* medical record number, in the cohort's MRN system */
     const char *ssn; /* synthetic, always in the never-issued 999 area */
+    fg_tz tz;        /* where the patient lives; name NULL when unknown (the mapper then
+                        takes the zone of the address's state, else UTC) */
 } fg_patient;
 
 typedef struct fg_organization {

@@ -340,6 +340,14 @@ static int parse_member(ctx *c, const json_t *j, const field *f, void *base, int
             return fail(c, FG_EINVALID,
                         "not a synthetic SSN (expected 999-NN-NNNN, the never-issued 999 area)");
         return FG_OK;
+    case F_OFFSET: {
+        const char *o = NULL;
+        if ((rc = read_string(c, j, 0, &o)))
+            return rc;
+        if (fg_parse_utc_offset(o, AT(base, f->off, int)) != 0)
+            return fail(c, FG_EINVALID, "not a UTC offset (expected +hh:mm or -hh:mm, at most 14:00)");
+        return FG_OK;
+    }
     case F_DATE:
     case F_TIME: return parse_time(c, j, f, base);
     case F_ENUM: return parse_enum(c, j, f, AT(base, f->off, int));

@@ -47,6 +47,7 @@ typedef enum fkind {
     F_REF,     /* const char *, the id of an earlier object of kind `ref` */
     F_IDS,     /* const char ** at off, size_t at off2: ids of kind `ref` */
     F_SSN,     /* const char *, 999-NN-NNNN */
+    F_OFFSET,  /* int minutes east of UTC, written "+hh:mm" / "-hh:mm" */
     F_DATE,    /* fg_time from YYYY-MM-DD */
     F_TIME,    /* fg_time from YYYY-MM-DDThh:mm:ssZ; NUL gives FG_TIME_NONE */
     F_ENUM,    /* int, index into `names`; NUL gives -1 */

@@ -41,6 +41,8 @@ static const char *const allergy_names[] = {"food", "medication", "environment",
 static const char *const severity_names[] = {"mild", "moderate", "severe", NULL};
 
 static int address_empty(const void *item);
+static int tz_empty(const void *item);
+static int tz_absent(const void *item, const field *f);
 static int obs_absent(const void *item, const field *f);
 static int allergy_absent(const void *item, const field *f);
 
@@ -82,6 +84,12 @@ static const field address_fields[] = {
 static const obj_spec address_spec =
     SPEC(address_fields, fg_address, K_NONE, NULL, address_empty, NULL);
 
+static const field tz_fields[] = {
+    STR(fg_tz, name, 0),
+    {.name = "utc_offset", .kind = F_OFFSET, .off = offsetof(fg_tz, std_offset)},
+    INT(fg_tz, dst_since, 1900, 2100, NUL)};
+static const obj_spec tz_spec = SPEC(tz_fields, fg_tz, K_NONE, NULL, tz_empty, tz_absent);
+
 static const field patient_fields[] = {
     ID(fg_patient), STR(fg_patient, given, 0), STR(fg_patient, middle, NUL),
     STR(fg_patient, family, 0), STR(fg_patient, prefix, NUL), ENUM(fg_patient, sex, sex_names, 0),
@@ -90,7 +98,8 @@ static const field patient_fields[] = {
     STR(fg_patient, race_display, NUL), STR(fg_patient, ethnicity, NUL),
     STR(fg_patient, ethnicity_display, NUL), STR(fg_patient, marital_status, NUL),
     STR(fg_patient, language, NUL), ADDRESS(fg_patient), STR(fg_patient, phone, NUL),
-    STR(fg_patient, mrn, NUL), {.name = "ssn", .kind = F_SSN, .flags = NUL, .off = offsetof(fg_patient, ssn)}};
+    STR(fg_patient, mrn, NUL), {.name = "ssn", .kind = F_SSN, .flags = NUL, .off = offsetof(fg_patient, ssn)},
+    OBJ(fg_patient, tz, tz_spec, NUL)};
 static const obj_spec patient_spec = SPEC(patient_fields, fg_patient, K_PATIENT, NULL, NULL, NULL);
 
 static const field organization_fields[] = {
@@ -217,6 +226,16 @@ static int address_empty(const void *item)
     return !a->line && !a->city && !a->state && !a->postal_code;
 }
 
+static int tz_empty(const void *item)
+{
+    return !((const fg_tz *)item)->name;
+}
+
+static int tz_absent(const void *item, const field *f)
+{
+    return f->off == offsetof(fg_tz, dst_since) && ((const fg_tz *)item)->dst_since <= 0;
+}
+
 static int obs_absent(const void *item, const field *f)
 {
     const fg_observation *o = item;
@@ -304,6 +323,12 @@ static void write_member(wctx *x, const obj_spec *spec, const field *f, const vo
             fg_jw_str(w, f->names[v]);
         else
             fg_jw_null(w);
+        return;
+    }
+    case F_OFFSET: {
+        char o[7];
+        fg_format_utc_offset(*CAT(base, f->off, int), o);
+        fg_jw_str(w, o);
         return;
     }
     case F_BOOL: fg_jw_bool(w, *CAT(base, f->off, int) != 0); return;

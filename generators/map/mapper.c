@@ -19,9 +19,11 @@
 
 #include "fhir/base/fg_data.h"
 #include "fhir/base/fg_hash.h"
+#include "fhir/base/fg_tsv.h"
 #include "generators/map/mapper_private.h"
 
 #define MP_OBS_CODES_FILE "profiles/us-core-observation-codes.tsv"
+#define MP_STATES_FILE "tables/states.tsv"
 
 static const char *const rtype_names[FG_RT_COUNT] = {
     "Patient",           "Organization", "Practitioner", "Location",         "Encounter",
@@ -42,6 +44,8 @@ void fg_mapper_free(fg_mapper *m)
     if (!m)
         return;
     free(m->mrn_system);
+    free(m->state_tz);
+    fg_tsv_free(m->states);
     fg_profile_codes_free(m->obs_codes);
     for (int i = 0; i < FG_PROF_COUNT; i++)
         free(m->meta[i]);
@@ -107,6 +111,46 @@ static int build_cache(fg_mapper *m)
     return FG_OK;
 }
 
+/* The zone of each state, for histories that name no zone of their own. A
+ * data folder without the states table maps such histories in UTC. */
+static int load_states(fg_mapper *m, fg_error *err)
+{
+    char path[4096];
+    if (!fg_data_path(MP_STATES_FILE, path, sizeof(path)))
+        return fg_error_set(err, FG_ELIMIT, MP_STATES_FILE, "data folder path too long");
+    fg_error ignored;
+    if (fg_tsv_load(path, &m->states, &ignored) != FG_OK) {
+        m->states = NULL;
+        return FG_OK;
+    }
+    size_t n = fg_tsv_rows(m->states), cu;
+    int rc;
+    if (!(m->state_tz = calloc(n + 1, sizeof(*m->state_tz))))
+        return fg_error_set(err, FG_ENOMEM, "mapper", "out of memory");
+    if ((rc = fg_tsv_col(m->states, "usps", &cu, err)))
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = fg_tz_read(m->states, i, &m->state_tz[i], err)))
+            return rc;
+    return FG_OK;
+}
+
+/* The zone h's local times are written in. */
+static fg_tz history_tz(const fg_mapper *m, const fg_history *h)
+{
+    fg_tz utc = {NULL, 0, 0};
+    const char *st = h->patient.address.state;
+    size_t cu;
+    if (h->patient.tz.name)
+        return h->patient.tz;
+    if (!m->states || !st || fg_tsv_col(m->states, "usps", &cu, NULL) != FG_OK)
+        return utc;
+    for (size_t i = 0; i < fg_tsv_rows(m->states); i++)
+        if (strcmp(fg_tsv_cell(m->states, i, cu), st) == 0)
+            return m->state_tz[i];
+    return utc;
+}
+
 int fg_mapper_new(const fg_terminology *terms, const fg_map_options *opt, fg_mapper **out,
                   fg_error *err)
 {
@@ -130,7 +174,7 @@ int fg_mapper_new(const fg_terminology *terms, const fg_map_options *opt, fg_map
         goto cleanup;
     }
     rc = fg_profile_codes_load(path, &m->obs_codes, err);
-    if (rc != FG_OK)
+    if (rc != FG_OK || (rc = load_states(m, err)) != FG_OK)
         goto cleanup;
     for (int p = 0; p < FG_PROF_COUNT; p++) {
         const char *url = fg_profile_url((fg_profile)p);
@@ -537,9 +581,9 @@ void mp_datetime(mp_ctx *c, const char *key, fg_time t)
 {
     if (t == FG_TIME_NONE)
         return;
-    char s[24];
+    char s[FG_DATETIME_TZ_SIZE + 2];
     s[0] = '"';
-    size_t n = fg_format_datetime(t, s + 1) + 1;
+    size_t n = fg_format_datetime_memo(t, &c->tz_memo, s + 1) + 1;
     s[n++] = '"';
     fg_jw_key(&c->w, key);
     fg_jw_raw(&c->w, s, n);
@@ -579,6 +623,8 @@ static int ctx_init(mp_ctx *c, const fg_mapper *m, const fg_history *h, fg_error
     c->m = m;
     c->h = h;
     c->err = err;
+    c->tz = history_tz(m, h);
+    c->tz_memo = (fg_tz_memo){.tz = &c->tz};
     if (!h->patient.id)
         return mp_fail(c, FG_EINVALID, "patient", (size_t)-1, "id", "missing");
     const char *pid = mp_id(c, FG_RT_PATIENT, h->patient.id, c->pid);

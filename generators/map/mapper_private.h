@@ -60,6 +60,8 @@ struct fg_mapper {
     char *mrn_system;
     fg_profile_codes *obs_codes;
     char *meta[FG_PROF_COUNT]; /* {"profile":["<url>"],"security":[HTEST]} */
+    struct fg_tsv *states; /* the states table, for the zone of a history without one */
+    fg_tz *state_tz;       /* the zone of each of its rows */
     size_t meta_len[FG_PROF_COUNT];
 };
 
@@ -74,6 +76,8 @@ typedef struct mp_ctx {
     char pid[MP_ID_SIZE]; /* the Patient's id */
     unsigned char ident[32]; /* hash of the patient's identity, for derived ids */
     int have_ident;
+    fg_tz tz; /* the zone local times are written in: the patient's, their state's, or UTC */
+    fg_tz_memo tz_memo; /* tz with one year's daylight-saving dates remembered */
     size_t hint_enc, hint_cond, hint_obs; /* where the last search by id ended */
 } mp_ctx;
 

@@ -37,6 +37,55 @@ static void test_dates_round_trip(void **state)
     assert_true(back == fg_time_make(2020, 1, 1, 8, 0, 0));
 }
 
+/* US daylight saving time: the rules of each era, zones without it, the
+ * wall-clock conversions both ways and the written offset. */
+static void test_time_zones(void **state)
+{
+    (void)state;
+    const fg_tz ny = {"America/New_York", -300, 1967}, az = {"America/Phoenix", -420, 0},
+                in = {"America/Indiana/Indianapolis", -300, 2006};
+    char s[FG_DATETIME_TZ_SIZE];
+    /* 2024: 10 March 02:00 EST (07:00Z) to 3 November 02:00 EDT (06:00Z) */
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2024, 3, 10, 6, 59, 59)), -300);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2024, 3, 10, 7, 0, 0)), -240);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2024, 11, 3, 5, 59, 59)), -240);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2024, 11, 3, 6, 0, 0)), -300);
+    /* 2005: first Sunday of April (3rd) to last Sunday of October (30th) */
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2005, 4, 3, 6, 59, 0)), -300);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2005, 4, 3, 7, 0, 0)), -240);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2005, 10, 30, 5, 59, 0)), -240);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(2005, 10, 30, 6, 0, 0)), -300);
+    assert_int_equal(fg_tz_offset(&ny, fg_time_make(1960, 7, 1, 12, 0, 0)), -300);
+    assert_int_equal(fg_tz_offset(&az, fg_time_make(2024, 7, 1, 12, 0, 0)), -420);
+    assert_int_equal(fg_tz_offset(&in, fg_time_make(2005, 7, 1, 12, 0, 0)), -300);
+    assert_int_equal(fg_tz_offset(&in, fg_time_make(2006, 7, 1, 12, 0, 0)), -240);
+    assert_int_equal(fg_tz_offset(NULL, fg_time_make(2024, 7, 1, 12, 0, 0)), 0);
+    /* wall clock to instant and back */
+    fg_time t = fg_tz_from_local(&ny, fg_time_make(2024, 3, 5, 9, 30, 0));
+    assert_true(t == fg_time_make(2024, 3, 5, 14, 30, 0));
+    assert_true(fg_tz_to_local(&ny, t) == fg_time_make(2024, 3, 5, 9, 30, 0));
+    t = fg_tz_from_local(&ny, fg_time_make(2024, 7, 5, 9, 30, 0));
+    assert_true(t == fg_time_make(2024, 7, 5, 13, 30, 0));
+    assert_int_equal(fg_format_datetime_tz(t, &ny, s), 25);
+    assert_string_equal(s, "2024-07-05T09:30:00-04:00");
+    fg_time back;
+    assert_int_equal(fg_parse_datetime(s, &back), 0);
+    assert_true(back == t);
+    fg_format_datetime_tz(t, NULL, s);
+    assert_string_equal(s, "2024-07-05T13:30:00Z");
+    /* the memo agrees with the direct computation, hour by hour over three years */
+    fg_tz_memo memo = {.tz = &ny};
+    for (fg_time h = fg_time_make(2005, 1, 1, 0, 0, 0); h < fg_time_make(2008, 1, 1, 0, 0, 0); h += 3600)
+        assert_int_equal(fg_tz_memo_offset(&memo, h), fg_tz_offset(&ny, h));
+    int m;
+    assert_int_equal(fg_parse_utc_offset("-05:00", &m), 0);
+    assert_int_equal(m, -300);
+    assert_int_equal(fg_parse_utc_offset("+5:00", &m), -1);
+    char o[7];
+    fg_format_utc_offset(-600, o);
+    assert_string_equal(o, "-10:00");
+}
+
 static void test_dates_rejected(void **state)
 {
     (void)state;
@@ -292,7 +341,8 @@ static void test_hash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dates_round_trip), cmocka_unit_test(test_dates_rejected),
+        cmocka_unit_test(test_dates_round_trip), cmocka_unit_test(test_time_zones),
+        cmocka_unit_test(test_dates_rejected),
         cmocka_unit_test(test_age),              cmocka_unit_test(test_rng_deterministic),
         cmocka_unit_test(test_ids),              cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_arena),            cmocka_unit_test(test_tsv_read),
