@@ -55,6 +55,7 @@ struct fg_engine {
     struct eng_modules *modules;
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+    struct eng_hospital *hospital; /* ED visits, admissions, causes of death: engine_hospital*.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -102,6 +103,9 @@ typedef struct eng_gen {
     double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
     double child_bmi_factor; /* child BMI relative to the reference curve */
     int team_added[2];    /* primary care / hospital team already in the history */
+    /* cause of death, set by eng_death_cause */
+    int death_cause;                       /* index in the hospital tables */
+    const struct eng_module *death_module; /* the condition it comes from, or NULL */
 } eng_gen;
 
 /* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
@@ -170,6 +174,17 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 /* Module names, sorted. */
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* ---- engine_hospital_load.c / engine_hospital.c / engine_death.c ---- */
+
+int eng_hospital_load(fg_engine *e, fg_error *err);
+void eng_hospital_free(struct eng_hospital *x);
+/* Choose the cause of the death eng_death has just drawn (g->h->patient.death):
+ * one of the patient's conditions by its share of the excess risk, else a
+ * cause by age from the data file; sets h->death_cause. */
+int eng_death_cause(eng_gen *g, fg_rng *r, fg_error *err);
+/* The visits that lead to death, then ED visits and admissions by rate. */
+int eng_hospital(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 
