@@ -133,7 +133,8 @@ static fg_encounter *team_visit(eng_gen *g, fg_time start, fg_time end, const fg
 }
 
 /* A stay discharged to hospice, then the hospice enrollment visit. */
-static int hospice_path(eng_gen *g, fg_rng *r, fg_time enroll, const char *cond, fg_error *err)
+static int hospice_path(eng_gen *g, fg_rng *r, fg_time enroll, fg_time lo, const char *cond,
+                        fg_error *err)
 {
     const struct eng_hospital *x = g->e->hospital;
     if (fg_rng_chance(r, 0.5)) {
@@ -141,7 +142,7 @@ static int hospice_path(eng_gen *g, fg_rng *r, fg_time enroll, const char *cond,
         hx_visit v = {.path = HX_EMERGENCY, .admitted = 1, .until = enroll, .disp = HX_HOSPICE,
                       .reason = &g->h->death_cause, .reason_condition = cond};
         v.arrival = enroll - (fg_time)(los * FG_DAY);
-        if (v.arrival > g->window_start) {
+        if (v.arrival > lo) {
             int rc = hx_write_visit(g, r, &v, err);
             if (rc)
                 return rc;
@@ -152,23 +153,31 @@ static int hospice_path(eng_gen *g, fg_rng *r, fg_time enroll, const char *cond,
 
 /* The visits of the cause's path; FG_OK having written none when the path
  * would start before the detailed window. */
-static int path_visits(eng_gen *g, fg_rng *r, const hx_cause *c, const char *cond, fg_error *err)
+static int path_visits(eng_gen *g, fg_rng *r, const hx_cause *c, fg_time lo, const char *cond,
+                       fg_error *err)
 {
-    fg_time death = g->h->patient.death, lo = g->window_start + FG_DAY;
+    fg_time death = g->h->patient.death;
     hx_visit v = {.path = HX_EMERGENCY, .reason = &g->h->death_cause, .reason_condition = cond,
                   .until = death, .disp = HX_EXPIRED};
-    switch (draw_path(r, c->paths)) {
-    case HX_PATH_HOSPICE: {
+    int path = draw_path(r, c->paths);
+    if (path == HX_PATH_HOSPICE) {
         double days = HOSPICE_MEAN_DAYS * exp(fg_rng_normal(r, 0, 1.0) - 0.5);
         days = days < 2 ? 2 : days > 180 ? 180 : days;
         fg_time enroll = death - (fg_time)(days * FG_DAY);
-        return enroll > lo ? hospice_path(g, r, enroll, cond, err) : FG_OK;
+        if (enroll <= lo) /* enrolled after the last visit of the record */
+            enroll = lo + 3600;
+        if (enroll + FG_DAY < death)
+            return hospice_path(g, r, enroll, lo, cond, err);
+        path = HX_PATH_ADMISSION; /* too late for hospice: dies in hospital */
     }
+    switch (path) {
     case HX_PATH_ADMISSION: {
         double los = TERMINAL_LOS_DAYS * exp(fg_rng_normal(r, 0, 0.7) - 0.245);
         v.admitted = 1;
         v.arrival = death - (fg_time)((los < 0.3 ? 0.3 : los) * FG_DAY) - 4 * 3600;
-        return v.arrival > lo ? hx_write_visit(g, r, &v, err) : FG_OK;
+        if (v.arrival <= lo) /* admitted after the last visit of the record */
+            v.arrival = lo + 3600;
+        return v.arrival + 6 * 3600 < death ? hx_write_visit(g, r, &v, err) : FG_OK;
     }
     default:
         if (!fg_rng_chance(r, c->sudden_ed_p))
@@ -225,12 +234,18 @@ int hx_terminal(eng_gen *g, fg_rng *r, fg_time *first, fg_error *err)
             return rc;
         record = cond == NULL;
     }
+    /* the path starts after every visit the record already has */
+    fg_time lo = g->window_start + FG_DAY;
+    for (size_t i = 0; i < g->h->encounters.n; i++)
+        if (g->h->encounters.v[i].start < death && g->h->encounters.v[i].end + 3600 > lo)
+            lo = g->h->encounters.v[i].end + 3600;
     size_t path_start = g->h->encounters.n;
-    if ((rc = path_visits(g, r, c, cond, err)))
+    if ((rc = path_visits(g, r, c, lo, cond, err)))
         return rc;
     if (g->h->encounters.n == path_start || last_enc(g)->end < death) {
         /* no visit at the time of death: the death is certified */
-        if (!team_visit(g, death - 30 * 60, death, &x->certification, cond, err))
+        fg_time from = death - 30 * 60 > lo - 3600 ? death - 30 * 60 : death;
+        if (!team_visit(g, from, death, &x->certification, cond, err))
             return FG_ENOMEM;
     }
     if (record && path_start < g->h->encounters.n) {

@@ -121,6 +121,16 @@ int hx_write_visit(eng_gen *g, fg_rng *r, hx_visit *v, fg_error *err)
     return FG_OK;
 }
 
+int hx_busy(const eng_gen *g, size_t n, fg_time from, fg_time to)
+{
+    for (size_t i = 0; i < n; i++) {
+        const fg_encounter *e = &g->h->encounters.v[i];
+        if (e->start < to && e->end > from)
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- events by rate ---- */
 
 typedef struct cand {
@@ -234,10 +244,16 @@ static int write_event(eng_gen *g, fg_rng *r, const hx_event *ev, fg_time t, fg_
     fg_time need = v.admitted ? (HX_MAX_LOS_DAYS + 1) * FG_DAY : FG_DAY;
     if (v.arrival < g->window_start || v.arrival + need >= until)
         return FG_OK;
-    size_t first = g->h->encounters.n;
+    size_t first = g->h->encounters.n, n_obs = g->h->observations.n;
     int rc = hx_write_visit(g, r, &v, err);
     if (rc)
         return rc;
+    if (hx_busy(g, first, v.arrival, v.end)) {
+        /* another visit of the record falls in this one: it did not happen */
+        g->h->encounters.n = first;
+        g->h->observations.n = n_obs;
+        return FG_OK;
+    }
     const char *enc0 = g->h->encounters.v[first].id;
     if (ev->record && ev->diagnosis.code) {
         fg_time abate = ev->resolve_days > 0 ? v.arrival + (fg_time)(ev->resolve_days * FG_DAY)

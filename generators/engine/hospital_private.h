@@ -111,6 +111,8 @@ const eng_cond *hx_find(const eng_gen *g, const struct eng_module *m);
 /* Write the visit's encounters (with vitals) and fill its outputs. FG_OK or
  * FG_ENOMEM with err set. */
 int hx_write_visit(eng_gen *g, fg_rng *r, hx_visit *v, fg_error *err);
+/* True when one of the first n encounters overlaps [from, to). */
+int hx_busy(const eng_gen *g, size_t n, fg_time from, fg_time to);
 /* Add a condition of term t recorded at encounter enc; NULL when out of memory. */
 fg_condition *hx_add_condition(eng_gen *g, const char *enc, const fg_term *t, int problem,
                                fg_time onset, fg_time abatement);
