@@ -53,7 +53,8 @@ void eng_clinic_free(struct eng_hours *c)
 
 static int load_kinds(struct eng_hours *c, fg_error *err)
 {
-    static const char *names[] = {"clinic", "wellness", "urgent", "obstetric"};
+    static const char *names[] = {"clinic", "wellness", "urgent", "obstetric", "fixed"};
+    static const int kinds[] = {KIND_CLINIC, KIND_WELLNESS, KIND_URGENT, KIND_OBSTETRIC, KIND_NONE};
     size_t cc, ck;
     int rc;
     if ((rc = fg_tsv_col(c->kinds, "code", &cc, err)) || (rc = fg_tsv_col(c->kinds, "kind", &ck, err)))
@@ -63,14 +64,15 @@ static int load_kinds(struct eng_hours *c, fg_error *err)
     for (size_t r = 0; r < fg_tsv_rows(c->kinds); r++) {
         const char *k = fg_tsv_cell(c->kinds, r, ck);
         int found = -1;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             if (strcmp(names[i], k) == 0)
                 found = i;
         if (found < 0)
             return fg_tsv_row_error(c->kinds, r, err, FG_EINVALID,
-                                    "kind \"%s\" is none of clinic, wellness, urgent, obstetric", k);
+                                    "kind \"%s\" is none of clinic, wellness, urgent, obstetric, fixed",
+                                    k);
         c->code[c->n_kinds] = fg_tsv_cell(c->kinds, r, cc);
-        c->kind[c->n_kinds++] = found;
+        c->kind[c->n_kinds++] = kinds[found];
     }
     return FG_OK;
 }

@@ -763,7 +763,7 @@ int eng_death(eng_gen *g, fg_error *err)
                 when = pt->birth_date + FG_DAY / 2;
             pt->death = when;
             g->stop = when;
-            return eng_vocab_term(g->e, "death.cause_natural", &g->h->death_cause, NULL, err);
+            return eng_death_cause(g, &r, err);
         }
         t0 = t1;
     }

@@ -62,6 +62,7 @@ struct fg_engine {
     struct eng_prev *prev; /* screenings: engine_preventive.c */
     struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
     struct eng_vaccines *vaccines; /* the immunization schedule: engine_vaccines.c */
+    struct eng_hospital *hospital; /* ED visits, admissions, causes of death: engine_hospital*.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -109,6 +110,9 @@ typedef struct eng_gen {
     double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
     double child_bmi_factor; /* child BMI relative to the reference curve */
     int team_added[2];    /* primary care / hospital team already in the history */
+    /* cause of death, set by eng_death_cause */
+    int death_cause;                       /* index in the hospital tables */
+    const struct eng_module *death_module; /* the condition it comes from, or NULL */
 } eng_gen;
 
 /* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
@@ -217,6 +221,16 @@ void eng_clinic_free(struct eng_hours *c);
  * one local day one visit (events move with their visit). Runs after every
  * pass that adds encounters, before they are sorted and notes written. */
 int eng_clinic(eng_gen *g, fg_error *err);
+/* ---- engine_hospital_load.c / engine_hospital.c / engine_death.c ---- */
+
+int eng_hospital_load(fg_engine *e, fg_error *err);
+void eng_hospital_free(struct eng_hospital *x);
+/* Choose the cause of the death eng_death has just drawn (g->h->patient.death):
+ * one of the patient's conditions by its share of the excess risk, else a
+ * cause by age from the data file; sets h->death_cause. */
+int eng_death_cause(eng_gen *g, fg_rng *r, fg_error *err);
+/* The visits that lead to death, then ED visits and admissions by rate. */
+int eng_hospital(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 

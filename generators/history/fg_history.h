@@ -133,6 +133,10 @@ typedef struct fg_encounter {
     const char *organization; /* ids */
     const char *practitioner;
     const char *location;
+    /* hospital stays and ED visits: */
+    const char *reason_condition;  /* id of the condition the visit is for, or NULL */
+    fg_term admit_source;          /* HL7 admit-source; code NULL when none */
+    fg_term discharge_disposition; /* HL7 discharge-disposition; code NULL when none */
 } fg_encounter;
 
 typedef enum fg_condition_category {

@@ -127,7 +127,8 @@ static const field encounter_fields[] = {
     TIME_AFTER(fg_encounter, end, LIFE, start),
     REF(fg_encounter, organization, K_ORGANIZATION, NUL),
     REF(fg_encounter, practitioner, K_PRACTITIONER, NUL),
-    REF(fg_encounter, location, K_LOCATION, NUL)};
+    REF(fg_encounter, location, K_LOCATION, NUL), STR(fg_encounter, reason_condition, NUL),
+    TERM(fg_encounter, admit_source, NUL), TERM(fg_encounter, discharge_disposition, NUL)};
 static const obj_spec encounter_spec =
     SPEC(encounter_fields, fg_encounter, K_ENCOUNTER, NULL, NULL, NULL);
 

@@ -16,6 +16,8 @@
 
 #define V3_ACTCODE "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 #define V3_PARTTYPE "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+#define MP_ADMIT_SOURCE "http://terminology.hl7.org/CodeSystem/admit-source"
+#define MP_DISCHARGE "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 
 /* Codes of FHIR-defined code systems, displays as in hl7.fhir.r4.core#4.0.1
  * (CodeSystem-v3-ActCode, -v3-ParticipationType, -condition-*, ...). */
@@ -46,6 +48,23 @@ static int has_term(const fg_term *t)
     return (t->code && *t->code) || (t->display && *t->display);
 }
 
+static int check_condition(mp_ctx *c, const char *cond, const char *list, size_t i,
+                           const char *field);
+
+/* Encounter.hospitalization: where the patient came from and went. */
+static void put_hospitalization(mp_ctx *c, const fg_code_entry *src, const fg_code_entry *disp)
+{
+    if (!src && !disp)
+        return;
+    fg_jw_key(&c->w, "hospitalization");
+    fg_jw_obj(&c->w);
+    if (src)
+        mp_cc(c, "admitSource", src);
+    if (disp)
+        mp_cc(c, "dischargeDisposition", disp);
+    fg_jw_obj_end(&c->w);
+}
+
 /* ---- Encounter ---- */
 
 int mp_write_encounters(mp_ctx *c)
@@ -55,7 +74,7 @@ int mp_write_encounters(mp_ctx *c)
     size_t ho = 0, hp = 0, hl = 0;
     for (size_t i = 0; i < h->encounters.n; i++) {
         const fg_encounter *e = &h->encounters.v[i];
-        const fg_code_entry *type = NULL, *reason = NULL;
+        const fg_code_entry *type = NULL, *reason = NULL, *src = NULL, *disp = NULL;
         char buf[MP_ID_SIZE];
         int rc;
         if (!e->id)
@@ -67,6 +86,16 @@ int mp_write_encounters(mp_ctx *c)
             return rc;
         if (has_term(&e->reason) &&
             (rc = mp_ground(c, &e->reason, FG_SYS_SNOMED, "encounters", i, "reason", &reason)))
+            return rc;
+        if (has_term(&e->admit_source) &&
+            (rc = mp_ground(c, &e->admit_source, MP_ADMIT_SOURCE, "encounters", i, "admit_source",
+                            &src)))
+            return rc;
+        if (has_term(&e->discharge_disposition) &&
+            (rc = mp_ground(c, &e->discharge_disposition, MP_DISCHARGE, "encounters", i,
+                            "discharge_disposition", &disp)))
+            return rc;
+        if ((rc = check_condition(c, e->reason_condition, "encounters", i, "reason_condition")))
             return rc;
         if (e->organization && !mp_find(h->organizations.v, h->organizations.n,
                                         sizeof(fg_organization), e->organization, &ho))
@@ -114,6 +143,12 @@ int mp_write_encounters(mp_ctx *c)
             mp_cc(c, NULL, reason);
             fg_jw_arr_end(w);
         }
+        if (e->reason_condition) {
+            fg_jw_kv_arr(w, "reasonReference");
+            mp_ref(c, NULL, FG_RT_CONDITION, e->reason_condition);
+            fg_jw_arr_end(w);
+        }
+        put_hospitalization(c, src, disp);
         if (e->location) {
             fg_jw_kv_arr(w, "location");
             fg_jw_obj(w);
