@@ -44,6 +44,7 @@ void fg_engine_free(fg_engine *e)
 {
     if (!e)
         return;
+    eng_formulary_free(e->formulary);
     eng_episodes_free(e->episodes);
     eng_modules_free(e->modules);
     eng_lifetime_free(e->life);
@@ -146,7 +147,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
     if ((rc = fg_terminology_load(path, &e->terms, err)) || (rc = eng_vocab_load(e, err)) ||
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
-        (rc = check_conditions(e, err)))
+        (rc = eng_formulary_load(e, err)) || (rc = check_conditions(e, err)))
         goto cleanup;
     *out = e;
     e = NULL;
@@ -330,7 +331,8 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
         if (prune_after_death(&g) && e->spec.n_conditions)
             continue; /* a required condition may have been lost: draw again */
         if ((rc = eng_lifetime(&g, err)) || (rc = eng_conditions_care(&g, err)) ||
-            (rc = eng_episodes(&g, err)) || (rc = sort_encounters(h, err)) ||
+            (rc = eng_episodes(&g, err)) || (rc = eng_meds_reconcile(&g, err)) ||
+            (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))
             goto fail;
         if (n_conds)
