@@ -367,17 +367,20 @@ static int stop_for_condition(meds_ctx *c, size_t i, const eng_drug *d, int *sto
 {
     fg_history *h = c->g->h;
     const fg_medication *m = &h->medications.v[i];
+    const eng_cond *first = NULL;
     for (size_t k = 0; k < d->n_avoid; k++)
         for (size_t j = 0; j < c->g->n_conds; j++) {
             const eng_cond *cd = &c->g->conds[j];
-            if (strcmp(cd->module->name, d->avoid[k]) != 0 || cd->onset <= m->start ||
-                (m->end != FG_TIME_NONE && cd->onset >= m->end))
-                continue;
-            *stopped = 1;
-            return stop_for(c, i, cd->onset, words(c, "avoided with ", cd->module->name),
-                            d->substitute, dx_encounter(h, cd), FG_TIME_NONE);
+            if (strcmp(cd->module->name, d->avoid[k]) == 0 && cd->onset > m->start &&
+                (m->end == FG_TIME_NONE || cd->onset < m->end) &&
+                (!first || cd->onset < first->onset))
+                first = cd;
         }
-    return FG_OK;
+    if (!first)
+        return FG_OK;
+    *stopped = 1;
+    return stop_for(c, i, first->onset, words(c, "avoided with ", first->module->name),
+                    d->substitute, dx_encounter(h, first), FG_TIME_NONE);
 }
 
 static int stop_for_egfr(meds_ctx *c, size_t i, const eng_drug *d)
