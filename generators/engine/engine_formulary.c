@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "fhir/base/fg_tsv.h"
+#include "generators/engine/engine_module.h"
+#include "generators/engine/episodes_private.h"
 #include "generators/engine/meds_private.h"
 
 #define FORMULARY_FILE "engine/formulary.tsv"
@@ -204,6 +206,32 @@ static int load_rules(struct eng_formulary *f, fg_error *err)
     return FG_OK;
 }
 
+static int unlisted(const char *where, const fg_term *t, fg_error *err)
+{
+    return fg_error_set(err, FG_EINVALID, FORMULARY_FILE, "%s prescribes %s (%s), which is no row",
+                        where, t->code, t->display);
+}
+
+/* Every drug a condition module or an acute episode can prescribe is a
+ * formulary row, so every order is reconciled. */
+static int check_covered(const fg_engine *e, const struct eng_formulary *f, fg_error *err)
+{
+    const struct eng_modules *ms = e->modules;
+    const struct eng_episodes *x = e->episodes;
+    for (size_t i = 0; ms && i < ms->n; i++)
+        for (size_t l = 0; l < ms->mods[i].n_lines; l++)
+            for (size_t d = 0; d < ms->mods[i].lines[l].n_drugs; d++)
+                if (!meds_drug(f, ms->mods[i].lines[l].drugs[d].term.code))
+                    return unlisted(ms->mods[i].file, &ms->mods[i].lines[l].drugs[d].term, err);
+    for (size_t i = 0; x && i < x->n_episodes; i++)
+        for (size_t m = 0; m < x->episodes[i].n_meds; m++)
+            for (size_t o = 0; o < x->episodes[i].meds[m].n_opts; o++)
+                if (!meds_drug(f, x->episodes[i].meds[m].opts[o].term.code))
+                    return unlisted(x->episodes[i].name, &x->episodes[i].meds[m].opts[o].term,
+                                    err);
+    return FG_OK;
+}
+
 void eng_formulary_free(struct eng_formulary *f)
 {
     if (!f)
@@ -222,7 +250,7 @@ int eng_formulary_load(fg_engine *e, fg_error *err)
         return fg_error_set(err, FG_ENOMEM, FORMULARY_FILE, "out of memory");
     if ((rc = eng_table_load(e, FORMULARY_FILE, &f->table, err)) ||
         (rc = eng_table_load(e, RULES_FILE, &f->rules, err)) || (rc = load_drugs(f, err)) ||
-        (rc = load_rules(f, err))) {
+        (rc = load_rules(f, err)) || (rc = check_covered(e, f, err))) {
         eng_formulary_free(f);
         return rc;
     }
