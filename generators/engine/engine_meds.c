@@ -431,7 +431,7 @@ static int check_running(meds_ctx *c)
 
 /* ---- the pass ---- */
 
-/* Drop the orders taken off the list; a prior that was dropped is forgotten. */
+/* Drop the orders taken off the list. */
 static void compact(fg_history *h)
 {
     size_t w = 0;
@@ -439,6 +439,24 @@ static void compact(fg_history *h)
         if (h->medications.v[i].id)
             h->medications.v[w++] = h->medications.v[i];
     h->medications.n = w;
+}
+
+/* Put the list in order of start, so an order comes after the one it
+ * renews or replaces; a prior that was dropped is forgotten. */
+static int sort_by_start(meds_ctx *c)
+{
+    fg_history *h = c->g->h;
+    size_t w = h->medications.n;
+    by_start *v = fg_arena_alloc(&h->arena, (w + 1) * sizeof(*v));
+    fg_medication *tmp = fg_arena_alloc(&h->arena, (w + 1) * sizeof(*tmp));
+    if (!v || !tmp)
+        return oom(c);
+    for (size_t i = 0; i < w; i++)
+        v[i] = (by_start){h->medications.v[i].start, i};
+    qsort(v, w, sizeof(*v), by_start_cmp);
+    for (size_t i = 0; i < w; i++)
+        tmp[i] = h->medications.v[v[i].i];
+    memcpy(h->medications.v, tmp, w * sizeof(*tmp));
     for (size_t i = 0; i < w; i++) {
         fg_medication *m = &h->medications.v[i];
         int found = 0;
@@ -447,6 +465,7 @@ static void compact(fg_history *h)
         if (!found)
             m->prior = NULL;
     }
+    return FG_OK;
 }
 
 int eng_meds_reconcile(eng_gen *g, fg_error *err)
@@ -462,5 +481,5 @@ int eng_meds_reconcile(eng_gen *g, fg_error *err)
     compact(g->h);
     if ((rc = meds_renew(g, err)))
         return rc;
-    return FG_OK;
+    return sort_by_start(&c);
 }

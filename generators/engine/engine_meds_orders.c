@@ -115,6 +115,12 @@ static int renew_one(eng_gen *g, const visit_at *v, size_t nv, size_t i, long *r
     old->end = t;
     old->status = FG_MED_COMPLETED;
     old->status_reason = NULL;
+    /* what follows the order from then on (a substitute, a restart) follows the renewal */
+    for (size_t j = 0; j < g->h->medications.n; j++) {
+        fg_medication *x = &g->h->medications.v[j];
+        if (j != k && x->prior == old->id && x->start >= t)
+            x->prior = r->id;
+    }
     *renewed = (long)k;
     return FG_OK;
 }
