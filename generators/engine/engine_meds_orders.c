@@ -91,7 +91,7 @@ static int renew_one(eng_gen *g, const visit_at *v, size_t nv, size_t i, long *r
     fg_medication *m = &g->h->medications.v[i];
     const eng_drug *d = meds_drug(f, m->term.code);
     *renewed = -1;
-    if (!m->id || !d || d->supply_days <= 0 || d->refills <= 0 || m->as_needed)
+    if (!m->id || !d || d->supply_days <= 0 || d->refills <= 0)
         return FG_OK;
     fg_time due = m->start + validity(d);
     if (m->end != FG_TIME_NONE && m->end <= due)
@@ -134,12 +134,13 @@ static void size_order(const eng_gen *g, fg_medication *m)
     m->dose = d->dose;
     m->dose_unit = d->dose_unit;
     int per = m->per_day > 0 ? m->per_day : 2; /* as needed: up to twice a day on average */
-    if (d->supply_days > 0) {
+    int course = m->end != FG_TIME_NONE && m->status == FG_MED_COMPLETED && !m->status_reason &&
+                 m->end - m->start <= (fg_time)d->supply_days * FG_DAY;
+    if (d->supply_days > 0 && !course) {
         m->supply_days = d->supply_days;
-        m->refills = m->as_needed ? 0 : d->refills;
+        m->refills = d->refills;
         m->quantity = d->dose * per * d->supply_days;
-        m->valid_until = m->start + (m->as_needed ? (fg_time)d->supply_days * FG_DAY
-                                                   : validity(d));
+        m->valid_until = m->start + validity(d);
     } else if (!d->injected && m->end != FG_TIME_NONE) {
         int days = (int)((m->end - m->start + FG_DAY - 1) / FG_DAY);
         if (days < 1)

@@ -86,7 +86,7 @@ static void check_children_and_orders(const fg_history *h, uint64_t p)
             fail_msg("patient %llu: the prior of %s is no earlier order", (unsigned long long)p,
                      m->id);
         if (d->supply_days > 0 && !m->as_needed &&
-            (m->quantity <= 0 || m->valid_until == FG_TIME_NONE || m->valid_until <= m->start))
+            (m->quantity <= 0 || m->valid_until == FG_TIME_NONE || m->valid_until < m->start))
             fail_msg("patient %llu: %s has no dispense", (unsigned long long)p, m->term.display);
         if (m->end != FG_TIME_NONE && m->end < m->start)
             fail_msg("patient %llu: %s ends before it starts", (unsigned long long)p, m->id);
