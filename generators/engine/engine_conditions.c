@@ -662,6 +662,7 @@ static int care_one(care *cc, eng_cond *c)
                     end_med(cc, med_index[l], lp->end, FG_MED_COMPLETED);
             } else if (lp->k_switch == k && med_on[l]) {
                 end_med(cc, med_index[l], t, FG_MED_STOPPED);
+                g->h->medications.v[med_index[l]].status_reason = "not tolerated";
                 if ((rc = start_med(cc, c, &ln->drugs[lp->drug2], enc, t, &med_index[l])))
                     return rc;
             }
