@@ -44,6 +44,7 @@ void fg_engine_free(fg_engine *e)
 {
     if (!e)
         return;
+    eng_formulary_free(e->formulary);
     eng_episodes_free(e->episodes);
     eng_preventive_free(e->prev);
     eng_hospital_free(e->hospital);
@@ -152,7 +153,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
         (rc = eng_clinic_load(e, err)) || (rc = eng_vaccines_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
         (rc = eng_preventive_load(e, err)) || (rc = eng_hospital_load(e, err)) ||
-        (rc = check_conditions(e, err)))
+        (rc = eng_formulary_load(e, err)) || (rc = check_conditions(e, err)))
         goto cleanup;
     *out = e;
     e = NULL;
@@ -337,7 +338,8 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
             continue; /* a required condition may have been lost: draw again */
         if ((rc = eng_lifetime(&g, err)) || (rc = eng_preventive(&g, err)) ||
             (rc = eng_conditions_care(&g, err)) || (rc = eng_episodes(&g, err)) ||
-            (rc = eng_hospital(&g, err)) || (rc = eng_clinic(&g, err)) ||
+            (rc = eng_hospital(&g, err)) || (rc = eng_meds_reconcile(&g, err)) ||
+            (rc = eng_clinic(&g, err)) ||
             (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))
             goto fail;

@@ -273,6 +273,42 @@ static void fix_end(fg_time start, fg_time *end)
         *end = start;
 }
 
+/* Orders move with their visit; an order that ended when another began
+ * (renewed, replaced, switched: its end between the start of the other's
+ * visit and the other's start) moves its end with the other, so the two
+ * never overlap. FG_OK or FG_ENOMEM. */
+static int move_medications(const pass *p, fg_error *err)
+{
+    fg_history *h = p->g->h;
+    size_t n = h->medications.n;
+    fg_time *old = malloc((n ? 2 * n : 1) * sizeof(*old)), *visit_start = old + n;
+    if (!old)
+        return fg_error_set(err, FG_ENOMEM, "medications", "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        fg_medication *m = &h->medications.v[i];
+        fg_time d;
+        old[i] = visit_start[i] = m->start;
+        const visit *v = find(p, &m->encounter, &d);
+        if (v) {
+            visit_start[i] = v->old_start;
+            shift(&m->start, v, d, p->g->stop);
+            shift(&m->end, v, d, p->g->stop);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        fg_time moved = h->medications.v[i].start - old[i];
+        for (size_t k = 0; moved && k < n; k++) {
+            fg_medication *x = &h->medications.v[k];
+            if (k != i && old[k] < old[i] && x->end >= visit_start[i] && x->end <= old[i])
+                x->end += moved;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        fix_end(h->medications.v[i].start, &h->medications.v[i].end);
+    free(old);
+    return FG_OK;
+}
+
 /* Move every event with its visit, and drop the vital signs of a visit merged into one that took them. */
 static void move_events(pass *p)
 {
@@ -294,8 +330,6 @@ static void move_events(pass *p)
     EACH(reports, fg_report, shift(&x->time, v, d, stop);)
     EACH(conditions, fg_condition, shift(&x->onset, v, d, stop); shift(&x->recorded, v, d, stop);
          shift(&x->abatement, v, d, stop); fix_end(x->onset, &x->abatement);)
-    EACH(medications, fg_medication, shift(&x->start, v, d, stop); shift(&x->end, v, d, stop);
-         fix_end(x->start, &x->end);)
     EACH(immunizations, fg_immunization, shift(&x->time, v, d, stop);)
     EACH(procedures, fg_procedure, shift(&x->start, v, d, stop); shift(&x->end, v, d, stop);
          fix_end(x->start, &x->end);)
@@ -398,6 +432,8 @@ int eng_clinic(eng_gen *g, fg_error *err)
     for (size_t i = 0; i < n; i++)
         p.keep_start[i] = h->encounters.v[i].start;
     move_events(&p);
+    if (move_medications(&p, err) != FG_OK)
+        return err->code;
     size_t w = 0;
     for (size_t i = 0; i < n; i++)
         if (p.v[i].target == i)

@@ -92,6 +92,38 @@ static int visit_at_or_after(const eng_module *m, double months)
     return (int)ceil(months / m->followup_months - 1e-9);
 }
 
+/* The first visit from k at which a gated line may start: the patient is
+ * within its ages and has one of its with_any conditions; -1 when never. */
+static int line_gate(const eng_gen *g, const eng_module *m, const mod_line *ln,
+                     const cond_plan *p, int k)
+{
+    fg_time birth = g->h->patient.birth_date, from = p->dx;
+    if (ln->age_lo >= 0 && fg_add_years(birth, ln->age_lo) > from)
+        from = fg_add_years(birth, ln->age_lo);
+    if (ln->n_with) {
+        fg_time first = FG_TIME_NONE;
+        for (size_t i = 0; i < g->n_conds; i++)
+            for (size_t w = 0; w < ln->n_with; w++)
+                if (strcmp(g->conds[i].module->name, ln->with_any[w]) == 0 &&
+                    (first == FG_TIME_NONE || g->conds[i].onset < first))
+                    first = g->conds[i].onset;
+        if (first == FG_TIME_NONE)
+            return -1;
+        if (first > from)
+            from = first;
+    }
+    if (from > p->dx) {
+        if (m->followup_months <= 0)
+            return -1;
+        int kf = visit_at_or_after(m, (double)(from - p->dx) / (double)MONTH_SECONDS);
+        if (kf > k)
+            k = kf;
+    }
+    if (ln->age_hi >= 0 && visit_time(m, p, k) >= fg_add_years(birth, ln->age_hi + 1))
+        return -1;
+    return k;
+}
+
 static void make_plan(const eng_gen *g, const eng_cond *c, cond_plan *p)
 {
     const eng_module *m = c->module;
@@ -127,6 +159,8 @@ static void make_plan(const eng_gen *g, const eng_cond *c, cond_plan *p)
         int k = visit_at_or_after(m, ln->after_months);
         if (ln->when_uncontrolled && k <= prev_k && m->followup_months > 0)
             k = prev_k + 1;
+        if ((ln->n_with || ln->age_lo >= 0) && (k = line_gate(g, m, ln, p, k)) < 0)
+            continue;
         fg_time t = visit_time(m, p, k);
         if (t >= p->stop)
             continue;
@@ -628,6 +662,7 @@ static int care_one(care *cc, eng_cond *c)
                     end_med(cc, med_index[l], lp->end, FG_MED_COMPLETED);
             } else if (lp->k_switch == k && med_on[l]) {
                 end_med(cc, med_index[l], t, FG_MED_STOPPED);
+                g->h->medications.v[med_index[l]].status_reason = "not tolerated";
                 if ((rc = start_med(cc, c, &ln->drugs[lp->drug2], enc, t, &med_index[l])))
                     return rc;
             }

@@ -253,6 +253,47 @@ static int parse_labs(mod_ctx *c, json_t *doc, eng_module *m)
     return FG_OK;
 }
 
+/* A line's gate: "with_any" (module names; checked once every module is
+ * read) and "ages" [lo, hi]. */
+static int parse_line_gate(mod_ctx *c, json_t *o, const char *p, mod_line *ln)
+{
+    json_t *w = json_object_get(o, "with_any"), *ages = json_object_get(o, "ages");
+    ln->age_lo = ln->age_hi = -1;
+    if (w && (!json_is_array(w) || json_array_size(w) == 0 || json_array_size(w) > MOD_MAX_WITH))
+        return bad(c, p, "with_any must be an array of 1 to 4 module names%s", NULL);
+    for (size_t k = 0; w && k < json_array_size(w); k++)
+        if (!(ln->with_any[ln->n_with++] = json_string_value(json_array_get(w, k))))
+            return bad(c, p, "with_any must name modules%s", NULL);
+    if (!ages)
+        return FG_OK;
+    json_t *lo = json_array_get(ages, 0), *hi = json_array_get(ages, 1);
+    if (!json_is_array(ages) || json_array_size(ages) != 2 || !json_is_integer(lo) ||
+        !json_is_integer(hi) || json_integer_value(lo) < 0 ||
+        json_integer_value(hi) < json_integer_value(lo) || json_integer_value(hi) > 120)
+        return bad(c, p, "ages must be [lo, hi], whole years from 0 to 120%s", NULL);
+    ln->age_lo = (int)json_integer_value(lo);
+    ln->age_hi = (int)json_integer_value(hi);
+    return FG_OK;
+}
+
+/* Every module a line's with_any names exists. */
+static int check_line_gates(const struct eng_modules *ms, fg_error *err)
+{
+    for (size_t i = 0; i < ms->n; i++)
+        for (size_t l = 0; l < ms->mods[i].n_lines; l++)
+            for (size_t k = 0; k < ms->mods[i].lines[l].n_with; k++) {
+                const char *name = ms->mods[i].lines[l].with_any[k];
+                size_t j = 0;
+                while (j < ms->n && strcmp(ms->mods[j].name, name) != 0)
+                    j++;
+                if (j == ms->n) {
+                    mod_ctx c = {ms->mods[i].file, NULL, err};
+                    return bad(&c, "medications", "with_any names no module \"%s\"", name);
+                }
+            }
+    return FG_OK;
+}
+
 static int parse_meds(mod_ctx *c, json_t *doc, eng_module *m)
 {
     json_t *lines = json_object_get(doc, "medications");
@@ -260,7 +301,7 @@ static int parse_meds(mod_ctx *c, json_t *doc, eng_module *m)
     if (!lines)
         return FG_OK;
     if (!json_is_array(lines) || json_array_size(lines) > MOD_MAX_LINES)
-        return bad(c, "medications", "must be an array of at most 4 lines of therapy%s", NULL);
+        return bad(c, "medications", "must be an array of at most 6 lines of therapy%s", NULL);
     for (size_t i = 0; i < json_array_size(lines); i++) {
         json_t *o = json_array_get(lines, i);
         mod_line *ln = &m->lines[m->n_lines];
@@ -277,6 +318,8 @@ static int parse_meds(mod_ctx *c, json_t *doc, eng_module *m)
         if (rc == FG_OK)
             rc = get_num(c, o, "course_months", p, 0, 600, 0, 0, &ln->course_months);
         if (rc != FG_OK)
+            return rc;
+        if ((rc = parse_line_gate(c, o, p, ln)))
             return rc;
         const char *when = get_str(o, "when");
         if (!when || strcmp(when, "diagnosis") == 0)
@@ -607,6 +650,8 @@ int eng_modules_read(const char *dir, const fg_terminology *terms, struct eng_mo
             }
     }
     rc = link_edges(ms, (json_t **)ms->docs, err);
+    if (rc == FG_OK)
+        rc = check_line_gates(ms, err);
     if (rc == FG_OK)
         rc = order_modules(ms, err);
     if (rc != FG_OK)

@@ -19,7 +19,8 @@
 
 #define MOD_MAX_LABS 24
 #define MOD_MAX_PANELS 4
-#define MOD_MAX_LINES 4
+#define MOD_MAX_LINES 6
+#define MOD_MAX_WITH 4
 #define MOD_MAX_DRUGS 6
 #define MOD_MAX_PROCS 8
 #define MOD_MAX_EDGES 8
@@ -70,6 +71,9 @@ typedef struct mod_line {
     double after_months;  /* earliest, counted from diagnosis */
     double p_switch;      /* intolerance: stopped and another drug of the line started */
     double course_months; /* 0 = long term; else completed after this */
+    const char *with_any[MOD_MAX_WITH]; /* started only with one of these modules (none: any) */
+    size_t n_with;
+    int age_lo, age_hi;   /* started only within these ages (-1: no bound) */
 } mod_line;
 
 enum { MOD_AT_DIAGNOSIS = 0, MOD_AT_FOLLOWUP = 1 };

@@ -312,8 +312,8 @@ void nt_subjective(nt_ctx *c, int febrile)
 /* ---- assessment and plan ---- */
 
 /* Why medication m, stopped at this visit, was stopped: the key of
- * vocabulary.json stop_reasons (NULL: not known). The record gives no
- * reason yet, so it is read from what the record shows: another drug for
+ * vocabulary.json stop_reasons (NULL: not known). When the order gives no
+ * reason here, so it is read from what the record shows: another drug for
  * the same problem started here, or a condition of stop_contexts on record
  * at the time (*held: the drug is held, not stopped for good). */
 static const char *stop_key(const nt_ctx *c, const fg_medication *m, int *held)
@@ -337,6 +337,17 @@ static const char *stop_key(const nt_ctx *c, const fg_medication *m, int *held)
     return NULL;
 }
 
+/* Words for why m stopped: the record's own reason (a key of stop_reasons,
+ * else its words as they stand), else what stop_key reads from the record. */
+static const char *stop_words(const nt_ctx *c, const fg_medication *m, int *held)
+{
+    const char *key = stop_key(c, m, held);
+    if (!m->status_reason)
+        return nt_stop_reason(c->n, key);
+    const char *w = nt_stop_reason(c->n, m->status_reason);
+    return w && *w ? w : m->status_reason;
+}
+
 /* Medications of this visit's plan for condition id (NULL: those linked to
  * no condition): started here, stopped at this visit (with why), continued. */
 static void plan_meds(nt_ctx *c, const char *cond, int *any)
@@ -358,7 +369,7 @@ static void plan_meds(nt_ctx *c, const char *cond, int *any)
             continue;
         nt_clear(c->tmp);
         nt_med_of(c, c->tmp, m);
-        const char *why = stopped ? nt_stop_reason(c->n, stop_key(c, m, &held)) : NULL;
+        const char *why = stopped ? stop_words(c, m, &held) : NULL;
         if (why && *why) {
             nt_puts(c->tmp, ", ");
             nt_puts(c->tmp, why);

@@ -41,6 +41,7 @@ struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references */
 struct eng_vaccines; /* the immunization schedule */
 struct eng_prev;     /* preventive screenings: engine_preventive.c */
+struct eng_formulary; /* drugs the engine prescribes: engine_formulary.c */
 struct json_t;
 
 /* Read the JSON file at `path` (at most `max` bytes) into *out, a new
@@ -63,6 +64,7 @@ struct fg_engine {
     struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
     struct eng_vaccines *vaccines; /* the immunization schedule: engine_vaccines.c */
     struct eng_hospital *hospital; /* ED visits, admissions, causes of death: engine_hospital*.c */
+    struct eng_formulary *formulary;
 };
 
 /* One chronic condition of the patient being generated. */
@@ -240,5 +242,19 @@ void eng_episodes_free(struct eng_episodes *x);
 int eng_episodes(eng_gen *g, fg_error *err);
 /* One clinical note per encounter, saying only what the record says. */
 int eng_notes(eng_gen *g, fg_error *err);
+
+/* ---- engine_formulary.c / engine_meds.c ---- */
+
+int eng_formulary_load(fg_engine *e, fg_error *err);
+void eng_formulary_free(struct eng_formulary *f);
+/* Reconcile the medication list once every pass has written its orders, as
+ * if it had been reconciled at each change: conflicting orders folded or
+ * replaced, forms for young children, allergies, contraindications and
+ * pregnancy respected, stops with their reason, long-term orders renewed. */
+int eng_meds_reconcile(eng_gen *g, fg_error *err);
+/* The patient's eGFR (mL/min/1.73 m2) at time t: the latest eGFR result
+ * within the rules' window, else what a CKD condition implies, else normal.
+ * The one place the medication list learns the kidney function. */
+double eng_meds_egfr(const eng_gen *g, fg_time t);
 
 #endif

@@ -216,6 +216,16 @@ typedef struct fg_medication {
     const char *dosage;   /* patient instruction text, e.g. "1 tablet by mouth daily" */
     int per_day;          /* doses per day, 0 when as needed */
     int as_needed;
+    /* why the order was stopped, switched or held, in words a note can use
+     * ("pregnancy", "replaced by ..."); NULL when it ran its course */
+    const char *status_reason;
+    const char *prior;      /* id of an earlier order this one renews or replaces, or NULL */
+    int dose;               /* dose_units per administration; 0 when not stated */
+    const char *dose_unit;  /* "tablet", "mL", "puff", ...; NULL when dose is 0 */
+    int quantity;           /* dispensed per fill, in dose units; 0 when no dispense request */
+    int refills;            /* fills allowed after the first */
+    int supply_days;        /* days one fill lasts */
+    fg_time valid_until;    /* end of the order's validity period; FG_TIME_NONE when none */
 } fg_medication;
 
 typedef struct fg_immunization {

@@ -498,6 +498,27 @@ int hj_allergy_check(ctx *c, void *item)
     return FG_OK;
 }
 
+/* Dose and dispense members of a medication are given together or not at
+ * all; absent ones read as 0. */
+int hj_med_check(ctx *c, void *item)
+{
+    fg_medication *m = item;
+    if ((m->dose > 0) != (m->dose_unit != NULL))
+        return member_fail(c, "dose_unit", "dose and dose_unit go together%s", "");
+    int dispense = (m->quantity > 0) + (m->refills >= 0) + (m->supply_days > 0);
+    if (dispense != 0 && dispense != 3)
+        return member_fail(c, "quantity", "quantity, refills and supply_days go together%s", "");
+    if (m->dose < 0)
+        m->dose = 0;
+    if (m->quantity < 0)
+        m->quantity = 0;
+    if (m->refills < 0)
+        m->refills = 0;
+    if (m->supply_days < 0)
+        m->supply_days = 0;
+    return FG_OK;
+}
+
 /* Nesting depth of the document, counted before jansson sees it so a deeply
  * nested input is refused cheaply. Returns the line of the first bracket
  * past the limit, or 0. */

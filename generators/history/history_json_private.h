@@ -14,6 +14,10 @@
 #define HISTORY_VERSION "1"
 #define MAX_ID_CHARS 64
 #define MAX_PER_DAY 100
+#define MAX_DOSE 1000          /* units of one medication dose */
+#define MAX_QUANTITY 100000    /* units of one dispense */
+#define MAX_REFILLS 99
+#define MAX_SUPPLY_DAYS 3650
 #define MAX_DECIMALS 6
 #define MAX_ABS_VALUE 9e12 /* what fg_jw_dec writes faithfully */
 
@@ -110,5 +114,6 @@ int hj_term_empty(const void *item);
 /* Checks across the members of one object, run by the parser after reading it. */
 int hj_obs_check(struct ctx *c, void *item);
 int hj_allergy_check(struct ctx *c, void *item);
+int hj_med_check(struct ctx *c, void *item);
 
 #endif

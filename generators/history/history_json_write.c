@@ -45,6 +45,7 @@ static int tz_empty(const void *item);
 static int tz_absent(const void *item, const field *f);
 static int obs_absent(const void *item, const field *f);
 static int allergy_absent(const void *item, const field *f);
+static int med_absent(const void *item, const field *f);
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define SPEC(fields, T, kind, check, empty, absent)                                              \
@@ -164,9 +165,15 @@ static const field medication_fields[] = {
     ENUM(fg_medication, status, med_names, 0), TIME(fg_medication, start, LIFE),
     TIME_AFTER(fg_medication, end, LIFE | NUL, start),
     REF(fg_medication, reason, K_CONDITION, NUL), STR(fg_medication, dosage, NUL),
-    INT(fg_medication, per_day, 0, MAX_PER_DAY, 0), BOOL(fg_medication, as_needed)};
+    INT(fg_medication, per_day, 0, MAX_PER_DAY, 0), BOOL(fg_medication, as_needed),
+    STR(fg_medication, status_reason, NUL), REF(fg_medication, prior, K_MEDICATION, NUL),
+    INT(fg_medication, dose, 1, MAX_DOSE, NUL), STR(fg_medication, dose_unit, NUL),
+    INT(fg_medication, quantity, 1, MAX_QUANTITY, NUL),
+    INT(fg_medication, refills, 0, MAX_REFILLS, NUL),
+    INT(fg_medication, supply_days, 1, MAX_SUPPLY_DAYS, NUL),
+    TIME_AFTER(fg_medication, valid_until, NUL, start)};
 static const obj_spec medication_spec =
-    SPEC(medication_fields, fg_medication, K_MEDICATION, NULL, NULL, NULL);
+    SPEC(medication_fields, fg_medication, K_MEDICATION, hj_med_check, NULL, med_absent);
 
 static const field immunization_fields[] = {
     ID(fg_immunization), ENC(fg_immunization), TERM(fg_immunization, term, 0),
@@ -251,6 +258,20 @@ static int allergy_absent(const void *item, const field *f)
 {
     const fg_allergy *a = item;
     return f->off == offsetof(fg_allergy, severity) && hj_term_empty(&a->reaction);
+}
+
+/* A medication's dose and dispense members are null when it states none. */
+static int med_absent(const void *item, const field *f)
+{
+    const fg_medication *m = item;
+    if (f->off == offsetof(fg_medication, dose) || f->off == offsetof(fg_medication, dose_unit))
+        return m->dose <= 0;
+    if (f->off == offsetof(fg_medication, quantity) ||
+        f->off == offsetof(fg_medication, refills) ||
+        f->off == offsetof(fg_medication, supply_days) ||
+        f->off == offsetof(fg_medication, valid_until))
+        return m->quantity <= 0;
+    return 0;
 }
 
 /* ---- writing ------------------------------------------------------------------------------- */

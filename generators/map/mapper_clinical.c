@@ -230,6 +230,33 @@ static int check_condition(mp_ctx *c, const char *cond, const char *list, size_t
     "medicationrequest-category\",\"code\":\"" code "\",\"display\":\"" disp "\"}],"          \
     "\"text\":\"" disp "\"}]"
 
+/* dispenseRequest: how long the order is valid, the fills it allows, and
+ * what one fill holds. Nothing when the order states no dispense. */
+static void write_dispense(mp_ctx *c, const fg_medication *x)
+{
+    fg_jw *w = &c->w;
+    if (x->quantity <= 0)
+        return;
+    fg_jw_kv_obj(w, "dispenseRequest");
+    if (x->valid_until != FG_TIME_NONE && x->valid_until >= x->start)
+        mp_period(c, "validityPeriod", x->start, x->valid_until);
+    fg_jw_kv_int(w, "numberOfRepeatsAllowed", x->refills);
+    fg_jw_kv_obj(w, "quantity");
+    fg_jw_kv_int(w, "value", x->quantity);
+    if (x->dose_unit)
+        fg_jw_kv_str(w, "unit", x->dose_unit);
+    fg_jw_obj_end(w);
+    if (x->supply_days > 0) {
+        fg_jw_kv_obj(w, "expectedSupplyDuration");
+        fg_jw_kv_int(w, "value", x->supply_days);
+        MP_RAW(c, "unit", "\"days\"");
+        MP_RAW(c, "system", "\"http://unitsofmeasure.org\"");
+        MP_RAW(c, "code", "\"d\"");
+        fg_jw_obj_end(w);
+    }
+    fg_jw_obj_end(w);
+}
+
 int mp_write_medications(mp_ctx *c)
 {
     const fg_history *h = c->h;
@@ -251,6 +278,11 @@ int mp_write_medications(mp_ctx *c)
         case FG_MED_STOPPED: MP_RAW(c, "status", "\"stopped\""); break;
         case FG_MED_COMPLETED: MP_RAW(c, "status", "\"completed\""); break;
         default: MP_RAW(c, "status", "\"active\""); break;
+        }
+        if (x->status_reason && *x->status_reason) {
+            fg_jw_kv_obj(w, "statusReason");
+            fg_jw_kv_str(w, "text", x->status_reason);
+            fg_jw_obj_end(w);
         }
         MP_RAW(c, "intent", "\"order\"");
         if (enc && enc->cls == FG_CLASS_IMP)
@@ -285,8 +317,21 @@ int mp_write_medications(mp_ctx *c)
             fg_jw_obj_end(w);
         }
         fg_jw_kv_bool(w, "asNeededBoolean", x->as_needed != 0);
+        if (x->dose > 0 && x->dose_unit) {
+            fg_jw_kv_arr(w, "doseAndRate");
+            fg_jw_obj(w);
+            fg_jw_kv_obj(w, "doseQuantity");
+            fg_jw_kv_int(w, "value", x->dose);
+            fg_jw_kv_str(w, "unit", x->dose_unit);
+            fg_jw_obj_end(w);
+            fg_jw_obj_end(w);
+            fg_jw_arr_end(w);
+        }
         fg_jw_obj_end(w);
         fg_jw_arr_end(w);
+        write_dispense(c, x);
+        if (x->prior)
+            mp_ref(c, "priorPrescription", FG_RT_MEDICATIONREQUEST, x->prior);
         mp_end(c, FG_RT_MEDICATIONREQUEST, id, NULL, NULL);
     }
     return FG_OK;

@@ -321,8 +321,9 @@ static void test_notes_of_crafted_histories(void **state)
     *c = (fg_condition){"c2", "v2", FG_COND_PROBLEM, preg_term, day - 40 * FG_DAY, FG_TIME_NONE,
                         day};
     fg_medication *m = FG_PUSH(&h, medications);
-    *m = (fg_medication){"m1", "v1", lisinopril, FG_MED_STOPPED, day - 300 * FG_DAY, day + 600,
-                         NULL, "1 tablet by mouth daily", 1, 0};
+    *m = (fg_medication){.id = "m1", .encounter = "v1", .term = lisinopril,
+                         .status = FG_MED_STOPPED, .start = day - 300 * FG_DAY, .end = day + 600,
+                         .dosage = "1 tablet by mouth daily", .per_day = 1};
     assert_int_equal(fg_engine_notes(e, &h, 7, &err), FG_OK);
     assert_int_equal(h.notes.n, 2);
     const char *t = h.notes.v[1].text;

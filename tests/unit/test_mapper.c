@@ -242,7 +242,8 @@ static void build(fg_history *h, const codes *k, int uuids)
 
     fg_medication *md = FG_PUSH(h, medications);
     *md = (fg_medication){"m1", "e1", term_of(k->rxnorm), FG_MED_ACTIVE, t0, FG_TIME_NONE,
-                          "c1", "1 tablet by mouth daily", 1, 0};
+                          "c1", "1 tablet by mouth daily", 1, 0, NULL, NULL, 1, "tablet",
+                          90, 3, 90, t0 + 86400 * 360};
     fg_immunization *im = FG_PUSH(h, immunizations);
     *im = (fg_immunization){"i1", "e1", term_of(k->cvx), t0};
     fg_procedure *pr = FG_PUSH(h, procedures);
