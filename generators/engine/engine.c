@@ -47,6 +47,7 @@ void fg_engine_free(fg_engine *e)
     eng_episodes_free(e->episodes);
     eng_modules_free(e->modules);
     eng_lifetime_free(e->life);
+    eng_phys_free(e->phys);
     eng_demo_free(e->demo);
     eng_vocab_free(e->vocab);
     fg_terminology_free(e->terms);
@@ -145,6 +146,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
     }
     if ((rc = fg_terminology_load(path, &e->terms, err)) || (rc = eng_vocab_load(e, err)) ||
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
+        (rc = eng_phys_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
         (rc = check_conditions(e, err)))
         goto cleanup;
@@ -266,10 +268,10 @@ static void copy_skeleton(const eng_gen *g, fg_engine_condition *conds, size_t c
     size_t k = 0;
     for (size_t i = 0; i < g->n_conds && k < cap; i++) {
         const eng_cond *c = &g->conds[i];
-        if (c->onset == FG_TIME_NONE)
-            continue;
+        if (c->onset == FG_TIME_NONE || !c->condition_id)
+            continue; /* not diagnosed (yet) */
         conds[k].name = c->module->name;
-        conds[k].term = c->module->term;
+        conds[k].term = c->dx_term ? *c->dx_term : c->module->term;
         conds[k].onset = c->onset;
         conds[k].resolved = c->resolved;
         k++;
@@ -325,6 +327,7 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
             goto fail;
         if (rc == 0)
             continue;
+        eng_phys_init(&g);
         if ((rc = eng_death(&g, err)))
             goto fail;
         if (prune_after_death(&g) && e->spec.n_conditions)

@@ -37,6 +37,7 @@ struct eng_episodes; /* acute episodes, allergies, pregnancy: engine_episodes.c 
 struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
+struct eng_phys_data; /* physiology parameters, growth charts, stages: engine_physiology.c */
 struct json_t;
 
 /* Read the JSON file at `path` (at most `max` bytes) into *out, a new
@@ -55,6 +56,7 @@ struct fg_engine {
     struct eng_modules *modules;
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+    struct eng_phys_data *phys; /* engine_physiology.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -65,6 +67,7 @@ typedef struct eng_cond {
     double severity;    /* 0..1, drawn at onset */
     int adherent;       /* takes the medication as prescribed */
     const char *condition_id; /* id of its fg_condition once written */
+    const fg_term *dx_term;   /* its term when diagnosed, if a stage; NULL: the module's */
 } eng_cond;
 
 /* Shifts that conditions and their treatment apply to vital signs at a time. */
@@ -75,6 +78,21 @@ typedef struct eng_vital_shift {
     double bmi;                 /* kg/m2 */
     double spo2;                /* % */
 } eng_vital_shift;
+
+/* The patient's latent physiology, drawn once (engine_physiology.c). */
+typedef struct eng_phys {
+    uint64_t seed;      /* visit noise: a function of (seed, measure, day) */
+    double egfr_young;  /* eGFR before the decline with age */
+    double egfr_floor;  /* lowest eGFR without kidney disease */
+    double egfr_onset;  /* eGFR at the onset of kidney disease (0: none) */
+    double ckd_slope;   /* eGFR lost per year after that onset */
+    double z_a1c, z_ldl, z_hdl, z_tg, z_hb, z_acr; /* the patient's own levels */
+    double child_z;     /* BMI-for-age z-score (CDC 2000) */
+    double head_z;      /* head circumference-for-age z-score */
+    double bmi_u;       /* place in the adult BMI distribution, 0..1 */
+    double bmi_lean, bmi_obese; /* adult BMI levels without and with obesity */
+    double phase[3];    /* of the slow drift of weight and BMI-for-age */
+} eng_phys;
 
 /* The state of one patient while it is generated. */
 typedef struct eng_gen {
@@ -102,6 +120,7 @@ typedef struct eng_gen {
     double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
     double child_bmi_factor; /* child BMI relative to the reference curve */
     int team_added[2];    /* primary care / hospital team already in the history */
+    eng_phys phys;        /* the latent physiology: engine_physiology.c */
 } eng_gen;
 
 /* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
@@ -170,6 +189,39 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 /* Module names, sorted. */
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
+
+/* The level at t of the lab `key` of the patient's active conditions whose
+ * module measures it (the module farthest from `healthy` when several do),
+ * at z-score z and the treatment effect of that time: 1 and *out, or 0
+ * when no active condition measures it. */
+int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z, double healthy,
+                         double *out);
+
+/* ---- engine_physiology.c ---- */
+
+int eng_phys_load(fg_engine *e, fg_error *err);
+void eng_phys_free(struct eng_phys_data *d);
+/* Draw the patient's physiology; runs once the conditions are sampled. */
+void eng_phys_init(eng_gen *g);
+/* The value at t of a lab the physiology owns (creatinine, egfr,
+ * microalbumin, hba1c, glucose, ldl, hdl, triglycerides, total_cholesterol,
+ * hemoglobin, hematocrit): 1 and *out (rounded as reported); 0 otherwise. */
+int eng_phys_lab(const eng_gen *g, const char *key, fg_time t, double *out);
+/* eGFR (CKD-EPI 2021) of the creatinine measured on the day of t. */
+double eng_phys_egfr(const eng_gen *g, fg_time t);
+double eng_phys_egfr_from_creatinine(int male, double age, double creatinine);
+/* The stage term of condition c at t (data/tables/condition_stages.tsv), or
+ * NULL when its module has no stages. */
+const fg_term *eng_phys_stage(const eng_gen *g, const eng_cond *c, fg_time t);
+/* The stage condition c moves to at t when its measure has reached a more
+ * advanced stage than `current` (rows run from mild to advanced); NULL
+ * when it stays. */
+const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_term *current,
+                                fg_time t);
+/* BMI at t (height_cm is the height measured then, for infants). */
+double eng_phys_bmi(const eng_gen *g, fg_time t, double height_cm);
+/* Head circumference (cm) at t, on the patient's own centile. */
+double eng_phys_head(const eng_gen *g, fg_time t);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 

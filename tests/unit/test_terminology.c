@@ -382,6 +382,7 @@ static void test_terminology_rows_are_published(void **state)
     pub_ctx c = {0};
     assert_int_equal(each_row(SHARED_TERMS "/synthea-codes.tsv", pub_row, &c), 0);
     assert_int_equal(each_row(SHARED_TERMS "/fhir-package-codes.tsv", pub_row, &c), 0);
+    assert_int_equal(each_row(SHARED_TERMS "/conditions-snomed-icd10.tsv", pub_row, &c), 0);
     qsort(c.keys, c.n, sizeof(*c.keys), cmp_key);
     char missing[1024] = "";
     size_t n_missing = 0;
