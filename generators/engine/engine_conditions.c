@@ -670,7 +670,7 @@ static int care_one(care *cc, eng_cond *c)
         int wanted = k > 0 && t >= g->window_start;
         if (k > 0 && !wanted && !events)
             continue;
-        const char *enc = k == 0 ? dx_enc : new_encounter(cc, m, t, 0, wanted);
+        const char *enc = k == 0 ? dx_enc : new_encounter(cc, m, t, 0, 1);
         if (!enc)
             return fg_error_set(cc->err, FG_EINTERNAL, m->file, "cannot add a follow-up encounter");
         for (size_t l = 0; l < m->n_lines; l++) {

@@ -333,6 +333,12 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
         double k = age < 18 ? 0.6 : 1.0;
         double sys = sbp_ref + k * g->bp_offset + fg_rng_normal(&r, 0, l->sbp_visit_sd) + sh.systolic;
         double dia = dbp_ref + 0.5 * k * g->bp_offset + fg_rng_normal(&r, 0, 0.7 * l->sbp_visit_sd) + sh.diastolic;
+        double ref[4]; /* children: the AAP 2017 tables, at the patient's own z-score */
+        if (age < 18 && eng_phys_child_bp(g, age, ref)) {
+            double zp = g->phys.bp_offset_child / l->sbp_person_sd;
+            sys = ref[0] + ref[1] * (0.6 * zp + 0.6 * fg_rng_normal(&r, 0, 1)) + sh.systolic;
+            dia = ref[2] + ref[3] * (0.6 * zp + 0.6 * fg_rng_normal(&r, 0, 1)) + sh.diastolic;
+        }
         if (dia > sys - 15)
             dia = sys - 15;
         fg_observation *o = add_obs(g, enc, FG_OBS_VITAL, &l->vt[V_BP]);

@@ -29,6 +29,7 @@
 #define MONTH_SECONDS (YEAR_SECONDS / 12.0)
 #define MAX_LMS 320  /* rows of one chart and sex */
 #define MAX_STAGES 16
+#define MAX_BP_AGES 24 /* rows of the children's blood-pressure table per sex */
 
 enum { P_EGFR_YOUNG, P_EGFR_AGE, P_EGFR_RATE, P_EGFR_SD, P_EGFR_FLOOR, P_EGFR_FLOOR_SPREAD,
        P_CKD_SLOPE_MIN, P_CKD_SLOPE_MAX, P_CKD_PRE_SLOPE, P_CKD_ACR_MIN, P_CR_CV, P_ACR_MEDIAN,
@@ -68,6 +69,9 @@ struct eng_phys_data {
     lms_chart chart[CHART_COUNT][2];              /* [chart][0 female, 1 male] */
     stage stages[MAX_STAGES];
     size_t n_stages;
+    fg_tsv *bp_t;
+    double bp[2][MAX_BP_AGES][5]; /* [0 female, 1 male][row]: age, sbp50, sbp95, dbp50, dbp95 */
+    size_t n_bp[2];
 };
 
 /* ---- numbers ---- */
@@ -184,6 +188,28 @@ static int load_stages(struct eng_phys_data *d, const fg_engine *e, fg_error *er
     return FG_OK;
 }
 
+static int load_child_bp(struct eng_phys_data *d, fg_error *err)
+{
+    static const char *cols[6] = {"sex", "age", "sbp50", "sbp95", "dbp50", "dbp95"};
+    size_t c[6];
+    int rc;
+    for (int i = 0; i < 6; i++)
+        if ((rc = fg_tsv_col(d->bp_t, cols[i], &c[i], err)))
+            return rc;
+    for (size_t r = 0; r < fg_tsv_rows(d->bp_t); r++) {
+        int s = !strcmp(fg_tsv_cell(d->bp_t, r, c[0]), "male");
+        if (d->n_bp[s] == MAX_BP_AGES)
+            return fg_tsv_row_error(d->bp_t, r, err, FG_ELIMIT, "more than %d ages", MAX_BP_AGES);
+        double *row = d->bp[s][d->n_bp[s]++];
+        for (int i = 0; i < 5; i++)
+            if ((rc = fg_tsv_double(d->bp_t, r, c[i + 1], &row[i], err)))
+                return rc;
+    }
+    if (!d->n_bp[0] || !d->n_bp[1])
+        return fg_error_set(err, FG_EINVALID, fg_tsv_path(d->bp_t), "needs rows for both sexes");
+    return FG_OK;
+}
+
 void eng_phys_free(struct eng_phys_data *d)
 {
     if (!d)
@@ -192,6 +218,7 @@ void eng_phys_free(struct eng_phys_data *d)
     fg_tsv_free(d->vitals);
     fg_tsv_free(d->lms_t);
     fg_tsv_free(d->stages_t);
+    fg_tsv_free(d->bp_t);
     free(d);
 }
 
@@ -206,7 +233,8 @@ int eng_phys_load(fg_engine *e, fg_error *err)
         (rc = eng_table_load(e, "tables/vitals.tsv", &d->vitals, err)) ||
         (rc = eng_table_load(e, "tables/growth_lms.tsv", &d->lms_t, err)) ||
         (rc = eng_table_load(e, "tables/condition_stages.tsv", &d->stages_t, err)) ||
-        (rc = load_lms(d, err)) || (rc = load_stages(d, e, err)) ||
+        (rc = eng_table_load(e, "tables/child_bp.tsv", &d->bp_t, err)) ||
+        (rc = load_lms(d, err)) || (rc = load_stages(d, e, err)) || (rc = load_child_bp(d, err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_female", &ob[0], err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_male", &ob[1], err)) ||
         (rc = eng_param(d->vitals, "bmi_log_sd", &d->bmi_log_sd, err)))
@@ -296,6 +324,7 @@ void eng_phys_init(eng_gen *g)
     }
     /* who develops a condition that raises the blood pressure had a usual
      * pressure above the median before it (high-normal precedes hypertension) */
+    ph->bp_offset_child = g->bp_offset;
     for (size_t i = 0; i < g->n_conds; i++)
         if (g->conds[i].module->vitals.untreated.systolic > 0)
             g->bp_offset = fabs(g->bp_offset);
@@ -493,13 +522,19 @@ int eng_phys_lab(const eng_gen *g, const char *key, fg_time t, double *out)
 
 static double lms_value(const lms_chart *ch, double mo, double z)
 {
-    size_t i = 1;
     if (mo <= ch->mo[0])
         mo = ch->mo[0];
     if (mo >= ch->mo[ch->n - 1])
         mo = ch->mo[ch->n - 1];
-    while (i < ch->n - 1 && ch->mo[i] < mo)
-        i++;
+    size_t lo = 1, hi = ch->n - 1; /* the first row at or after mo */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ch->mo[mid] < mo)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t i = lo;
     double f = (mo - ch->mo[i - 1]) / (ch->mo[i] - ch->mo[i - 1]);
     double l = ch->l[i - 1] + f * (ch->l[i] - ch->l[i - 1]);
     double m = ch->m[i - 1] + f * (ch->m[i] - ch->m[i - 1]);
@@ -584,4 +619,29 @@ double eng_phys_head(const eng_gen *g, fg_time t)
 {
     double a = years_at(g, t);
     return lms_value(&g->e->phys->chart[CHART_HEAD][is_male(g)], a * 12, g->phys.head_z);
+}
+
+int eng_phys_child_bp(const eng_gen *g, double age, double out[4])
+{
+    const struct eng_phys_data *d = g->e->phys;
+    int s = is_male(g);
+    size_t n = d->n_bp[s];
+    if (age < d->bp[s][0][0] || age >= d->bp[s][n - 1][0] + 1)
+        return 0;
+    size_t i = 0;
+    while (i + 1 < n && d->bp[s][i + 1][0] <= age)
+        i++;
+    /* between two ages of the table, linearly */
+    const double *a = d->bp[s][i], *b = d->bp[s][i + 1 < n ? i + 1 : i];
+    double f = b[0] > a[0] ? (age - a[0]) / (b[0] - a[0]) : 0;
+    if (f > 1)
+        f = 1;
+    double v[4];
+    for (int k = 0; k < 4; k++)
+        v[k] = a[k + 1] + f * (b[k + 1] - a[k + 1]);
+    out[0] = v[0];
+    out[1] = (v[1] - v[0]) / 1.645; /* the 95th percentile is 1.645 SD above the median */
+    out[2] = v[2];
+    out[3] = (v[3] - v[2]) / 1.645;
+    return 1;
 }

@@ -92,6 +92,7 @@ typedef struct eng_phys {
     double bmi_u;       /* place in the adult BMI distribution, 0..1 */
     double bmi_lean, bmi_obese; /* adult BMI levels without and with obesity */
     double phase[3];    /* of the slow drift of weight and BMI-for-age */
+    double bp_offset_child; /* bp_offset as drawn, before a later hypertension raised it */
 } eng_phys;
 
 /* The state of one patient while it is generated. */
@@ -220,6 +221,9 @@ const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_te
                                 fg_time t);
 /* BMI at t (height_cm is the height measured then, for infants). */
 double eng_phys_bmi(const eng_gen *g, fg_time t, double height_cm);
+/* A child's blood pressure for age and sex (AAP 2017 tables): median and SD
+ * of systolic, then of diastolic, in out; 0 outside the table's ages. */
+int eng_phys_child_bp(const eng_gen *g, double age, double out[4]);
 /* Head circumference (cm) at t, on the patient's own centile. */
 double eng_phys_head(const eng_gen *g, fg_time t);
 
