@@ -387,7 +387,7 @@ void eng_conditions_vitals(const eng_gen *g, fg_time t, eng_vital_shift *out)
 }
 
 int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z, double healthy,
-                         double *out)
+                         double noise, double *out)
 {
     double best = -1;
     for (size_t i = 0; i < g->n_conds; i++) {
@@ -404,7 +404,7 @@ int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z,
             make_plan(g, c, &p);
             double e = treatment_effect(c, &p, t);
             double v = l->untreated.mean + (l->treated.mean - l->untreated.mean) * e +
-                       (l->untreated.sd + (l->treated.sd - l->untreated.sd) * e) * z;
+                       (l->untreated.sd + (l->treated.sd - l->untreated.sd) * e) * z + noise;
             *out = v < l->min ? l->min : v > l->max ? l->max : v;
             best = far;
         }

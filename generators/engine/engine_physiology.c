@@ -430,19 +430,20 @@ const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_te
 /* The level of a measure at t: the healthy level, or while a condition
  * whose module measures it is active, the module's distribution at its
  * treatment effect, both at the patient's own z-score. */
-static double level(const eng_gen *g, const char *key, double healthy, double sd, double z, fg_time t)
+static double level(const eng_gen *g, const char *key, double healthy, double sd, double z,
+                    double noise, fg_time t)
 {
     double v;
-    if (eng_conditions_level(g, key, t, z, healthy, &v))
+    if (eng_conditions_level(g, key, t, z, healthy, noise, &v))
         return v;
-    return healthy + sd * z;
+    return healthy + sd * z + noise;
 }
 
 static double hb_at(const eng_gen *g, fg_time t)
 {
     const double *p = g->e->phys->p;
     double hb = level(g, "hemoglobin", is_male(g) ? p[P_HB_MALE] : p[P_HB_FEMALE], p[P_HB_SD],
-                      g->phys.z_hb, t);
+                      g->phys.z_hb, 0, t);
     double e = egfr_true(g, t);
     if (e < 60)
         hb -= p[P_HB_PER_EGFR] * (60 - e);
@@ -452,24 +453,25 @@ static double hb_at(const eng_gen *g, fg_time t)
 static double a1c_at(const eng_gen *g, fg_time t)
 {
     const double *p = g->e->phys->p;
-    double a = level(g, "hba1c", p[P_A1C_MEAN], p[P_A1C_SD], g->phys.z_a1c, t);
-    return round((a + p[P_A1C_VISIT] * day_noise(g, "a1c", t)) * 10) / 10;
+    double a = level(g, "hba1c", p[P_A1C_MEAN], p[P_A1C_SD], g->phys.z_a1c,
+                     p[P_A1C_VISIT] * day_noise(g, "a1c", t), t);
+    return round(a * 10) / 10;
 }
 
 static double lipid(const eng_gen *g, const char *key, double healthy, double sd, double z, fg_time t)
 {
-    double v = level(g, key, healthy, sd, z, t);
-    return round(v * exp(g->e->phys->p[P_LIPID_CV] * day_noise(g, key, t)));
+    double noise = healthy * g->e->phys->p[P_LIPID_CV] * day_noise(g, key, t);
+    return round(level(g, key, healthy, sd, z, noise, t));
 }
 
 static double tg_at(const eng_gen *g, fg_time t)
 {
     const double *p = g->e->phys->p;
     double healthy = p[P_TG_MEDIAN] * exp(p[P_TG_LOG_SD] * g->phys.z_tg);
-    double v;
-    if (!eng_conditions_level(g, "triglycerides", t, g->phys.z_tg, healthy, &v))
-        v = healthy;
-    return round(v * exp(p[P_LIPID_CV] * day_noise(g, "triglycerides", t)));
+    double v, noise = healthy * p[P_LIPID_CV] * day_noise(g, "triglycerides", t);
+    if (!eng_conditions_level(g, "triglycerides", t, g->phys.z_tg, healthy, noise, &v))
+        v = healthy + noise;
+    return round(v);
 }
 
 static double acr_at(const eng_gen *g, fg_time t)
@@ -477,7 +479,7 @@ static double acr_at(const eng_gen *g, fg_time t)
     const double *p = g->e->phys->p;
     double healthy = p[P_ACR_MEDIAN] * exp(p[P_ACR_LOG_SD] * g->phys.z_acr);
     double v;
-    if (!eng_conditions_level(g, "microalbumin", t, g->phys.z_acr, healthy, &v))
+    if (!eng_conditions_level(g, "microalbumin", t, g->phys.z_acr, healthy, 0, &v))
         v = healthy;
     const eng_cond *k = kidney_cond(g);
     if (k && t >= k->onset && (k->resolved == FG_TIME_NONE || t < k->resolved) &&

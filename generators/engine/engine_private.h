@@ -193,10 +193,11 @@ const char *eng_modules_name(const struct eng_modules *m, size_t i);
 
 /* The level at t of the lab `key` of the patient's active conditions whose
  * module measures it (the module farthest from `healthy` when several do),
- * at z-score z and the treatment effect of that time: 1 and *out, or 0
- * when no active condition measures it. */
+ * at z-score z and the treatment effect of that time, plus the visit's
+ * noise, within the module's range: 1 and *out, or 0 when no active
+ * condition measures it. */
 int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z, double healthy,
-                         double *out);
+                         double noise, double *out);
 
 /* ---- engine_physiology.c ---- */
 
