@@ -332,7 +332,8 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
             goto fail;
         if (prune_after_death(&g) && e->spec.n_conditions)
             continue; /* a required condition may have been lost: draw again */
-        if ((rc = eng_lifetime(&g, err)) || (rc = eng_conditions_care(&g, err)) ||
+        if ((rc = eng_lifetime(&g, err)) || (rc = eng_phys_child_bp_review(&g, err)) ||
+            (rc = eng_conditions_care(&g, err)) ||
             (rc = eng_episodes(&g, err)) || (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))
             goto fail;

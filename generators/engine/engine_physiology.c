@@ -36,7 +36,8 @@ enum { P_EGFR_YOUNG, P_EGFR_AGE, P_EGFR_RATE, P_EGFR_SD, P_EGFR_FLOOR, P_EGFR_FL
        P_ACR_LOG_SD, P_A1C_MEAN, P_A1C_SD, P_A1C_VISIT, P_EAG_SLOPE, P_EAG_INTERCEPT, P_GLU_VISIT,
        P_LDL_MEAN, P_LDL_SD, P_HDL_MEAN, P_HDL_SD, P_TG_MEDIAN, P_TG_LOG_SD, P_LIPID_CV,
        P_HB_FEMALE, P_HB_MALE, P_HB_SD, P_HB_VISIT, P_HB_PER_EGFR, P_HCT_PER_HB, P_HCT_VISIT,
-       P_BMI_WALK, P_OB_RAMP, P_CHILD_Z_MEAN, P_CHILD_Z_SD, P_CHILD_Z_DRIFT, P_COUNT };
+       P_BMI_WALK, P_OB_RAMP, P_CHILD_Z_MEAN, P_CHILD_Z_SD, P_CHILD_Z_DRIFT, P_HTN_VISITS,
+       P_HTN_ADULT_AGE, P_HTN_SBP_13, P_HTN_DBP_13, P_COUNT };
 
 static const char *param_key[P_COUNT] = {
     "egfr_young", "egfr_decline_age", "egfr_decline_rate", "egfr_person_sd", "egfr_floor_healthy",
@@ -46,7 +47,8 @@ static const char *param_key[P_COUNT] = {
     "hdl_mean", "hdl_sd", "tg_median", "tg_log_sd", "lipid_visit_cv", "hb_mean_female",
     "hb_mean_male", "hb_sd", "hb_visit_sd", "hb_per_egfr_below_60", "hct_per_hb", "hct_visit_sd",
     "bmi_walk_sd", "bmi_obesity_ramp_years", "child_bmi_z_mean", "child_bmi_z_sd",
-    "child_bmi_z_drift"};
+    "child_bmi_z_drift", "child_htn_visits", "child_htn_adult_age", "child_htn_sbp_13",
+    "child_htn_dbp_13"};
 
 enum { CHART_BMI, CHART_HEAD, CHART_WT_INF, CHART_COUNT };
 static const char *chart_name[CHART_COUNT] = {"bmi", "head", "weight_infant"};
@@ -72,6 +74,7 @@ struct eng_phys_data {
     fg_tsv *bp_t;
     double bp[2][MAX_BP_AGES][5]; /* [0 female, 1 male][row]: age, sbp50, sbp95, dbp50, dbp95 */
     size_t n_bp[2];
+    fg_term bp_panel, child_htn; /* engine vocabulary */
 };
 
 /* ---- numbers ---- */
@@ -237,7 +240,9 @@ int eng_phys_load(fg_engine *e, fg_error *err)
         (rc = load_lms(d, err)) || (rc = load_stages(d, e, err)) || (rc = load_child_bp(d, err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_female", &ob[0], err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_male", &ob[1], err)) ||
-        (rc = eng_param(d->vitals, "bmi_log_sd", &d->bmi_log_sd, err)))
+        (rc = eng_param(d->vitals, "bmi_log_sd", &d->bmi_log_sd, err)) ||
+        (rc = eng_vocab_term(e, "vital.bp_panel", &d->bp_panel, NULL, err)) ||
+        (rc = eng_vocab_term(e, "cond.child_hypertension", &d->child_htn, NULL, err)))
         goto fail;
     for (int i = 0; i < P_COUNT; i++)
         if ((rc = eng_param(d->params, param_key[i], &d->p[i], err)))
@@ -646,4 +651,46 @@ int eng_phys_child_bp(const eng_gen *g, double age, double out[4])
     out[2] = v[2];
     out[3] = (v[3] - v[2]) / 1.645;
     return 1;
+}
+
+static int child_bp_high(const eng_gen *g, const fg_observation *o)
+{
+    const double *p = g->e->phys->p;
+    double age = years_at(g, o->time), ref[4];
+    if (age >= 18 || !eng_phys_child_bp(g, floor(age), ref)) /* the row of the age in years */
+        return -1; /* not a child of the table's ages */
+    double sys = o->components[0].value, dia = o->components[1].value;
+    if (age >= p[P_HTN_ADULT_AGE] && (sys >= p[P_HTN_SBP_13] || dia >= p[P_HTN_DBP_13]))
+        return 1;
+    return sys >= round(ref[0] + 1.645 * ref[1]) || dia >= round(ref[2] + 1.645 * ref[3]);
+}
+
+int eng_phys_child_bp_review(eng_gen *g, fg_error *err)
+{
+    const struct eng_phys_data *d = g->e->phys;
+    fg_history *h = g->h;
+    int run = 0;
+    for (size_t i = 0; i < h->observations.n; i++) {
+        const fg_observation *o = &h->observations.v[i];
+        if (o->n_components != 2 || strcmp(o->term.code, d->bp_panel.code) != 0)
+            continue;
+        int high = child_bp_high(g, o);
+        if (high < 0)
+            continue;
+        run = high ? run + 1 : 0;
+        if (run < (int)d->p[P_HTN_VISITS])
+            continue;
+        const char *enc = o->encounter;
+        fg_time t = o->time;
+        fg_condition *c = FG_PUSH(h, conditions);
+        if (!c || !(c->id = eng_new_id(g)))
+            return fg_error_set(err, FG_ENOMEM, "conditions", "out of memory");
+        c->encounter = enc;
+        c->category = FG_COND_PROBLEM;
+        c->term = d->child_htn;
+        c->onset = c->recorded = t;
+        c->abatement = FG_TIME_NONE;
+        return FG_OK;
+    }
+    return FG_OK;
 }

@@ -225,6 +225,9 @@ double eng_phys_bmi(const eng_gen *g, fg_time t, double height_cm);
 /* A child's blood pressure for age and sex (AAP 2017 tables): median and SD
  * of systolic, then of diastolic, in out; 0 outside the table's ages. */
 int eng_phys_child_bp(const eng_gen *g, double age, double out[4]);
+/* A child whose blood pressure was high (AAP 2017) at three visits in a row
+ * of the wellness schedule gets the diagnosis at the third. */
+int eng_phys_child_bp_review(eng_gen *g, fg_error *err);
 /* Head circumference (cm) at t, on the patient's own centile. */
 double eng_phys_head(const eng_gen *g, fg_time t);
 
