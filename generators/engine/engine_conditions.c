@@ -577,34 +577,6 @@ static int first_finding(care *cc, const eng_cond *c, const cond_plan *p)
     return c->onset >= cc->g->window_start ? write_labs(cc, c, p, id, c->onset, 0) : FG_OK;
 }
 
-/* A condition with stages moves to a more advanced one when its measure
- * does: the earlier record ends, a new one begins at this visit. */
-static int restage(care *cc, eng_cond *c, const char *enc, fg_time t)
-{
-    fg_history *h = cc->g->h;
-    size_t i = h->conditions.n;
-    while (i > 0 && h->conditions.v[i - 1].id != c->condition_id)
-        i--;
-    if (i == 0)
-        return FG_OK;
-    fg_condition cur = h->conditions.v[i - 1];
-    const fg_term *next = eng_phys_restage(cc->g, c, &cur.term, t);
-    if (!next)
-        return FG_OK;
-    h->conditions.v[i - 1].abatement = t;
-    fg_condition *n = FG_PUSH(h, conditions);
-    if (!n || !(n->id = eng_new_id(cc->g)))
-        return oom(cc);
-    const char *id = n->id;
-    *n = cur;
-    n->id = id;
-    n->encounter = enc;
-    n->term = *next;
-    n->onset = n->recorded = t;
-    c->condition_id = id;
-    return FG_OK;
-}
-
 static int care_one(care *cc, eng_cond *c)
 {
     eng_gen *g = cc->g;
@@ -692,7 +664,7 @@ static int care_one(care *cc, eng_cond *c)
         }
         if (wanted) {
             if ((rc = write_labs(cc, c, &p, enc, t, k)) ||
-                (rc = write_procs(cc, c, enc, t, MOD_AT_FOLLOWUP)) || (rc = restage(cc, c, enc, t)))
+                (rc = write_procs(cc, c, enc, t, MOD_AT_FOLLOWUP)) || (rc = eng_phys_restage_record(g, c, enc, t, cc->err)))
                 return rc;
         }
     }

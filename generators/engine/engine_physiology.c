@@ -414,8 +414,11 @@ const fg_term *eng_phys_stage(const eng_gen *g, const eng_cond *c, fg_time t)
     return NULL;
 }
 
-const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_term *current,
-                                fg_time t)
+/* The stage condition c moves to at t when its measure has reached a more
+ * advanced stage than `current` (rows run from mild to advanced); NULL
+ * when it stays. */
+static const fg_term *restage_term(const eng_gen *g, const eng_cond *c, const fg_term *current,
+                                   fg_time t)
 {
     const struct eng_phys_data *d = g->e->phys;
     const fg_term *next = eng_phys_stage(g, c, t);
@@ -428,6 +431,32 @@ const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_te
             return next;
     }
     return NULL;
+}
+
+int eng_phys_restage_record(eng_gen *g, eng_cond *c, const char *enc, fg_time t, fg_error *err)
+{
+    fg_history *h = g->h;
+    size_t i = h->conditions.n;
+    while (i > 0 && h->conditions.v[i - 1].id != c->condition_id)
+        i--;
+    if (i == 0)
+        return FG_OK;
+    fg_condition cur = h->conditions.v[i - 1];
+    const fg_term *next = restage_term(g, c, &cur.term, t);
+    if (!next)
+        return FG_OK;
+    h->conditions.v[i - 1].abatement = t;
+    fg_condition *n = FG_PUSH(h, conditions);
+    if (!n || !(n->id = eng_new_id(g)))
+        return fg_error_set(err, FG_ENOMEM, "conditions", "out of memory");
+    const char *id = n->id;
+    *n = cur;
+    n->id = id;
+    n->encounter = enc;
+    n->term = *next;
+    n->onset = n->recorded = t;
+    c->condition_id = id;
+    return FG_OK;
 }
 
 /* ---- labs ---- */

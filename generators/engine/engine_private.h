@@ -4,8 +4,9 @@
  *
  * The engine is a sequence of passes over one patient (see engine.c):
  *
- *   demographics -> condition onsets -> death -> lifetime schedule
- *   (wellness visits, vitals, immunizations) -> chronic care (diagnosis,
+ *   demographics -> condition onsets -> physiology -> death -> lifetime
+ *   schedule (wellness visits, vitals, immunizations) -> review of children's
+ *   blood pressure -> chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
  *   allergies, pregnancies -> notes
  *
@@ -215,11 +216,10 @@ double eng_phys_egfr_from_creatinine(int male, double age, double creatinine);
 /* The stage term of condition c at t (data/tables/condition_stages.tsv), or
  * NULL when its module has no stages. */
 const fg_term *eng_phys_stage(const eng_gen *g, const eng_cond *c, fg_time t);
-/* The stage condition c moves to at t when its measure has reached a more
- * advanced stage than `current` (rows run from mild to advanced); NULL
- * when it stays. */
-const fg_term *eng_phys_restage(const eng_gen *g, const eng_cond *c, const fg_term *current,
-                                fg_time t);
+/* When the measure of condition c has reached a more advanced stage at t
+ * (rows run from mild to advanced), its record ends at t and a new one with
+ * that stage begins at encounter enc. FG_OK or FG_ENOMEM. */
+int eng_phys_restage_record(eng_gen *g, eng_cond *c, const char *enc, fg_time t, fg_error *err);
 /* BMI at t (height_cm is the height measured then, for infants). */
 double eng_phys_bmi(const eng_gen *g, fg_time t, double height_cm);
 /* A child's blood pressure for age and sex (AAP 2017 tables): median and SD
