@@ -29,7 +29,8 @@
 #define MONTH_SECONDS (YEAR_SECONDS / 12.0)
 #define MAX_LMS 320  /* rows of one chart and sex */
 #define MAX_STAGES 16
-#define MAX_BP_AGES 24 /* rows of the children's blood-pressure table per sex */
+#define MAX_BP_AGES 24
+#define MAX_DECLINE 8 /* conditions that speed the loss of eGFR */ /* rows of the children's blood-pressure table per sex */
 
 enum { P_EGFR_YOUNG, P_EGFR_AGE, P_EGFR_RATE, P_EGFR_SD, P_EGFR_FLOOR, P_EGFR_FLOOR_SPREAD,
        P_CKD_SLOPE_MIN, P_CKD_SLOPE_MAX, P_CKD_PRE_SLOPE, P_CKD_ACR_MIN, P_CR_CV, P_ACR_MEDIAN,
@@ -75,6 +76,9 @@ struct eng_phys_data {
     double bp[2][MAX_BP_AGES][5]; /* [0 female, 1 male][row]: age, sbp50, sbp95, dbp50, dbp95 */
     size_t n_bp[2];
     fg_term bp_panel, child_htn; /* engine vocabulary */
+    const char *decline_module[MAX_DECLINE]; /* rows egfr_decline_extra:<module> */
+    double decline_extra[MAX_DECLINE];
+    size_t n_decline;
 };
 
 /* ---- numbers ---- */
@@ -213,6 +217,27 @@ static int load_child_bp(struct eng_phys_data *d, fg_error *err)
     return FG_OK;
 }
 
+/* Rows "egfr_decline_extra:<module>": a condition that speeds the loss of eGFR. */
+static int load_decline(struct eng_phys_data *d, fg_error *err)
+{
+    static const char prefix[] = "egfr_decline_extra:";
+    size_t ck, cv;
+    int rc;
+    if ((rc = fg_tsv_col(d->params, "key", &ck, err)) || (rc = fg_tsv_col(d->params, "value", &cv, err)))
+        return rc;
+    for (size_t r = 0; r < fg_tsv_rows(d->params); r++) {
+        const char *k = fg_tsv_cell(d->params, r, ck);
+        if (strncmp(k, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        if (d->n_decline == MAX_DECLINE)
+            return fg_tsv_row_error(d->params, r, err, FG_ELIMIT, "more than %d rows", MAX_DECLINE);
+        d->decline_module[d->n_decline] = k + sizeof(prefix) - 1;
+        if ((rc = fg_tsv_double(d->params, r, cv, &d->decline_extra[d->n_decline++], err)))
+            return rc;
+    }
+    return FG_OK;
+}
+
 void eng_phys_free(struct eng_phys_data *d)
 {
     if (!d)
@@ -238,6 +263,7 @@ int eng_phys_load(fg_engine *e, fg_error *err)
         (rc = eng_table_load(e, "tables/condition_stages.tsv", &d->stages_t, err)) ||
         (rc = eng_table_load(e, "tables/child_bp.tsv", &d->bp_t, err)) ||
         (rc = load_lms(d, err)) || (rc = load_stages(d, e, err)) || (rc = load_child_bp(d, err)) ||
+        (rc = load_decline(d, err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_female", &ob[0], err)) ||
         (rc = eng_param(d->vitals, "obesity_pct_male", &ob[1], err)) ||
         (rc = eng_param(d->vitals, "bmi_log_sd", &d->bmi_log_sd, err)) ||
@@ -339,10 +365,31 @@ void eng_phys_init(eng_gen *g)
 /* ---- kidney ---- */
 
 /* eGFR without kidney disease at age a. */
-static double egfr_normal(const eng_gen *g, double a)
+/* eGFR lost in [from, t) to the conditions that speed its loss. */
+static double extra_loss(const eng_gen *g, fg_time from, fg_time t)
+{
+    const struct eng_phys_data *d = g->e->phys;
+    double loss = 0;
+    for (size_t i = 0; i < g->n_conds; i++) {
+        const eng_cond *c = &g->conds[i];
+        fg_time a = c->onset > from ? c->onset : from;
+        fg_time b = c->resolved != FG_TIME_NONE && c->resolved < t ? c->resolved : t;
+        if (a >= b)
+            continue;
+        for (size_t k = 0; k < d->n_decline; k++)
+            if (!strcmp(d->decline_module[k], c->module->name))
+                loss += d->decline_extra[k] * (double)(b - a) / YEAR_SECONDS;
+    }
+    return loss;
+}
+
+/* eGFR without kidney disease at t. */
+static double egfr_normal(const eng_gen *g, fg_time t)
 {
     const double *p = g->e->phys->p;
+    double a = years_at(g, t);
     double e = g->phys.egfr_young - (a > p[P_EGFR_AGE] ? p[P_EGFR_RATE] * (a - p[P_EGFR_AGE]) : 0);
+    e -= extra_loss(g, g->h->patient.birth_date, t);
     return e < g->phys.egfr_floor ? g->phys.egfr_floor : e;
 }
 
@@ -351,12 +398,12 @@ static double egfr_normal(const eng_gen *g, double a)
 static double egfr_true(const eng_gen *g, fg_time t)
 {
     const double *p = g->e->phys->p;
-    double e = egfr_normal(g, years_at(g, t));
+    double e = egfr_normal(g, t);
     const eng_cond *k = kidney_cond(g);
     if (!k || g->phys.egfr_onset <= 0)
         return e;
     double dy = (double)(t - k->onset) / YEAR_SECONDS;
-    double ckd = dy >= 0 ? g->phys.egfr_onset - g->phys.ckd_slope * dy
+    double ckd = dy >= 0 ? g->phys.egfr_onset - g->phys.ckd_slope * dy - extra_loss(g, k->onset, t)
                          : g->phys.egfr_onset - p[P_CKD_PRE_SLOPE] * dy;
     if (ckd < 5)
         ckd = 5;
