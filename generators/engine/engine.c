@@ -45,6 +45,7 @@ void fg_engine_free(fg_engine *e)
     if (!e)
         return;
     eng_episodes_free(e->episodes);
+    eng_preventive_free(e->prev);
     eng_modules_free(e->modules);
     eng_lifetime_free(e->life);
     eng_phys_free(e->phys);
@@ -148,6 +149,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
         (rc = eng_phys_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
+        (rc = eng_preventive_load(e, err)) ||
         (rc = check_conditions(e, err)))
         goto cleanup;
     *out = e;
@@ -333,6 +335,7 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
         if (prune_after_death(&g) && e->spec.n_conditions)
             continue; /* a required condition may have been lost: draw again */
         if ((rc = eng_lifetime(&g, err)) || (rc = eng_phys_child_bp_review(&g, err)) ||
+            (rc = eng_preventive(&g, err)) ||
             (rc = eng_conditions_care(&g, err)) ||
             (rc = eng_episodes(&g, err)) || (rc = sort_encounters(h, err)) ||
             (rc = eng_notes(&g, err)))

@@ -623,6 +623,11 @@ static int ld_pregnancy(ld *c, json_t *root, ep_pregnancy *pg)
             (rc = ld_range(c, it, "days", p, &lo, &hi)) ||
             (rc = ld_term(c, it, "term", p, &pg->deliveries[i].term)))
             return rc;
+        json_t *skip = ld_member(it, "skip_extra");
+        if (skip && !json_is_string(skip))
+            return ld_fail(c, p, "skip_extra must be the code of a delivery extra");
+        if (skip && !(pg->deliveries[i].skip = fg_arena_strdup(c->arena, json_string_value(skip))))
+            return fg_error_set(c->err, FG_ENOMEM, c->file, "out of memory");
         sum += w;
         pg->deliveries[i].cum = sum;
         pg->deliveries[i].days_lo = (int)lo;
@@ -642,9 +647,43 @@ static int ld_pregnancy(ld *c, json_t *root, ep_pregnancy *pg)
 
 typedef int (*ld_fn)(ld *c, json_t *root, struct eng_episodes *x);
 
+/* Tdap in pregnancy and gestational weight gain by pre-pregnancy BMI. */
+static int ld_pregnancy_care(ld *c, json_t *root, ep_pregnancy *pg)
+{
+    json_t *td = ld_member(root, "tdap"), *wg = ld_member(root, "weight_gain"), *arr;
+    json_t *pos = ld_member(wg, "position");
+    double lo, hi;
+    size_t n;
+    int rc;
+    if ((rc = ld_term(c, td, "vaccine", "tdap", &pg->tdap)) ||
+        (rc = ld_range(c, td, "weeks", "tdap", &lo, &hi)) ||
+        (rc = ld_prob(c, td, "p", "tdap", NAN, &pg->tdap_p)) ||
+        (rc = ld_range(c, wg, "first_trimester_kg", "weight_gain", &pg->t1_lo, &pg->t1_hi)) ||
+        (rc = ld_num(c, pos, "mean", "weight_gain.position", NAN, &pg->gain_pos_mean)) ||
+        (rc = ld_num(c, pos, "sd", "weight_gain.position", NAN, &pg->gain_pos_sd)) ||
+        (rc = ld_prob(c, wg, "postpartum_retained", "weight_gain", NAN, &pg->retained)) ||
+        (rc = ld_array(c, wg, "bands", "weight_gain", 0, &arr, &n)))
+        return rc;
+    pg->tdap_lo = (int)lo;
+    pg->tdap_hi = (int)hi;
+    if (n == 0 || n > EP_MAX_GAIN_BANDS)
+        return ld_fail(c, "weight_gain.bands", "expected 1 to 8 bands");
+    for (size_t i = 0; i < n; i++) {
+        char p[FG_ERROR_WHERE_MAX];
+        pf(p, "weight_gain.bands[%zu]", i);
+        json_t *it = json_array_get(arr, i);
+        if ((rc = ld_range(c, it, "bmi", p, &pg->gain_bmi_lo[i], &pg->gain_bmi_hi[i])) ||
+            (rc = ld_range(c, it, "kg", p, &pg->gain_lo[i], &pg->gain_hi[i])))
+            return rc;
+    }
+    pg->n_gain = n;
+    return FG_OK;
+}
+
 static int ld_pregnancy_file(ld *c, json_t *root, struct eng_episodes *x)
 {
-    return ld_pregnancy(c, root, &x->pregnancy);
+    int rc = ld_pregnancy(c, root, &x->pregnancy);
+    return rc ? rc : ld_pregnancy_care(c, root, &x->pregnancy);
 }
 
 static int ld_file(const fg_engine *e, struct eng_episodes *x, const char *rel, ld_fn fn,

@@ -29,6 +29,7 @@ typedef struct ep_state {
     fg_term temperature;
     const char *temperature_unit;
     int has_temperature;
+    fg_term weight, bmi; /* vital signs a pregnancy moves */
     fg_error *err;
 } ep_state;
 
@@ -442,6 +443,71 @@ static int gen_acute(ep_state *s)
 
 /* ---- pregnancy ---- */
 
+/* Gestational weight gain of one pregnancy: `t1` kg by week 13, `total` by 40. */
+typedef struct ep_gain {
+    double t1, total;
+} ep_gain;
+
+/* Draw the gain on the IOM range of the pre-pregnancy BMI at conception. */
+static ep_gain draw_gain(ep_state *s, fg_time conception)
+{
+    const ep_pregnancy *pg = &s->x->pregnancy;
+    eng_vital_shift sh;
+    memset(&sh, 0, sizeof(sh));
+    eng_conditions_vitals(s->g, conception, &sh);
+    double bmi = s->g->bmi_base + sh.bmi;
+    size_t b = 0;
+    while (b + 1 < pg->n_gain && bmi >= pg->gain_bmi_hi[b])
+        b++;
+    double pos = fg_rng_normal(&s->rng, pg->gain_pos_mean, pg->gain_pos_sd);
+    ep_gain gn;
+    gn.t1 = pg->t1_lo + (pg->t1_hi - pg->t1_lo) * fg_rng_uniform(&s->rng);
+    gn.total = pg->gain_lo[b] + (pg->gain_hi[b] - pg->gain_lo[b]) * pos;
+    if (gn.total < gn.t1)
+        gn.total = gn.t1;
+    return gn;
+}
+
+static double gain_at(const ep_gain *gn, double week)
+{
+    if (week <= 13)
+        return gn->t1 * (week > 0 ? week : 0) / 13.0;
+    return gn->t1 + (gn->total - gn->t1) * (week - 13) / 27.0;
+}
+
+/* Add kg to the weight (and the BMI) recorded since observation `from`. */
+static void add_gain(ep_state *s, size_t from, double kg)
+{
+    fg_history *h = s->g->h;
+    double ratio = 0;
+    for (size_t i = from; i < h->observations.n; i++) {
+        fg_observation *o = &h->observations.v[i];
+        if (o->kind == FG_VALUE_QUANTITY && o->term.code && s->weight.code &&
+            !strcmp(o->term.code, s->weight.code) && o->value > 0) {
+            double w = round((o->value + kg) * 10) / 10.0;
+            ratio = w / o->value;
+            o->value = w;
+        }
+    }
+    for (size_t i = from; ratio > 0 && i < h->observations.n; i++) {
+        fg_observation *o = &h->observations.v[i];
+        if (o->kind == FG_VALUE_QUANTITY && o->term.code && s->bmi.code &&
+            !strcmp(o->term.code, s->bmi.code))
+            o->value *= ratio;
+    }
+}
+
+static int give_tdap(ep_state *s, const ep_visit_out *v)
+{
+    fg_immunization *im = FG_PUSH(s->g->h, immunizations);
+    if (!im || !(im->id = eng_new_id(s->g)))
+        return oom(s);
+    im->encounter = v->id;
+    im->term = s->x->pregnancy.tdap;
+    im->time = v->start + 10 * 60;
+    return FG_OK;
+}
+
 /* Write one pregnancy conceived at `conception`; *next is when the next one
  * may begin. Encounters before the window are left out. */
 static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
@@ -459,6 +525,8 @@ static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
     int loss_week = range(&s->rng, first_week + 1, first_week + 5);
     fg_time end = lost ? conception + days(7.0 * loss_week) : conception + days(7.0 * dweek);
     const char *cond = NULL;
+    ep_gain gn = draw_gain(s, conception);
+    int tdap = pg->n_gain && fg_rng_chance(&s->rng, pg->tdap_p);
     int rc;
 
     *next = end + days(EP_PREGNANCY_REST_DAYS);
@@ -474,8 +542,15 @@ static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
         if (t < s->window || t + (fg_time)minutes * 60 > s->stop)
             continue;
         ep_visit_out v = {0};
+        size_t from = s->g->h->observations.n;
         if ((rc = add_visit(s, t, minutes, FG_CLASS_AMB, &pv->type, &pg->condition, 0, &v)))
             return rc;
+        add_gain(s, from, gain_at(&gn, (double)(t - conception) / (7.0 * FG_DAY)));
+        if (tdap && week >= pg->tdap_lo && week <= pg->tdap_hi) {
+            if ((rc = give_tdap(s, &v)))
+                return rc;
+            tdap = 0;
+        }
         if (!cond) {
             cond = add_condition(s, &v, &pg->condition, FG_COND_PROBLEM, conception,
                                  end <= s->stop ? end : FG_TIME_NONE);
@@ -527,11 +602,14 @@ static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
     if (t + (fg_time)minutes * 60 > s->stop)
         return FG_OK;
     ep_visit_out v = {0};
+    size_t from = s->g->h->observations.n;
     if ((rc = add_visit(s, t, minutes, FG_CLASS_IMP, &pg->delivery_type, &pg->condition, 0, &v)))
         return rc;
+    add_gain(s, from, gn.total);
     fg_time at = v.start + 3600;
     for (size_t i = 0; i < pg->n_extras; i++)
-        if (fg_rng_chance(&s->rng, pg->extras[i].p)) {
+        if (fg_rng_chance(&s->rng, pg->extras[i].p) &&
+            !(dl->skip && !strcmp(dl->skip, pg->extras[i].term.code))) {
             if ((rc = add_procedure(s, &v, &pg->extras[i].term, at, 30, cond)))
                 return rc;
             at += 1800;
@@ -545,10 +623,11 @@ static int gen_one_pregnancy(ep_state *s, fg_time conception, fg_time *next)
     if (pp + (fg_time)minutes * 60 > s->stop)
         return FG_OK;
     ep_visit_out p = {0};
-    if ((rc = add_visit(s, pp, minutes, FG_CLASS_AMB, &pg->postpartum_type, NULL, 0, &p)) ||
-        (rc = add_procs(s, &p, pg->postpartum_procs, pg->n_postpartum_procs, cond)))
+    from = s->g->h->observations.n;
+    if ((rc = add_visit(s, pp, minutes, FG_CLASS_AMB, &pg->postpartum_type, NULL, 0, &p)))
         return rc;
-    return FG_OK;
+    add_gain(s, from, gn.total * pg->retained);
+    return add_procs(s, &p, pg->postpartum_procs, pg->n_postpartum_procs, cond);
 }
 
 static int gen_pregnancies(ep_state *s)
@@ -609,6 +688,9 @@ int eng_episodes(eng_gen *g, fg_error *err)
         return FG_OK;
     s.has_temperature = eng_vocab_term(g->e, "vital.temperature", &s.temperature,
                                        &s.temperature_unit, NULL) == FG_OK;
+    if (eng_vocab_term(g->e, "vital.weight", &s.weight, NULL, NULL) != FG_OK ||
+        eng_vocab_term(g->e, "vital.bmi", &s.bmi, NULL, NULL) != FG_OK)
+        memset(&s.weight, 0, sizeof(s.weight));
 
     s.rng = fg_rng_fork(&g->rng, "allergies");
     if ((rc = gen_allergies(&s)))

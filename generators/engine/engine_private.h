@@ -6,7 +6,8 @@
  *
  *   demographics -> condition onsets -> physiology -> death -> lifetime
  *   schedule (wellness visits, vitals, immunizations) -> review of children's
- *   blood pressure -> chronic care (diagnosis,
+ *   blood pressure -> preventive screenings at the adult wellness visits ->
+ *   chronic care (diagnosis,
  *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
  *   allergies, pregnancies -> notes
  *
@@ -39,6 +40,7 @@ struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references, immunization schedule */
 struct eng_phys_data; /* physiology parameters, growth charts, stages: engine_physiology.c */
+struct eng_prev;     /* preventive screenings: engine_preventive.c */
 struct json_t;
 
 /* Read the JSON file at `path` (at most `max` bytes) into *out, a new
@@ -58,6 +60,7 @@ struct fg_engine {
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
     struct eng_phys_data *phys; /* engine_physiology.c */
+    struct eng_prev *prev; /* screenings: engine_preventive.c */
 };
 
 /* One chronic condition of the patient being generated. */
@@ -230,6 +233,13 @@ int eng_phys_child_bp(const eng_gen *g, double age, double out[4]);
 int eng_phys_child_bp_review(eng_gen *g, fg_error *err);
 /* Head circumference (cm) at t, on the patient's own centile. */
 double eng_phys_head(const eng_gen *g, fg_time t);
+/* ---- engine_preventive.c ---- */
+
+/* Load data/tables/screenings.tsv and screening_results.tsv into e->prev. */
+int eng_preventive_load(fg_engine *e, fg_error *err);
+void eng_preventive_free(struct eng_prev *p);
+/* Screenings at the adult wellness visits the lifetime pass wrote. */
+int eng_preventive(eng_gen *g, fg_error *err);
 
 /* ---- engine_episodes.c / engine_notes.c ---- */
 

@@ -105,10 +105,13 @@ typedef struct ep_visit {
     int hemoglobin, status;
 } ep_visit;
 
+#define EP_MAX_GAIN_BANDS 8
+
 typedef struct ep_delivery {
     double cum;
     int days_lo, days_hi;
     fg_term term;
+    const char *skip; /* code of a delivery extra this option never has, or NULL */
 } ep_delivery;
 
 typedef struct ep_pregnancy {
@@ -133,6 +136,16 @@ typedef struct ep_pregnancy {
     fg_term postpartum_type;
     ep_proc *postpartum_procs;
     size_t n_postpartum_procs;
+    /* managed pregnancy: Tdap at tdap_lo-tdap_hi weeks, weight gain by BMI band */
+    fg_term tdap;
+    double tdap_p;
+    int tdap_lo, tdap_hi;
+    double gain_bmi_lo[EP_MAX_GAIN_BANDS], gain_bmi_hi[EP_MAX_GAIN_BANDS];
+    double gain_lo[EP_MAX_GAIN_BANDS], gain_hi[EP_MAX_GAIN_BANDS];
+    size_t n_gain;
+    double t1_lo, t1_hi;           /* first-trimester gain, kg */
+    double gain_pos_mean, gain_pos_sd; /* position in the band's range, 0 low end, 1 high */
+    double retained;               /* share of the gain left at the postpartum visit */
 } ep_pregnancy;
 
 struct ep_notes; /* note templates: engine_notes.c */

@@ -71,6 +71,11 @@ typedef struct fg_engine_condition {
 int fg_engine_skeleton(const fg_engine *e, uint64_t index, fg_history *h,
                        fg_engine_condition *conds, size_t cap, size_t *n_conds, fg_error *err);
 
+/* Write the engine's clinical notes for a history made elsewhere (by hand,
+ * or by another generator), as fg_engine_generate writes them: appended to
+ * h->notes, their wording drawn from `seed`. FG_OK or FG_ENOMEM. */
+int fg_engine_notes(const fg_engine *e, fg_history *h, uint64_t seed, fg_error *err);
+
 /* The condition module names, sorted; borrowed. */
 size_t fg_engine_condition_count(const fg_engine *e);
 const char *fg_engine_condition_name(const fg_engine *e, size_t i);
