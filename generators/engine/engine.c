@@ -52,6 +52,7 @@ void fg_engine_free(fg_engine *e)
     eng_lifetime_free(e->life);
     eng_clinic_free(e->hours);
     eng_vaccines_free(e->vaccines);
+    eng_phys_free(e->phys);
     eng_demo_free(e->demo);
     eng_vocab_free(e->vocab);
     fg_terminology_free(e->terms);
@@ -151,6 +152,7 @@ int fg_engine_new(const char *datadir, const fg_cohort_spec *spec, fg_engine **o
     if ((rc = fg_terminology_load(path, &e->terms, err)) || (rc = eng_vocab_load(e, err)) ||
         (rc = eng_demo_load(e, err)) || (rc = eng_lifetime_load(e, err)) ||
         (rc = eng_clinic_load(e, err)) || (rc = eng_vaccines_load(e, err)) ||
+        (rc = eng_phys_load(e, err)) ||
         (rc = eng_modules_load(e, err)) || (rc = eng_episodes_load(e, err)) ||
         (rc = eng_preventive_load(e, err)) || (rc = eng_hospital_load(e, err)) ||
         (rc = eng_formulary_load(e, err)) || (rc = check_conditions(e, err)))
@@ -273,10 +275,10 @@ static void copy_skeleton(const eng_gen *g, fg_engine_condition *conds, size_t c
     size_t k = 0;
     for (size_t i = 0; i < g->n_conds && k < cap; i++) {
         const eng_cond *c = &g->conds[i];
-        if (c->onset == FG_TIME_NONE)
-            continue;
+        if (c->onset == FG_TIME_NONE || !c->condition_id)
+            continue; /* not diagnosed (yet) */
         conds[k].name = c->module->name;
-        conds[k].term = c->module->term;
+        conds[k].term = c->dx_term ? *c->dx_term : c->module->term;
         conds[k].onset = c->onset;
         conds[k].resolved = c->resolved;
         k++;
@@ -332,11 +334,13 @@ static int generate(const fg_engine *e, uint64_t index, fg_history *h, fg_engine
             goto fail;
         if (rc == 0)
             continue;
+        eng_phys_init(&g);
         if ((rc = eng_death(&g, err)))
             goto fail;
         if (prune_after_death(&g) && e->spec.n_conditions)
             continue; /* a required condition may have been lost: draw again */
-        if ((rc = eng_lifetime(&g, err)) || (rc = eng_preventive(&g, err)) ||
+        if ((rc = eng_lifetime(&g, err)) || (rc = eng_phys_child_bp_review(&g, err)) ||
+            (rc = eng_preventive(&g, err)) ||
             (rc = eng_conditions_care(&g, err)) || (rc = eng_episodes(&g, err)) ||
             (rc = eng_hospital(&g, err)) || (rc = eng_meds_reconcile(&g, err)) ||
             (rc = eng_clinic(&g, err)) ||

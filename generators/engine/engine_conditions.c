@@ -133,6 +133,10 @@ static void make_plan(const eng_gen *g, const eng_cond *c, cond_plan *p)
     fg_rng_seed(&r, p->seed);
     p->dx = c->onset;
     p->stop = g->stop;
+    /* a diagnosis that needs a second measurement waits for it (when there is time) */
+    fg_time confirmed = c->onset + (fg_time)(m->confirm_days * FG_DAY);
+    if (m->confirm_days > 0 && (c->resolved == FG_TIME_NONE || confirmed < c->resolved))
+        p->dx = confirmed;
     if (c->resolved != FG_TIME_NONE && c->resolved < p->stop)
         p->stop = c->resolved;
     p->uncontrolled = c->severity > m->control_first_line;
@@ -368,6 +372,7 @@ int eng_conditions_sample(eng_gen *g, fg_error *err)
         c->severity = fg_rng_uniform(&cr);
         c->adherent = fg_rng_chance(&cr, m->adherence);
         c->condition_id = NULL;
+        c->dx_term = NULL;
         if (resolved == FG_TIME_NONE)
             rr_now *= m->mortality_rr;
     }
@@ -393,7 +398,6 @@ double eng_conditions_mortality(const eng_gen *g, fg_time t)
 void eng_conditions_vitals(const eng_gen *g, fg_time t, eng_vital_shift *out)
 {
     *out = (eng_vital_shift){0};
-    double bmi_target = 0, bmi_cap = 0;
     for (size_t i = 0; i < g->n_conds; i++) {
         const eng_cond *c = &g->conds[i];
         const eng_module *m = c->module;
@@ -413,28 +417,33 @@ void eng_conditions_vitals(const eng_gen *g, fg_time t, eng_vital_shift *out)
         out->resp_rate += u->resp_rate + (tr->resp_rate - u->resp_rate) * e;
         out->bmi += u->bmi + (tr->bmi - u->bmi) * e;
         out->spo2 += u->spo2 + (tr->spo2 - u->spo2) * e;
-        if (m->bmi_hi > 0) {
-            double target = m->bmi_lo + c->severity * c->severity * (m->bmi_hi - m->bmi_lo);
-            if (target > bmi_target)
-                bmi_target = target;
+    }
+}
+
+int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z, double healthy,
+                         double noise, double *out)
+{
+    double best = -1;
+    for (size_t i = 0; i < g->n_conds; i++) {
+        const eng_cond *c = &g->conds[i];
+        const eng_module *m = c->module;
+        if (!cond_active(c, t))
+            continue;
+        for (size_t k = 0; k < m->n_labs; k++) {
+            const mod_lab *l = &m->labs[k];
+            double far = fabs(l->untreated.mean - healthy);
+            if (strcmp(l->key, key) != 0 || far <= best)
+                continue;
+            cond_plan p;
+            make_plan(g, c, &p);
+            double e = treatment_effect(c, &p, t);
+            double v = l->untreated.mean + (l->treated.mean - l->untreated.mean) * e +
+                       (l->untreated.sd + (l->treated.sd - l->untreated.sd) * e) * z + noise;
+            *out = v < l->min ? l->min : v > l->max ? l->max : v;
+            best = far;
         }
     }
-    /* a BMI range of an active condition (obesity) wins; without it, the
-     * BMI stays under the module's threshold */
-    const struct eng_modules *ms = g->e->modules;
-    for (size_t i = 0; ms && i < ms->n; i++) {
-        const eng_module *m = &ms->mods[i];
-        if (m->absent_bmi_max <= 0)
-            continue;
-        const eng_cond *c = find_cond(g, m);
-        if (!c || !cond_active(c, t))
-            bmi_cap = bmi_cap > 0 && bmi_cap < m->absent_bmi_max ? bmi_cap : m->absent_bmi_max;
-    }
-    double bmi = g->bmi_base + out->bmi;
-    if (bmi_target > 0 && bmi < bmi_target)
-        out->bmi += bmi_target - bmi;
-    else if (bmi_target <= 0 && bmi_cap > 0 && bmi >= bmi_cap)
-        out->bmi -= bmi - (bmi_cap - 0.4);
+    return best >= 0;
 }
 
 /* ---- care ---- */
@@ -453,15 +462,17 @@ static int oom(care *c)
 static double lab_value(care *cc, const eng_cond *c, const cond_plan *p, size_t i, fg_time t)
 {
     const mod_lab *l = &c->module->labs[i];
+    double scale = pow(10, l->decimals), v;
+    if (eng_phys_lab(cc->g, l->key, t, &v))
+        return round(v * scale) / scale;
     double e = treatment_effect(c, p, t);
     double mean = l->untreated.mean + (l->treated.mean - l->untreated.mean) * e;
     double sd = l->untreated.sd + (l->treated.sd - l->untreated.sd) * e;
-    double v = mean + sd * (0.8 * p->z[i] + 0.6 * fg_rng_normal(&cc->r, 0, 1));
+    v = mean + sd * (0.8 * p->z[i] + 0.6 * fg_rng_normal(&cc->r, 0, 1));
     if (v < l->min)
         v = l->min;
     if (v > l->max)
         v = l->max;
-    double scale = pow(10, l->decimals);
     return round(v * scale) / scale;
 }
 
@@ -586,6 +597,20 @@ static const char *new_encounter(care *cc, const eng_module *m, fg_time t, int d
     return id;
 }
 
+/* The visit of the first abnormal finding (a raised blood pressure, a low
+ * eGFR), with vital signs and the module's labs; the diagnosis waits for
+ * the module's confirm_after_days. */
+static int first_finding(care *cc, const eng_cond *c, const cond_plan *p)
+{
+    fg_encounter *e = eng_add_encounter(cc->g, c->onset, 20, FG_CLASS_AMB, &c->module->enc_fu, NULL);
+    if (!e)
+        return fg_error_set(cc->err, FG_EINTERNAL, c->module->file, "cannot add an encounter");
+    const char *id = e->id;
+    if (eng_add_vitals(cc->g, e) != FG_OK)
+        return oom(cc);
+    return c->onset >= cc->g->window_start ? write_labs(cc, c, p, id, c->onset, 0) : FG_OK;
+}
+
 static int care_one(care *cc, eng_cond *c)
 {
     eng_gen *g = cc->g;
@@ -594,8 +619,12 @@ static int care_one(care *cc, eng_cond *c)
     if (c->onset >= g->stop)
         return FG_OK; /* the patient died before it began */
     make_plan(g, c, &p);
-    int in_window = p.dx >= g->window_start;
-    const char *dx_enc = new_encounter(cc, m, p.dx, 1, in_window);
+    int in_window = p.dx >= g->window_start, rc;
+    if (p.dx > c->onset && (rc = first_finding(cc, c, &p)))
+        return rc;
+    if (p.dx >= g->stop)
+        return FG_OK; /* not yet confirmed */
+    const char *dx_enc = new_encounter(cc, m, p.dx, 1, 1);
     if (!dx_enc)
         return fg_error_set(cc->err, FG_EINTERNAL, m->file, "cannot add the diagnosis encounter");
     fg_condition *cd = FG_PUSH(g->h, conditions);
@@ -603,13 +632,14 @@ static int care_one(care *cc, eng_cond *c)
         return oom(cc);
     cd->encounter = dx_enc;
     cd->category = FG_COND_PROBLEM;
-    cd->term = m->term;
+    const fg_term *stage = eng_phys_stage(g, c, p.dx);
+    cd->term = stage ? *stage : m->term;
+    c->dx_term = stage;
     cd->onset = c->onset;
     cd->recorded = p.dx;
     cd->abatement = c->resolved != FG_TIME_NONE && c->resolved <= g->stop ? c->resolved
                                                                           : FG_TIME_NONE;
     c->condition_id = cd->id;
-    int rc;
     if (in_window) {
         if ((rc = write_labs(cc, c, &p, dx_enc, p.dx, 0)) ||
             (rc = write_procs(cc, c, dx_enc, p.dx, MOD_AT_DIAGNOSIS)))
@@ -646,7 +676,7 @@ static int care_one(care *cc, eng_cond *c)
         int wanted = k > 0 && t >= g->window_start;
         if (k > 0 && !wanted && !events)
             continue;
-        const char *enc = k == 0 ? dx_enc : new_encounter(cc, m, t, 0, wanted);
+        const char *enc = k == 0 ? dx_enc : new_encounter(cc, m, t, 0, 1);
         if (!enc)
             return fg_error_set(cc->err, FG_EINTERNAL, m->file, "cannot add a follow-up encounter");
         for (size_t l = 0; l < m->n_lines; l++) {
@@ -669,7 +699,7 @@ static int care_one(care *cc, eng_cond *c)
         }
         if (wanted) {
             if ((rc = write_labs(cc, c, &p, enc, t, k)) ||
-                (rc = write_procs(cc, c, enc, t, MOD_AT_FOLLOWUP)))
+                (rc = write_procs(cc, c, enc, t, MOD_AT_FOLLOWUP)) || (rc = eng_phys_restage_record(g, c, enc, t, cc->err)))
                 return rc;
         }
     }

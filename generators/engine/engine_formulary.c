@@ -194,11 +194,7 @@ static int load_rules(struct eng_formulary *f, fg_error *err)
     f->egfr_lab.system = NULL;
     if ((rc = eng_param(t, "child_form_age", &f->child_age, err)) ||
         (rc = eng_param(t, "egfr_lab_days", &f->egfr_lab_days, err)) ||
-        (rc = eng_param(t, "ckd_egfr_high", &f->ckd_high, err)) ||
-        (rc = eng_param(t, "ckd_egfr_low", &f->ckd_low, err)) ||
-        (rc = eng_param(t, "egfr_normal", &f->egfr_normal, err)) ||
         (rc = eng_param(t, "renew_early_days", &f->renew_early_days, err)) ||
-        (rc = rule_text(t, "ckd_module", "value", &f->ckd_module, err)) ||
         (rc = rule_text(t, "egfr_lab", "system_uri", &f->egfr_lab.system, err)) ||
         (rc = rule_text(t, "egfr_lab", "code", &f->egfr_lab.code, err)) ||
         (rc = rule_text(t, "egfr_lab", "display", &f->egfr_lab.display, err)))

@@ -263,9 +263,8 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
 
     double height = age < 18 ? curve(l, l->g_hfrac[s], age) * g->adult_height : g->adult_height;
     height += fg_rng_normal(&r, 0, age < 2 ? 0.4 : 0.3);
-    double child_bmi = curve(l, l->g_bmi[s], age) * g->child_bmi_factor;
-    double bmi = age < 18 ? child_bmi : lerp(18, curve(l, l->g_bmi[s], 18) * g->child_bmi_factor, 30, g->bmi_base, age);
-    bmi = bmi * exp(fg_rng_normal(&r, 0, 0.015)) + (age >= 18 ? sh.bmi : 0);
+    /* the BMI follows the patient's physiology (engine_physiology.c) */
+    double bmi = eng_phys_bmi(g, t, height) * exp(fg_rng_normal(&r, 0, 0.005)) + (age >= 18 ? sh.bmi : 0);
     if (bmi < 11)
         bmi = 11;
     double hm = round(height * 10) / 1000.0;
@@ -274,7 +273,7 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
     if ((rc = add_quantity(g, enc, V_HEIGHT, height)) || (rc = add_quantity(g, enc, V_WEIGHT, weight)) ||
         (rc = add_quantity(g, enc, V_BMI, weight / (hm * hm))))
         return rc;
-    if (age < 3 && (rc = add_quantity(g, enc, V_HEAD, curve(l, l->g_head[s], age) + fg_rng_normal(&r, 0, 0.6))))
+    if (age < 3 && (rc = add_quantity(g, enc, V_HEAD, eng_phys_head(g, t))))
         return rc;
 
     if (age >= 3) {
@@ -283,6 +282,12 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
         double k = age < 18 ? 0.6 : 1.0;
         double sys = sbp_ref + k * g->bp_offset + fg_rng_normal(&r, 0, l->sbp_visit_sd) + sh.systolic;
         double dia = dbp_ref + 0.5 * k * g->bp_offset + fg_rng_normal(&r, 0, 0.7 * l->sbp_visit_sd) + sh.diastolic;
+        double ref[4]; /* children: the AAP 2017 tables, at the patient's own z-score */
+        if (age < 18 && eng_phys_child_bp(g, age, ref)) {
+            double zp = g->phys.bp_offset_child / l->sbp_person_sd;
+            sys = ref[0] + ref[1] * (0.6 * zp + 0.6 * fg_rng_normal(&r, 0, 1)) + sh.systolic;
+            dia = ref[2] + ref[3] * (0.6 * zp + 0.6 * fg_rng_normal(&r, 0, 1)) + sh.diastolic;
+        }
         if (dia > sys - 15)
             dia = sys - 15;
         fg_observation *o = add_obs(g, enc, FG_OBS_VITAL, &l->vt[V_BP]);

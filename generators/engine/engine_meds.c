@@ -72,15 +72,7 @@ double eng_meds_egfr(const eng_gen *g, fg_time t)
             strcmp(o->term.code, f->egfr_lab.code) == 0 && (!best || o->time > best->time))
             best = o;
     }
-    if (best)
-        return best->value;
-    for (size_t i = 0; i < g->n_conds; i++) {
-        const eng_cond *c = &g->conds[i];
-        if (strcmp(c->module->name, f->ckd_module) == 0 && c->onset <= t &&
-            (c->resolved == FG_TIME_NONE || t < c->resolved))
-            return f->ckd_high - c->severity * (f->ckd_high - f->ckd_low);
-    }
-    return f->egfr_normal;
+    return best ? best->value : eng_phys_egfr(g, t);
 }
 
 /* The condition of module `name` active at t, or NULL. */
@@ -354,13 +346,27 @@ static int stop_in_pregnancy(meds_ctx *c, size_t i, const eng_drug *d, int *stop
     return FG_OK;
 }
 
-/* The diagnosis encounter of the patient's condition c. */
-static const char *dx_encounter(const fg_history *h, const eng_cond *c)
+/* The diagnosis record of the patient's condition c: its own record, or,
+ * when that is a later stage (CKD moves to a new record as it progresses),
+ * the record written for c's onset. NULL when none is written. */
+static const fg_condition *dx_record(const fg_history *h, const eng_cond *c)
 {
-    for (size_t i = 0; c->condition_id && i < h->conditions.n; i++)
-        if (h->conditions.v[i].id == c->condition_id)
-            return h->conditions.v[i].encounter;
-    return NULL;
+    const fg_condition *first = NULL;
+    for (size_t i = 0; c->condition_id && i < h->conditions.n; i++) {
+        const fg_condition *x = &h->conditions.v[i];
+        if (x->id == c->condition_id && x->onset == c->onset)
+            return x;
+        if (x->onset == c->onset && !first)
+            first = x;
+    }
+    return first;
+}
+
+/* When the condition is known to the clinician: its diagnosis (the record's
+ * recorded date), else its onset. */
+static fg_time known_at(const fg_condition *x, const eng_cond *c)
+{
+    return x && x->recorded != FG_TIME_NONE ? x->recorded : c->onset;
 }
 
 static int stop_for_condition(meds_ctx *c, size_t i, const eng_drug *d, int *stopped)
@@ -368,19 +374,21 @@ static int stop_for_condition(meds_ctx *c, size_t i, const eng_drug *d, int *sto
     fg_history *h = c->g->h;
     const fg_medication *m = &h->medications.v[i];
     const eng_cond *first = NULL;
+    fg_time when = FG_TIME_NONE;
     for (size_t k = 0; k < d->n_avoid; k++)
         for (size_t j = 0; j < c->g->n_conds; j++) {
             const eng_cond *cd = &c->g->conds[j];
-            if (strcmp(cd->module->name, d->avoid[k]) == 0 && cd->onset > m->start &&
-                (m->end == FG_TIME_NONE || cd->onset < m->end) &&
-                (!first || cd->onset < first->onset))
-                first = cd;
+            fg_time t = known_at(dx_record(h, cd), cd);
+            if (strcmp(cd->module->name, d->avoid[k]) == 0 && t > m->start &&
+                (m->end == FG_TIME_NONE || t < m->end) && (!first || t < when))
+                first = cd, when = t;
         }
     if (!first)
         return FG_OK;
     *stopped = 1;
-    return stop_for(c, i, first->onset, words(c, "avoided with ", first->module->name),
-                    d->substitute, dx_encounter(h, first), FG_TIME_NONE);
+    const fg_condition *x = dx_record(h, first);
+    return stop_for(c, i, when, words(c, "avoided with ", first->module->name), d->substitute,
+                    x ? x->encounter : NULL, FG_TIME_NONE);
 }
 
 static int stop_for_egfr(meds_ctx *c, size_t i, const eng_drug *d)

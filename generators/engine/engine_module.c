@@ -457,6 +457,7 @@ static int parse_module(mod_ctx *c, json_t *doc, eng_module *m)
     if ((rc = get_num(c, doc, "adherence", "", 0, 1, 0.8, 0, &m->adherence)) ||
         (rc = get_num(c, doc, "control_first_line", "", 0, 1, 0.6, 0, &m->control_first_line)) ||
         (rc = get_num(c, doc, "response_months", "", 0, 60, 3, 0, &m->response_months)) ||
+        (rc = get_num(c, doc, "confirm_after_days", "", 0, 730, 0, 0, &m->confirm_days)) ||
         (rc = get_num(c, doc, "mortality_rr", "", 0.5, 20, 1, 0, &m->mortality_rr)))
         return rc;
     if ((rc = parse_labs(c, doc, m)) || (rc = parse_meds(c, doc, m)) ||

@@ -112,6 +112,7 @@ typedef struct eng_module {
     double adherence;
     double control_first_line; /* share controlled by the first line alone */
     double response_months;
+    double confirm_days;       /* diagnosis this long after a first abnormal visit (0: at once) */
     mod_lab labs[MOD_MAX_LABS];
     size_t n_labs;
     mod_panel panels[MOD_MAX_PANELS];

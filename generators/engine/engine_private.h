@@ -4,12 +4,14 @@
  *
  * The engine is a sequence of passes over one patient (see engine.c):
  *
- *   demographics -> condition onsets -> death -> lifetime schedule
- *   (wellness visits, vitals, immunizations) -> preventive screenings at the
- *   adult wellness visits -> chronic care (diagnosis,
- *   labs, medications, follow-up, procedures, care plans) -> acute episodes,
- *   allergies, pregnancies -> clinic hours (visits moved into office hours of
- *   the patient's local time, one clinic visit a day) -> notes
+ *   demographics -> condition onsets -> physiology -> death (and its cause)
+ *   -> lifetime schedule (wellness visits, vitals, immunizations) -> review
+ *   of children's blood pressure -> preventive screenings at the adult
+ *   wellness visits -> chronic care (diagnosis, labs, medications,
+ *   follow-up, procedures, care plans) -> acute episodes, allergies,
+ *   pregnancies -> ED visits, hospital stays and the visits before death ->
+ *   medication reconciliation -> clinic hours (visits moved into office
+ *   hours of the patient's local time, one clinic visit a day) -> notes
  *
  * Each pass reads the state earlier passes left in eng_gen and appends to
  * the history. Every clinical code comes from a data file (the engine
@@ -40,6 +42,7 @@ struct eng_vocab;    /* the engine vocabulary: engine_vocab.c */
 struct eng_module;
 struct eng_life;     /* growth curve, vital-sign references */
 struct eng_vaccines; /* the immunization schedule */
+struct eng_phys_data; /* physiology parameters, growth charts, stages: engine_physiology.c */
 struct eng_prev;     /* preventive screenings: engine_preventive.c */
 struct eng_formulary; /* drugs the engine prescribes: engine_formulary.c */
 struct json_t;
@@ -60,6 +63,7 @@ struct fg_engine {
     struct eng_modules *modules;
     struct eng_episodes *episodes;
     struct eng_life *life; /* lifetime schedule tables: engine_lifetime.c (added by the core) */
+    struct eng_phys_data *phys; /* engine_physiology.c */
     struct eng_prev *prev; /* screenings: engine_preventive.c */
     struct eng_hours *hours; /* clinic hours and kinds of visit: engine_clinic.c */
     struct eng_vaccines *vaccines; /* the immunization schedule: engine_vaccines.c */
@@ -75,6 +79,7 @@ typedef struct eng_cond {
     double severity;    /* 0..1, drawn at onset */
     int adherent;       /* takes the medication as prescribed */
     const char *condition_id; /* id of its fg_condition once written */
+    const fg_term *dx_term;   /* its term when diagnosed, if a stage; NULL: the module's */
 } eng_cond;
 
 /* Shifts that conditions and their treatment apply to vital signs at a time. */
@@ -85,6 +90,22 @@ typedef struct eng_vital_shift {
     double bmi;                 /* kg/m2 */
     double spo2;                /* % */
 } eng_vital_shift;
+
+/* The patient's latent physiology, drawn once (engine_physiology.c). */
+typedef struct eng_phys {
+    uint64_t seed;      /* visit noise: a function of (seed, measure, day) */
+    double egfr_young;  /* eGFR before the decline with age */
+    double egfr_floor;  /* lowest eGFR without kidney disease */
+    double egfr_onset;  /* eGFR at the onset of kidney disease (0: none) */
+    double ckd_slope;   /* eGFR lost per year after that onset */
+    double z_a1c, z_ldl, z_hdl, z_tg, z_hb, z_acr; /* the patient's own levels */
+    double child_z;     /* BMI-for-age z-score (CDC 2000) */
+    double head_z;      /* head circumference-for-age z-score */
+    double bmi_u;       /* place in the adult BMI distribution, 0..1 */
+    double bmi_lean, bmi_obese; /* adult BMI levels without and with obesity */
+    double phase[3];    /* of the slow drift of weight and BMI-for-age */
+    double bp_offset_child; /* bp_offset as drawn, before a later hypertension raised it */
+} eng_phys;
 
 /* The state of one patient while it is generated. */
 typedef struct eng_gen {
@@ -115,6 +136,7 @@ typedef struct eng_gen {
     /* cause of death, set by eng_death_cause */
     int death_cause;                       /* index in the hospital tables */
     const struct eng_module *death_module; /* the condition it comes from, or NULL */
+    eng_phys phys;        /* the latent physiology: engine_physiology.c */
 } eng_gen;
 
 /* ---- engine.c / engine_demo.c / engine_lifetime.c (core) ---- */
@@ -184,6 +206,44 @@ int eng_conditions_care(eng_gen *g, fg_error *err);
 size_t eng_modules_count(const struct eng_modules *m);
 const char *eng_modules_name(const struct eng_modules *m, size_t i);
 
+/* The level at t of the lab `key` of the patient's active conditions whose
+ * module measures it (the module farthest from `healthy` when several do),
+ * at z-score z and the treatment effect of that time, plus the visit's
+ * noise, within the module's range: 1 and *out, or 0 when no active
+ * condition measures it. */
+int eng_conditions_level(const eng_gen *g, const char *key, fg_time t, double z, double healthy,
+                         double noise, double *out);
+
+/* ---- engine_physiology.c ---- */
+
+int eng_phys_load(fg_engine *e, fg_error *err);
+void eng_phys_free(struct eng_phys_data *d);
+/* Draw the patient's physiology; runs once the conditions are sampled. */
+void eng_phys_init(eng_gen *g);
+/* The value at t of a lab the physiology owns (creatinine, egfr,
+ * microalbumin, hba1c, glucose, ldl, hdl, triglycerides, total_cholesterol,
+ * hemoglobin, hematocrit): 1 and *out (rounded as reported); 0 otherwise. */
+int eng_phys_lab(const eng_gen *g, const char *key, fg_time t, double *out);
+/* eGFR (CKD-EPI 2021) of the creatinine measured on the day of t. */
+double eng_phys_egfr(const eng_gen *g, fg_time t);
+double eng_phys_egfr_from_creatinine(int male, double age, double creatinine);
+/* The stage term of condition c at t (data/tables/condition_stages.tsv), or
+ * NULL when its module has no stages. */
+const fg_term *eng_phys_stage(const eng_gen *g, const eng_cond *c, fg_time t);
+/* When the measure of condition c has reached a more advanced stage at t
+ * (rows run from mild to advanced), its record ends at t and a new one with
+ * that stage begins at encounter enc. FG_OK or FG_ENOMEM. */
+int eng_phys_restage_record(eng_gen *g, eng_cond *c, const char *enc, fg_time t, fg_error *err);
+/* BMI at t (height_cm is the height measured then, for infants). */
+double eng_phys_bmi(const eng_gen *g, fg_time t, double height_cm);
+/* A child's blood pressure for age and sex (AAP 2017 tables): median and SD
+ * of systolic, then of diastolic, in out; 0 outside the table's ages. */
+int eng_phys_child_bp(const eng_gen *g, double age, double out[4]);
+/* A child whose blood pressure was high (AAP 2017) at three visits in a row
+ * of the wellness schedule gets the diagnosis at the third. */
+int eng_phys_child_bp_review(eng_gen *g, fg_error *err);
+/* Head circumference (cm) at t, on the patient's own centile. */
+double eng_phys_head(const eng_gen *g, fg_time t);
 /* ---- engine_preventive.c ---- */
 
 /* Load data/tables/screenings.tsv and screening_results.tsv into e->prev. */
@@ -253,7 +313,7 @@ void eng_formulary_free(struct eng_formulary *f);
  * pregnancy respected, stops with their reason, long-term orders renewed. */
 int eng_meds_reconcile(eng_gen *g, fg_error *err);
 /* The patient's eGFR (mL/min/1.73 m2) at time t: the latest eGFR result
- * within the rules' window, else what a CKD condition implies, else normal.
+ * within the rules' window, else the physiology's (eng_phys_egfr).
  * The one place the medication list learns the kidney function. */
 double eng_meds_egfr(const eng_gen *g, fg_time t);
 

@@ -49,8 +49,6 @@ struct eng_formulary {
     double child_age;      /* years */
     fg_term egfr_lab;
     double egfr_lab_days;
-    const char *ckd_module;
-    double ckd_high, ckd_low, egfr_normal;
     double renew_early_days;
 };
 
