@@ -196,7 +196,9 @@ static void timing(rz_ctx *c)
     }
     for (size_t i = 0; i < h->encounters.n; i++) {
         const fg_encounter *e = &h->encounters.v[i];
-        if (e->cls != FG_CLASS_AMB)
+        /* an encounter ending at the death is its pronouncement, at any hour */
+        if (e->cls != FG_CLASS_AMB ||
+            (h->patient.death != FG_TIME_NONE && e->end == h->patient.death))
             continue;
         int hour = rz_local_hour(c, e->start);
         if (hour < 7 || hour >= 19)

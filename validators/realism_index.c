@@ -93,26 +93,45 @@ static void classify(const fg_realism_rules *r, rz_med *x)
     }
 }
 
-static void find_end(rz_ctx *c)
+static int by_instant(const void *a, const void *b)
+{
+    fg_time x = *(const fg_time *)a, y = *(const fg_time *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The record's end (its latest encounter), and the start of its observed
+ * care: the first encounter after which no two visits lie more than
+ * RZ_CARE_GAP_DAYS apart. Years before it hold scattered diagnosis visits
+ * (a record's remembered past), not care a rate per person-year can use. */
+static int find_span(rz_ctx *c)
 {
     const fg_history *h = c->h;
     c->end = FG_TIME_NONE;
     c->first = FG_TIME_NONE;
+    fg_time *s = malloc((h->encounters.n ? h->encounters.n : 1) * sizeof(*s));
+    if (!s)
+        return FG_ENOMEM;
     for (size_t i = 0; i < h->encounters.n; i++) {
         const fg_encounter *e = &h->encounters.v[i];
         fg_time last = e->end != FG_TIME_NONE ? e->end : e->start;
         if (last > c->end)
             c->end = last;
-        if (c->first == FG_TIME_NONE || e->start < c->first)
-            c->first = e->start;
+        s[i] = e->start;
     }
+    qsort(s, h->encounters.n, sizeof(*s), by_instant);
+    size_t k = h->encounters.n;
+    while (k > 1 && s[k - 1] - s[k - 2] <= RZ_CARE_GAP_DAYS * FG_DAY)
+        k--;
+    if (k > 0)
+        c->first = s[k - 1];
+    free(s);
+    return FG_OK;
 }
 
 int rz_index(rz_ctx *c)
 {
     const fg_history *h = c->h;
-    find_end(c);
-    if (index_observations(c) != FG_OK)
+    if (find_span(c) != FG_OK || index_observations(c) != FG_OK)
         return FG_ENOMEM;
     if (h->patient.death != FG_TIME_NONE)
         c->end = h->patient.death;

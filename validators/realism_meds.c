@@ -59,12 +59,17 @@ static void check_pair(rz_ctx *c, const rz_med *a, const rz_med *b)
     rz_hit(c, RZ_MED_SAME_CLASS, when, "%s: %.60s with %.60s", r->classes[cls], da, db);
 }
 
+/* A condition of the role known between t0 and t1: from its diagnosis (the
+ * recorded date, when the record gives one after the onset: a prescriber
+ * cannot avoid a drug for a disease not yet found) to its abatement. */
 static int condition_during(const rz_ctx *c, int role, fg_time t0, fg_time t1)
 {
     for (size_t i = 0; i < c->h->conditions.n; i++) {
         const fg_condition *x = &c->h->conditions.v[i];
         fg_time end = x->abatement != FG_TIME_NONE ? x->abatement : c->end + 1;
-        if ((c->cond_roles[i] & RZ_BIT(role)) && overlap(x->onset, end, t0, t1))
+        fg_time known = x->recorded != FG_TIME_NONE && x->recorded > x->onset ? x->recorded
+                                                                              : x->onset;
+        if ((c->cond_roles[i] & RZ_BIT(role)) && overlap(known, end, t0, t1))
             return 1;
     }
     return 0;

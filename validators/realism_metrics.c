@@ -111,7 +111,7 @@ void rz_check_children(rz_ctx *c)
         rz_metric(c, RZ_M_CHILD_BMI_HIGH, z >= 1.6449, 1);
     }
     for (size_t i = 1; i < hc->n; i++)
-        if (hc->v[i].t - birth < DAYS(1096) && hc->v[i].v < hc->v[i - 1].v - 0.05)
+        if (hc->v[i].t - birth < DAYS(1096) && hc->v[i].v < hc->v[i - 1].v - RZ_HEAD_TEM_CM)
             rz_hit(c, RZ_CHILD_HEAD, hc->v[i].t, "head circumference %.1f then %.1f cm",
                    hc->v[i - 1].v, hc->v[i].v);
 }

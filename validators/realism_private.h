@@ -47,6 +47,12 @@ enum {
     RZ_R_FORM_CHILD_OK, RZ_R_NOTE_S, RZ_R_NOTE_A, RZ_R_NOTE_P, RZ_R_UNKNOWN_CAUSE,
     RZ_N_ROLES
 };
+/* A head circumference may read this much below the last one: the technical
+ * error of measurement between observers (WHO MGRS reliability study,
+ * Acta Paediatr Suppl 2006;450:38-46: about 0.2-0.3 cm). */
+#define RZ_HEAD_TEM_CM 0.3
+/* Visits further apart than this end a record's observed care (rates per person-year). */
+#define RZ_CARE_GAP_DAYS 1096
 #define RZ_BIT(role) ((uint64_t)1 << (role))
 
 /* Drug class flags (drug_classes.tsv). */
@@ -148,7 +154,7 @@ typedef struct rz_ctx {
     fg_realism_tally *t;
     long hits[RZ_N_RULES];
     fg_time end;          /* death, else the latest time in the record */
-    fg_time first;        /* the earliest encounter */
+    fg_time first;        /* the start of observed care (find_span in realism_index.c) */
     int tz;               /* local standard-time offset, seconds */
     int dst;              /* the state observes daylight saving time */
     rz_series s[RZ_R_NOTE_P + 1]; /* observation series by role (sorted by time) */
