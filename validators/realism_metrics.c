@@ -52,7 +52,10 @@ static void screening(rz_ctx *c, int age, int female)
     if (age >= 40 && age <= 75)
         rz_metric(c, RZ_M_LIPID, c->s[RZ_R_LIPID].n > 0, 1);
     const rz_series *b = &c->s[RZ_R_BMI];
-    if (age >= 35 && age <= 70 && b->n && b->v[b->n - 1].v >= 25)
+    int diabetic = 0; /* a diabetic's HbA1c is monitoring, not screening */
+    for (size_t i = 0; i < c->h->conditions.n; i++)
+        diabetic |= (c->cond_roles[i] & RZ_BIT(RZ_R_DIABETES)) != 0;
+    if (age >= 35 && age <= 70 && b->n && b->v[b->n - 1].v >= 25 && !diabetic)
         rz_metric(c, RZ_M_DM_SCREEN,
                   done(c, RZ_R_HBA1C, e - DAYS(1096), e) || done(c, RZ_R_GLUCOSE, e - DAYS(1096), e), 1);
     int visit = 0;
