@@ -188,6 +188,23 @@ static int path_visits(eng_gen *g, fg_rng *r, const hx_cause *c, fg_time lo, con
 }
 
 /* A new diagnosis that is the cause (a cancer): a stay some months before. */
+/* A condition the path to death diagnoses, when a condition module has its
+ * term, joins the patient's chronic conditions, so that the skeleton (what
+ * generate --llm hands the model) holds what the record holds. */
+static void as_chronic(eng_gen *g, const fg_condition *dx)
+{
+    const struct eng_modules *ms = g->e->modules;
+    for (size_t i = 0; i < ms->n && g->n_conds < ENG_MAX_CONDS; i++) {
+        const eng_module *m = &ms->mods[i];
+        if (!m->term.code || strcmp(m->term.code, dx->term.code) != 0 || hx_find(g, m))
+            continue;
+        g->conds[g->n_conds++] = (eng_cond){.module = m, .onset = dx->onset,
+                                            .resolved = FG_TIME_NONE, .severity = 0.5,
+                                            .adherent = 1, .condition_id = dx->id};
+        return;
+    }
+}
+
 static int diagnosis_stay(eng_gen *g, fg_rng *r, const hx_cause *c, const char **cond,
                           fg_error *err)
 {
@@ -207,6 +224,7 @@ static int diagnosis_stay(eng_gen *g, fg_rng *r, const hx_cause *c, const char *
         return fg_error_set(err, FG_ENOMEM, "conditions", "out of memory");
     for (size_t i = first; i < g->h->encounters.n; i++)
         g->h->encounters.v[i].reason_condition = dx->id;
+    as_chronic(g, dx);
     *cond = dx->id;
     return FG_OK;
 }
@@ -253,6 +271,7 @@ int hx_terminal(eng_gen *g, fg_rng *r, fg_time *first, fg_error *err)
         fg_condition *dx = hx_add_condition(g, e0->id, &c->term, 1, e0->start, FG_TIME_NONE);
         if (!dx)
             return fg_error_set(err, FG_ENOMEM, "conditions", "out of memory");
+        as_chronic(g, dx);
         for (size_t i = path_start; i < g->h->encounters.n; i++)
             g->h->encounters.v[i].reason_condition = dx->id;
     }
