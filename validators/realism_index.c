@@ -197,6 +197,8 @@ static int64_t sunday(int y, int m, int n)
  * October before). */
 static fg_time local(const rz_ctx *c, fg_time t)
 {
+    if (c->h->patient.tz.name) /* the record's own zone */
+        return fg_tz_to_local(&c->h->patient.tz, t);
     fg_time std = t + c->tz;
     if (!c->dst)
         return std;
