@@ -117,18 +117,21 @@ static void obesity(rz_ctx *c, const fg_condition *x)
 static void hypertension(rz_ctx *c, const fg_condition *x)
 {
     const rz_series *s = &c->s[RZ_R_SYS];
+    /* The diagnosis is the recorded date: the onset may be the first raised
+     * reading, weeks before the visit that confirmed it. */
+    fg_time dx = x->recorded != FG_TIME_NONE ? x->recorded : x->onset;
     /* Only inside the detailed record: on or after the first reading. */
-    if (rz_age(c, x->onset) < 18 || !s->n || day_of(x->onset) < day_of(s->v[0].t))
+    if (rz_age(c, dx) < 18 || !s->n || day_of(dx) < day_of(s->v[0].t))
         return;
     int days = 0;
-    int64_t last_day = INT64_MIN, onset_day = day_of(x->onset);
-    for (size_t k = 0; k < s->n && day_of(s->v[k].t) <= onset_day; k++)
+    int64_t last_day = INT64_MIN, dx_day = day_of(dx);
+    for (size_t k = 0; k < s->n && day_of(s->v[k].t) <= dx_day; k++)
         if ((s->v[k].v >= 130 || s->v[k].v2 >= 80) && day_of(s->v[k].t) != last_day) {
             days++;
             last_day = day_of(s->v[k].t);
         }
     if (days < 2)
-        rz_hit(c, RZ_DX_HTN, x->onset, "%.60s after %d elevated reading(s)", x->term.display, days);
+        rz_hit(c, RZ_DX_HTN, dx, "%.60s after %d elevated reading(s)", x->term.display, days);
 }
 
 static int pregnant_near(const rz_ctx *c, fg_time t)

@@ -14,8 +14,9 @@
  *   - urgent care visits keep their day and start within its longer hours;
  *   - several clinic visits on one local day are one visit: the later ones
  *     (or all but the wellness visit) attach to the first, which lasts a
- *     little longer; their events move with them, and their vital signs go
- *     when the visit already took a set. Urgent and obstetric visits stay
+ *     little longer; their events move with them, and of several sets of
+ *     vital signs the visit keeps the one taken last (a raised blood
+ *     pressure found that day stays). Urgent and obstetric visits stay
  *     visits of their own (data/tables/visit_kinds.tsv).
  *
  * An event moves with its encounter when its time lies within the visit (or
@@ -309,7 +310,8 @@ static int move_medications(const pass *p, fg_error *err)
     return FG_OK;
 }
 
-/* Move every event with its visit, and drop the vital signs of a visit merged into one that took them. */
+/* Move every event with its visit; of a merged day keep one set of vital
+ * signs, and the social history of the visit kept. */
 static void move_events(pass *p)
 {
     fg_history *h = p->g->h;
@@ -319,8 +321,9 @@ static void move_events(pass *p)
         fg_observation o = h->observations.v[i];
         fg_time d;
         const visit *v = find(p, &o.encounter, &d);
-        if (v && (size_t)(v - p->v) != p->v[v->target].vitals_from &&
-            (o.category == FG_OBS_VITAL || o.category == FG_OBS_SOCIAL))
+        size_t self = v ? (size_t)(v - p->v) : 0;
+        if (v && ((o.category == FG_OBS_VITAL && self != p->v[v->target].vitals_from) ||
+                  (o.category == FG_OBS_SOCIAL && self != v->target)))
             continue; /* the visit took one set already */
         if (v)
             shift(&o.time, v, d, stop);
@@ -379,7 +382,9 @@ static int merge_days(const struct eng_hours *c, pass *p)
             visit *v = &p->v[k[b].i];
             fg_encounter *e = &h->encounters.v[k[b].i];
             v->target = k[a].i;
-            if (!p->v[kept->vitals_from].had_vitals && v->had_vitals)
+            /* the set taken last: it reads a condition that began that day */
+            const visit *from = &p->v[kept->vitals_from];
+            if (v->had_vitals && (!from->had_vitals || v->old_start > from->old_start))
                 kept->vitals_from = k[b].i;
             fg_time end = keep->start + (v->old_end - v->old_start);
             keep->end = (end > keep->end ? end : keep->end) + (fg_time)c->merged_minutes * 60;

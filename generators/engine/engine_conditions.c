@@ -606,7 +606,10 @@ static int first_finding(care *cc, const eng_cond *c, const cond_plan *p)
     if (!e)
         return fg_error_set(cc->err, FG_EINTERNAL, c->module->file, "cannot add an encounter");
     const char *id = e->id;
-    if (eng_add_vitals(cc->g, e) != FG_OK)
+    cc->g->raised_bp = c->module->vitals.untreated.systolic > 0;
+    int rc = eng_add_vitals(cc->g, e);
+    cc->g->raised_bp = 0;
+    if (rc != FG_OK)
         return oom(cc);
     return c->onset >= cc->g->window_start ? write_labs(cc, c, p, id, c->onset, 0) : FG_OK;
 }
@@ -624,7 +627,9 @@ static int care_one(care *cc, eng_cond *c)
         return rc;
     if (p.dx >= g->stop)
         return FG_OK; /* not yet confirmed */
+    g->raised_bp = p.dx > c->onset && m->vitals.untreated.systolic > 0; /* the confirming reading */
     const char *dx_enc = new_encounter(cc, m, p.dx, 1, 1);
+    g->raised_bp = 0;
     if (!dx_enc)
         return fg_error_set(cc->err, FG_EINTERNAL, m->file, "cannot add the diagnosis encounter");
     fg_condition *cd = FG_PUSH(g->h, conditions);

@@ -44,7 +44,7 @@ struct eng_life {
     /* vitals.tsv */
     double h_mean[2], h_sd[2], bmi_median[2], bmi_log_sd, sbp[2], dbp[2], sbp_slope, sbp_person_sd,
         sbp_visit_sd, hr_adult[2], hr_infant, hr_5, hr_13, hr_sd, rr_infant, rr_child, rr_adult,
-        temp_mean, temp_sd, spo2_mean, sbp_child3, dbp_child3;
+        temp_mean, temp_sd, spo2_mean, sbp_child3, dbp_child3, htn_sbp, htn_dbp;
     /* engine_params.tsv */
     double smoke_current, smoke_former, flu_child, flu_adult, flu_miss, wellness_miss;
     /* vocabulary */
@@ -132,6 +132,7 @@ int eng_lifetime_load(fg_engine *e, fg_error *err)
         {"resp_rate_adult", &l->rr_adult},     {"temperature_mean", &l->temp_mean},
         {"temperature_sd", &l->temp_sd},       {"spo2_mean", &l->spo2_mean},
         {"sbp_child_age3", &l->sbp_child3},    {"dbp_child_age3", &l->dbp_child3},
+        {"htn_systolic", &l->htn_sbp},         {"htn_diastolic", &l->htn_dbp},
     };
     for (size_t i = 0; i < sizeof(vp) / sizeof(vp[0]); i++)
         if ((rc = eng_param(l->vitals, vp[i].key, vp[i].v, err)))
@@ -247,6 +248,19 @@ static int add_quantity(eng_gen *g, const fg_encounter *enc, int v, double value
     return FG_OK;
 }
 
+/* A reading that makes a hypertension diagnosis is raised (ACC/AHA 2017,
+ * vitals.tsv): the visit's variation around the means ms, md is drawn again
+ * until it is, and the systolic is put at the threshold when it never is. */
+static void raised_reading(const struct eng_life *l, fg_rng *r, double ms, double md, double *sys, double *dia)
+{
+    for (int i = 0; i < 16 && *sys < l->htn_sbp && *dia < l->htn_dbp; i++) {
+        *sys = ms + fg_rng_normal(r, 0, l->sbp_visit_sd);
+        *dia = md + fg_rng_normal(r, 0, 0.7 * l->sbp_visit_sd);
+    }
+    if (*sys < l->htn_sbp && *dia < l->htn_dbp)
+        *sys = l->htn_sbp;
+}
+
 int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
 {
     const struct eng_life *l = g->e->life;
@@ -280,8 +294,11 @@ int eng_add_vitals(eng_gen *g, const fg_encounter *enc)
         double sbp_ref = lerp(3, l->sbp_child3, 18, l->sbp[s], age) + (age > 45 ? l->sbp_slope * (age - 45) : 0);
         double dbp_ref = lerp(3, l->dbp_child3, 18, l->dbp[s], age);
         double k = age < 18 ? 0.6 : 1.0;
-        double sys = sbp_ref + k * g->bp_offset + fg_rng_normal(&r, 0, l->sbp_visit_sd) + sh.systolic;
-        double dia = dbp_ref + 0.5 * k * g->bp_offset + fg_rng_normal(&r, 0, 0.7 * l->sbp_visit_sd) + sh.diastolic;
+        double ms = sbp_ref + k * g->bp_offset + sh.systolic, md = dbp_ref + 0.5 * k * g->bp_offset + sh.diastolic;
+        double sys = ms + fg_rng_normal(&r, 0, l->sbp_visit_sd);
+        double dia = md + fg_rng_normal(&r, 0, 0.7 * l->sbp_visit_sd);
+        if (g->raised_bp && age >= 18)
+            raised_reading(l, &r, ms, md, &sys, &dia);
         double ref[4]; /* children: the AAP 2017 tables, at the patient's own z-score */
         if (age < 18 && eng_phys_child_bp(g, age, ref)) {
             double zp = g->phys.bp_offset_child / l->sbp_person_sd;

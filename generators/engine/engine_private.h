@@ -131,6 +131,7 @@ typedef struct eng_gen {
     fg_rng id_rng;        /* the patient's id stream (eng_new_id) */
     int clinic;           /* index of the primary care clinic in the state directory */
     double bp_offset;     /* the patient's own systolic offset from the reference, mmHg */
+    int raised_bp;        /* the vital signs being taken make a hypertension diagnosis */
     double child_bmi_factor; /* child BMI relative to the reference curve */
     int team_added[2];    /* primary care / hospital team already in the history */
     /* cause of death, set by eng_death_cause */
