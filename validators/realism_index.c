@@ -178,36 +178,14 @@ static int64_t floor_day(fg_time t)
     return t >= 0 ? t / FG_DAY : -((-t + FG_DAY - 1) / FG_DAY);
 }
 
-/* The day of the n-th Sunday (n > 0) or last Sunday (n == 0) of a month. */
-static int64_t sunday(int y, int m, int n)
-{
-    int64_t first = fg_days_from_civil(y, m, 1);
-    int64_t d = first + (7 - (first + 4) % 7) % 7; /* 1970-01-01 was a Thursday */
-    if (n > 0)
-        return d + 7 * (n - 1);
-    int64_t next = fg_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
-    while (d + 7 < next)
-        d += 7;
-    return d;
-}
-
-/* Clock time: standard time, plus an hour in US daylight saving time
- * (15 USC 260a: from 2:00 on the second Sunday of March to 2:00 on the first
- * Sunday of November since 2007; first Sunday of April to last Sunday of
- * October before). */
+/* Clock time: the record's own zone, else the state's standard offset with
+ * US daylight saving time where the state keeps it (fg_tz, 15 USC 260a). */
 static fg_time local(const rz_ctx *c, fg_time t)
 {
-    if (c->h->patient.tz.name) /* the record's own zone */
+    if (c->h->patient.tz.name)
         return fg_tz_to_local(&c->h->patient.tz, t);
-    fg_time std = t + c->tz;
-    if (!c->dst)
-        return std;
-    int y, m, d;
-    fg_civil_from_days(floor_day(std), &y, &m, &d);
-    int64_t on = y >= 2007 ? sunday(y, 3, 2) : sunday(y, 4, 1);
-    int64_t off = y >= 2007 ? sunday(y, 11, 1) : sunday(y, 10, 0);
-    fg_time start = on * FG_DAY + 2 * 3600, end = off * FG_DAY + 1 * 3600;
-    return std >= start && std < end ? std + 3600 : std;
+    fg_tz state = {"state", (int)(c->tz / 60), c->dst ? 1967 : 0};
+    return fg_tz_to_local(&state, t);
 }
 
 int64_t rz_local_day(const rz_ctx *c, fg_time t)
