@@ -24,6 +24,13 @@ int64_t fg_days_from_civil(int y, int m, int d);
 /* Civil date of a day number. */
 void fg_civil_from_days(int64_t days, int *y, int *m, int *d);
 
+/* Day of the week of a day number: 0 Sunday .. 6 Saturday. */
+int fg_weekday(int64_t days);
+
+/* Day number of the n-th (n >= 1) weekday wd (0 Sunday .. 6 Saturday) of
+ * month m of year y, or of the last one (n = 0). */
+int64_t fg_nth_weekday(int y, int m, int wd, int n);
+
 /* An instant from calendar fields (UTC). */
 fg_time fg_time_make(int y, int m, int d, int hh, int mm, int ss);
 

@@ -30,6 +30,23 @@ void fg_civil_from_days(int64_t z, int *y, int *m, int *d)
     *d = dd;
 }
 
+int fg_weekday(int64_t days)
+{
+    return (int)(((days + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
+}
+
+int64_t fg_nth_weekday(int y, int m, int wd, int n)
+{
+    int64_t first = fg_days_from_civil(y, m, 1);
+    int64_t d = first + (wd - fg_weekday(first) + 7) % 7;
+    if (n > 0)
+        return d + 7 * (n - 1);
+    int64_t next = fg_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
+    while (d + 7 < next)
+        d += 7;
+    return d;
+}
+
 fg_time fg_time_make(int y, int m, int d, int hh, int mm, int ss)
 {
     return fg_days_from_civil(y, m, d) * FG_DAY + hh * 3600LL + mm * 60LL + ss;

@@ -13,32 +13,18 @@
 
 #include "fhir/base/fg_tsv.h"
 
-/* Day number of the n-th Sunday (n >= 1) of month m, or the last one (n = 0). */
-static int64_t nth_sunday(int y, int m, int n)
-{
-    int64_t first = fg_days_from_civil(y, m, 1);
-    int64_t wd = ((first + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday; 0 = Sunday */
-    int64_t sun = first + (7 - wd) % 7;
-    if (n > 0)
-        return sun + 7 * (n - 1);
-    int64_t next = fg_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
-    while (sun + 7 < next)
-        sun += 7;
-    return sun;
-}
-
 /* The days on which daylight time begins and ends in year y; 0 when none. */
 static int dst_days(int y, int64_t *begin, int64_t *end)
 {
     if (y >= 2007) {
-        *begin = nth_sunday(y, 3, 2);
-        *end = nth_sunday(y, 11, 1);
+        *begin = fg_nth_weekday(y, 3, 0, 2);
+        *end = fg_nth_weekday(y, 11, 0, 1);
     } else if (y >= 1987) {
-        *begin = nth_sunday(y, 4, 1);
-        *end = nth_sunday(y, 10, 0);
+        *begin = fg_nth_weekday(y, 4, 0, 1);
+        *end = fg_nth_weekday(y, 10, 0, 0);
     } else if (y >= 1967) {
-        *begin = nth_sunday(y, 4, 0);
-        *end = nth_sunday(y, 10, 0);
+        *begin = fg_nth_weekday(y, 4, 0, 0);
+        *end = fg_nth_weekday(y, 10, 0, 0);
     } else {
         return 0;
     }

@@ -127,35 +127,17 @@ static int64_t day_of(fg_time local)
     return local >= 0 ? local / FG_DAY : -((-local + FG_DAY - 1) / FG_DAY);
 }
 
-static int weekday(int64_t day) /* 0 Sunday .. 6 Saturday */
-{
-    return (int)(((day + 4) % 7 + 7) % 7);
-}
-
-/* Day of the n-th (n >= 1; 0 the last) weekday wd of month m of year y. */
-static int64_t nth_weekday(int y, int m, int wd, int n)
-{
-    int64_t first = fg_days_from_civil(y, m, 1);
-    int64_t d = first + (wd - weekday(first) + 7) % 7;
-    if (n > 0)
-        return d + 7 * (n - 1);
-    int64_t next = fg_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1);
-    while (d + 7 < next)
-        d += 7;
-    return d;
-}
-
 /* Days the clinic is closed: weekends, New Year's Day, Memorial Day,
  * Independence Day, Labor Day, Thanksgiving and Christmas Day. */
 static int closed(int64_t day)
 {
-    int wd = weekday(day), y, m, d;
+    int wd = fg_weekday(day), y, m, d;
     if (wd == 0 || wd == 6)
         return 1;
     fg_civil_from_days(day, &y, &m, &d);
     return (m == 1 && d == 1) || (m == 7 && d == 4) || (m == 12 && d == 25) ||
-           day == nth_weekday(y, 5, 1, 0) || day == nth_weekday(y, 9, 1, 1) ||
-           day == nth_weekday(y, 11, 4, 4);
+           day == fg_nth_weekday(y, 5, 1, 0) || day == fg_nth_weekday(y, 9, 1, 1) ||
+           day == fg_nth_weekday(y, 11, 4, 4);
 }
 
 /* ---- where each visit goes ---- */

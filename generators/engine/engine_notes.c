@@ -538,17 +538,21 @@ static int is_wellness(const nt_ctx *c)
     return 0;
 }
 
-static void note_soap(nt_ctx *c)
+void nt_history_exam(nt_ctx *c, int kind)
 {
-    int febrile = nt_fever_of(c) != NULL;
-    nt_subjective(c, febrile);
+    nt_subjective(c, nt_fever_of(c) != NULL);
     nt_pmh(c, c->enc->start);
     nt_meds_before(c, c->enc->start);
     nt_allergies(c, c->enc->start);
     nt_social(c);
     nt_vitals(c);
-    nt_exam(c, nt_kind_of_visit(c));
+    nt_exam(c, kind);
     nt_labs(c);
+}
+
+static void note_soap(nt_ctx *c)
+{
+    nt_history_exam(c, nt_kind_of_visit(c));
     nt_say(c, S_ap, 0);
     nt_assessment_plan(c, 0);
     nt_plan_tail(c);

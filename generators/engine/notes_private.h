@@ -235,6 +235,9 @@ void nt_social(nt_ctx *c);
 void nt_vitals(nt_ctx *c);
 void nt_labs(nt_ctx *c);
 void nt_exam(nt_ctx *c, int kind);
+/* Subjective, history, medications, allergies, social history, vitals, exam
+ * (of kind) and labs: the part every visit note shares. */
+void nt_history_exam(nt_ctx *c, int kind);
 /* The hospital notes (engine_notes_hosp.c). */
 void nt_note_ed(nt_ctx *c);
 void nt_note_hp(nt_ctx *c);
